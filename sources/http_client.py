@@ -1,0 +1,293 @@
+"""HTTP plumbing shared by the chatfunnel sources.
+
+Both APIs force one request chain per person, channel or client, so a run is a few
+thousand small requests. This module keeps them fast and polite: dlt's retrying
+`Client` does the retries (429 with Retry-After, 5xx, timeouts); on top of it sit a
+client-side rate limiter shared by all threads, a request budget that stops a run
+cleanly before it exceeds an account's daily cap, a bounded thread fan-out, and
+redaction so a secret that travels in a URL (Salebot's key) never reaches a log line
+or an exception message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+
+from requests import Response
+from requests.adapters import HTTPAdapter
+from requests.exceptions import RequestException
+
+from dlt.sources.helpers.requests import Client
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+logger = logging.getLogger("chatfunnel.http")
+
+
+class ApiError(Exception):
+    """The API answered with an error that retries did not cure. Message is redacted."""
+
+
+class AuthError(ApiError):
+    """401/403: the token or key is wrong, expired or lacks a permission."""
+
+
+class ApiUnreachable(ApiError):
+    """No answer at all: DNS, refused connection, timeouts after every retry."""
+
+
+class BudgetExhausted(Exception):
+    """The run's request budget is spent; raised before the request that would exceed it."""
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class RateLimiter:
+    """Token bucket shared by every thread of a run.
+
+    Keeps the request rate just under the API's limit for the whole run, so fan-out
+    never hammers the server into 429s. `penalize` is called on a 429: every thread
+    then waits, not only the one that was refused.
+    """
+
+    def __init__(self, per_minute: float | None, burst: int | None = None) -> None:
+        self.per_second = (per_minute or 0) / 60.0
+        self.capacity = float(burst or max(1, min(10, int(self.per_second) or 1)))
+        self._tokens = self.capacity
+        self._last = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.per_second <= 0 and self._paused_until == 0.0:
+            return
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                if now < self._paused_until:
+                    delay = self._paused_until - now
+                elif self.per_second <= 0:
+                    return
+                else:
+                    self._tokens = min(
+                        self.capacity, self._tokens + (now - self._last) * self.per_second
+                    )
+                    self._last = now
+                    if self._tokens >= 1.0:
+                        self._tokens -= 1.0
+                        return
+                    delay = (1.0 - self._tokens) / self.per_second
+            time.sleep(delay)
+
+    def penalize(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+            self._tokens = 0.0
+
+
+class RequestBudget:
+    """Counts real HTTP requests (retries included) and refuses the one past the cap."""
+
+    def __init__(self, max_requests: int | None = None) -> None:
+        self.max_requests = max_requests
+        self.used = 0
+        self.exhausted = False
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        with self._lock:
+            if self.max_requests is not None and self.used >= self.max_requests:
+                self.exhausted = True
+                raise BudgetExhausted(f"request budget of {self.max_requests} spent")
+            self.used += 1
+
+
+class _MeteredAdapter(HTTPAdapter):
+    """Applies the budget and the rate limit to every attempt, and records statuses."""
+
+    def __init__(self, client: "ApiClient", pool_maxsize: int) -> None:
+        super().__init__(pool_connections=4, pool_maxsize=pool_maxsize)
+        self._client = client
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        self._client.budget.take()
+        self._client.rate_limiter.acquire()
+        response = super().send(request, *args, **kwargs)
+        self._client.record(response)
+        return response
+
+
+def _retry_after_seconds(response: Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else None
+
+
+class ApiClient:
+    """A JSON API client: retries, rate limit, budget, redaction, thread-safe."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (),
+        rate_limiter: RateLimiter | None = None,
+        budget: RequestBudget | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 6,
+        max_connections: int = 32,
+        is_app_error: Callable[[Any], bool] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.secrets = tuple(s for s in secrets if s)
+        self.rate_limiter = rate_limiter or RateLimiter(None)
+        self.budget = budget or RequestBudget(None)
+        self.status_counts: Counter[int] = Counter()
+        self._lock = threading.Lock()
+        self._is_app_error = is_app_error
+        self._client = Client(
+            request_timeout=timeout,
+            raise_for_status=False,
+            request_max_attempts=max_attempts,
+            request_backoff_factor=0.5,
+            request_max_retry_delay=120,
+            retry_condition=self._should_retry_body,
+            session_attrs={"headers": dict(headers or {})},
+        )
+        self._client._adapter = _MeteredAdapter(self, pool_maxsize=max_connections)
+        install_log_redaction(self.secrets)
+
+    @property
+    def requests_made(self) -> int:
+        return self.budget.used
+
+    def record(self, response: Response) -> None:
+        with self._lock:
+            self.status_counts[response.status_code] += 1
+        if response.status_code == 429:
+            self.rate_limiter.penalize(_retry_after_seconds(response) or 1.0)
+
+    def _should_retry_body(self, response: Response | None, exc: BaseException | None) -> bool:
+        if response is None or self._is_app_error is None or response.status_code != 200:
+            return False
+        try:
+            return bool(self._is_app_error(response.json()))
+        except ValueError:
+            return True  # a 200 that is not JSON is a proxy's error page
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._request("GET", path, params=params)
+
+    def post_json(self, path: str, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
+        return self._request("POST", path, params=params, json=json)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        try:
+            response = self._client.session.request(method, url, **kwargs)
+        except BudgetExhausted:
+            raise
+        except RequestException as exc:
+            raise ApiUnreachable(
+                f"{self._where(path)}: no answer after retries ({type(exc).__name__}: "
+                f"{redact(str(exc), self.secrets)})"
+            ) from None
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthError(f"{self._where(path)}: HTTP {status} - the API refused the credentials")
+        if status >= 400:
+            raise ApiError(f"{self._where(path)}: HTTP {status} after retries")
+        try:
+            body = response.json()
+        except ValueError:
+            raise ApiError(f"{self._where(path)}: the answer is not JSON") from None
+        if self._is_app_error is not None and self._is_app_error(body):
+            raise ApiError(
+                f"{self._where(path)}: the API reported an error: "
+                f"{redact(str(body)[:300], self.secrets)}"
+            )
+        return body
+
+    def _where(self, path: str) -> str:
+        return redact(f"{self.base_url}/{path.lstrip('/')}", self.secrets)
+
+
+class _RedactingFilter(logging.Filter):
+    secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            clean = redact(message, self.secrets)
+            if clean != message:
+                record.msg, record.args = clean, None
+        return True
+
+
+_filter = _RedactingFilter()
+
+
+def install_log_redaction(secrets: Iterable[str]) -> None:
+    """urllib3 logs every URL at DEBUG; make sure a key in a path never reaches a handler."""
+    _RedactingFilter.secrets.update(s for s in secrets if s)
+    for name in ("urllib3.connectionpool", "urllib3", "dlt", "chatfunnel"):
+        log = logging.getLogger(name)
+        if _filter not in log.filters:
+            log.addFilter(_filter)
+
+
+def fan_out(
+    items: Iterable[T], fn: Callable[[T], R], concurrency: int
+) -> Iterator[tuple[T, R]]:
+    """Run `fn` over `items` on a bounded pool and yield `(item, result)` as each finishes.
+
+    At most `2 * concurrency` calls are in flight, so a long item stream is never
+    materialised. The first exception cancels what has not started and is re-raised
+    after running calls end, so a caller can stop cleanly (e.g. on BudgetExhausted)
+    having consumed every result that did complete.
+    """
+    concurrency = max(1, concurrency)
+    iterator = iter(items)
+    pending: dict[Future[R], T] = {}
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chatfunnel") as pool:
+        try:
+            for item in iterator:
+                pending[pool.submit(fn, item)] = item
+                if len(pending) >= 2 * concurrency:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = pending.pop(future)
+                    exc = future.exception()
+                    if exc is not None:
+                        error = error or exc
+                        continue
+                    yield item, future.result()
+                if error is None:
+                    for item in iterator:
+                        pending[pool.submit(fn, item)] = item
+                        if len(pending) >= 2 * concurrency:
+                            break
+                else:
+                    for future in list(pending):
+                        if future.cancel():
+                            pending.pop(future)
+        finally:
+            for future in pending:
+                future.cancel()
+    if error is not None:
+        raise error

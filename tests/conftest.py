@@ -1,0 +1,70 @@
+"""Fixtures shared by every test: an isolated dlt home, DuckDB files, the real Postgres."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+PG_DSN = os.environ.get(
+    "CHATFUNNEL_TEST_PG_DSN", "postgresql://postgres:postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def dlt_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test gets its own dlt data dir and working dir, so state never leaks between tests."""
+    data_dir = tmp_path / "dlt_data"
+    data_dir.mkdir()
+    monkeypatch.setenv("DLT_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    for key in list(os.environ):
+        if key.startswith(("SOURCES__", "DESTINATION__")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+@pytest.fixture
+def duckdb_path(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse.duckdb"
+
+
+def _postgres_reachable(dsn: str) -> str | None:
+    try:
+        import psycopg2
+
+        psycopg2.connect(dsn, connect_timeout=3).close()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {exc}".strip()
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    """The real Postgres on 127.0.0.1:5432. Under CI=true a missing server fails the test."""
+    problem = _postgres_reachable(PG_DSN)
+    if problem:
+        message = f"PostgreSQL at {PG_DSN.split('@')[-1]} is not reachable ({problem})"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message + "; CI must have it", pytrace=False)
+        pytest.skip(message + "; start it or set CHATFUNNEL_TEST_PG_DSN to run Postgres tests")
+    return PG_DSN
+
+
+@pytest.fixture
+def unique_dataset(pg_dsn: str) -> Iterator[str]:
+    """A dataset name no other test uses; its schemas are dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    yield name
+    import psycopg2
+
+    with psycopg2.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select nspname from pg_namespace where nspname like %s", (name + "%",)
+        )
+        for (schema,) in cur.fetchall():
+            cur.execute(f'drop schema if exists "{schema}" cascade')
