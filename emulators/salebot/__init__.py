@@ -1,0 +1,5 @@
+"""Salebot.pro API emulator (see :mod:`emulators.salebot.emulator`)."""
+
+from emulators.salebot.emulator import DEFAULT_API_KEY, ORDER_STATUSES, SalebotEmulator, SalebotKnobs
+
+__all__ = ["SalebotEmulator", "SalebotKnobs", "DEFAULT_API_KEY", "ORDER_STATUSES"]
