@@ -1,0 +1,417 @@
+"""Leeloo.ai API emulator: the read endpoints of API v2 (and v1 accounts).
+
+See ``emulators/README.md`` for the readings taken where the documents are loose.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from typing import Any
+
+from emulators.base import EmulatorApp, HTTPError, Knobs, Request, iso_ms, now_ms, parse_iso
+from emulators.leeloo.data import Channel, LeelooData, Person
+
+AUTH_HEADERS = ("X-Leeloo-AuthToken", "X-Leeloo-Auth-Token")
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def _shuffle_key(entity_id: str) -> int:
+    # ids end in 16 hex of a hash: a stable pseudo-random order independent of time
+    return int(entity_id[-12:], 16)
+
+
+class LeelooEmulator(EmulatorApp):
+    """Leeloo.ai emulator.
+
+    ``LeelooEmulator(seed=1, scale=200, token="test-token", knobs=None, anchor=None)``
+
+    - ``serve()`` -> context manager yielding the base URL (real HTTP, random port)
+    - ``truth()``, ``request_counts()``, ``reset_counts()``, ``simulate(...)``
+    - ``knobs``: the live :class:`~emulators.base.Knobs`
+    - ``data``: the :class:`~emulators.leeloo.data.LeelooData` behind it
+    """
+
+    name = "leeloo"
+
+    def __init__(self, seed: int = 1, scale: int = 200, token: str = "test-token",
+                 knobs: Knobs | None = None, anchor: _dt.datetime | None = None):
+        super().__init__(seed=seed, knobs=knobs)
+        self.scale = scale
+        self.token = token
+        self._anchor_arg = anchor
+        self.data = LeelooData(seed=seed, scale=scale, anchor=anchor)
+        self._order_cache: dict = {}
+        R = self.route
+        v2 = "/api/v2"
+        R("GET", f"{v2}/people", self.people_list)
+        R("GET", f"{v2}/people/{{id}}", self.person_get)
+        R("GET", f"{v2}/communication-channels", self.channels_list)
+        R("GET", f"{v2}/communication-channels/{{id}}/chat-messages", self.chat_messages)
+        R("GET", f"{v2}/communication-channels/{{id}}/person", self.channel_person)
+        R("GET", f"{v2}/communication-channels/{{person_id}}/{{id}}", self.channel_person_ru)
+        R("GET", f"{v2}/orders", self.orders_list)
+        R("GET", f"{v2}/orders/{{id}}", self.order_get)
+        R("GET", f"{v2}/tunnels", self.tunnels_list)
+        R("GET", f"{v2}/tunnels/stats", self.tunnels_stats)
+        R("GET", f"{v2}/tunnels/{{id}}", self.tunnel_get)
+        R("GET", f"{v2}/tunnels/{{id}}/stats", self.tunnel_stats)
+        R("GET", f"{v2}/users", self.users_list)
+        R("GET", f"{v2}/users/{{id}}", self.user_get)
+        R("GET", f"{v2}/tags", self.tags_list)
+        R("GET", f"{v2}/connections", self.connections_list)
+        R("GET", f"{v2}/categories/templates", self.categories_list)
+        R("GET", f"{v2}/categories/templates/{{id}}", self.templates_list)
+        R("GET", "/api/v1/accounts", self.v1_accounts)
+        R("GET", "/api/v1/accounts/{id}", self.v1_account_get)
+        R("GET", "/api/v1/accounts/{id}/chat-messages", self.v1_chat_messages)
+
+    # ------------------------------------------------------------------ hooks
+    def authorize(self, req: Request) -> bool:
+        for h in AUTH_HEADERS:
+            v = req.headers.get(h)
+            if v is not None:
+                return v.strip() == self.token
+        return False
+
+    def regenerate(self) -> None:
+        with self.data_lock:
+            self.data = LeelooData(seed=self.seed, scale=self.scale, anchor=self._anchor_arg)
+            self._order_cache.clear()
+
+    def truth(self) -> dict:
+        with self.data_lock:
+            return self.data.truth()
+
+    def simulate(self, active_people: float | int = 0, new_people: int = 0, new_orders: int = 0,
+                 status_changes: int = 0) -> dict:
+        """Make the account live: see the module README. Returns the ids touched."""
+        with self.data_lock:
+            d = self.data
+            r = d.sim_rng
+            out: dict[str, Any] = {"active_people": [], "new_messages": [], "touched_channels": [],
+                                   "new_subscriptions": [], "new_people": [], "new_channels": [],
+                                   "new_orders": [], "status_changes": []}
+            n_existing = len(d.people)
+            if isinstance(active_people, bool):
+                raise ValueError("active_people must be a number")
+            if isinstance(active_people, float) and not active_people.is_integer():
+                if not 0 < active_people < 1:
+                    raise ValueError("active_people: a fraction must be in (0, 1)")
+                n_active = max(1, round(active_people * n_existing))
+            else:
+                n_active = int(active_people)
+            if n_active < 0 or int(new_people) < 0 or int(new_orders) < 0 or int(status_changes) < 0:
+                raise ValueError("counts must be >= 0")
+            for p in r.sample(d.people, min(n_active, n_existing)):
+                w = d.person_writes(p, r, n_msgs=r.randint(1, 3))
+                out["active_people"].append(p.id)
+                out["new_messages"].extend(w["message_ids"])
+                out["touched_channels"].append(w["account_id"])
+                if r.random() < 0.2:
+                    s = d.add_subscription(r, p)
+                    out["new_subscriptions"].append({"person_id": p.id, **s})
+            for _ in range(int(new_people)):
+                p = d.add_person_now(r)
+                out["new_people"].append(p.id)
+                out["new_channels"].extend(c.id for c in p.channels)
+                out["new_messages"].extend(m["id"] for c in p.channels for m in (c.extra or []))
+            for _ in range(int(new_orders)):
+                o = d.add_order_now(r, r.choice(d.people))
+                out["new_orders"].append(o.id)
+            cutoff = now_ms() - 30 * 86_400_000
+            old = [o for o in d.orders if o.created_ms < cutoff]
+            for o in r.sample(old, min(int(status_changes), len(old))):
+                st = d.change_order_status(r, o)
+                out["status_changes"].append({"id": o.id, "status": st, "updatedAt": iso_ms(o.updated_ms)})
+            out["at"] = iso_ms(now_ms())
+            return out
+
+    # ------------------------------------------------------------------ helpers
+    def _maybe_mutate(self) -> None:
+        """mutate_rate: a random existing person writes a FRIEND_MESSAGE now."""
+        if self.chance(self.knobs.mutate_rate):
+            with self.data_lock:
+                d = self.data
+                d.person_writes(d.people[self.randint(0, len(d.people) - 1)], d.sim_rng, n_msgs=1)
+
+    def _window(self, req: Request, required: bool) -> tuple[int | None, int | None]:
+        f, t = req.arg("filter[last_message][from]"), req.arg("filter[last_message][to]")
+        if required and (not f or not t):
+            raise HTTPError(400, "filter[last_message][from] and filter[last_message][to] are required")
+        try:
+            lo = parse_iso(f) if f else None
+            hi = parse_iso(t, end_of_day=True) if t else None
+        except ValueError:
+            raise HTTPError(400, "filter[last_message] dates must be YYYY-MM-DD or ISO 8601 datetimes")
+        return lo, hi
+
+    def _ordered(self, kind: str, idxs: list[int], ids: list[str]) -> list[int]:
+        """Apply the ``sort`` knob to an ascending list of entity indices."""
+        s = self.knobs.sort
+        if s == "asc":
+            return idxs
+        if s == "desc":
+            return idxs[::-1]
+        return sorted(idxs, key=lambda i: _shuffle_key(ids[i]))
+
+    def _list(self, req: Request, rows: list, total_all: int) -> dict:
+        """Page a fully ordered list of served rows (small lists)."""
+        offset, limit, n = self.page(req, len(rows), default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
+        page = rows[offset:offset + n]
+        return {"status": 1, "data": page, "meta": self._meta(limit, offset, len(page), len(rows), total_all)}
+
+    def _meta(self, limit: int, offset: int, n_page: int, matching: int, total_all: int) -> dict:
+        if self.knobs.meta_mode == "filter":
+            return {"limit": limit, "offset": offset, "filteredCount": matching, "totalCount": total_all}
+        return {"limit": limit, "offset": offset, "filteredCount": n_page, "totalCount": matching}
+
+    def _sorted_rows(self, rows: list[dict], key: str) -> list[dict]:
+        s = self.knobs.sort
+        if s == "random":
+            return sorted(rows, key=lambda x: _shuffle_key(x["id"]))
+        return sorted(rows, key=lambda x: (x[key], x["id"]), reverse=(s == "desc"))
+
+    def _windowed_page(self, req: Request, index, entities: list, lo_ms, hi_ms, predicate=None):
+        """Entities of a SortedIndex inside the window, filtered, ordered per
+        ``sort``, paged. Returns (page entities, limit, offset, matching, total_all)."""
+        lo, hi = index.window(lo_ms, hi_ms)
+        s = self.knobs.sort
+        if predicate is None and s != "random":
+            matching = hi - lo
+            offset, limit, n = self.page(req, matching, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
+            if s == "asc":
+                sel = index.idxs[lo + offset: lo + offset + n]
+            else:
+                end = hi - offset
+                sel = index.idxs[max(lo, end - n): end][::-1]
+        else:
+            idxs = index.idxs[lo:hi]
+            if predicate is not None:
+                idxs = [i for i in idxs if predicate(entities[i])]
+            if s == "random":
+                ck = (id(index), lo_ms, hi_ms, self.data.version) if predicate is None else None
+                cached = self._order_cache.get(ck) if ck else None
+                if cached is None:
+                    cached = sorted(idxs, key=lambda i: _shuffle_key(entities[i].id))
+                    if ck:
+                        if len(self._order_cache) > 64:
+                            self._order_cache.clear()
+                        self._order_cache[ck] = cached
+                idxs = cached
+            elif s == "desc":
+                idxs = idxs[::-1]
+            matching = len(idxs)
+            offset, limit, n = self.page(req, matching, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
+            sel = idxs[offset:offset + n]
+        return [entities[i] for i in sel], limit, offset, matching, len(index)
+
+    def _person(self, pid: str) -> Person:
+        p = self.data.person_by_id.get(pid)
+        if p is None:
+            raise HTTPError(404, "Person not found")
+        return p
+
+    def _channel(self, cid: str) -> Channel:
+        c = self.data.channel_by_id.get(cid)
+        if c is None:
+            raise HTTPError(404, "Communication channel not found")
+        return c
+
+    @staticmethod
+    def _include(req: Request) -> set[str]:
+        out: set[str] = set()
+        for v in req.args("include"):
+            out.update(x.strip() for x in v.split(",") if x.strip())
+        return out
+
+    def _person_body(self, p: Person, include: set[str]) -> dict:
+        drift = self.knobs.drift
+        return {"status": 1, "data": self.data.person_detail(p, drift=drift),
+                "included": self.data.included_for(p, include, drift=drift)}
+
+    # ------------------------------------------------------------------ people
+    def people_list(self, req: Request) -> dict:
+        lo, hi = self._window(req, required=True)
+        tags = [t.strip() for v in req.args("filter[tags]") for t in v.split(",") if t.strip()]
+        phone, email = req.arg("filter[phone]"), req.arg("filter[email]")
+        self._maybe_mutate()
+        pred = None
+        if tags or phone or email:
+            tag_set = set(tags)
+            tag_ids = {t["id"]: t["name"] for t in self.data.tags}
+            tag_set |= {tag_ids[t] for t in tags if t in tag_ids}
+
+            def pred(p: Person) -> bool:
+                if tag_set and not tag_set.intersection(p.tags):
+                    return False
+                if phone and p.phone != phone:
+                    return False
+                if email and p.email.lower() != email.lower():
+                    return False
+                return True
+        with self.data_lock:
+            d = self.data
+            ents, limit, offset, matching, total_all = self._windowed_page(req, d.people_index, d.people, lo, hi, pred)
+            data = [d.person_list_item(p) for p in ents]
+        return {"status": 1, "data": data, "meta": self._meta(limit, offset, len(data), matching, total_all)}
+
+    def person_get(self, req: Request) -> dict:
+        with self.data_lock:
+            return self._person_body(self._person(req.params["id"]), self._include(req))
+
+    # ------------------------------------------------------------------ channels
+    def channels_list(self, req: Request) -> dict:
+        lo, hi = self._window(req, required=False)
+        self._maybe_mutate()
+        with self.data_lock:
+            d = self.data
+            ents, limit, offset, matching, total_all = self._windowed_page(req, d.channel_index, d.channels, lo, hi)
+            data = [d.channel_item(c) for c in ents]
+        return {"status": 1, "data": data, "meta": self._meta(limit, offset, len(data), matching, total_all)}
+
+    def _messages_page(self, req: Request, ch: Channel) -> dict:
+        msgs = self.data.messages(ch)
+        s = self.knobs.sort
+        if s == "desc":
+            msgs = msgs[::-1]
+        elif s == "random":
+            msgs = sorted(msgs, key=lambda m: _shuffle_key(m["id"]))
+        offset, limit, n = self.page(req, len(msgs), default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
+        page = msgs[offset:offset + n]
+        # meta: no filter on this endpoint, so "filter" mode counts the channel's messages twice
+        return {"status": 1, "data": page, "meta": self._meta(limit, offset, len(page), len(msgs), len(msgs))}
+
+    def chat_messages(self, req: Request) -> dict:
+        self._maybe_mutate()
+        with self.data_lock:
+            return self._messages_page(req, self._channel(req.params["id"]))
+
+    def channel_person(self, req: Request) -> dict:
+        with self.data_lock:
+            return self._person_body(self._channel(req.params["id"]).person, self._include(req))
+
+    def channel_person_ru(self, req: Request) -> dict:
+        with self.data_lock:
+            ch = self._channel(req.params["id"])
+            if ch.person.id != req.params["person_id"]:
+                raise HTTPError(404, "Communication channel not found")
+            return self._person_body(ch.person, self._include(req))
+
+    # ------------------------------------------------------------------ orders
+    def orders_list(self, req: Request) -> dict:
+        self._maybe_mutate()
+        with self.data_lock:
+            d = self.data
+            orders = d.orders  # ascending createdAt
+            s = self.knobs.sort
+            total = len(orders)
+            offset, limit, n = self.page(req, total, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
+            if s == "asc":
+                sel = orders[offset:offset + n]
+            elif s == "desc":
+                sel = orders[max(0, total - offset - n): max(0, total - offset)][::-1]
+            else:
+                ck = ("orders", d.version, total)
+                perm = self._order_cache.get(ck)
+                if perm is None:
+                    perm = sorted(orders, key=lambda o: _shuffle_key(o.id))
+                    self._order_cache[ck] = perm
+                sel = perm[offset:offset + n]
+            data = [d.order_item(o, self.knobs.drift) for o in sel]
+        return {"status": 1, "data": data, "meta": self._meta(limit, offset, len(data), total, total)}
+
+    def order_get(self, req: Request) -> dict:
+        with self.data_lock:
+            o = self.data.order_by_id.get(req.params["id"])
+            if o is None:
+                raise HTTPError(404, "Order not found")
+            return {"status": 1, "data": self.data.order_detail(o, self.knobs.drift)}
+
+    # ------------------------------------------------------------------ tunnels
+    def tunnels_list(self, req: Request) -> dict:
+        rows = self._sorted_rows([self.data.tunnel_item(t) for t in self.data.tunnels], "createdAt")
+        return self._list(req, rows, len(rows))
+
+    def _tunnel(self, tid: str) -> dict:
+        t = self.data.tunnel_by_id.get(tid)
+        if t is None:
+            raise HTTPError(404, "Tunnel not found")
+        return t
+
+    def tunnel_get(self, req: Request) -> dict:
+        t = self._tunnel(req.params["id"])
+        body = {"status": 1, "data": dict(self.data.tunnel_item(t),
+                                          links={"leadgentools": [{"type": "leadgentools", "id": l["id"]} for l in t["lgts"]]})}
+        if "leadgentools" in self._include(req):
+            body["linked"] = {"leadgentools": [self.data.lgt_item(l) for l in t["lgts"]]}
+        return body
+
+    def _stats_out(self, stats: dict, key: str) -> dict:
+        out = dict(stats)
+        if self.knobs.drift:  # some numbers arrive as strings
+            h = hashlib.blake2b(key.encode(), digest_size=2).digest()[0]
+            out["totalSale"] = f"{out['totalSale']:.2f}"
+            if h % 2:
+                out["totalExpenses"] = str(out["totalExpenses"])
+                out["uniqVisits"] = str(out["uniqVisits"])
+        return out
+
+    def tunnels_stats(self, req: Request) -> dict:
+        with self.data_lock:
+            _per, tot = self.data.tunnel_stats()
+        return {"status": 1, "data": [self._stats_out(tot, "all")]}
+
+    def tunnel_stats(self, req: Request) -> dict:
+        with self.data_lock:
+            t = self._tunnel(req.params["id"])
+            per, _tot = self.data.tunnel_stats()
+        return {"status": 1, "data": [self._stats_out(per[t["id"]], t["id"])]}
+
+    # ------------------------------------------------------------------ small lists
+    def users_list(self, req: Request) -> dict:
+        rows = self._sorted_rows([dict(u) for u in self.data.users], "createdAt")
+        return self._list(req, rows, len(rows))
+
+    def user_get(self, req: Request) -> dict:
+        u = self.data.user_by_id.get(req.params["id"])
+        if u is None:
+            raise HTTPError(404, "User not found")
+        return {"status": 1, "data": dict(u)}
+
+    def tags_list(self, req: Request) -> dict:
+        return {"status": 1, "data": [dict(t) for t in self.data.tags]}
+
+    def connections_list(self, req: Request) -> dict:
+        return {"status": 1, "data": {"connections": [dict(c) for c in self.data.connections]}}
+
+    def categories_list(self, req: Request) -> dict:
+        return {"status": 1, "data": {"categories": [dict(c) for c in self.data.template_categories]}}
+
+    def templates_list(self, req: Request) -> dict:
+        cid = req.params["id"]
+        if cid not in self.data.category_by_id:
+            raise HTTPError(404, "Category not found")
+        return {"status": 1, "data": {"templates": [dict(t) for t in self.data.templates[cid]]}}
+
+    # ------------------------------------------------------------------ v1
+    def v1_accounts(self, req: Request) -> dict:
+        tags = {t.strip() for v in req.args("filter[tags]") for t in v.split(",") if t.strip()}
+        self._maybe_mutate()
+        pred = (lambda c: bool(tags.intersection(c.person.tags))) if tags else None
+        with self.data_lock:
+            d = self.data
+            ents, limit, offset, matching, total_all = self._windowed_page(req, d.channel_index, d.channels, None, None, pred)
+            data = [d.v1_account_item(c) for c in ents]
+        return {"status": 1, "data": data, "meta": self._meta(limit, offset, len(data), matching, total_all)}
+
+    def v1_account_get(self, req: Request) -> dict:
+        with self.data_lock:
+            ch = self._channel(req.params["id"])
+            return {"status": 1, "data": self.data.v1_account_detail(ch),
+                    "included": self.data.included_for(ch.person, self._include(req), drift=self.knobs.drift, v1=True)}
+
+    def v1_chat_messages(self, req: Request) -> dict:
+        self._maybe_mutate()
+        with self.data_lock:
+            return self._messages_page(req, self._channel(req.params["id"]))
