@@ -1,0 +1,69 @@
+"""Fixtures for the emulator tests: a shared read-only Leeloo emulator and a fresh one per test."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterator
+
+import pytest
+import requests
+
+from emulators.base import Knobs
+from emulators.leeloo import LeelooEmulator
+
+ANCHOR = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+TOKEN = "test-token"
+
+
+class Client:
+    """Tiny helper: GET with the auth header, JSON decoding left to the test."""
+
+    def __init__(self, base_url: str, emu: LeelooEmulator):
+        self.base = base_url
+        self.emu = emu
+        self.s = requests.Session()
+        self.s.headers["X-Leeloo-AuthToken"] = TOKEN
+
+    def get(self, path: str, params=None, **kw) -> requests.Response:
+        return self.s.get(self.base + path, params=params, timeout=10, **kw)
+
+    def json(self, path: str, params=None) -> dict:
+        r = self.get(path, params)
+        assert r.status_code == 200, (r.status_code, r.text[:300])
+        body = r.json()
+        assert body["status"] == 1, body
+        return body
+
+    def page_all(self, path: str, params=None, limit: int = 100, max_pages: int = 10_000) -> list[dict]:
+        """Page until an empty page (never trusting short pages or meta)."""
+        out, offset = [], 0
+        for _ in range(max_pages):
+            body = self.json(path, dict(params or {}, limit=limit, offset=offset))
+            if not body["data"]:
+                return out
+            out.extend(body["data"])
+            offset += len(body["data"])
+        raise AssertionError("paging did not end")
+
+
+@pytest.fixture(scope="module")
+def shared_emu() -> Iterator[tuple[LeelooEmulator, str]]:
+    emu = LeelooEmulator(seed=1, scale=300, token=TOKEN, anchor=ANCHOR)
+    with emu.serve() as url:
+        yield emu, url
+
+
+@pytest.fixture
+def client(shared_emu) -> Iterator[Client]:
+    """A client on the shared (read-only) emulator; knobs restored after the test."""
+    emu, url = shared_emu
+    yield Client(url, emu)
+    emu.knobs.update(Knobs().to_dict())
+    emu.reset_counts()
+
+
+@pytest.fixture
+def fresh() -> Iterator[Client]:
+    """A client on a private emulator the test may mutate (simulate, mutate_rate, regenerate)."""
+    emu = LeelooEmulator(seed=3, scale=120, token=TOKEN, anchor=ANCHOR)
+    with emu.serve() as url:
+        yield Client(url, emu)
