@@ -1,0 +1,64 @@
+"""Salebot.pro -> warehouse. Run this file as an example, or use `chatfunnel run salebot`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dlt
+from dlt.sources import DltSource
+
+from sources.salebot import RunReport, mark_webhook_consumed, salebot_source
+
+from .options import RunOptions
+
+RESOURCES = ("clients", "messages", "orders", "channels", "blocks")
+
+
+def build_salebot_source(options: RunOptions) -> DltSource:
+    """The configured Salebot source for one run.
+
+    Applies the resource selection, the ``--since/--until`` backfill window and the
+    request budget. The returned source carries ``.report`` (a :class:`RunReport`: the
+    API client with its request count, ``budget_exhausted``, ``incomplete``).
+    """
+    report = RunReport()
+    kwargs: dict[str, Any] = {"report": report}
+    if options.since is not None:
+        kwargs["since"] = options.since
+    if options.until is not None:
+        kwargs["until"] = options.until
+    if options.max_requests is not None:
+        kwargs["max_requests"] = options.max_requests
+    if options.concurrency is not None:
+        kwargs["concurrency"] = options.concurrency
+    kwargs.update(options.extra)
+    source = salebot_source(**kwargs)
+    if options.resources:
+        unknown = [r for r in options.resources if r not in source.resources]
+        if unknown:
+            from .runner import ChatfunnelError
+
+            raise ChatfunnelError(
+                f"Unknown Salebot resource(s) {', '.join(unknown)}. Available: {', '.join(RESOURCES)}."
+            )
+        source = source.with_resources(*dict.fromkeys(options.resources))
+    source.report = report
+    return source
+
+
+def after_load(pipeline: dlt.Pipeline) -> int:
+    """Call after a successful `pipeline.run`: marks the loaded webhook pushes consumed."""
+    return mark_webhook_consumed(pipeline)
+
+
+if __name__ == "__main__":
+    # Needs SOURCES__SALEBOT__API_KEY (and SOURCES__SALEBOT__BASE_URL for the emulator:
+    # `chatfunnel emulator salebot` prints both).
+    pipeline = dlt.pipeline(
+        pipeline_name="chatfunnel_salebot", destination="duckdb", dataset_name="salebot", progress="log"
+    )
+    source = build_salebot_source(RunOptions(source="salebot"))
+    print(pipeline.run(source))
+    after_load(pipeline)
+    report: RunReport = source.report
+    print(f"{report.requests} requests; incomplete: {sorted(report.incomplete) or 'none'}")

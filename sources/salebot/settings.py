@@ -1,0 +1,38 @@
+"""Salebot.pro constructor API: actions, limits and defaults the source relies on.
+
+Every number here is from ``salebot-api.ru.md`` unless marked as our own default.
+"""
+
+from __future__ import annotations
+
+DEFAULT_BASE_URL = "https://chatter.salebot.pro"
+API_PATH = "api/{api_key}/{action}"  # the key is a path segment: redact it everywhere
+
+# READ actions
+GET_CLIENTS = "get_clients"
+GET_HISTORY = "get_history"
+GET_ORDERS = "get_orders"
+GET_ORDER_VARS = "get_order_vars"  # POST with a JSON body
+GET_ORDER_STATE = "get_order_state"
+CONNECTED_CHANNELS = "connected_channels"
+GET_MESSAGES = "get_messages"  # bot blocks, despite the name
+
+CLIENTS_PAGE_LIMIT = 500  # documented default and maximum
+HISTORY_LIMIT = 2000  # documented default and maximum
+HISTORY_DATE_FORMAT = "%d.%m.%Y"  # dd.mm.yyyy, day granular
+# Salebot's days are probably the project's (Moscow) days, not UTC: every window is
+# widened by this many days on both ends and merge on `id` removes the overlap.
+HISTORY_OVERLAP_DAYS = 1
+
+ORDER_STATUSES = {0: "active", 1: "success", 2: "failed"}
+
+# answers whose `status` means "this call failed, try again" (not "not found")
+TRANSIENT_ERROR_STATUSES = {"error", 0, "0"}
+# answers meaning the client or order vanished between listing and reading: no data
+NOT_FOUND_STATUSES = {"client_not_found", "order not found", "order_not_found"}
+
+# our defaults (config keys of the same name under [sources.salebot])
+DEFAULT_CONCURRENCY = 4
+DEFAULT_REQUESTS_PER_MINUTE = 300  # Salebot publishes no limit; polite by default
+DEFAULT_SWEEP_DAYS = 7  # every client is fully re-read at least once per this many runs
+DEFAULT_WEBHOOK_STORE = ".chatfunnel/salebot_webhook.sqlite"
