@@ -1,0 +1,115 @@
+"""Warehouses with the hand-made fixture account loaded and the reports built, per engine."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import dlt
+import pytest
+
+from tests.conftest import PG_DSN, _postgres_reachable
+from tests.transforms import fixture_data
+from transforms.runner import BuildResult, build_reports
+
+ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def require_postgres() -> str:
+    """The same rule as tests/conftest.py's pg_dsn, usable from module-scoped fixtures."""
+    problem = _postgres_reachable(PG_DSN)
+    if problem:
+        message = f"PostgreSQL at {PG_DSN.split('@')[-1]} is not reachable ({problem})"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message + "; CI must have it", pytrace=False)
+        pytest.skip(message)
+    return PG_DSN
+
+
+def drop_pg_schemas(prefix: str) -> None:
+    import psycopg2
+
+    with psycopg2.connect(PG_DSN) as conn, conn.cursor() as cur:
+        cur.execute("select nspname from pg_namespace where nspname like %s", (prefix + "%",))
+        for (schema,) in cur.fetchall():
+            cur.execute(f'drop schema if exists "{schema}" cascade')
+
+
+class Warehouse:
+    """A dlt pipeline on one engine with a fresh random dataset, and helpers to read it."""
+
+    def __init__(self, engine: str, workdir: Path):
+        self.engine = engine
+        self.dataset = f"t_{uuid.uuid4().hex[:10]}"
+        if engine == "duckdb":
+            destination = dlt.destinations.duckdb(str(workdir / f"warehouse_{self.dataset[2:]}.duckdb"))
+        else:
+            destination = dlt.destinations.postgres(require_postgres())
+        self.pipeline = dlt.pipeline(
+            pipeline_name=f"p_{self.dataset}",
+            destination=destination,
+            dataset_name=self.dataset,
+            pipelines_dir=str(workdir / "pipelines"),
+        )
+
+    def load(self, resources: list[Any]) -> None:
+        info = self.pipeline.run(resources)
+        info.raise_on_failed_jobs()
+
+    def build(self, **kwargs: Any) -> BuildResult:
+        return build_reports(self.pipeline, "leeloo", **kwargs)
+
+    def rows(self, table: str, order_by: str | None = None, where: str | None = None) -> list[dict[str, Any]]:
+        sql = f'select * from "{self.dataset}_reports"."{table}"'
+        if where:
+            sql += f" where {where}"
+        if order_by:
+            sql += f" order by {order_by}"
+        with self.pipeline.sql_client() as client, client.execute_query(sql) as cur:
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, (_plain(v) for v in row))) for row in cur.fetchall()]
+
+    def drop(self) -> None:
+        if self.engine == "postgres":
+            drop_pg_schemas(self.dataset)
+
+
+def _plain(value: Any) -> Any:
+    from decimal import Decimal
+
+    return float(value) if isinstance(value, Decimal) else value
+
+
+@pytest.fixture
+def warehouse_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Make empty warehouses on an engine inside this test; dropped afterwards."""
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    made: list[Warehouse] = []
+
+    def make(engine: str) -> Warehouse:
+        wh = Warehouse(engine, tmp_path)
+        made.append(wh)
+        return wh
+
+    yield make
+    for wh in made:
+        wh.drop()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def fixture_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """The hand-made account loaded and built once per engine for a test module."""
+    workdir = tmp_path_factory.mktemp(f"wh_{request.param}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DLT_DATA_DIR", str(workdir / "dlt_data"))
+        mp.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        wh = Warehouse(request.param, workdir)
+        try:
+            wh.load(fixture_data.resources())
+            wh.result = wh.build()
+            yield wh
+        finally:
+            wh.drop()

@@ -1,0 +1,37 @@
+-- One row per communication channel (a person's conversation in one messenger; latest
+-- version), with the messenger ("from") and the UTM marks it arrived with (NULL if none).
+-- tests: unique(channel_id); not_null(channel_id); no_future(created_at, last_message_time)
+-- tests: orphans(person_id -> stg_people.person_id)
+with versions as (
+    select
+        cast(c.id as text) as channel_id,
+        cast(c.person_id as text) as person_id,
+        cast(c.name as text) as channel_name,
+        upper(trim(cast(c."from" as text))) as messenger,
+        cast(c.bot_status as text) as bot_status,
+        cast(c.last_message_time as timestamptz) as last_message_time,
+        cast(c.created_at as timestamptz) as created_at,
+        nullif(trim(cast(c.utm_marks__utm_source as text)), '') as utm_source,
+        nullif(trim(cast(c.utm_marks__utm_medium as text)), '') as utm_medium,
+        nullif(trim(cast(c.utm_marks__utm_campaign as text)), '') as utm_campaign,
+        nullif(trim(cast(c.utm_marks__utm_content as text)), '') as utm_content,
+        nullif(trim(cast(c.utm_marks__utm_term as text)), '') as utm_term,
+        rank() over (partition by c.id order by c._dlt_load_id desc) as version_rank
+    from raw.communication_channels c
+)
+
+select
+    channel_id,
+    person_id,
+    channel_name,
+    messenger,
+    bot_status,
+    last_message_time,
+    created_at,
+    case when upper(utm_source) in ('NOT_DEFINED', 'NO_DATA') then null else utm_source end as utm_source,
+    case when upper(utm_medium) in ('NOT_DEFINED', 'NO_DATA') then null else utm_medium end as utm_medium,
+    case when upper(utm_campaign) in ('NOT_DEFINED', 'NO_DATA') then null else utm_campaign end as utm_campaign,
+    case when upper(utm_content) in ('NOT_DEFINED', 'NO_DATA') then null else utm_content end as utm_content,
+    case when upper(utm_term) in ('NOT_DEFINED', 'NO_DATA') then null else utm_term end as utm_term
+from versions
+where version_rank = 1

@@ -1,0 +1,40 @@
+-- One row per order (latest version): price and currency, status upper-cased and grouped
+-- (paid = RESOLVED, SUCCESS; failed = REJECTED, FAILED; refunded = REFUNDED; open = other).
+-- tests: unique(order_id); not_null(order_id); no_future(created_at, updated_at)
+-- tests: orphans(person_id -> stg_people.person_id)
+with versions as (
+    select
+        cast(o.id as text) as order_id,
+        cast(o.person_id as text) as person_id,
+        cast(o.title as text) as title,
+        cast(o.description as text) as description,
+        cast(o.price as double precision) as price,
+        nullif(upper(trim(cast(o.currency as text))), '') as currency,
+        upper(trim(cast(o.status as text))) as status,
+        cast(o.payment_method as text) as payment_method,
+        cast(o.created_at as timestamptz) as created_at,
+        cast(o.updated_at as timestamptz) as updated_at,
+        rank() over (partition by o.id order by o._dlt_load_id desc) as version_rank
+    from raw.orders o
+)
+
+select
+    order_id,
+    person_id,
+    title,
+    description,
+    price,
+    currency,
+    status,
+    case
+        when status in ('RESOLVED', 'SUCCESS') then 'paid'
+        when status in ('REJECTED', 'FAILED') then 'failed'
+        when status = 'REFUNDED' then 'refunded'
+        else 'open'
+    end as status_group,
+    coalesce(status in ('RESOLVED', 'SUCCESS'), false) as is_paid,
+    payment_method,
+    created_at,
+    updated_at
+from versions
+where version_rank = 1

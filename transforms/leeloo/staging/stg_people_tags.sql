@@ -1,0 +1,8 @@
+-- One row per tag on a person (latest person version): person_id and the tag text.
+-- tests: not_null(person_id)
+select
+    p.person_id,
+    cast(t.value as text) as tag,
+    cast(t._dlt_list_idx as bigint) as position
+from raw.people__tags t
+join stg_people p on p._dlt_id = t._dlt_parent_id

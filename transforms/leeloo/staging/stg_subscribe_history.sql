@@ -1,0 +1,15 @@
+-- One row per entry of a person's subscribe history (latest person version): which tunnel,
+-- lead-generation tool and traffic source brought them, in the order Leeloo lists them.
+-- tests: not_null(person_id)
+select
+    p.person_id,
+    cast(h._dlt_list_idx as bigint) as position,
+    cast(h.tunnel_id as text) as tunnel_id,
+    nullif(trim(cast(h.tunnel_name as text)), '') as tunnel_name,
+    cast(h.leadgentool_id as text) as leadgentool_id,
+    nullif(trim(cast(h.leadgentool_name as text)), '') as leadgentool_name,
+    cast(h.traffic_source_id as text) as traffic_source_id,
+    nullif(trim(cast(h.traffic_source as text)), '') as traffic_source,
+    cast(h.account_id as text) as account_id
+from raw.people__subscribe_history h
+join stg_people p on p._dlt_id = h._dlt_parent_id
