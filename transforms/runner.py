@@ -373,16 +373,17 @@ def _describe_failure(test: DataTest, count: int, examples: list[tuple]) -> str:
 # ---------------------------------------------------------------- running against a pipeline
 
 
+SQL_ENGINES = {"duckdb": "duckdb", "motherduck": "duckdb", "postgres": "postgres"}
+
+
 def _dialect(pipeline: Any) -> str:
     name = pipeline.destination.destination_name
-    if name in ("duckdb", "motherduck"):
-        return "duckdb"
-    if name in ("postgres",):
-        return "postgres"
-    raise TransformError(
-        f"reports are built on duckdb or postgres; destination {name!r} has no SQL engine "
-        "to build them (load with --no-transform)"
-    )
+    if name not in SQL_ENGINES:
+        raise TransformError(
+            f"reports are built on duckdb or postgres; destination {name!r} has no SQL engine "
+            "to build them (load with --no-transform)"
+        )
+    return SQL_ENGINES[name]
 
 
 def _query(client: Any, sql: str) -> list[tuple]:
@@ -438,10 +439,19 @@ def build_reports(
     when a data test fails; orphan counts are warnings in the result, never failures.
     """
     started = time.monotonic()
-    dialect = _dialect(pipeline)
     models = load_models(source, transforms_dir)
     raw_dataset = pipeline.dataset_name
     reports_dataset = reports_dataset or f"{raw_dataset}_reports"
+    engine = pipeline.destination.destination_name
+    if engine not in SQL_ENGINES:
+        # e.g. the filesystem destination (Parquet files): nothing to run SQL on
+        skipped = BuildResult(source, engine, raw_dataset, reports_dataset)
+        skipped.warnings.append(
+            f"reports not built: destination {engine} has no SQL engine (use duckdb or postgres)"
+        )
+        logger.warning(skipped.warnings[0])
+        return skipped
+    dialect = _dialect(pipeline)
     for name in (raw_dataset, reports_dataset):
         if not _IDENT.match(name):
             raise TransformError(f"dataset name {name!r} is not a plain identifier")
