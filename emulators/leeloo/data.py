@@ -184,6 +184,8 @@ class LeelooData:
         self._msg_cache: collections.OrderedDict[int, list] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
         self._derived_cache: dict = {}
+        # JSON text of list items, keyed (kind, idx[, drift]); dropped when the entity changes
+        self.frag_cache: dict[tuple, str] = {}
         self.sim_rng = random.Random(self.seed * 7919 + 17)
         self._generate()
 
@@ -584,7 +586,24 @@ class LeelooData:
         return result
 
     # ----------------------------------------------------------------- mutations (hold the data lock)
+    def invalidate(self, *entities: Any) -> None:
+        """Forget cached list-item JSON of changed people/channels/orders."""
+        fc = self.frag_cache
+        for e in entities:
+            if isinstance(e, Person):
+                fc.pop(("person", e.idx), None)
+                for c in e.channels:
+                    fc.pop(("channel", c.idx), None)
+                    fc.pop(("v1account", c.idx), None)
+            elif isinstance(e, Channel):
+                fc.pop(("channel", e.idx), None)
+                fc.pop(("v1account", e.idx), None)
+            elif isinstance(e, Order):
+                fc.pop(("order", e.idx, False), None)
+                fc.pop(("order", e.idx, True), None)
+
     def _touch_channel(self, ch: Channel, new_msgs: list[dict], last_ms: int) -> None:
+        self.invalidate(ch.person)
         if ch.extra is None:
             ch.extra = []
         ch.extra.extend(new_msgs)
@@ -654,6 +673,7 @@ class LeelooData:
     def change_order_status(self, r: random.Random, o: Order) -> str:
         now = now_ms()
         o.status = r.choice([s for s in ORDER_STATUSES if s != o.status and s != "OPENED"])
+        self.invalidate(o)
         o.updated_ms = max(now, o.updated_ms)
         o.person.updated_ms = max(o.person.updated_ms, o.updated_ms)
         self.version += 1

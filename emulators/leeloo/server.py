@@ -8,12 +8,23 @@ import datetime as _dt
 import hashlib
 from typing import Any
 
-from emulators.base import EmulatorApp, HTTPError, Knobs, Request, iso_ms, now_ms, parse_iso
+import json
+
+from emulators.base import EmulatorApp, HTTPError, Knobs, Request, Response, iso_ms, now_ms, parse_iso
 from emulators.leeloo.data import Channel, LeelooData, Person
 
 AUTH_HEADERS = ("X-Leeloo-AuthToken", "X-Leeloo-Auth-Token")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _list_response(frags: list[str], meta: dict) -> Response:
+    """``{"status":1,"data":[...],"meta":{...}}`` from pre-serialised items."""
+    body = '{"status":1,"data":[' + ",".join(frags) + '],"meta":' + _dumps(meta) + "}"
+    return Response(200, body.encode("utf-8"))
 
 
 def _shuffle_key(entity_id: str) -> int:
@@ -206,6 +217,18 @@ class LeelooEmulator(EmulatorApp):
             sel = idxs[offset:offset + n]
         return [entities[i] for i in sel], limit, offset, matching, len(index)
 
+    def _frags(self, kind: str, ents: list, make, drift: bool | None = None) -> list[str]:
+        """Cached JSON text of list items (the hot path: no dict building per request)."""
+        cache = self.data.frag_cache
+        out = []
+        for e in ents:
+            key = (kind, e.idx) if drift is None else (kind, e.idx, drift)
+            f = cache.get(key)
+            if f is None:
+                f = cache[key] = _dumps(make(e) if drift is None else make(e, drift))
+            out.append(f)
+        return out
+
     def _person(self, pid: str) -> Person:
         p = self.data.person_by_id.get(pid)
         if p is None:
@@ -253,8 +276,8 @@ class LeelooEmulator(EmulatorApp):
         with self.data_lock:
             d = self.data
             ents, limit, offset, matching, total_all = self._windowed_page(req, d.people_index, d.people, lo, hi, pred)
-            data = [d.person_list_item(p) for p in ents]
-        return {"status": 1, "data": data, "meta": self._meta(limit, offset, len(data), matching, total_all)}
+            data = self._frags("person", ents, d.person_list_item)
+        return _list_response(data, self._meta(limit, offset, len(data), matching, total_all))
 
     def person_get(self, req: Request) -> dict:
         with self.data_lock:
@@ -267,8 +290,8 @@ class LeelooEmulator(EmulatorApp):
         with self.data_lock:
             d = self.data
             ents, limit, offset, matching, total_all = self._windowed_page(req, d.channel_index, d.channels, lo, hi)
-            data = [d.channel_item(c) for c in ents]
-        return {"status": 1, "data": data, "meta": self._meta(limit, offset, len(data), matching, total_all)}
+            data = self._frags("channel", ents, d.channel_item)
+        return _list_response(data, self._meta(limit, offset, len(data), matching, total_all))
 
     def _messages_page(self, req: Request, ch: Channel) -> dict:
         msgs = self.data.messages(ch)
@@ -318,8 +341,8 @@ class LeelooEmulator(EmulatorApp):
                     perm = sorted(orders, key=lambda o: _shuffle_key(o.id))
                     self._order_cache[ck] = perm
                 sel = perm[offset:offset + n]
-            data = [d.order_item(o, self.knobs.drift) for o in sel]
-        return {"status": 1, "data": data, "meta": self._meta(limit, offset, len(data), total, total)}
+            data = self._frags("order", sel, d.order_item, bool(self.knobs.drift))
+        return _list_response(data, self._meta(limit, offset, len(data), total, total))
 
     def order_get(self, req: Request) -> dict:
         with self.data_lock:
@@ -402,8 +425,8 @@ class LeelooEmulator(EmulatorApp):
         with self.data_lock:
             d = self.data
             ents, limit, offset, matching, total_all = self._windowed_page(req, d.channel_index, d.channels, None, None, pred)
-            data = [d.v1_account_item(c) for c in ents]
-        return {"status": 1, "data": data, "meta": self._meta(limit, offset, len(data), matching, total_all)}
+            data = self._frags("v1account", ents, d.v1_account_item)
+        return _list_response(data, self._meta(limit, offset, len(data), matching, total_all))
 
     def v1_account_get(self, req: Request) -> dict:
         with self.data_lock:
