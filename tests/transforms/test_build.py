@@ -1,0 +1,227 @@
+"""How the runner builds: data tests that fail, versions across loads, incremental loads,
+dependency order, view/table switches, and the same answers on both engines."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from tests.transforms import fixture_data
+from tests.transforms.conftest import ENGINES, Warehouse
+from transforms.runner import (
+    DataTestError,
+    TransformError,
+    build_reports,
+    load_models,
+)
+
+CONTRACT_AND_OTHER_REPORTS = {
+    # report -> the columns that identify a row
+    "tunnel_funnel": "tunnel_id, snapshot_date",
+    "tunnel_funnel_daily": "tunnel_id, snapshot_date",
+    "source_funnel": "tunnel_id, leadgentool_id, traffic_source_id",
+    "revenue_by_source": "tunnel_id, leadgentool_id, traffic_source_id, currency",
+    "daily_activity": '"date"',
+    "utm_funnel": "utm_source, utm_medium, utm_campaign",
+    "utm_revenue": "utm_source, utm_medium, utm_campaign, currency",
+    "manager_response_times": "manager_id, week_start",
+    "cohort_conversion": "cohort_week, weeks_to_first_paid",
+    "tunnel_revenue": "tunnel_id, currency",
+}
+
+
+def snapshot(wh: Warehouse) -> dict[str, list[dict[str, Any]]]:
+    return {
+        name: wh.rows(name, order_by=", ".join(f"{c.strip()} nulls first" for c in key.split(",")))
+        for name, key in CONTRACT_AND_OTHER_REPORTS.items()
+    }
+
+
+def assert_same(a: dict[str, list[dict]], b: dict[str, list[dict]]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert len(a[name]) == len(b[name]), name
+        for left, right in zip(a[name], b[name]):
+            assert left.keys() == right.keys(), name
+            for key in left:
+                x, y = left[key], right[key]
+                if isinstance(x, float) or isinstance(y, float):
+                    assert x is not None and y is not None and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (name, key, x, y)
+                else:
+                    assert x == y, (name, key, x, y)
+
+
+# ------------------------------------------------------------------ failing data tests
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_duplicated_key_fails_the_build_naming_model_and_test(warehouse_factory, engine: str) -> None:
+    wh = warehouse_factory(engine)
+    wh.load(fixture_data.resources())
+    # plant a second row for order o1 in one load: append keeps both, and two versions of
+    # one key in the same load are ambiguous, so staging must not silently pick one
+    duplicate = dict(fixture_data.ORDERS[0], title="the same order again")
+    wh.load(fixture_data.resources({"orders": ([duplicate, fixture_data.ORDERS[0]], "id")}, write_disposition="append"))
+    with pytest.raises(DataTestError) as info:
+        wh.build()
+    message = str(info.value)
+    assert "stg_orders: unique(order_id) failed" in message
+    assert "'o1'" in message
+    assert [(f.model, f.test) for f in info.value.failures] == [("stg_orders", "unique(order_id)")]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_future_timestamp_fails_no_future(warehouse_factory, engine: str) -> None:
+    wh = warehouse_factory(engine)
+    future = datetime.now(timezone.utc) + timedelta(days=3)
+    orders = [dict(fixture_data.ORDERS[0], id="o_future", created_at=future, updated_at=future)]
+    wh.load(fixture_data.resources())
+    wh.load(fixture_data.resources({"orders": (orders, "id")}))
+    with pytest.raises(DataTestError, match=r"stg_orders: no_future\(created_at, updated_at\) failed: 1 row"):
+        wh.build()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_later_load_of_the_same_key_is_the_version_kept(warehouse_factory, engine: str) -> None:
+    wh = warehouse_factory(engine)
+    wh.load(fixture_data.resources())
+    renamed = dict(fixture_data.PEOPLE[1], name="Boris II", email="b@x.io")
+    # appended (not merged): raw now holds two versions of p2 from two loads
+    wh.load(fixture_data.resources({"people": ([renamed], "id")}, write_disposition="append"))
+    result = wh.build()
+    assert result.failed_tests == []
+    people = wh.rows("stg_people", where="person_id = 'p2'")
+    assert [(p["name"], p["email"]) for p in people] == [("Boris II", "b@x.io")]
+    # children follow the kept version: p2's single history entry, not two
+    assert len(wh.rows("stg_subscribe_history", where="person_id = 'p2'")) == 1
+
+
+# ------------------------------------------------------------------ incremental == fresh
+
+
+def _split_fixture() -> tuple[dict, dict]:
+    """The fixture as a first load and a later incremental load with new and changed rows."""
+    first = dict(fixture_data.TABLES)
+    first["chat_messages"] = (fixture_data.MESSAGES[:10], "id")
+    first["orders"] = ([dict(o, status="NEW") if o["id"] == "o5" else o for o in fixture_data.ORDERS if o["id"] != "o6"], "id")
+    first["tunnel_stats"] = (fixture_data.TUNNEL_STATS[:2] + fixture_data.TUNNEL_STATS[3:4], ("tunnel_id", "snapshot_date"))
+    first["people"] = ([dict(p, subscribe_history=p["subscribe_history"][:1]) for p in fixture_data.PEOPLE], "id")
+    later = {
+        "chat_messages": (fixture_data.MESSAGES[10:], "id"),
+        "orders": ([o for o in fixture_data.ORDERS if o["id"] in ("o5", "o6")], "id"),  # o5 now paid
+        "tunnel_stats": (fixture_data.TUNNEL_STATS, ("tunnel_id", "snapshot_date")),
+        "people": (fixture_data.PEOPLE, "id"),  # p1's full history replaces the short one
+    }
+    return first, later
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_build_after_incremental_load_equals_fresh_load(warehouse_factory, engine: str) -> None:
+    first, later = _split_fixture()
+    incremental = warehouse_factory(engine)
+    incremental.load(fixture_data.resources(first))
+    before = incremental.build()
+    early = snapshot(incremental)
+    incremental.load(fixture_data.resources(later))
+    incremental.build()
+    fresh = warehouse_factory(engine)
+    fresh.load(fixture_data.resources())
+    fresh.build()
+    assert_same(snapshot(incremental), snapshot(fresh))
+    # and the first build really was different (the comparison is not vacuous)
+    assert early["revenue_by_source"] != snapshot(fresh)["revenue_by_source"]
+    assert before.failed_tests == []
+
+
+# ------------------------------------------------------------------ both engines agree
+
+
+def test_duckdb_and_postgres_give_the_same_answers(warehouse_factory) -> None:
+    pytest.importorskip("psycopg2")
+    duck = warehouse_factory("duckdb")
+    duck.load(fixture_data.resources())
+    duck.build()
+    from tests.transforms.conftest import require_postgres
+
+    require_postgres()
+    pg = warehouse_factory("postgres")
+    pg.load(fixture_data.resources())
+    pg.build()
+    assert_same(snapshot(duck), snapshot(pg))
+    assert len(snapshot(duck)["daily_activity"]) == 21
+
+
+# ------------------------------------------------------------------ model files and ordering
+
+
+def write_models(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / "demo" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+def test_order_comes_from_references_not_names(tmp_path: Path) -> None:
+    root = write_models(tmp_path, {
+        "staging/stg_b.sql": "-- one row per tunnel\nselect t.id from raw.tunnels t\n",
+        # 'a_total' sorts first but reads 'z_mid', which reads 'stg_b'
+        "reports/a_total.sql": "-- one row\nselect count(*) as n from z_mid\n",
+        "reports/z_mid.sql": "-- one row per tunnel\nwith x as (select id from stg_b) select id from x\n",
+    })
+    order = [m.name for m in load_models("demo", root)]
+    assert order.index("stg_b") < order.index("z_mid") < order.index("a_total")
+    models = {m.name: m for m in load_models("demo", root)}
+    assert models["z_mid"].model_refs == {"stg_b"}  # the CTE x is not a model
+    assert models["stg_b"].raw_refs == {"tunnels"}
+
+
+@pytest.mark.parametrize(
+    "files, error",
+    [
+        ({"reports/r.sql": "-- one row\nselect * from nowhere\n"}, "'nowhere' is neither a model"),
+        ({"reports/r.sql": "-- one row\nselect * from leeloo.people\n"}, "raw.<table>"),
+        ({"reports/r.sql": "select 1\n"}, "what one row means"),
+        ({"reports/r.sql": "-- one row\nselect 1; select 2\n"}, "exactly one select"),
+        ({"reports/r.sql": "-- one row\n-- tests: uniq(id)\nselect 1 as id\n"}, "unknown data test"),
+        ({"reports/a.sql": "-- one row\nselect * from b\n", "reports/b.sql": "-- one row\nselect * from a\n"}, "cycle"),
+    ],
+)
+def test_bad_model_files_are_rejected_with_the_file_named(tmp_path: Path, files: dict, error: str) -> None:
+    root = write_models(tmp_path, files)
+    with pytest.raises(TransformError, match=error) as info:
+        load_models("demo", root)
+    assert "demo" in str(info.value) or "cycle" in error
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_share_test_and_switching_view_to_table(warehouse_factory, tmp_path: Path, engine: str) -> None:
+    wh = warehouse_factory(engine)
+    wh.load(fixture_data.resources({"tunnels": (fixture_data.TUNNELS, "id")}))
+    root = tmp_path / "models"
+    write_models(root, {
+        "staging/stg_t.sql": "-- one row per tunnel\n-- tests: unique(id)\nselect cast(t.id as text) as id from raw.tunnels t\n",
+        "reports/r.sql": "-- one row\n-- tests: share(s)\nselect cast(count(*) as double precision) / 2 as s from stg_t\n",
+    })
+    # 3 tunnels / 2 = 1.5 is not a share
+    with pytest.raises(DataTestError, match=r"r: share\(s\) failed: 1 row\(s\) outside \[0, 1\]"):
+        build_reports(wh.pipeline, "demo", transforms_dir=root)
+    write_models(root, {
+        "staging/stg_t.sql": "-- one row per tunnel\n-- materialized: table\nselect cast(t.id as text) as id from raw.tunnels t\n",
+        "reports/r.sql": "-- one row\n-- tests: share(s)\nselect cast(count(*) as double precision) / 4 as s from stg_t\n",
+    })
+    result = build_reports(wh.pipeline, "demo", transforms_dir=root)
+    assert result.materialized == {"stg_t": "table", "r": "view"}
+    with wh.pipeline.sql_client() as client, client.execute_query(
+        "select table_name, table_type from information_schema.tables "
+        f"where table_schema = '{wh.dataset}_reports' order by table_name"
+    ) as cur:
+        kinds = {name: kind for name, kind in cur.fetchall()}
+    assert kinds["stg_t"] == "BASE TABLE" and kinds["r"] == "VIEW"
+    assert wh.rows("r")[0]["s"] == pytest.approx(0.75)
