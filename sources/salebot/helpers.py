@@ -285,7 +285,9 @@ def channel_rows(body: Any) -> list[dict[str, Any]]:
             continue
         for item in items:
             if isinstance(item, dict) and item.get("id") is not None:
-                rows.append({**item, "messenger": messenger, "project_id": project_id, "group_id": str(item.get("group_id"))})
+                group_id = item.get("group_id")
+                rows.append({**item, "messenger": messenger, "project_id": project_id,
+                             "group_id": None if group_id is None else str(group_id)})
     return rows
 
 

@@ -1,0 +1,57 @@
+-- One row per UTC calendar day from the first to the last day with any activity (days
+-- without activity have zeros): clients created, inbound (client) and outbound (bot and
+-- manager) messages, orders created and successful orders by creation date. Orders whose
+-- variables carry no creation time are not counted here (they are in order_funnel).
+-- tests: unique(date); not_null(date); no_future(date)
+with client_days as (
+    select cast(c.created_at at time zone 'UTC' as date) as day, count(*) as new_clients
+    from stg_clients c
+    where c.created_at is not null
+    group by cast(c.created_at at time zone 'UTC' as date)
+),
+
+message_days as (
+    select
+        cast(m.created_at at time zone 'UTC' as date) as day,
+        count(*) filter (where m.direction = 'inbound') as inbound_messages,
+        count(*) filter (where m.direction = 'outbound') as outbound_messages
+    from stg_messages m
+    where m.created_at is not null
+    group by cast(m.created_at at time zone 'UTC' as date)
+),
+
+order_days as (
+    select
+        cast(o.created_at at time zone 'UTC' as date) as day,
+        count(*) as orders_created,
+        count(*) filter (where o.is_successful) as successful_orders_created
+    from stg_orders o
+    where o.created_at is not null
+    group by cast(o.created_at at time zone 'UTC' as date)
+),
+
+active_days as (
+    select day from client_days
+    union
+    select day from message_days
+    union
+    select day from order_days
+),
+
+days as (
+    select cast(g.day as date) as day
+    from (select min(day) as first_day, max(day) as last_day from active_days) b
+    cross join lateral generate_series(b.first_day, b.last_day, interval '1 day') as g(day)
+)
+
+select
+    d.day as "date",
+    coalesce(c.new_clients, 0) as new_clients,
+    coalesce(m.inbound_messages, 0) as inbound_messages,
+    coalesce(m.outbound_messages, 0) as outbound_messages,
+    coalesce(o.orders_created, 0) as orders_created,
+    coalesce(o.successful_orders_created, 0) as successful_orders_created
+from days d
+left join client_days c on c.day = d.day
+left join message_days m on m.day = d.day
+left join order_days o on o.day = d.day
