@@ -439,6 +439,8 @@ def test_mutate_rate_moves_people_while_paging(fresh):
 def test_simulate_adds_people_messages_orders_and_status_changes(fresh):
     emu = fresh.emu
     t0 = emu.truth()
+    for path in ("/api/v2/people", "/api/v2/communication-channels", "/api/v1/accounts", "/api/v2/orders"):
+        fresh.page_all(path, WIDE)  # warm any server-side caches before the data moves
     now = int(time.time() * 1000)
     out = requests.post(fresh.base + "/__admin/simulate",
                         json={"active_people": 0.05, "new_people": 4, "new_orders": 3, "status_changes": 3},
@@ -476,6 +478,15 @@ def test_simulate_adds_people_messages_orders_and_status_changes(fresh):
               "filter[last_message][to]": (today + dt.timedelta(minutes=5)).isoformat()}
     got = {p["id"] for p in fresh.page_all("/api/v2/people", window)}
     assert got == set(out["new_people"]) | set(out["active_people"])
+    # every served list row agrees with the truth after the change (no stale cached rows)
+    served_people = {p["id"]: p for p in fresh.page_all("/api/v2/people", WIDE)}
+    assert served_people == {p["id"]: {k: p[k] for k in PEOPLE_LIST_KEYS} for p in t1["people"]}
+    assert {c["id"]: c for c in fresh.page_all("/api/v2/communication-channels", WIDE)} == \
+        {c["id"]: c for c in t1["communication_channels"]}
+    v1 = {a["id"]: a["lastMessageTime"] for a in fresh.page_all("/api/v1/accounts")}
+    assert v1 == {c["id"]: c["lastMessageTime"] for c in t1["communication_channels"]}
+    served_orders = {o["id"]: o for o in fresh.page_all("/api/v2/orders")}
+    assert served_orders == {o["id"]: {k: o[k] for k in ORDER_LIST_KEYS} for o in t1["orders"]}
     newest = fresh.json("/api/v2/orders", {"limit": 3})["data"]
     assert {o["id"] for o in newest} == set(out["new_orders"])
     # new people are complete: channels with messages, subscribe history to real tunnels
