@@ -208,9 +208,20 @@ def add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _configured(key: str, secret: bool = False) -> str | None:
+    """`sources.salebot.<key>` from the environment or .dlt/*.toml (dlt's own lookup)."""
+    try:
+        import dlt
+
+        value = (dlt.secrets if secret else dlt.config).get(f"sources.salebot.{key}", str)
+    except Exception:  # noqa: BLE001 - absent or unreadable config means "not set"
+        return None
+    return str(value) if value else None
+
+
 def serve_webhook_from_args(args: argparse.Namespace) -> int:
     """Serve in the foreground until Ctrl-C / SIGTERM."""
-    secret = args.path_secret or args.token or os.environ.get(SECRET_ENV, "")
+    secret = args.path_secret or args.token or _configured("webhook_secret", secret=True) or ""
     if not secret:
         print(
             f"chatfunnel webhook: a shared secret is required so that only Salebot can push: pass "
@@ -218,7 +229,7 @@ def serve_webhook_from_args(args: argparse.Namespace) -> int:
             flush=True,
         )
         return 2
-    store = args.store or os.environ.get(STORE_ENV) or DEFAULT_WEBHOOK_STORE
+    store = args.store or _configured("webhook_store") or DEFAULT_WEBHOOK_STORE
     receiver = WebhookReceiver(store, secret, args.host, args.port, args.path)
     try:
         receiver.start()
