@@ -206,9 +206,7 @@ class LeelooEmulator(EmulatorApp):
                 if cached is None:
                     cached = sorted(idxs, key=lambda i: _shuffle_key(entities[i].id))
                     if ck:
-                        if len(self._order_cache) > 64:
-                            self._order_cache.clear()
-                        self._order_cache[ck] = cached
+                        self._cache_put(ck, cached)
                 idxs = cached
             elif s == "desc":
                 idxs = idxs[::-1]
@@ -216,6 +214,12 @@ class LeelooEmulator(EmulatorApp):
             offset, limit, n = self.page(req, matching, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
             sel = idxs[offset:offset + n]
         return [entities[i] for i in sel], limit, offset, matching, len(index)
+
+    def _cache_put(self, key, value) -> None:
+        """Small cache of random-order permutations (keys carry the data version)."""
+        if len(self._order_cache) >= 16:
+            self._order_cache.clear()
+        self._order_cache[key] = value
 
     def _frags(self, kind: str, ents: list, make, drift: bool | None = None) -> list[str]:
         """Cached JSON text of list items (the hot path: no dict building per request)."""
@@ -339,7 +343,7 @@ class LeelooEmulator(EmulatorApp):
                 perm = self._order_cache.get(ck)
                 if perm is None:
                     perm = sorted(orders, key=lambda o: _shuffle_key(o.id))
-                    self._order_cache[ck] = perm
+                    self._cache_put(ck, perm)
                 sel = perm[offset:offset + n]
             data = self._frags("order", sel, d.order_item, bool(self.knobs.drift))
         return _list_response(data, self._meta(limit, offset, len(data), total, total))
