@@ -102,3 +102,21 @@ def test_a_silent_order_change_is_found_by_the_sweep(
     for _ in range(3):
         warehouse.run()
     assert_equals_truth(warehouse, emu)
+
+
+def test_backfill_window_reads_every_client_without_moving_cursors(emu: SalebotEmulator, warehouse: Warehouse) -> None:
+    warehouse.run()
+    state_before = dict(warehouse.pipeline().state["sources"]["salebot"]["resources"]["messages"]["clients"])
+    # activity the nightly plan would not see: the clients' updated_at is left alone
+    with emu.data_lock:
+        for cid in sorted(emu.clients)[:5]:
+            emu._new_message(emu._sim_rng, cid, emu._now(), "client")
+            emu.clients[cid]["updated_at"] -= 10**6
+    today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    emu.reset_counts()
+    report = warehouse.run(since=today - dt.timedelta(days=1), resources=["messages"])
+    assert report.planned["messages"]["backfill"] + report.planned["messages"]["changed"] == len(emu.clients)
+    assert emu.request_counts()["by_endpoint"]["GET /api/{api_key}/get_history"] == len(emu.clients)
+    assert warehouse.ids("messages") == sorted(m["id"] for m in emu.truth()["messages"])
+    state_after = warehouse.pipeline().state["sources"]["salebot"]["resources"]["messages"]["clients"]
+    assert state_after == state_before
