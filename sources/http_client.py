@@ -34,6 +34,10 @@ logger = logging.getLogger("chatfunnel.http")
 class ApiError(Exception):
     """The API answered with an error that retries did not cure. Message is redacted."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class AuthError(ApiError):
     """401/403: the token or key is wrong, expired or lacks a permission."""
@@ -206,9 +210,11 @@ class ApiClient:
             ) from None
         status = response.status_code
         if status in (401, 403):
-            raise AuthError(f"{self._where(path)}: HTTP {status} - the API refused the credentials")
+            raise AuthError(
+                f"{self._where(path)}: HTTP {status} - the API refused the credentials", status
+            )
         if status >= 400:
-            raise ApiError(f"{self._where(path)}: HTTP {status} after retries")
+            raise ApiError(f"{self._where(path)}: HTTP {status} after retries", status)
         try:
             body = response.json()
         except ValueError:

@@ -1,0 +1,32 @@
+# chatfunnel: `make demo` to see it work, `make test` to prove it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test bench clean venv
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing chatfunnel with dev extras"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	@echo "==> chatfunnel demo: emulators -> DuckDB -> reports"
+	@$(BIN)/chatfunnel demo
+
+test: $(STAMP)
+	@echo "==> running the test suite (emulators over HTTP, DuckDB, PostgreSQL on 127.0.0.1:5432)"
+	@$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	@echo "==> benchmark: full and incremental Leeloo loads against the emulator"
+	@$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .chatfunnel .pytest_cache *.egg-info

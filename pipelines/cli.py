@@ -1,0 +1,198 @@
+"""`chatfunnel` command line. Also `python -m pipelines`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from .options import RunOptions
+
+DESTINATIONS = ("duckdb", "postgres", "filesystem")
+SOURCE_CHOICES = ("leeloo", "salebot", "all")
+
+
+def parse_when(value: str) -> datetime:
+    """An ISO date or datetime, read as UTC when it carries no offset."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not an ISO date or datetime (e.g. 2024-05-01 or 2024-05-01T12:00:00Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _sources(which: str) -> list[str]:
+    return ["leeloo", "salebot"] if which == "all" else [which]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatfunnel",
+        description="Load Leeloo.ai and Salebot.pro sales funnels into a SQL warehouse and build funnel reports.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more (never secrets)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="incremental load, then rebuild the reports")
+    run.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES)
+    run.add_argument("--destination", default="duckdb", choices=DESTINATIONS)
+    run.add_argument("--dataset", help="dataset/schema name (default: the source name)")
+    run.add_argument("--resources", help="comma-separated resources to load (default: all)")
+    run.add_argument("--since", type=parse_when, help="backfill from this UTC date/datetime")
+    run.add_argument("--until", type=parse_when, help="backfill up to this UTC date/datetime")
+    run.add_argument("--full-refresh", action="store_true", help="drop this source's tables and state, reload")
+    run.add_argument("--no-transform", action="store_true", help="do not rebuild the reports")
+    run.add_argument("--progress", default="log", choices=("log", "none"))
+    run.add_argument("--max-requests", type=int, help="stop cleanly after this many API requests")
+    run.add_argument("--concurrency", type=int, help="parallel request chains (default 8)")
+    run.set_defaults(handler=cmd_run)
+
+    transform = sub.add_parser("transform", help="rebuild the reports only")
+    transform.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES)
+    transform.add_argument("--destination", default="duckdb", choices=DESTINATIONS)
+    transform.add_argument("--dataset")
+    transform.set_defaults(handler=cmd_transform)
+
+    status = sub.add_parser("status", help="last runs, rows per table, cursors")
+    status.add_argument("--destination", default="duckdb", choices=DESTINATIONS)
+    status.set_defaults(handler=cmd_status)
+
+    demo = sub.add_parser("demo", help="emulators -> DuckDB -> reports, with a funnel summary")
+    demo.add_argument("--scale", type=int, default=500, help="people in the emulated Leeloo account")
+    demo.add_argument("--dir", default=".chatfunnel/demo", help="where the demo writes its files")
+    demo.set_defaults(handler=cmd_demo)
+
+    emulator = sub.add_parser("emulator", help="run an API emulator in the foreground")
+    from emulators.cli import add_emulator_subcommands
+
+    emulator_sub = emulator.add_subparsers(dest="emulator", required=True)
+    add_emulator_subcommands(emulator_sub)
+    emulator.set_defaults(handler=lambda args: args._emulator_run(args))
+
+    try:
+        from .webhook import add_webhook_arguments, serve_webhook_from_args
+
+        webhook = sub.add_parser("webhook", help="Salebot webhook receiver")
+        webhook_sub = webhook.add_subparsers(dest="webhook_command", required=True)
+        serve = webhook_sub.add_parser("serve", help="accept Salebot message pushes")
+        add_webhook_arguments(serve)
+        serve.set_defaults(handler=serve_webhook_from_args)
+    except ImportError:
+        pass
+    return parser
+
+
+def _options(args: argparse.Namespace, source: str) -> RunOptions:
+    return RunOptions(
+        source=source,
+        destination=args.destination,
+        dataset=args.dataset,
+        resources=[r.strip() for r in args.resources.split(",") if r.strip()] if args.resources else None,
+        since=args.since,
+        until=args.until,
+        full_refresh=args.full_refresh,
+        transform=not args.no_transform,
+        progress=args.progress,
+        max_requests=args.max_requests,
+        concurrency=args.concurrency,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run
+
+    if args.since and args.until and args.since >= args.until:
+        raise SystemExit("chatfunnel: --since must be before --until")
+    if args.dataset and args.source == "all":
+        raise SystemExit("chatfunnel: --dataset needs a single source (leeloo or salebot)")
+    exit_code = 0
+    for source in _sources(args.source):
+        result = run(_options(args, source))
+        print(format_result(result))
+        if result.budget_exhausted:
+            print(
+                f"  stopped at the request budget; {', '.join(result.incomplete)} will continue "
+                f"on the next run"
+            )
+    return exit_code
+
+
+def format_result(result: object) -> str:
+    r = result  # RunResult; typed loosely to keep the CLI import-light
+    rows = ", ".join(f"{t}={n}" for t, n in sorted(r.rows.items())) or "no new rows"  # type: ignore[attr-defined]
+    state = "complete" if r.complete else f"incomplete: {', '.join(r.incomplete)}"  # type: ignore[attr-defined]
+    return (
+        f"{r.source}: loaded into {r.destination} dataset '{r.dataset}' in {r.seconds:.1f}s, "  # type: ignore[attr-defined]
+        f"{r.requests} API requests, {state}\n  rows: {rows}\n  warehouse: {r.location}"  # type: ignore[attr-defined]
+    )
+
+
+def cmd_transform(args: argparse.Namespace) -> int:
+    from .runner import ChatfunnelError, make_pipeline, transform
+
+    for source in _sources(args.source):
+        dataset = args.dataset or source
+        pipeline = make_pipeline(source, args.destination, dataset)
+        try:
+            pipeline.dataset().schema  # noqa: B018 - touch to see whether anything was loaded
+        except Exception:  # noqa: BLE001
+            pass
+        if not pipeline.default_schema_name:
+            raise ChatfunnelError(
+                f"Nothing has been loaded for {source} into {args.destination} yet; run "
+                f"`chatfunnel run {source}` first."
+            )
+        result = transform(pipeline, source)
+        print(f"{source}: reports rebuilt" + (f" ({result})" if result is not None else ""))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import print_status
+
+    return print_status(args.destination)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(scale=args.scale, directory=args.dir)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        logging.getLogger("dlt").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    from .runner import ChatfunnelError
+
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args) or 0
+    except ChatfunnelError as exc:
+        print(f"chatfunnel: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("chatfunnel: interrupted; nothing half-loaded is committed, run again to continue.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

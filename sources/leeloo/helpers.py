@@ -1,0 +1,422 @@
+"""Leeloo API client, paging that survives a moving list, and row normalisation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterator, Mapping
+
+import pendulum
+
+from sources.http_client import ApiClient, RateLimiter, RequestBudget
+
+from . import settings
+
+logger = logging.getLogger("chatfunnel.leeloo")
+
+
+def _is_app_error(body: Any) -> bool:
+    """A 200 whose envelope says status != 1 is an error the server may cure on retry."""
+    return isinstance(body, dict) and "status" in body and str(body["status"]) != "1"
+
+
+def make_client(
+    api_token: str,
+    base_url: str,
+    *,
+    requests_per_minute: float | None,
+    max_requests: int | None,
+    concurrency: int,
+) -> ApiClient:
+    return ApiClient(
+        base_url,
+        headers={settings.AUTH_HEADER: api_token, "Accept": "application/json"},
+        secrets=(api_token,),
+        rate_limiter=RateLimiter(requests_per_minute),
+        budget=RequestBudget(max_requests),
+        max_connections=max(concurrency, 4),
+        is_app_error=_is_app_error,
+    )
+
+
+# --- time -----------------------------------------------------------------------------
+
+
+def to_utc(value: Any) -> datetime | None:
+    """Parse an API timestamp to an aware UTC datetime; placeholders and junk become None."""
+    if value is None or value == "" or value in settings.PLACEHOLDERS:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = pendulum.parse(text, strict=False)  # type: ignore[assignment]
+        except Exception:  # noqa: BLE001 - an unparseable timestamp is missing data, not a crash
+            logger.warning("unparseable timestamp %r stored as NULL", text[:40])
+            return None
+    if not isinstance(parsed, datetime):
+        parsed = datetime.combine(parsed, datetime.min.time())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def api_time(value: datetime) -> str:
+    """The form the window filter takes: UTC, millisecond precision, as the docs' examples."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{value.microsecond // 1000:03d}Z"
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_initial_date(value: str | date | datetime) -> datetime:
+    parsed = to_utc(value if not isinstance(value, date) or isinstance(value, datetime) else
+                    datetime.combine(value, datetime.min.time()))
+    if parsed is None:
+        raise ValueError(f"initial_date {value!r} is not a date")
+    return parsed
+
+
+# --- shapes ---------------------------------------------------------------------------
+
+
+def clean(value: Any) -> Any:
+    """Placeholders ("NOT_DEFINED", "NO_DATA", "") are NULL to an analyst."""
+    if isinstance(value, str):
+        return None if value in settings.PLACEHOLDERS or value == "" else value
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    return value
+
+
+def to_number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value).replace(",", ".").strip())
+    except ValueError:
+        return None
+
+
+def to_int(value: Any) -> int | None:
+    number = to_number(value)
+    return None if number is None else int(number)
+
+
+def _text(value: Any) -> str | None:
+    value = clean(value)
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def custom_fields_rows(value: Any) -> list[dict[str, Any]]:
+    """v2 sends a list of {type, name, value}; v1 (and drifting accounts) an object {name: value}."""
+    if isinstance(value, dict):
+        return [{"type": None, "name": k, "value": _text(v)} for k, v in value.items()]
+    rows = []
+    for field_ in value or []:
+        if isinstance(field_, dict):
+            rows.append(
+                {
+                    "type": _text(field_.get("type")),
+                    "name": _text(field_.get("name")),
+                    "value": _text(field_.get("value")),
+                }
+            )
+    return rows
+
+
+def _links(links: Any, key: str) -> list[dict[str, Any]]:
+    if not isinstance(links, dict):
+        return []
+    return [
+        {"type": item.get("type"), "id": item.get("id")}
+        for item in links.get(key) or []
+        if isinstance(item, dict)
+    ]
+
+
+def person_row(listed: Mapping[str, Any], detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    """One warehouse row from the list item and, where fetched, the person's detail."""
+    merged: dict[str, Any] = {**listed, **(detail or {})}
+    tags = merged.get("tags") or []
+    return {
+        "id": merged["id"],
+        "name": _text(merged.get("name")),
+        "email": _text(merged.get("email")),
+        "phone": _text(merged.get("phone")),
+        "profile_image": _text(merged.get("profileImage")),
+        "gender": _text(merged.get("gender")),
+        "locale": _text(merged.get("locale")),
+        "last_message_time": to_utc(listed.get("lastMessageTime") or merged.get("lastMessageTime")),
+        "created_at": to_utc(merged.get("created_at") or merged.get("createdAt")),
+        "updated_at": to_utc(merged.get("updated_at") or merged.get("updatedAt")),
+        "tags": [_text(t) for t in (tags.values() if isinstance(tags, dict) else tags)],
+        "accounts": [
+            {
+                "account_id": a.get("account_id"),
+                "connection_id": a.get("connection_id"),
+                "connection_status": _text(a.get("connection_status")),
+                "from": _text(a.get("from")),
+            }
+            for a in merged.get("accounts") or []
+            if isinstance(a, dict)
+        ],
+        "subscribe_history": [
+            {
+                "tunnel_name": _text(h.get("tunnelName")),
+                "leadgentool_name": _text(h.get("leadgentoolName")),
+                "traffic_source": _text(h.get("trafficSource")),
+                "tunnel_id": _text(h.get("tunnelId")),
+                "leadgentool_id": _text(h.get("leadgentoolId")),
+                "traffic_source_id": _text(h.get("trafficSourceId")),
+                "account_id": _text(h.get("accountId")),
+            }
+            for h in merged.get("subscribeHistory") or []
+            if isinstance(h, dict)
+        ],
+        "custom_fields": custom_fields_rows(merged.get("custom_fields")),
+        "links": {
+            "contacted_users": _links(merged.get("links"), "contactedUsers"),
+            "orders": _links(merged.get("links"), "orders"),
+        },
+    }
+
+
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+
+
+def channel_row(channel: Mapping[str, Any]) -> dict[str, Any]:
+    utm = channel.get("utmMarks") if isinstance(channel.get("utmMarks"), dict) else {}
+    row = {
+        "id": channel["id"],
+        "person_id": _text(channel.get("person_id")),
+        "name": _text(channel.get("name")),
+        "from": _text(channel.get("from")),
+        "bot_status": _text(channel.get("botStatus")),
+        "last_message_time": to_utc(channel.get("lastMessageTime")),
+        "created_at": to_utc(channel.get("createdAt")),
+        "utm_marks": {k: _text(utm.get(k)) for k in UTM_KEYS},
+    }
+    row["utm_marks"].update({k: _text(v) for k, v in utm.items() if k not in UTM_KEYS})
+    return row
+
+
+def message_row(message: Mapping[str, Any], account_id: str) -> dict[str, Any]:
+    links = message.get("links") if isinstance(message.get("links"), dict) else {}
+    created_by = links.get("createdBy") if isinstance(links.get("createdBy"), dict) else {}
+    return {
+        "id": message["id"],
+        "account_id": account_id,
+        "text": message.get("text"),
+        "type": _text(message.get("type")),
+        "read": message.get("read"),
+        "created_at": to_utc(message.get("createdAt")),
+        "updated_at": to_utc(message.get("updatedAt")),
+        "links": {"created_by": {"type": created_by.get("type"), "id": created_by.get("id")}},
+    }
+
+
+def order_row(order: Mapping[str, Any], detail: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    merged = {**order, **(detail or {})}
+    return {
+        "id": merged["id"],
+        "person_id": _text(order.get("person_id") or merged.get("person_id")),
+        "title": _text(merged.get("title")),
+        "description": _text(merged.get("description")),
+        "price": to_number(merged.get("price")),
+        "currency": _text(merged.get("currency")),
+        "status": _text(merged.get("status")),
+        "payment_method": _text(merged.get("paymentMethod")),
+        "created_at": to_utc(merged.get("createdAt")),
+        "updated_at": to_utc(merged.get("updatedAt")),
+    }
+
+
+STAT_COUNTERS = {
+    "subscribers": "subscribers",
+    "uniqSubscribers": "uniq_subscribers",
+    "orders": "orders",
+    "sales": "sales",
+    "uniqSales": "uniq_sales",
+    "visits": "visits",
+    "uniqVisits": "uniq_visits",
+    "shows": "shows",
+    "uniqShows": "uniq_shows",
+}
+
+
+def stats_row(tunnel_id: str, data: Any, taken_at: datetime) -> dict[str, Any]:
+    """Tunnel stats carry no date: the snapshot date is the UTC day they were read."""
+    stats = data[0] if isinstance(data, list) and data else data if isinstance(data, dict) else {}
+    row: dict[str, Any] = {
+        "tunnel_id": tunnel_id,
+        "snapshot_date": taken_at.date(),
+        "snapshot_at": taken_at,
+    }
+    for api_name, column in STAT_COUNTERS.items():
+        row[column] = to_int(stats.get(api_name))
+    row["total_sale"] = to_number(stats.get("totalSale"))
+    row["total_expenses"] = to_number(stats.get("totalExpenses"))
+    return row
+
+
+# --- paging ---------------------------------------------------------------------------
+
+
+def envelope_items(body: Any, key: str | None = None) -> list[dict[str, Any]]:
+    data = body.get("data") if isinstance(body, dict) else None
+    if key and isinstance(data, dict):
+        data = data.get(key)
+    if isinstance(data, dict):
+        data = [data]
+    return [item for item in data or [] if isinstance(item, dict)]
+
+
+def _meta_total(body: Any) -> int | None:
+    """The documents contradict themselves on which count is the total; trust neither alone."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    counts = [to_int(meta.get(k)) for k in ("totalCount", "filteredCount")]
+    counts = [c for c in counts if c is not None]
+    return max(counts) if counts else None
+
+
+@dataclass
+class Listing:
+    """Pages of one list endpoint, deduplicated, with a verdict on whether it is gap-free."""
+
+    client: ApiClient
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    page_size: int = settings.PAGE_SIZE
+    overlap: int = 0
+    max_rewinds: int = 20
+    complete: bool = False
+    requests: int = 0
+    rewinds: int = 0
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages of new items.
+
+        Offsets shift when an item leaves the list while we page (a person who writes
+        leaves the last-message window). Items only move towards lower offsets then, so
+        each page after the first starts `overlap` items early; finding one of the
+        previous page's last ids in it proves nothing was skipped. When none is found
+        the listing rewinds one page. Paging stops on an empty page or when the offset
+        reaches the larger of the two meta counts, never on a short page.
+        """
+        seen: set[str] = set()
+        start = 0
+        tail: list[str] = []
+        verified = True
+        reached = 0
+        self.complete = False
+        while True:
+            body = self.client.get_json(
+                self.path, {**self.params, "limit": self.page_size, "offset": start}
+            )
+            self.requests += 1
+            items = envelope_items(body)
+            ids = [item.get("id") for item in items]
+            if tail and start < reached and not any(t in ids for t in tail):
+                if start > 0 and self.rewinds < self.max_rewinds:
+                    self.rewinds += 1
+                    start = max(0, start - self.page_size)
+                    continue
+                if items:
+                    verified = False
+                    logger.warning("%s: list moved too much to prove no gap; window kept open", self.path)
+            if not items:
+                self.complete = verified
+                return
+            fresh = [item for item, id_ in zip(items, ids) if id_ not in seen]
+            seen.update(ids)
+            if fresh:
+                yield fresh
+            end = start + len(items)
+            total = _meta_total(body)
+            if total is not None and end >= total:
+                self.complete = verified
+                return
+            if end <= reached:
+                # Only already-seen items came back: probe right after them for more.
+                start, tail = reached, []
+                continue
+            reached = end
+            keep = min(self.overlap, len(items) - 1)
+            tail = ids[-keep:] if keep > 0 else []
+            start = end - keep
+
+
+def iter_messages(
+    client: ApiClient, channel_id: str, loaded_until: datetime | None, page_size: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Read a channel's messages, newest first, back to what is already loaded.
+
+    Stops early only while every page observed is in non-increasing createdAt order;
+    once the order breaks the whole chain is read, because then "older" pages may
+    still hold new messages. Returns the messages and the requests made.
+    """
+    path = settings.CHANNEL_MESSAGES.format(id=channel_id)
+    messages: dict[str, dict[str, Any]] = {}
+    offset = 0
+    requests = 0
+    newest_first = True
+    previous: datetime | None = None
+    while True:
+        body = client.get_json(path, {"limit": page_size, "offset": offset})
+        requests += 1
+        items = envelope_items(body)
+        if not items:
+            break
+        for item in items:
+            created = to_utc(item.get("createdAt"))
+            if created is not None and previous is not None and created > previous:
+                newest_first = False
+            if created is not None:
+                previous = created
+            messages.setdefault(item["id"], item)
+        offset += len(items)
+        if (
+            newest_first
+            and loaded_until is not None
+            and previous is not None
+            and previous < loaded_until
+        ):
+            break
+        total = _meta_total(body)
+        if total is not None and offset >= total:
+            break
+    return list(messages.values()), requests
+
+
+def window_bounds(
+    cursor: str | None,
+    initial_date: datetime,
+    overlap: timedelta,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+) -> tuple[datetime, datetime]:
+    if since is not None or until is not None:
+        return since or initial_date, until or now
+    if cursor:
+        start = to_utc(cursor) - overlap  # type: ignore[operator]
+        return max(start, initial_date), now
+    return initial_date, now
