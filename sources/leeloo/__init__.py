@@ -107,11 +107,16 @@ def fingerprint(item: Any) -> str:
 
 def batched(rows: Iterator[dict[str, Any]], size: int = 200) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except BudgetExhausted:
+        if batch:
+            yield batch  # rows already counted as loaded in resource state must reach the table
+        raise
     if batch:
         yield batch
 
@@ -165,7 +170,7 @@ def leeloo_source(
     def windowed(state: dict[str, Any], path: str) -> tuple[Listing, datetime, datetime]:
         start, end = window_bounds(state.get("cursor"), start_of_history, overlap, since, until, now)
         params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end)}
-        return Listing(client, path, params, page_size, overlap=settings.PAGE_OVERLAP), start, end
+        return Listing(client, path, params, page_size), start, end
 
     def advance(state: dict[str, Any], name: str, listing: Listing, newest: datetime | None) -> None:
         if backfill:
@@ -250,7 +255,9 @@ def leeloo_source(
             done = to_utc(loaded.get(channel["id"]))
             back_to = window_start if backfill else (done - overlap if done else None)
             try:
-                found, _ = iter_messages(client, channel["id"], back_to, page_size)
+                found, _ = iter_messages(
+                    client, channel["id"], back_to, page_size, to_utc(channel.get("lastMessageTime"))
+                )
             except ApiError as exc:
                 if exc.status == 404:
                     return []
@@ -285,7 +292,7 @@ def leeloo_source(
         loaded, which is what catches a status change on an old order."""
         state = dlt.current.resource_state()
         known: dict[str, str] = state.setdefault("fingerprints", {})
-        listing = Listing(client, settings.ORDERS, {}, page_size, overlap=settings.PAGE_OVERLAP)
+        listing = Listing(client, settings.ORDERS, {}, page_size)
 
         def changed() -> Iterator[dict[str, Any]]:
             for page in listing:

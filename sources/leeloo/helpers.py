@@ -297,6 +297,9 @@ def _meta_total(body: Any) -> int | None:
     return max(counts) if counts else None
 
 
+ANCHORS = 3  # ids re-read at the head of each page; a gap is only possible if all of them moved
+
+
 @dataclass
 class Listing:
     """Pages of one list endpoint, deduplicated, with a verdict on whether it is gap-free."""
@@ -305,8 +308,7 @@ class Listing:
     path: str
     params: Mapping[str, Any] = field(default_factory=dict)
     page_size: int = settings.PAGE_SIZE
-    overlap: int = 0
-    max_rewinds: int = 20
+    max_rewinds: int = 50
     complete: bool = False
     requests: int = 0
     rewinds: int = 0
@@ -315,17 +317,20 @@ class Listing:
         """Yield pages of new items.
 
         Offsets shift when an item leaves the list while we page (a person who writes
-        leaves the last-message window). Items only move towards lower offsets then, so
-        each page after the first starts `overlap` items early; finding one of the
-        previous page's last ids in it proves nothing was skipped. When none is found
-        the listing rewinds one page. Paging stops on an empty page or when the offset
-        reaches the larger of the two meta counts, never on a short page.
+        leaves the last-message window), and then everything after it moves to a lower
+        offset. So each page is requested starting at the last few items already taken
+        (the anchors): finding one proves nothing was skipped; finding none means the
+        list moved, and the pager steps back until it finds one again. Paging stops on an
+        empty page or when the offset reaches the larger of the two meta counts, never
+        on a short page. `complete` is True only when no gap is possible.
         """
         seen: set[str] = set()
         start = 0
-        tail: list[str] = []
+        anchors: list[str] = []
         verified = True
-        reached = 0
+        probing = False
+        stalls = 0
+        last_len = self.page_size
         self.complete = False
         while True:
             body = self.client.get_json(
@@ -334,18 +339,27 @@ class Listing:
             self.requests += 1
             items = envelope_items(body)
             ids = [item.get("id") for item in items]
-            if tail and start < reached and not any(t in ids for t in tail):
-                if start > 0 and self.rewinds < self.max_rewinds:
+            position = -1
+            if anchors:
+                found = [a for a in anchors if a in ids]
+                if found:
+                    position = ids.index(found[-1])
+                elif start > 0 and self.rewinds < self.max_rewinds:
                     self.rewinds += 1
-                    start = max(0, start - self.page_size)
+                    start = max(0, start - max(1, last_len - len(anchors)))
                     continue
-                if items:
+                elif items:
                     verified = False
-                    logger.warning("%s: list moved too much to prove no gap; window kept open", self.path)
+                    logger.warning("%s: the list moved too much to prove no gap", self.path)
+            if probing and items:
+                verified = False  # stepped past the anchors without one to check
+            probing = False
             if not items:
                 self.complete = verified
                 return
-            fresh = [item for item, id_ in zip(items, ids) if id_ not in seen]
+            last_len = len(items)
+            new = items[position + 1 :]
+            fresh = [item for item in new if item.get("id") not in seen]
             seen.update(ids)
             if fresh:
                 yield fresh
@@ -354,30 +368,35 @@ class Listing:
             if total is not None and end >= total:
                 self.complete = verified
                 return
-            if end <= reached:
-                # Only already-seen items came back: probe right after them for more.
-                start, tail = reached, []
-                continue
-            reached = end
-            keep = min(self.overlap, len(items) - 1)
-            tail = ids[-keep:] if keep > 0 else []
-            start = end - keep
+            if new:
+                anchors = ids[-ANCHORS:]
+                start, stalls = end - len(anchors), 0
+            elif stalls < 2:
+                stalls += 1  # only anchors came back: a short page, or the end of the list
+            else:
+                anchors, start, stalls, probing = [], end, 0, True
 
 
 def iter_messages(
-    client: ApiClient, channel_id: str, loaded_until: datetime | None, page_size: int
+    client: ApiClient,
+    channel_id: str,
+    loaded_until: datetime | None,
+    page_size: int,
+    newest: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Read a channel's messages, newest first, back to what is already loaded.
 
-    Stops early only while every page observed is in non-increasing createdAt order;
-    once the order breaks the whole chain is read, because then "older" pages may
-    still hold new messages. Returns the messages and the requests made.
+    Stops early only when the order proves itself: the first message is at least as new
+    as the channel's last-message time (the head really is the newest) and every
+    message read so far has a non-increasing createdAt. Otherwise the whole chain is
+    read, because "older" pages may then still hold new messages. Returns the messages
+    and the requests made.
     """
     path = settings.CHANNEL_MESSAGES.format(id=channel_id)
     messages: dict[str, dict[str, Any]] = {}
     offset = 0
     requests = 0
-    newest_first = True
+    in_order = True
     previous: datetime | None = None
     while True:
         body = client.get_json(path, {"limit": page_size, "offset": offset})
@@ -387,18 +406,16 @@ def iter_messages(
             break
         for item in items:
             created = to_utc(item.get("createdAt"))
-            if created is not None and previous is not None and created > previous:
-                newest_first = False
-            if created is not None:
-                previous = created
+            if created is None:
+                in_order = False
+            elif previous is None:
+                in_order = newest is not None and created >= newest - timedelta(seconds=1)
+            elif created > previous:
+                in_order = False
+            previous = created or previous
             messages.setdefault(item["id"], item)
         offset += len(items)
-        if (
-            newest_first
-            and loaded_until is not None
-            and previous is not None
-            and previous < loaded_until
-        ):
+        if in_order and loaded_until is not None and previous is not None and previous < loaded_until:
             break
         total = _meta_total(body)
         if total is not None and offset >= total:

@@ -28,8 +28,6 @@ WINDOW_TO = "filter[last_message][to]"
 
 # Public client code reports a maximum of 100; a server that caps lower is handled by paging.
 PAGE_SIZE = 100
-# Items re-requested at the start of each page of a moving list, to detect shifted offsets.
-PAGE_OVERLAP = 5
 # Re-read this much before the last loaded point: covers date-granular window edges.
 WINDOW_OVERLAP_HOURS = 24
 # Leeloo's help pages state 300 requests per minute per account.
