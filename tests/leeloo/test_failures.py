@@ -1,0 +1,120 @@
+"""Failures a nightly run meets: a wrong token, a dead API, a dead destination, a killed process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.leeloo.conftest import TOKEN, Target, run_leeloo
+from tests.leeloo.truth import assert_matches_truth
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def files_containing(root: Path, needle: bytes) -> list[Path]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            try:
+                if needle in path.read_bytes():
+                    hits.append(path)
+            except OSError:
+                pass
+    return hits
+
+
+def test_wrong_token_fails_clearly_and_leaks_nothing(emulator, duck_target: Target, dlt_env: Path,
+                                                     capsys, caplog, monkeypatch) -> None:
+    emulator(scale=20)
+    wrong = "wrong-token-7d1e0c44b9a2"
+    monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", wrong)
+    code = run_leeloo(duck_target)
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert "refused the credentials" in err and "SOURCES__LEELOO__API_TOKEN" in err
+    assert "Traceback" not in err
+    assert not duck_target.warehouse.tables() & {"people", "orders", "chat_messages"}
+    assert wrong not in out + err + caplog.text
+    assert files_containing(dlt_env, wrong.encode()) == []
+
+
+def test_token_never_stored_by_a_successful_run(emulator, duck_target: Target, dlt_env: Path,
+                                                capsys, caplog) -> None:
+    emulator(scale=20)
+    assert run_leeloo(duck_target, "--progress", "log") == 0
+    import dlt
+
+    trace = dlt.attach("chatfunnel_leeloo").last_trace
+    assert trace is not None and TOKEN not in str(trace.asdict())
+    out, err = capsys.readouterr()
+    assert TOKEN not in out + err + caplog.text
+    leaked = files_containing(dlt_env, TOKEN.encode())  # pipeline state, trace, load packages, DuckDB
+    assert leaked == [], f"token found in {leaked}"
+
+
+def test_unreachable_api_is_one_clear_message(duck_target: Target, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCES__LEELOO__BASE_URL", "http://127.0.0.1:9")  # discard port: refused
+    monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", TOKEN)
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "2")
+    code = run_leeloo(duck_target)
+    err = capsys.readouterr().err
+    assert code != 0 and "could not be reached" in err and "Traceback" not in err
+    assert not duck_target.warehouse.tables() & {"people", "orders"}
+
+
+def test_missing_token_names_the_setting(duck_target: Target, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("SOURCES__LEELOO__API_TOKEN", raising=False)
+    code = run_leeloo(duck_target)
+    err = capsys.readouterr().err
+    assert code != 0 and "api_token" in err and "SOURCES__LEELOO__API_TOKEN" in err
+
+
+@pytest.mark.postgres
+def test_destination_down_keeps_the_cursor(emulator, dlt_env: Path, capsys, monkeypatch) -> None:
+    import dlt
+
+    emulator(scale=20)
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS",
+                       "postgresql://postgres:postgres@127.0.0.1:9/test")  # nothing listens there
+    code = main_run_postgres()
+    err = capsys.readouterr().err
+    assert code != 0 and "not reachable" in err and "Traceback" not in err
+    try:
+        state = dlt.attach("chatfunnel_leeloo_down").state
+        cursor = state.get("sources", {}).get("leeloo", {}).get("resources", {}).get("people", {}).get("cursor")
+    except Exception:  # noqa: BLE001 - no local state at all is also "not advanced"
+        cursor = None
+    assert cursor is None
+
+
+def main_run_postgres() -> int:
+    from pipelines.cli import main
+
+    return main(["run", "leeloo", "--destination", "postgres", "--dataset", "down",
+                 "--no-transform", "--progress", "none"])
+
+
+def test_killed_run_then_rerun_equals_truth(emulator, duck_target: Target, dlt_env: Path) -> None:
+    emu = emulator(scale=150, latency_ms=15)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "run", "leeloo", *duck_target.cli_args(),
+         "--no-transform", "--progress", "none"],
+        env=env, cwd=dlt_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while emu.request_counts()["total"] < 150 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    emu.knobs.latency_ms = 0
+    assert run_leeloo(duck_target) == 0
+    assert_matches_truth(duck_target.warehouse, emu.truth())
