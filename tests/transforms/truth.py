@@ -1,0 +1,194 @@
+"""The contract reports computed in plain Python from the Leeloo emulator's ground truth.
+
+Independent of the SQL: reads `emu.truth()` (camelCase, as the API serves it) and applies
+CONTRACT §5 and the report definitions in docs/reports.md directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+PAID = {"RESOLVED", "SUCCESS"}
+COUNTERS = {  # report column -> truth key
+    "visits": "visits", "uniq_visits": "uniqVisits", "shows": "shows", "uniq_shows": "uniqShows",
+    "subscribers": "subscribers", "uniq_subscribers": "uniqSubscribers", "orders": "orders",
+    "sales": "sales", "uniq_sales": "uniqSales", "total_sale": "totalSale", "total_expenses": "totalExpenses",
+}
+
+
+def parse(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def week_start(ts: datetime) -> date:
+    d = ts.astimezone(timezone.utc).date()
+    return d - timedelta(days=d.weekday())
+
+
+def ratio(a: float, b: float) -> float | None:
+    return None if not b else a / b
+
+
+def percentile_cont(values: list[float], q: float) -> float:
+    s = sorted(values)
+    pos = q * (len(s) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def tunnel_funnel(truth: dict[str, Any], snapshot_date: date) -> dict[tuple, dict]:
+    names = {t["id"]: t["name"] for t in truth["tunnels"]}
+    out = {}
+    for s in truth["tunnel_stats"]:
+        row = {col: s[key] for col, key in COUNTERS.items()}
+        row.update(
+            tunnel_name=names[s["tunnel_id"]],
+            show_rate=ratio(row["shows"], row["visits"]),
+            subscribe_rate=ratio(row["subscribers"], row["shows"]),
+            order_rate=ratio(row["orders"], row["subscribers"]),
+            sale_rate=ratio(row["sales"], row["orders"]),
+            romi=ratio(row["total_sale"] - row["total_expenses"], row["total_expenses"]),
+        )
+        out[(s["tunnel_id"], snapshot_date)] = row
+    return out
+
+
+def _people_sets(truth: dict[str, Any]) -> tuple[set, set, set]:
+    owner = {c["id"]: c["person_id"] for c in truth["communication_channels"]}
+    engaged = {owner[m["account_id"]] for m in truth["chat_messages"]
+               if m["type"] == "FRIEND_MESSAGE" and m["account_id"] in owner}
+    ordering = {o["person_id"] for o in truth["orders"]}
+    paying = {o["person_id"] for o in truth["orders"] if o["status"] in PAID}
+    return engaged, ordering, paying
+
+
+def _entries(person: dict[str, Any]) -> set[tuple]:
+    return {(h.get("tunnelId"), h.get("leadgentoolId"), h.get("trafficSourceId")) for h in person.get("subscribeHistory") or []}
+
+
+def source_funnel(truth: dict[str, Any]) -> dict[tuple, dict]:
+    engaged, ordering, paying = _people_sets(truth)
+    members: dict[tuple, set] = defaultdict(set)
+    for p in truth["people"]:
+        for entry in _entries(p):
+            members[entry].add(p["id"])
+    return {
+        entry: {
+            "people": len(ids),
+            "engaged_people": len(ids & engaged),
+            "ordering_people": len(ids & ordering),
+            "paying_people": len(ids & paying),
+        }
+        for entry, ids in members.items()
+    }
+
+
+def revenue_by_source(truth: dict[str, Any]) -> dict[tuple, dict]:
+    entries = {p["id"]: _entries(p) for p in truth["people"]}
+    out: dict[tuple, dict] = defaultdict(lambda: {"paid_orders": 0, "revenue": 0.0})
+    for o in truth["orders"]:
+        if o["status"] not in PAID:
+            continue
+        for entry in entries.get(o["person_id"], ()):
+            cell = out[entry + (o["currency"],)]
+            cell["paid_orders"] += 1
+            cell["revenue"] += float(o["price"])
+    return dict(out)
+
+
+def daily_activity(truth: dict[str, Any]) -> dict[date, dict]:
+    cols = ("new_channels", "inbound_messages", "outbound_messages", "orders_created", "paid_orders_created")
+    days: dict[date, dict] = defaultdict(lambda: dict.fromkeys(cols, 0))
+    for c in truth["communication_channels"]:
+        days[parse(c["createdAt"]).date()]["new_channels"] += 1
+    for m in truth["chat_messages"]:
+        day = days[parse(m["createdAt"]).date()]
+        if m["type"] == "FRIEND_MESSAGE":
+            day["inbound_messages"] += 1
+        elif m["type"] in ("BOT_MESSAGE", "YOUR_MESSAGE"):
+            day["outbound_messages"] += 1
+    for o in truth["orders"]:
+        day = days[parse(o["createdAt"]).date()]
+        day["orders_created"] += 1
+        day["paid_orders_created"] += o["status"] in PAID
+    first, last = min(days), max(days)
+    return {first + timedelta(days=i): dict(days.get(first + timedelta(days=i)) or dict.fromkeys(cols, 0))
+            for i in range((last - first).days + 1)}
+
+
+def utm_funnel(truth: dict[str, Any]) -> dict[tuple, dict]:
+    _, ordering, paying = _people_sets(truth)
+    inbound = {m["account_id"] for m in truth["chat_messages"] if m["type"] == "FRIEND_MESSAGE"}
+    groups: dict[tuple, list] = defaultdict(list)
+    for c in truth["communication_channels"]:
+        utm = c.get("utmMarks") or {}
+        groups[(utm.get("utm_source"), utm.get("utm_medium"), utm.get("utm_campaign"))].append(c)
+    out = {}
+    for key, channels in groups.items():
+        people = {c["person_id"] for c in channels}
+        out[key] = {
+            "channels": len(channels),
+            "engaged_channels": sum(c["id"] in inbound for c in channels),
+            "people": len(people),
+            "engaged_people": len({c["person_id"] for c in channels if c["id"] in inbound}),
+            "ordering_people": len(people & ordering),
+            "paying_people": len(people & paying),
+        }
+    return out
+
+
+def manager_response_times(truth: dict[str, Any]) -> dict[tuple, dict]:
+    by_channel: dict[str, list] = defaultdict(list)
+    for m in truth["chat_messages"]:
+        by_channel[m["account_id"]].append((parse(m["createdAt"]), m["id"], m))
+    waits: dict[tuple, list] = defaultdict(list)
+    for msgs in by_channel.values():
+        msgs.sort(key=lambda x: (x[0], x[1]))
+        for i, (at, _, m) in enumerate(msgs):
+            if m["type"] != "FRIEND_MESSAGE":
+                continue
+            reply = next((x for x in msgs[i + 1:] if x[2]["type"] == "YOUR_MESSAGE"), None)
+            if reply is None:
+                continue
+            manager = ((reply[2].get("links") or {}).get("createdBy") or {}).get("id")
+            waits[(manager, week_start(at))].append((reply[0] - at).total_seconds() / 60)
+    return {
+        key: {
+            "answered_messages": len(v),
+            "median_response_minutes": percentile_cont(v, 0.5),
+            "p90_response_minutes": percentile_cont(v, 0.9),
+            "max_response_minutes": max(v),
+        }
+        for key, v in waits.items()
+    }
+
+
+def cohort_conversion(truth: dict[str, Any]) -> dict[tuple, dict]:
+    seen: dict[str, datetime] = {}
+    for p in truth["people"]:
+        if parse(p.get("created_at")):
+            seen[p["id"]] = parse(p["created_at"])
+    ids = {p["id"] for p in truth["people"]}
+    for c in truth["communication_channels"]:
+        at = parse(c["createdAt"])
+        if c["person_id"] in ids and at and (c["person_id"] not in seen or at < seen[c["person_id"]]):
+            seen[c["person_id"]] = at
+    first_paid: dict[str, datetime] = {}
+    for o in truth["orders"]:
+        at = parse(o["createdAt"])
+        if o["status"] in PAID and (o["person_id"] not in first_paid or at < first_paid[o["person_id"]]):
+            first_paid[o["person_id"]] = at
+    cells: dict[tuple, int] = defaultdict(int)
+    sizes: dict[date, int] = defaultdict(int)
+    for pid, at in seen.items():
+        weeks = None
+        if pid in first_paid:
+            weeks = max(0, math.floor((first_paid[pid] - at).total_seconds() / 604800))
+        cells[(week_start(at), weeks)] += 1
+        sizes[week_start(at)] += 1
+    return {key: {"people": n, "cohort_size": sizes[key[0]]} for key, n in cells.items()}
