@@ -80,3 +80,27 @@ def test_a_successful_run_leaves_the_key_nowhere(
     p = make_pipeline("salebot", "duckdb", "salebot")
     assert API_KEY not in json.dumps(p.state, default=str)
     assert p.last_trace is not None and API_KEY not in str(p.last_trace)
+
+
+def test_the_key_is_in_no_table_of_the_warehouse(emu: SalebotEmulator, warehouse) -> None:  # type: ignore[no-untyped-def]
+    """Every row of every table the run wrote (dlt's own included, state decompressed),
+    on DuckDB and on Postgres."""
+    from dlt.common.versioned_state import decompress_state
+
+    warehouse.run(max_requests=120)  # a budget-stopped run writes state for unfinished work too
+    warehouse.run()
+    p = warehouse.pipeline()
+    dumped = []
+    with p.sql_client() as c:
+        tables = [t for t in p.default_schema.tables if not t.startswith("_dlt_pipeline_state")] + ["_dlt_pipeline_state"]
+        for table in tables:
+            with c.execute_query(f"select * from {c.make_qualified_table_name(table)}") as cur:
+                rows = cur.fetchall()
+            dumped.append(repr(rows))
+            if table == "_dlt_pipeline_state":
+                states = [decompress_state(r[3]) for r in rows]  # columns: version, engine_version, pipeline_name, state, ...
+                assert states and all("salebot" in json.dumps(s) for s in states)
+                dumped.append(json.dumps(states, default=str))
+    text = "\n".join(dumped)
+    assert str(emu.clients[min(emu.clients)]["id"]) in text  # the dump really holds the data
+    assert API_KEY not in text
