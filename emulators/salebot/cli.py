@@ -17,7 +17,7 @@ def add_salebot_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8091, help="port (default 8091; 0 picks a free one)")
     parser.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
-    parser.add_argument("--scale", type=float, default=1.0, help="clients = 60 x scale (default 1)")
+    parser.add_argument("--scale", type=int, default=60, help="number of clients (default 60)")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the key accepted in /api/<key>/... (default: the document's example key)")
     parser.add_argument("--anchor", default=None, help="ISO datetime (UTC) the generated history ends at (default: now)")
     parser.add_argument("--webhook-url", default=None, help="POST every new message (from simulate) here")

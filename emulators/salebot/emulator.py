@@ -90,7 +90,7 @@ def _parse_day(value: str) -> dt.date:
 class SalebotEmulator(EmulatorApp):
     """Deterministic Salebot project: clients over several messengers, histories, CRM orders.
 
-    ``seed`` fixes the data, ``scale`` multiplies the number of clients (60 per unit),
+    ``seed`` fixes the data, ``scale`` is the number of clients (as Leeloo's is of people),
     ``anchor`` (aware datetime, default: now) is the moment the generated history ends.
     """
 
@@ -99,7 +99,7 @@ class SalebotEmulator(EmulatorApp):
     def __init__(
         self,
         seed: int = 1,
-        scale: float = 1.0,
+        scale: int = 60,
         api_key: str = DEFAULT_API_KEY,
         knobs: Knobs | None = None,
         anchor: dt.datetime | None = None,
@@ -166,7 +166,7 @@ class SalebotEmulator(EmulatorApp):
             self._next_client = 44483
             self._next_message = 104500
             self._next_order = 40338
-            n_clients = max(1, int(round(60 * self.scale)))
+            n_clients = max(1, int(self.scale))
             start = self.anchor - 60 * 86400
             for _ in range(n_clients):
                 created = rng.randint(start, self.anchor - 3 * 3600)

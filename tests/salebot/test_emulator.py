@@ -31,7 +31,7 @@ DOC_WEBHOOK_CLIENT_KEYS = {"id", "recepient", "client_type", "name", "avatar", "
 
 @pytest.fixture
 def emu() -> Iterator[tuple[SalebotEmulator, str]]:
-    e = SalebotEmulator(seed=5, scale=2)
+    e = SalebotEmulator(seed=5, scale=120)
     with e.serve() as url:
         yield e, f"{url}/api/{e.api_key}"
 
@@ -158,3 +158,15 @@ def test_simulate_changes_truth_and_pushes_every_new_message() -> None:
     touched = {o["client_id"] for o in changed.values()}
     old_clients = {c["id"]: c for c in before["clients"]}
     assert all(c["updated_at"] > old_clients[c["id"]]["updated_at"] for c in after["clients"] if c["id"] in touched)
+
+
+def test_data_is_deterministic_from_seed_and_anchor() -> None:
+    anchor = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+    a, b = SalebotEmulator(seed=4, scale=30, anchor=anchor), SalebotEmulator(seed=4, scale=30, anchor=anchor)
+    assert a.truth() == b.truth()
+    assert len(a.truth()["clients"]) == 30
+    assert SalebotEmulator(seed=5, scale=30, anchor=anchor).truth() != a.truth()
+    assert max(m["created_at"] for m in a.truth()["messages"]) <= anchor.timestamp()
+    statuses = {o["status"] for o in a.truth()["orders"]}
+    assert statuses == {0, 1, 2}
+    assert len({c["client_type"] for c in a.truth()["clients"]}) >= 3
