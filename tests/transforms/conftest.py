@@ -43,8 +43,9 @@ class Warehouse:
     def __init__(self, engine: str, workdir: Path):
         self.engine = engine
         self.dataset = f"t_{uuid.uuid4().hex[:10]}"
+        self.duckdb_file = str(workdir / f"warehouse_{self.dataset[2:]}.duckdb")
         if engine == "duckdb":
-            destination = dlt.destinations.duckdb(str(workdir / f"warehouse_{self.dataset[2:]}.duckdb"))
+            destination = dlt.destinations.duckdb(self.duckdb_file)
         else:
             destination = dlt.destinations.postgres(require_postgres())
         self.pipeline = dlt.pipeline(
@@ -70,6 +71,23 @@ class Warehouse:
         with self.pipeline.sql_client() as client, client.execute_query(sql) as cur:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, (_plain(v) for v in row))) for row in cur.fetchall()]
+
+    def rows_in_time_zone(self, table: str, time_zone: str, order_by: str) -> list[tuple]:
+        """Read a report over a plain connection whose session time zone is ``time_zone``,
+        as a BI tool would (dlt's own client always sets UTC)."""
+        sql = f'select * from "{self.dataset}_reports"."{table}" order by {order_by}'
+        if self.engine == "duckdb":
+            import duckdb
+
+            with duckdb.connect(self.duckdb_file, read_only=True) as con:
+                con.execute(f"set TimeZone = '{time_zone}'")
+                return [tuple(r) for r in con.execute(sql).fetchall()]
+        import psycopg2
+
+        with psycopg2.connect(PG_DSN) as conn, conn.cursor() as cur:
+            cur.execute(f"set time zone '{time_zone}'")
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
 
     def drop(self) -> None:
         if self.engine == "postgres":

@@ -225,3 +225,16 @@ def test_share_test_and_switching_view_to_table(warehouse_factory, tmp_path: Pat
         kinds = {name: kind for name, kind in cur.fetchall()}
     assert kinds["stg_t"] == "BASE TABLE" and kinds["r"] == "VIEW"
     assert wh.rows("r")[0]["s"] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_build_before_any_load_gives_empty_reports(warehouse_factory, engine: str) -> None:
+    wh = warehouse_factory(engine)
+    # only one unrelated table exists: every other raw table is missing
+    wh.load(fixture_data.resources({"tags": (fixture_data.TAGS, "id")}))
+    result = wh.build()
+    assert "source_funnel" in result.models and result.failed_tests == []
+    assert any("people does not exist yet" in w for w in result.warnings)
+    for report in ("tunnel_funnel", "source_funnel", "daily_activity", "manager_response_times"):
+        assert wh.rows(report) == [], report
+    assert [r["tag_name"] for r in wh.rows("stg_tags", order_by="tag_id")] == ["vip", "lead"]

@@ -272,3 +272,17 @@ def test_build_reports_orphans_and_missing_raw(fixture_warehouse: Warehouse) -> 
     assert fixture_warehouse.rows("stg_people_order_links") == []
     # the reports dataset is named after the raw one
     assert result.reports_dataset == fixture_warehouse.dataset + "_reports"
+
+
+@pytest.mark.parametrize(
+    "table, order_by",
+    [("daily_activity", '"date"'), ("manager_response_times", "manager_id, week_start"),
+     ("cohort_conversion", "cohort_week, weeks_to_first_paid")],
+)
+def test_reports_do_not_depend_on_the_readers_time_zone(fixture_warehouse: Warehouse, table: str, order_by: str) -> None:
+    # a dashboard session in UTC+14 or UTC-10 must still see UTC days and weeks: m09 at
+    # Sunday 23:50 UTC would move to Monday (the next week) if the SQL used the session zone
+    utc = fixture_warehouse.rows_in_time_zone(table, "UTC", order_by)
+    assert utc  # not vacuous
+    for zone in ("Pacific/Kiritimati", "Pacific/Honolulu"):
+        assert fixture_warehouse.rows_in_time_zone(table, zone, order_by) == utc, zone
