@@ -1,0 +1,30 @@
+"""`chatfunnel transform` exits non-zero, naming the model and the test, when a data test fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.transforms import fixture_data
+
+cli = pytest.importorskip("pipelines.cli")
+runner = pytest.importorskip("pipelines.runner")
+
+
+def test_transform_command_fails_on_a_planted_duplicate(dlt_env: Path, duckdb_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
+    pipeline = runner.make_pipeline("leeloo", "duckdb", "leeloo")
+    pipeline.run(fixture_data.resources()).raise_on_failed_jobs()
+
+    assert cli.main(["transform", "leeloo"]) == 0
+    assert "leeloo: reports rebuilt" in capsys.readouterr().out
+
+    duplicate = dict(fixture_data.ORDERS[2], title="planted duplicate")
+    pipeline.run(
+        fixture_data.resources({"orders": ([duplicate, fixture_data.ORDERS[2]], "id")}, write_disposition="append")
+    ).raise_on_failed_jobs()
+    assert cli.main(["transform", "leeloo"]) != 0
+    err = capsys.readouterr().err
+    assert "stg_orders: unique(order_id) failed" in err and "'o3'" in err
+    assert "Traceback" not in err
