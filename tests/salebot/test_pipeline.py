@@ -120,3 +120,13 @@ def test_backfill_window_reads_every_client_without_moving_cursors(emu: SalebotE
     assert warehouse.ids("messages") == sorted(m["id"] for m in emu.truth()["messages"])
     state_after = warehouse.pipeline().state["sources"]["salebot"]["resources"]["messages"]["clients"]
     assert state_after == state_before
+
+
+@pytest.mark.parametrize("tz_hours", [-12, 14])
+def test_day_windows_survive_any_project_time_zone(emu: SalebotEmulator, warehouse: Warehouse, tz_hours: int) -> None:
+    """dd.mm.yyyy days may be the project's days, not UTC: the one-day overlap covers both extremes."""
+    emu.knobs.update({"history_tz_hours": tz_hours})
+    warehouse.run()
+    emu.simulate(active_clients=6, new_clients=2)
+    warehouse.run()
+    assert_equals_truth(warehouse, emu)
