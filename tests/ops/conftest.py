@@ -1,0 +1,76 @@
+"""Fixtures for the operations tests: the Leeloo emulator, a local webhook receiver, helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.leeloo.conftest import TOKEN, Target, duck_target, emulator  # noqa: F401 - fixtures
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOK_SECRET = "T0SECRET/B0SECRET/hooksecretvalue42"
+
+
+@dataclass
+class Receiver:
+    """A Slack-compatible incoming webhook on 127.0.0.1 that records what it was sent."""
+
+    url: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    status: int = 200
+
+
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    receiver = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            receiver.paths.append(self.path)
+            try:
+                receiver.messages.append(json.loads(body))
+            except ValueError:
+                receiver.messages.append({"raw": body.decode("utf-8", "replace")})
+            self.send_response(receiver.status)
+            self.end_headers()
+            self.wfile.write(b"ok" if receiver.status < 400 else b"no_service")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    receiver.url = f"http://127.0.0.1:{server.server_port}/services/{HOOK_SECRET}"
+    monkeypatch.setenv("RUNTIME__SLACK_INCOMING_HOOK", receiver.url)
+    yield receiver
+    server.shutdown()
+    server.server_close()
+
+
+def leeloo_options(**kwargs: Any) -> Any:
+    from pipelines.options import RunOptions
+
+    kwargs.setdefault("progress", "none")
+    return RunOptions(source="leeloo", **kwargs)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The test's environment (dlt dir, emulator URL, token) for a child process."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+PYTHON = sys.executable
