@@ -127,8 +127,9 @@ class _MeteredAdapter(HTTPAdapter):
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         self._client.budget.take()
-        self._client.rate_limiter.acquire()
-        response = super().send(request, *args, **kwargs)
+        with self._client.in_flight:
+            self._client.rate_limiter.acquire()
+            response = super().send(request, *args, **kwargs)
         self._client.record(response)
         return response
 
@@ -151,7 +152,7 @@ class ApiClient:
         budget: RequestBudget | None = None,
         timeout: float = 30.0,
         max_attempts: int = 6,
-        max_connections: int = 32,
+        max_connections: int = 16,
         is_app_error: Callable[[Any], bool] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -159,6 +160,8 @@ class ApiClient:
         self.rate_limiter = rate_limiter or RateLimiter(None)
         self.budget = budget or RequestBudget(None)
         self.status_counts: Counter[int] = Counter()
+        # every resource fans out on its own pool; this bounds the requests in flight overall
+        self.in_flight = threading.BoundedSemaphore(max_connections)
         self._lock = threading.Lock()
         self._is_app_error = is_app_error
         self._client = Client(
@@ -170,7 +173,7 @@ class ApiClient:
             retry_condition=self._should_retry_body,
             session_attrs={"headers": dict(headers or {})},
         )
-        self._client._adapter = _MeteredAdapter(self, pool_maxsize=max_connections)
+        self._client._adapter = _MeteredAdapter(self, pool_maxsize=max_connections * 4)
         install_log_redaction(self.secrets)
 
     @property

@@ -35,7 +35,7 @@ def make_client(
         secrets=(api_token,),
         rate_limiter=RateLimiter(requests_per_minute),
         budget=RequestBudget(max_requests),
-        max_connections=max(concurrency, 4),
+        max_connections=max(concurrency, 1),
         is_app_error=_is_app_error,
     )
 
