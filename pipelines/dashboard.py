@@ -391,19 +391,28 @@ distinct people (a person counts under every entry of their history). Made by `c
 
 
 def write_dashboard(
-    target: Any,
-    out_path: str | os.PathLike[str],
+    target: Any = None,
+    out_path: str | os.PathLike[str] = DEFAULT_OUT,
     *,
+    destination: str | None = None,
     dataset: str = "leeloo",
     title: str | None = None,
 ) -> Path:
     """Write the dashboard for `dataset` to `out_path` and return its path.
 
     `target` is a dlt pipeline (any SQL destination: duckdb, postgres) or the path of a
-    DuckDB file (the BI snapshot, the working file or a lake reports file).
+    DuckDB file (the BI snapshot, the working file or a lake reports file); without it,
+    `destination` ("duckdb" by default) is read as `chatfunnel report` reads it (on DuckDB
+    the published BI snapshot when there is one, else the working file).
     """
+    if target is None:
+        target = report_target(destination or "duckdb", dataset)
     reader = ReportReader(target, dataset)
     page, _ = render_dashboard(reader, title=title)
+    return _write(page, out_path)
+
+
+def _write(page: str, out_path: str | os.PathLike[str]) -> Path:
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -456,11 +465,7 @@ def report_from_args(args: argparse.Namespace) -> int:
             f"No reports to show ({exc}). Run `chatfunnel run {dataset} --destination {args.destination}` first."
         ) from None
     page, summary = render_dashboard(reader)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    out = _write(page, args.out)
     empty = [c for c, n in summary["charts"].items() if not n]
     print(f"dashboard: {out.resolve()}")
     if empty:

@@ -593,3 +593,39 @@ def run_observed(options: Any, *, wait: float = 0, run: Any = None) -> Any:
             pipeline, result, source=options.source, destination=options.destination, started_at=started,
         )
         return result
+
+
+# ---------------------------------------------------------------- progress
+
+
+def progress_collector(mode: str = "auto", stream: Any = None) -> Any:
+    """dlt's progress collector for `--progress auto|log|none`, for `make_pipeline`.
+
+    - on a terminal (`auto` or `log`): tqdm/enlighten bars when installed, else dlt's log
+      collector every 2 s on stderr;
+    - not a terminal (cron, CI, Airflow): `auto` is silent (None); `log` writes one progress
+      line per minute to stderr, without system stats, for long runs in a log file;
+    - `none`: None.
+    """
+    import sys
+
+    if mode == "none":
+        return None
+    stream = stream if stream is not None else sys.stderr
+    try:
+        interactive = bool(stream.isatty())
+    except Exception:  # noqa: BLE001
+        interactive = False
+    from dlt import progress
+
+    if interactive:
+        for name in ("enlighten", "tqdm"):
+            try:
+                __import__(name)
+            except ImportError:
+                continue
+            return getattr(progress, name)()
+        return progress.log(log_period=2.0, logger=stream, dump_system_stats=False)
+    if mode == "auto":
+        return None
+    return progress.log(log_period=60.0, logger=stream, dump_system_stats=False)

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.leeloo_pipeline import build_leeloo_source
 from pipelines.publish import build_lake_reports, lake_reports_for_pipeline
-from pipelines.runner import make_destination, make_pipeline
+from pipelines.runner import make_pipeline
 from tests.leeloo.truth import assert_matches_truth
 from tests.ops.conftest import leeloo_options
 from tests.warehouse import Warehouse
@@ -74,12 +74,12 @@ def test_build_lake_reports_without_a_pipeline(emulator, lake, dlt_env) -> None:
 
 
 def test_cli_destination_filesystem_writes_parquet(emulator, lake) -> None:
-    """`chatfunnel run leeloo --destination filesystem`: needs the runner to ask dlt for Parquet."""
-    if make_destination("filesystem").capabilities().preferred_loader_file_format != "parquet":
-        pytest.skip("pipelines/runner.py make_destination('filesystem') does not yet pass "
-                    "preferred_loader_file_format='parquet' (wiring pending)")
+    """`chatfunnel run leeloo --destination filesystem` writes Parquet (the runner asks dlt for it)."""
     from pipelines.cli import main
 
     emu = emulator(scale=15)
     assert main(["run", "leeloo", "--destination", "filesystem", "--progress", "none"]) == 0
-    assert _parquet_ids(lake, "people") == {p["id"] for p in emu.truth()["people"]}
+    truth = emu.truth()
+    for table in ID_TABLES:
+        assert _parquet_ids(lake, table) == {row["id"] for row in truth[table]}, table
+    assert not list((lake / "leeloo" / "people").glob("*.jsonl*")), "data written as JSON lines, not Parquet"
