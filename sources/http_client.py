@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from urllib.parse import urlsplit
 
 from requests import Response
 from requests.adapters import HTTPAdapter
@@ -124,6 +125,16 @@ class _MeteredAdapter(HTTPAdapter):
     def __init__(self, client: "ApiClient", pool_maxsize: int) -> None:
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize)
         self._client = client
+        self._pool_keys: dict[tuple[Any, ...], Any] = {}
+
+    def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+        """requests re-derives this per request with filesystem checks of the CA bundle;
+        it only depends on the host and TLS settings, so compute it once per host."""
+        parts = urlsplit(request.url)
+        key = (parts.scheme, parts.netloc, verify if isinstance(verify, (bool, str)) else id(verify), cert)
+        if key not in self._pool_keys:
+            self._pool_keys[key] = super().build_connection_pool_key_attributes(request, verify, cert)
+        return self._pool_keys[key]
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         self._client.budget.take()
@@ -132,6 +143,10 @@ class _MeteredAdapter(HTTPAdapter):
             response = super().send(request, *args, **kwargs)
         self._client.record(response)
         return response
+
+
+def _no_auth(request: Any) -> Any:
+    return request
 
 
 def _retry_after_seconds(response: Response) -> float | None:
@@ -171,7 +186,8 @@ class ApiClient:
             request_backoff_factor=0.5,
             request_max_retry_delay=120,
             retry_condition=self._should_retry_body,
-            session_attrs={"headers": dict(headers or {})},
+            # an explicit no-op auth stops requests from reading ~/.netrc on every request
+            session_attrs={"headers": dict(headers or {}), "auth": _no_auth},
         )
         self._client._adapter = _MeteredAdapter(self, pool_maxsize=max_connections * 4)
         install_log_redaction(self.secrets)
