@@ -216,17 +216,35 @@ def read_journal(source: str | None = None, limit: int = 20) -> list[dict[str, A
 
 
 def _reader(destination: Any, dataset: str, pipeline: Any = None) -> Any:
-    """The runs pipeline of `pipeline`, or a read-only stand-in for (destination, dataset)."""
-    if pipeline is not None:
-        return _runs_pipeline(pipeline)
-    if isinstance(destination, str):
-        from .runner import make_destination
+    """The runs pipeline of `pipeline`, or of the source pipeline that loads `dataset`."""
+    if pipeline is None:
+        from .runner import SOURCES, make_pipeline, pipeline_name
 
-        destination = make_destination(destination)
-    return dlt.pipeline(
-        pipeline_name=f"chatfunnel_status_{dataset}", destination=destination, dataset_name=dataset,
-        progress=None,
-    )
+        if isinstance(destination, str):
+            candidates = sorted(SOURCES, key=lambda s: s != dataset)
+            pipelines_dir = None
+            try:
+                from dlt.common.runtime.run_context import active
+
+                pipelines_dir = Path(active().data_dir) / "pipelines"
+            except Exception:  # noqa: BLE001
+                pass
+            if pipelines_dir is not None:
+                existing = [s for s in candidates if (pipelines_dir / f"{pipeline_name(s, dataset)}_runs").exists()]
+                candidates = existing or candidates
+            pipeline = make_pipeline(candidates[0], destination, dataset)
+        else:
+            pipeline = dlt.pipeline(
+                pipeline_name=f"chatfunnel_status_{dataset}", destination=destination, dataset_name=dataset,
+                progress=None,
+            )
+    runs = _runs_pipeline(pipeline)
+    if not runs.default_schema_name:
+        try:  # a fresh machine: the runs schema is in the destination
+            runs.sync_destination()
+        except Exception:  # noqa: BLE001
+            pass
+    return runs
 
 
 def _query_dicts(pipeline: Any, sql_for: Any) -> list[dict[str, Any]]:
@@ -573,7 +591,9 @@ def run_observed(options: Any, *, wait: float = 0, run: Any = None) -> Any:
             )
             raise
         pipeline = runner_module.make_pipeline(options.source, options.destination, options.dataset_name)
-        if options.destination == "filesystem" and getattr(options, "transform", True):
+        reports = getattr(result, "reports", None)
+        lake_reports_missing = reports is None or getattr(reports, "destination", None) == "filesystem"
+        if options.destination == "filesystem" and getattr(options, "transform", True) and lake_reports_missing:
             try:
                 from .publish import lake_reports_for_pipeline
 

@@ -185,17 +185,18 @@ def build_lake_views(
     schema: Any = None,
     *,
     materialize: bool = False,
+    fs: Any = None,
 ) -> list[str]:
     """Create `<dataset>.<table>` in the DuckDB connection `con` for every lake table.
 
     `schema` (a dlt Schema) supplies primary keys and parent tables; without it tables are
     read as stored (every appended version). Returns the created names.
     """
-    fs = None
     if not _is_local(bucket_url):
-        import fsspec
+        if fs is None:
+            import fsspec
 
-        fs = fsspec.filesystem(bucket_url.split("://", 1)[0])
+            fs = fsspec.filesystem(bucket_url.split("://", 1)[0])
         con.register_filesystem(fs)
     tables = _lake_tables(bucket_url, dataset, fs)
     if not tables:
@@ -275,6 +276,7 @@ def build_lake_reports(
     source: str | None = None,
     schema: Any = None,
     materialize: bool | None = None,
+    fs: Any = None,
 ) -> Any:
     """Views over the lake's Parquet files in `duckdb_path`, then the source's reports.
 
@@ -294,7 +296,7 @@ def build_lake_reports(
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(duckdb_path))
     try:
-        build_lake_views(con, bucket_url, dataset, schema, materialize=materialize)
+        build_lake_views(con, bucket_url, dataset, schema, materialize=materialize, fs=fs)
         con.execute("checkpoint")
     finally:
         con.close()
@@ -308,11 +310,20 @@ def build_lake_reports(
 
 
 def lake_reports_for_pipeline(pipeline: Any, source: str, duckdb_path: str | os.PathLike[str] | None = None) -> Any:
-    """`build_lake_reports` for a filesystem-destination pipeline that has just loaded."""
+    """`build_lake_reports` for a filesystem-destination pipeline that has just loaded.
+
+    A remote bucket is read with dlt's own fsspec client (the destination's credentials)."""
+    bucket_url = lake_bucket_url(pipeline)
+    fs = None
+    if not _is_local(bucket_url):
+        from dlt.common.storages import fsspec_from_config
+
+        fs, _ = fsspec_from_config(pipeline.destination_client().config)
     return build_lake_reports(
-        lake_bucket_url(pipeline),
+        bucket_url,
         pipeline.dataset_name,
         duckdb_path or lake_duckdb_path(),
         source=source,
         schema=pipeline.default_schema if pipeline.default_schema_name else None,
+        fs=fs,
     )

@@ -181,3 +181,17 @@ def test_headless_chromium_screenshot(demo_dashboard: Path, tmp_path: Path) -> N
     near = lambda c, rgb: all(abs(c[i] - rgb[i]) < 24 for i in range(3))  # noqa: E731
     assert any(near(c, (0x25, 0x63, 0xEB)) for c in colours), "no chart blue drawn"
     assert any(near(c, (0x16, 0xA3, 0x4A)) for c in colours), "no chart green drawn"
+
+
+@pytest.mark.postgres
+def test_dashboard_from_postgres(emulator, dlt_env, pg_dsn, unique_dataset, monkeypatch, tmp_path) -> None:
+    from pipelines.runner import make_pipeline
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", pg_dsn)
+    emulator(scale=40)
+    run_observed(leeloo_options(destination="postgres", dataset=unique_dataset))
+    out = write_dashboard(make_pipeline("leeloo", "postgres", unique_dataset), tmp_path / "pg.html",
+                          dataset=unique_dataset)
+    page = out.read_text(encoding="utf-8")
+    assert all(n > 0 for n in charts_with_data(page).values()), charts_with_data(page)
+    assert '"last_outcome": "success"' in page

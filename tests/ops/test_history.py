@@ -114,3 +114,20 @@ def test_history_on_postgres(emulator, dlt_env, pg_dsn, unique_dataset, monkeypa
     assert [r["outcome"] for r in history] == ["failed", "success"]
     assert history[1]["rows_per_table"]["people"] == 15
     assert history[0]["started_at"].tzinfo is not None
+
+
+def test_status_on_a_fresh_machine_reads_history_and_cursors_from_the_warehouse(emulator, duck_target) -> None:
+    """CI runners and new workers start without the dlt folder: status restores from the destination."""
+    import shutil
+    from pathlib import Path
+
+    emulator(scale=15)
+    run_observed(leeloo_options(transform=False))
+    cursor = make_pipeline("leeloo", "duckdb", "leeloo").state["sources"]["leeloo"]["resources"]["people"]["cursor"]
+    data_dir = Path(__import__("os").environ["DLT_DATA_DIR"])
+    shutil.rmtree(data_dir / "pipelines")
+    code, text = _status()
+    assert code == 0
+    text = text.split("\n\n")[0]  # the leeloo section
+    assert "last successful run: 20" in text and "never run" not in text
+    assert f"cursor={cursor}" in text and "people=15" in text

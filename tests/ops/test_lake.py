@@ -83,3 +83,41 @@ def test_cli_destination_filesystem_writes_parquet(emulator, lake) -> None:
     for table in ID_TABLES:
         assert _parquet_ids(lake, table) == {row["id"] for row in truth[table]}, table
     assert not list((lake / "leeloo" / "people").glob("*.jsonl*")), "data written as JSON lines, not Parquet"
+
+
+def test_observed_filesystem_run_builds_lake_reports_and_dashboard(emulator, lake, dlt_env, monkeypatch) -> None:
+    """The whole nightly path on the lake: load Parquet, reports over it, history, dashboard."""
+    import argparse
+
+    from pipelines.dashboard import add_report_arguments, charts_with_data, report_from_args
+    from pipelines.history import read_history, run_observed
+
+    reports_db = dlt_env / "lake_reports.duckdb"
+    monkeypatch.setenv("CHATFUNNEL__LAKE_DUCKDB", str(reports_db))
+    emu = emulator(scale=30)
+    result = run_observed(leeloo_options(destination="filesystem"))
+    assert "tunnel_funnel" in result.reports.models and not result.reports.failed_tests
+    assert_matches_truth(Warehouse("duckdb", "leeloo", duckdb_path=reports_db), emu.truth())
+    assert [r["outcome"] for r in read_history("filesystem", "leeloo")] == ["success"]
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    out = dlt_env / "lake_dashboard.html"
+    assert report_from_args(parser.parse_args(["--destination", "filesystem", "--out", str(out)])) == 0
+    assert all(charts_with_data(out.read_text()).values())
+
+
+def test_remote_bucket_is_read_through_dlts_fsspec_client(emulator, dlt_env, monkeypatch) -> None:
+    """A non-local bucket URL (fsspec's in-memory filesystem stands in for s3/gs/az):
+    the raw tables are materialized in the DuckDB file, which then needs no bucket."""
+    bucket = f"memory://chatfunnel-lake-{dlt_env.name}"
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket)
+    emu = emulator(scale=12)
+    pipeline = make_pipeline("leeloo", "filesystem", "leeloo")
+    _load(pipeline)
+    reports_db = dlt_env / "remote_lake.duckdb"
+    result = lake_reports_for_pipeline(pipeline, "leeloo", reports_db)
+    assert "tunnel_funnel" in result.models and not result.failed_tests
+    kinds = dict(Warehouse("duckdb", "leeloo", duckdb_path=reports_db).query(
+        "select table_name, table_type from information_schema.tables where table_schema = 'leeloo'"))
+    assert kinds["people"] == "BASE TABLE"
+    assert_matches_truth(Warehouse("duckdb", "leeloo", duckdb_path=reports_db), emu.truth())
