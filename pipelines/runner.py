@@ -56,8 +56,15 @@ class RunResult:
         return not self.incomplete
 
 
-def pipeline_name(source: str, dataset: str) -> str:
-    return f"chatfunnel_{source}" if dataset == source else f"chatfunnel_{source}_{dataset}"
+def pipeline_name(source: str, dataset: str, destination: str = "duckdb") -> str:
+    """One pipeline (and so one set of cursors) per source, destination and dataset:
+    loading the same source into DuckDB and Postgres must not share state."""
+    name = f"chatfunnel_{source}"
+    if destination != "duckdb":
+        name += f"_{destination}"
+    if dataset != source:
+        name += f"_{dataset}"
+    return name
 
 
 def duckdb_file() -> str:
@@ -90,7 +97,7 @@ def loader_file_format(destination: str) -> str | None:
 
 def make_pipeline(source: str, destination: str, dataset: str, progress: str = "none") -> dlt.Pipeline:
     return dlt.pipeline(
-        pipeline_name=pipeline_name(source, dataset),
+        pipeline_name=pipeline_name(source, dataset, destination),
         destination=make_destination(destination),
         dataset_name=dataset,
         progress="log" if progress == "log" else None,  # type: ignore[arg-type]
@@ -168,6 +175,8 @@ def transform(pipeline: dlt.Pipeline, source: str) -> Any:
         return None
     try:
         return build_reports(pipeline, source)
+    except ConfigFieldMissingException as exc:
+        raise _missing_config(exc, source, pipeline.destination.destination_name) from None
     except Exception as exc:  # noqa: BLE001
         raise ChatfunnelError(
             f"Building the {source} reports failed: {exc}. The raw data was loaded and is "
@@ -226,11 +235,7 @@ def explain(exc: BaseException, options: RunOptions) -> ChatfunnelError:
                 f"loaded and the next run will start from the same place."
             )
         if isinstance(cause, ConfigFieldMissingException):
-            missing = ", ".join(cause.fields)
-            return ChatfunnelError(
-                f"Missing configuration for {src}: {missing}. Set {key_env} in the environment "
-                f"or put it under [sources.{src}] in .dlt/secrets.toml (see README, Configuration)."
-            )
+            return _missing_config(cause, src, options.destination)
     text = " ".join(str(c) for c in chain[:1])
     lowered = " ".join(f"{type(c).__name__} {c}" for c in chain).lower()
     if any(
@@ -249,6 +254,24 @@ def explain(exc: BaseException, options: RunOptions) -> ChatfunnelError:
             f"run again, and if it repeats, run with --progress log and report the message."
         )
     return ChatfunnelError(f"The {src} run failed: {type(exc).__name__}: {_short(text)}")
+
+
+def _missing_config(exc: ConfigFieldMissingException, source: str, destination: str) -> ChatfunnelError:
+    missing = ", ".join(exc.fields)
+    if "Client" in exc.spec_name or "Credentials" in exc.spec_name or "Destination" in exc.spec_name:
+        env = f"DESTINATION__{destination.upper()}__" + (
+            "BUCKET_URL" if destination == "filesystem" else "CREDENTIALS"
+        )
+        return ChatfunnelError(
+            f"The {destination} destination is not configured (missing: {missing}). Set {env} "
+            f"in the environment or [destination.{destination}] in .dlt/secrets.toml "
+            f"(see README, Configuration)."
+        )
+    key_env = "SOURCES__LEELOO__API_TOKEN" if source == "leeloo" else "SOURCES__SALEBOT__API_KEY"
+    return ChatfunnelError(
+        f"Missing configuration for {source}: {missing}. Set {key_env} in the environment "
+        f"or put it under [sources.{source}] in .dlt/secrets.toml (see README, Configuration)."
+    )
 
 
 def _short(text: str, limit: int = 600) -> str:

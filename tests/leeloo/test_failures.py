@@ -86,7 +86,7 @@ def test_destination_down_keeps_the_cursor(emulator, dlt_env: Path, capsys, monk
     err = capsys.readouterr().err
     assert code != 0 and "not reachable" in err and "Traceback" not in err
     try:
-        state = dlt.attach("chatfunnel_leeloo_down").state
+        state = dlt.attach("chatfunnel_leeloo_postgres_down").state
         cursor = state.get("sources", {}).get("leeloo", {}).get("resources", {}).get("people", {}).get("cursor")
     except Exception:  # noqa: BLE001 - no local state at all is also "not advanced"
         cursor = None
