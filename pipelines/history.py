@@ -215,10 +215,20 @@ def read_journal(source: str | None = None, limit: int = 20) -> list[dict[str, A
 # ---------------------------------------------------------------- reading
 
 
+def _pipeline_name(source: str, dataset: str, destination: str) -> str:
+    """runner.pipeline_name, with or without its destination argument."""
+    from .runner import pipeline_name
+
+    try:
+        return pipeline_name(source, dataset, destination)
+    except TypeError:
+        return pipeline_name(source, dataset)
+
+
 def _reader(destination: Any, dataset: str, pipeline: Any = None) -> Any:
     """The runs pipeline of `pipeline`, or of the source pipeline that loads `dataset`."""
     if pipeline is None:
-        from .runner import SOURCES, make_pipeline, pipeline_name
+        from .runner import SOURCES, make_pipeline
 
         if isinstance(destination, str):
             candidates = sorted(SOURCES, key=lambda s: s != dataset)
@@ -230,7 +240,7 @@ def _reader(destination: Any, dataset: str, pipeline: Any = None) -> Any:
             except Exception:  # noqa: BLE001
                 pass
             if pipelines_dir is not None:
-                existing = [s for s in candidates if (pipelines_dir / f"{pipeline_name(s, dataset)}_runs").exists()]
+                existing = [s for s in candidates if (pipelines_dir / f"{_pipeline_name(s, dataset, destination)}_runs").exists()]
                 candidates = existing or candidates
             pipeline = make_pipeline(candidates[0], destination, dataset)
         else:
@@ -571,7 +581,7 @@ def run_observed(options: Any, *, wait: float = 0, run: Any = None) -> Any:
     from .lock import lock_name_for_file, run_locks
 
     run = run or runner_module.run
-    names = [runner_module.pipeline_name(options.source, options.dataset_name)]
+    names = [_pipeline_name(options.source, options.dataset_name, options.destination)]
     if options.destination == "duckdb":
         names.append(lock_name_for_file(runner_module.duckdb_file()))
     with run_locks(names, wait=wait):
