@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Mapping
+
+from dlt.sources import DltSource
+
+from .errors import ChatfunnelError
 
 
 @dataclass
@@ -29,3 +34,30 @@ class RunOptions:
     def is_backfill(self) -> bool:
         """A --since/--until window: loads data without moving the nightly cursor."""
         return self.since is not None or self.until is not None
+
+    def source_kwargs(self) -> dict[str, Any]:
+        """Arguments every chatfunnel source takes; unset ones are left to dlt's config."""
+        given = {
+            "since": self.since,
+            "until": self.until,
+            "max_requests": self.max_requests,
+            "concurrency": self.concurrency,
+        }
+        return {**{k: v for k, v in given.items() if v is not None}, **self.extra}
+
+
+def select_resources(
+    source: DltSource, names: list[str] | None, aliases: Mapping[str, str] | None = None
+) -> DltSource:
+    """Keep only the named resources; an alias names the resource that loads a table."""
+    if not names:
+        return source
+    wanted = [dict(aliases or {}).get(name, name) for name in names]
+    unknown = [name for name in wanted if name not in source.resources]
+    if unknown:
+        available = sorted(set(source.resources) | set(aliases or {}))
+        raise ChatfunnelError(
+            f"Unknown {source.name} resource(s): {', '.join(unknown)}. "
+            f"Available: {', '.join(available)}."
+        )
+    return source.with_resources(*dict.fromkeys(wanted))

@@ -22,6 +22,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.http_client import ApiError, ApiUnreachable, AuthError
 
+from .errors import ChatfunnelError
 from .options import RunOptions
 
 logger = logging.getLogger("chatfunnel")
@@ -30,10 +31,7 @@ SOURCES = ("leeloo", "salebot")
 DEFAULT_DUCKDB_FILE = "chatfunnel.duckdb"
 
 
-class ChatfunnelError(Exception):
-    """A failure explained for a human. `str()` is the whole message."""
-
-    exit_code = 1
+__all__ = ["ChatfunnelError", "RunResult", "run", "transform", "make_pipeline", "explain"]
 
 
 @dataclass
@@ -104,7 +102,7 @@ def make_pipeline(source: str, destination: str, dataset: str, progress: str = "
     )
 
 
-def _source_builder(source: str) -> Callable[[RunOptions], tuple[Any, Any]]:
+def _source_builder(source: str) -> Callable[[RunOptions], Any]:
     if source == "leeloo":
         from .leeloo_pipeline import build_leeloo_source
 
@@ -112,11 +110,7 @@ def _source_builder(source: str) -> Callable[[RunOptions], tuple[Any, Any]]:
     if source == "salebot":
         from .salebot_pipeline import build_salebot_source
 
-        def salebot(options: RunOptions) -> tuple[Any, Any]:
-            built = build_salebot_source(options)
-            return (built if not isinstance(built, tuple) else built[0]), getattr(built, "report", None)
-
-        return salebot
+        return build_salebot_source
     raise ChatfunnelError(f"Unknown source '{source}'. Use leeloo, salebot or all.")
 
 
@@ -134,13 +128,15 @@ def run(options: RunOptions) -> RunResult:
     build = _source_builder(options.source)
     report: Any = None
     try:
-        source, report = build(options)
+        source = build(options)
+        report = source.report
         info = pipeline.run(
             source,
             refresh="drop_sources" if options.full_refresh else None,
             loader_file_format=loader_file_format(options.destination),
         )
         _raise_failed_jobs(info)
+        _after_load(options.source, pipeline)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one human message
         raise explain(exc, options) from None
     finally:
@@ -163,6 +159,14 @@ def run(options: RunOptions) -> RunResult:
         result.reports = transform(pipeline, options.source)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _after_load(source: str, pipeline: dlt.Pipeline) -> None:
+    """Housekeeping that may only happen once the load committed (Salebot's webhook inbox)."""
+    if source == "salebot":
+        from .salebot_pipeline import after_load
+
+        after_load(pipeline)
 
 
 def transform(pipeline: dlt.Pipeline, source: str) -> Any:

@@ -9,7 +9,7 @@ from dlt.sources import DltSource
 
 from sources.salebot import RunReport, mark_webhook_consumed, salebot_source
 
-from .options import RunOptions
+from .options import RunOptions, select_resources
 
 RESOURCES = ("clients", "messages", "orders", "channels", "blocks")
 
@@ -22,26 +22,8 @@ def build_salebot_source(options: RunOptions) -> DltSource:
     API client with its request count, ``budget_exhausted``, ``incomplete``).
     """
     report = RunReport()
-    kwargs: dict[str, Any] = {"report": report}
-    if options.since is not None:
-        kwargs["since"] = options.since
-    if options.until is not None:
-        kwargs["until"] = options.until
-    if options.max_requests is not None:
-        kwargs["max_requests"] = options.max_requests
-    if options.concurrency is not None:
-        kwargs["concurrency"] = options.concurrency
-    kwargs.update(options.extra)
-    source = salebot_source(**kwargs)
-    if options.resources:
-        unknown = [r for r in options.resources if r not in source.resources]
-        if unknown:
-            from .runner import ChatfunnelError
-
-            raise ChatfunnelError(
-                f"Unknown Salebot resource(s) {', '.join(unknown)}. Available: {', '.join(RESOURCES)}."
-            )
-        source = source.with_resources(*dict.fromkeys(options.resources))
+    source = salebot_source(report=report, **options.source_kwargs())
+    source = select_resources(source, options.resources)
     source.report = report
     return source
 
