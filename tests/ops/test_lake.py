@@ -27,7 +27,8 @@ def _parquet_ids(lake: Path, table: str) -> set[str]:
 
 
 def _load(pipeline) -> None:
-    source, _ = build_leeloo_source(leeloo_options(destination="filesystem"))
+    built = build_leeloo_source(leeloo_options(destination="filesystem"))
+    source = built[0] if isinstance(built, tuple) else built
     info = pipeline.run(source, loader_file_format="parquet")
     assert not info.has_failed_jobs
 
