@@ -125,6 +125,7 @@ def _parse_header(text: str, path: Path) -> tuple[str, str, list[DataTest]]:
     description: list[str] = []
     materialized = "view"
     tests: list[DataTest] = []
+    last_key = "description"
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped:
@@ -138,8 +139,12 @@ def _parse_header(text: str, path: Path) -> tuple[str, str, list[DataTest]]:
             materialized = value.strip().split()[0].lower()
             if materialized not in ("view", "table"):
                 raise TransformError(f"{path}: materialized must be view or table, not {materialized!r}")
+            last_key = key
         elif key == "tests":
             tests.extend(_parse_tests(value, path))
+            last_key = key
+        elif last_key == "materialized":
+            continue  # the rest of the reason given for the materialization
         else:
             description.append(body)
     if not description:
@@ -463,6 +468,11 @@ def build_reports(
         raw_columns = _catalog_columns(client, raw_dataset)
         if not raw_columns:
             result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
+        if dialect == "postgres":
+            # fresh loads leave the planner without statistics; the data tests run right away
+            referenced = sorted({t.lower() for m in models for t in m.raw_refs} & set(raw_columns))
+            for table in referenced:
+                client.execute_sql(f'analyze "{raw_dataset}"."{table}"')
         with client.begin_transaction():
             client.execute_sql(f'create schema if not exists "{reports_dataset}"')
             existing = _existing_objects(client, reports_dataset)
@@ -478,6 +488,8 @@ def build_reports(
                         if cascade:  # dependents are gone too; they come later in the order
                             existing = _existing_objects(client, reports_dataset)
                     client.execute_sql(f"create {model.materialized} {target} as {body}")
+                    if model.materialized == "table" and dialect == "postgres":
+                        client.execute_sql(f"analyze {target}")  # plan the models that read it
                 except Exception as exc:  # noqa: BLE001 - re-raised with the model named
                     raise TransformError(
                         f"model {model.name} ({model.path.relative_to(model.path.parents[2])}) "

@@ -15,9 +15,14 @@ with versions as (
         nullif(trim(cast(c.utm_marks__utm_medium as text)), '') as utm_medium,
         nullif(trim(cast(c.utm_marks__utm_campaign as text)), '') as utm_campaign,
         nullif(trim(cast(c.utm_marks__utm_content as text)), '') as utm_content,
-        nullif(trim(cast(c.utm_marks__utm_term as text)), '') as utm_term,
-        rank() over (partition by c.id order by c._dlt_load_id desc) as version_rank
+        nullif(trim(cast(c.utm_marks__utm_term as text)), '') as utm_term
     from raw.communication_channels c
+    -- the latest load of each key; two rows of one key in the SAME load are kept, so
+    -- that the unique() test reports them instead of one being picked at random
+    where not exists (
+        select 1 from raw.communication_channels newer
+        where newer.id = c.id and newer._dlt_load_id > c._dlt_load_id
+    )
 )
 
 select
@@ -34,4 +39,3 @@ select
     case when upper(utm_content) in ('NOT_DEFINED', 'NO_DATA') then null else utm_content end as utm_content,
     case when upper(utm_term) in ('NOT_DEFINED', 'NO_DATA') then null else utm_term end as utm_term
 from versions
-where version_rank = 1

@@ -6,11 +6,15 @@ with versions as (
         cast(l.id as text) as leadgentool_id,
         cast(l.tunnel_id as text) as tunnel_id,
         cast(l.name as text) as leadgentool_name,
-        cast(l.type as text) as leadgentool_type,
-        rank() over (partition by l.id order by l._dlt_load_id desc) as version_rank
+        cast(l.type as text) as leadgentool_type
     from raw.leadgentools l
+    -- the latest load of each key; two rows of one key in the SAME load are kept, so
+    -- that the unique() test reports them instead of one being picked at random
+    where not exists (
+        select 1 from raw.leadgentools newer
+        where newer.id = l.id and newer._dlt_load_id > l._dlt_load_id
+    )
 )
 
 select leadgentool_id, tunnel_id, leadgentool_name, leadgentool_type
 from versions
-where version_rank = 1

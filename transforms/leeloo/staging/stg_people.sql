@@ -16,11 +16,14 @@ with versions as (
         cast(p.created_at as timestamptz) as created_at,
         cast(p.updated_at as timestamptz) as updated_at,
         cast(p._dlt_id as text) as _dlt_id,
-        cast(p._dlt_load_id as text) as _dlt_load_id,
-        -- rank, not row_number: two versions of one id in the SAME load are ambiguous and
-        -- must surface in unique(person_id) rather than be silently picked from
-        rank() over (partition by p.id order by p._dlt_load_id desc) as version_rank
+        cast(p._dlt_load_id as text) as _dlt_load_id
     from raw.people p
+    -- the latest load of each key; two rows of one key in the SAME load are kept, so
+    -- that the unique() test reports them instead of one being picked at random
+    where not exists (
+        select 1 from raw.people newer
+        where newer.id = p.id and newer._dlt_load_id > p._dlt_load_id
+    )
 ),
 
 trimmed as (
@@ -38,7 +41,6 @@ trimmed as (
         _dlt_id,
         _dlt_load_id
     from versions
-    where version_rank = 1
 )
 
 select
