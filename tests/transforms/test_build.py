@@ -238,3 +238,26 @@ def test_build_before_any_load_gives_empty_reports(warehouse_factory, engine: st
     for report in ("tunnel_funnel", "source_funnel", "daily_activity", "manager_response_times"):
         assert wh.rows(report) == [], report
     assert [r["tag_name"] for r in wh.rows("stg_tags", order_by="tag_id")] == ["vip", "lead"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_model_that_fails_to_build_leaves_the_previous_reports(warehouse_factory, tmp_path: Path, engine: str) -> None:
+    wh = warehouse_factory(engine)
+    wh.load(fixture_data.resources({"tunnels": (fixture_data.TUNNELS, "id")}))
+    root = tmp_path / "models"
+    write_models(root, {
+        "staging/stg_t.sql": "-- one row per tunnel\nselect cast(t.id as text) as id, t.name from raw.tunnels t\n",
+        "reports/r.sql": "-- one row\n-- materialized: table\nselect count(*) as n from stg_t\n",
+    })
+    build_reports(wh.pipeline, "demo", transforms_dir=root)
+    assert wh.rows("r") == [{"n": 3}]
+    # the staging model changes shape and the report now fails at build time (a bad cast)
+    write_models(root, {
+        "staging/stg_t.sql": "-- one row per tunnel\nselect cast(t.id as text) as tunnel_id from raw.tunnels t\n",
+        "reports/r.sql": "-- one row\n-- materialized: table\nselect cast(max(tunnel_id) as integer) as n from stg_t\n",
+    })
+    with pytest.raises(TransformError, match=rf"model r \(demo/reports/r.sql\) failed to build on {engine}"):
+        build_reports(wh.pipeline, "demo", transforms_dir=root)
+    # one transaction: the previous stg_t (with its name column) and r are still there
+    assert wh.rows("r") == [{"n": 3}]
+    assert set(wh.rows("stg_t")[0]) == {"id", "name"}
