@@ -142,6 +142,7 @@ def test_build_after_incremental_load_equals_fresh_load(warehouse_factory, engin
 # ------------------------------------------------------------------ both engines agree
 
 
+@pytest.mark.postgres
 def test_duckdb_and_postgres_give_the_same_answers(warehouse_factory) -> None:
     pytest.importorskip("psycopg2")
     duck = warehouse_factory("duckdb")
