@@ -5,6 +5,7 @@ build after an incremental load equals a build after a fresh full load."""
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def check_against_truth(engine: str, dataset: str, truth: dict[str, Any]) -> Non
 def test_reports_equal_python_over_emulator_truth(configure, engine: str) -> None:
     emu = LeelooEmulator(seed=11, scale=300, token=TOKEN)
     with emu.serve() as url:
-        dataset = configure(engine, url, "leeloo" if engine == "duckdb" else f"t_emu_{engine[:2]}_{id(emu) % 100000}")
+        dataset = configure(engine, url, "leeloo" if engine == "duckdb" else f"t_{uuid.uuid4().hex[:10]}")
         result = load_and_build(engine, dataset)
     assert result.reports is not None and result.reports.failed_tests == []
     truth = emu.truth()
@@ -121,7 +122,7 @@ def test_reports_equal_python_over_emulator_truth(configure, engine: str) -> Non
 @pytest.mark.parametrize("engine", ENGINES)
 def test_build_after_incremental_load_equals_fresh_full_load(configure, engine: str) -> None:
     emu = LeelooEmulator(seed=12, scale=150, token=TOKEN)
-    suffix = f"{id(emu) % 100000}"
+    suffix = uuid.uuid4().hex[:10]
     incremental, fresh = f"inc_{suffix}", f"fresh_{suffix}"
     with emu.serve() as url:
         configure(engine, url, incremental)
