@@ -101,6 +101,8 @@ def check_against_truth(engine: str, dataset: str, truth: dict[str, Any]) -> Non
     assert_report("daily_activity", keyed(read(engine, dataset, "daily_activity"), "date"), daily)
     assert_report("utm_funnel", keyed(read(engine, dataset, "utm_funnel"), "utm_source", "utm_medium", "utm_campaign"), T.utm_funnel(truth))
     assert_report("manager_response_times", keyed(read(engine, dataset, "manager_response_times"), "manager_id", "week_start"), T.manager_response_times(truth))
+    assert_report("utm_revenue", keyed(read(engine, dataset, "utm_revenue"), "utm_source", "utm_medium", "utm_campaign", "currency"), T.utm_revenue(truth))
+    assert_report("tunnel_revenue", keyed(read(engine, dataset, "tunnel_revenue"), "tunnel_id", "currency"), T.tunnel_revenue(truth))
     assert_report("cohort_conversion", keyed(read(engine, dataset, "cohort_conversion"), "cohort_week", "weeks_to_first_paid"), T.cohort_conversion(truth))
 
 

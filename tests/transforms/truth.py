@@ -192,3 +192,32 @@ def cohort_conversion(truth: dict[str, Any]) -> dict[tuple, dict]:
         cells[(week_start(at), weeks)] += 1
         sizes[week_start(at)] += 1
     return {key: {"people": n, "cohort_size": sizes[key[0]]} for key, n in cells.items()}
+
+
+def utm_revenue(truth: dict[str, Any]) -> dict[tuple, dict]:
+    utms: dict[str, set] = defaultdict(set)
+    for c in truth["communication_channels"]:
+        utm = c.get("utmMarks") or {}
+        utms[c["person_id"]].add((utm.get("utm_source"), utm.get("utm_medium"), utm.get("utm_campaign")))
+    out: dict[tuple, dict] = defaultdict(lambda: {"paid_orders": 0, "revenue": 0.0})
+    for o in truth["orders"]:
+        if o["status"] in PAID:
+            for key in utms.get(o["person_id"], ()):
+                cell = out[key + (o["currency"],)]
+                cell["paid_orders"] += 1
+                cell["revenue"] += float(o["price"])
+    return dict(out)
+
+
+def tunnel_revenue(truth: dict[str, Any]) -> dict[tuple, dict]:
+    tunnels = {p["id"]: {e[0] for e in _entries(p)} for p in truth["people"]}
+    out: dict[tuple, dict] = defaultdict(lambda: {"paid_orders": 0, "revenue": 0.0, "payers": set()})
+    for o in truth["orders"]:
+        if o["status"] in PAID:
+            for tunnel in tunnels.get(o["person_id"], ()):
+                cell = out[(tunnel, o["currency"])]
+                cell["paid_orders"] += 1
+                cell["revenue"] += float(o["price"])
+                cell["payers"].add(o["person_id"])
+    return {k: {"paid_orders": v["paid_orders"], "revenue": v["revenue"], "paying_people": len(v["payers"])}
+            for k, v in out.items()}
