@@ -162,6 +162,7 @@ def manager_response_times(truth: dict[str, Any]) -> dict[tuple, dict]:
             "answered_messages": len(v),
             "median_response_minutes": percentile_cont(v, 0.5),
             "p90_response_minutes": percentile_cont(v, 0.9),
+            "avg_response_minutes": sum(v) / len(v),
             "max_response_minutes": max(v),
         }
         for key, v in waits.items()
