@@ -448,14 +448,24 @@ def status_lines(
     except Exception:  # noqa: BLE001
         pass
     if counts:
-        lines.append("  rows now in the warehouse: " + ", ".join(f"{t}={n}" for t, n in sorted(counts.items())))
+        label = (
+            "rows stored in the lake (every appended version)" if destination == "filesystem"
+            else "rows now in the warehouse"
+        )
+        lines.append(f"  {label}: " + ", ".join(f"{t}={n}" for t, n in sorted(counts.items())))
     cursors = state_cursors(pipeline, source)
     if cursors:
         lines.append("  state cursors:")
         for name, values in cursors.items():
             lines.append("    " + name + ": " + ", ".join(f"{k}={v}" for k, v in values.items()))
     try:
-        lines.append(f"  warehouse: {scrub(describe_location(pipeline, destination))}")
+        if destination == "filesystem":
+            from .publish import lake_bucket_url
+
+            location = f"{lake_bucket_url()}/{dataset}"
+        else:
+            location = describe_location(pipeline, destination)
+        lines.append(f"  warehouse: {scrub(location)}")
     except Exception:  # noqa: BLE001
         pass
     return lines
