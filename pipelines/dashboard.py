@@ -77,6 +77,22 @@ class ReportReader:
         except Exception:  # noqa: BLE001 - a report or the history table not there
             return None
 
+    @property
+    def source(self) -> str:
+        """leeloo or salebot: the dataset's name, else whichever source's reports it holds."""
+        if self.dataset in SOURCE_MARKERS:
+            return self.dataset
+        for source, marker in SOURCE_MARKERS.items():
+            if self.try_rows(f'select 1 from "{self.reports}"."{marker}" limit 1') is not None:
+                return source
+        return "leeloo"
+
+    def has_anything(self) -> bool:
+        """Any report of the source, or any recorded run."""
+        marker = SOURCE_MARKERS.get(self.source, "daily_activity")
+        return (self.try_rows(f'select 1 from "{self.reports}"."{marker}" limit 1') is not None
+                or self.try_rows(f'select 1 from "{self.dataset}"."_chatfunnel_runs" limit 1') is not None)
+
     def report(self, name: str, order: str = "") -> list[dict[str, Any]] | None:
         return self.try_rows(f'select * from "{self.reports}"."{name}"' + (f" order by {order}" if order else ""))
 
@@ -156,18 +172,28 @@ def tunnel_funnel_figure(rows: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def daily_activity_figure(rows: list[dict[str, Any]]) -> Any:
+LEELOO_DAILY = (
+    ("inbound_messages", "Inbound messages", "line"),
+    ("outbound_messages", "Outbound messages", "line"),
+    ("new_channels", "New channels", "bar"),
+    ("orders_created", "Orders created", "bar"),
+    ("paid_orders_created", "Paid orders created", "bar"),
+)
+SALEBOT_DAILY = (
+    ("inbound_messages", "Inbound messages", "line"),
+    ("outbound_messages", "Outbound messages", "line"),
+    ("new_clients", "New clients", "bar"),
+    ("orders_created", "Orders created", "bar"),
+    ("successful_orders_created", "Successful orders created", "bar"),
+)
+
+
+def daily_activity_figure(rows: list[dict[str, Any]], series: Iterable[tuple[str, str, str]] = LEELOO_DAILY) -> Any:
     import plotly.graph_objects as go
 
     days = [_day(r["date"]) for r in rows]
     fig = go.Figure()
-    for column, label, kind in (
-        ("inbound_messages", "Inbound messages", "line"),
-        ("outbound_messages", "Outbound messages", "line"),
-        ("new_channels", "New channels", "bar"),
-        ("orders_created", "Orders created", "bar"),
-        ("paid_orders_created", "Paid orders created", "bar"),
-    ):
+    for column, label, kind in series:
         values = [_num(r.get(column)) for r in rows]
         if kind == "line":
             fig.add_trace(go.Scatter(x=days, y=values, name=label, mode="lines"))
@@ -186,12 +212,18 @@ def daily_activity_figure(rows: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def _grouped_funnel(title: str, labels: list[str], rows: list[dict[str, Any]]) -> Any:
+PEOPLE_STEPS = (("people", "People"), ("engaged_people", "Engaged (wrote to us)"),
+                ("ordering_people", "Ordering"), ("paying_people", "Paying"))
+CLIENT_STEPS = (("clients", "Clients"), ("engaged_clients", "Engaged (wrote to us)"),
+                ("ordering_clients", "Ordering"), ("successful_clients", "With a successful order"))
+
+
+def _grouped_funnel(title: str, labels: list[str], rows: list[dict[str, Any]],
+                    steps: Iterable[tuple[str, str]] = PEOPLE_STEPS) -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for column, label in (("people", "People"), ("engaged_people", "Engaged (wrote to us)"),
-                          ("ordering_people", "Ordering"), ("paying_people", "Paying")):
+    for column, label in steps:
         fig.add_trace(go.Bar(y=labels, x=[_num(r.get(column)) for r in rows], name=label, orientation="h"))
     fig.update_layout(**_layout(title, barmode="group", height=max(360, 60 + 70 * len(labels)),
                                 yaxis={"autorange": "reversed", "automargin": True}))
@@ -242,14 +274,54 @@ def manager_response_figure(rows: list[dict[str, Any]]) -> Any:
     return fig
 
 
-CHARTS: list[tuple[str, str, str, Callable[[list[dict[str, Any]]], Any]]] = [
-    # (chart id, report, order by, figure builder)
+def salebot_daily_activity_figure(rows: list[dict[str, Any]]) -> Any:
+    return daily_activity_figure(rows, SALEBOT_DAILY)
+
+
+def order_status_figure(rows: list[dict[str, Any]]) -> Any:
+    """Orders per CRM state, stacked within their status (active / success / failed)."""
+    import plotly.graph_objects as go
+
+    statuses = sorted({str(r.get("status_name") or r.get("status") or "?") for r in rows},
+                      key=lambda s: -sum(_num(r.get("orders")) for r in rows
+                                         if str(r.get("status_name") or r.get("status") or "?") == s))
+    fig = go.Figure()
+    for row in sorted(rows, key=lambda r: str(r.get("state_id"))):
+        status = str(row.get("status_name") or row.get("status") or "?")
+        fig.add_trace(go.Bar(
+            x=[status], y=[_num(row.get("orders"))], name=f"state {row.get('state_id') or '—'}",
+            customdata=[[int(_num(row.get("clients")))]],
+            hovertemplate="%{x}, %{fullData.name}: %{y} orders of %{customdata[0]} clients<extra></extra>",
+        ))
+    fig.update_layout(**_layout("Orders by status and CRM state", barmode="stack",
+                                xaxis={"categoryorder": "array", "categoryarray": statuses}))
+    return fig
+
+
+def channel_funnel_figure(rows: list[dict[str, Any]], top: int = 12) -> Any:
+    rows = sorted(rows, key=lambda r: -_num(r.get("clients")))[:top]
+    labels = [f"{r.get('messenger') or '?'} / {r.get('channel_name') or r.get('channel_group_id') or '?'}" for r in rows]
+    return _grouped_funnel(f"Channel funnel — messenger / channel (top {len(rows)} by clients)", labels, rows,
+                           CLIENT_STEPS)
+
+
+ChartSpec = tuple[str, str, str, Callable[[list[dict[str, Any]]], Any]]
+CHARTS: list[ChartSpec] = [
+    # (chart id, report, order by, figure builder) — Leeloo
     ("tunnel_funnel", "tunnel_funnel", "tunnel_id, snapshot_date", tunnel_funnel_figure),
     ("daily_activity", "daily_activity", '"date"', daily_activity_figure),
     ("source_funnel", "source_funnel", "", source_funnel_figure),
     ("utm_funnel", "utm_funnel", "", utm_funnel_figure),
     ("manager_response_times", "manager_response_times", "week_start", manager_response_figure),
 ]
+SALEBOT_CHARTS: list[ChartSpec] = [
+    ("salebot_daily_activity", "daily_activity", '"date"', salebot_daily_activity_figure),
+    ("salebot_order_funnel", "order_funnel", "", order_status_figure),
+    ("salebot_channel_funnel", "channel_funnel", "", channel_funnel_figure),
+]
+CHARTS_BY_SOURCE: dict[str, list[ChartSpec]] = {"leeloo": CHARTS, "salebot": SALEBOT_CHARTS}
+SOURCE_TITLES = {"leeloo": "Leeloo.ai", "salebot": "Salebot.pro"}
+SOURCE_MARKERS = {"leeloo": "tunnel_funnel", "salebot": "order_funnel"}
 
 
 # ---------------------------------------------------------------- page
@@ -261,6 +333,7 @@ header{background:#111827;color:#f9fafb;padding:18px 28px}
 header h1{margin:0 0 6px 0;font-size:22px}
 header .meta{font-size:13px;color:#d1d5db}
 main{padding:18px 28px;display:grid;grid-template-columns:1fr;gap:18px;max-width:1400px}
+h2{font-size:18px;margin:10px 0 0 0;color:#111827}
 .card{background:#fff;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.08);padding:10px 14px}
 .fresh{display:flex;gap:14px;flex-wrap:wrap}
 .tile{flex:1 1 130px;background:#fff;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.08);padding:12px 16px}
@@ -301,7 +374,7 @@ def _freshness(reader: ReportReader, now: datetime) -> tuple[str, dict[str, Any]
     if last is not None and last["outcome"] == "failed":
         cls = "bad"
     tiles = [
-        f'<div class="tile {cls}" id="freshness"><div class="k">Last successful run</div>'
+        f'<div class="tile {cls}" id="freshness-{html.escape(reader.dataset)}"><div class="k">Last successful run</div>'
         f'<div class="v">{html.escape(headline)}</div><div class="k">{html.escape(age)}'
         + (" — data may be stale" if cls == "stale" else "")
         + (" — the last run FAILED" if last is not None and last["outcome"] == "failed" else "")
@@ -315,7 +388,8 @@ def _freshness(reader: ReportReader, now: datetime) -> tuple[str, dict[str, Any]
         for r in runs if r.get("finished_at")
     )
     table = (
-        '<div class="card" id="run-history"><table><tr><th>outcome</th><th>finished (UTC)</th>'
+        f'<div class="card" id="run-history-{html.escape(reader.dataset)}"><table>'
+        "<tr><th>outcome</th><th>finished (UTC)</th>"
         "<th>duration</th><th>rows loaded</th><th>API requests</th><th>error</th></tr>"
         + (rows_html or '<tr><td colspan="6">no runs recorded yet</td></tr>') + "</table></div>"
     )
@@ -339,17 +413,12 @@ def _kpis(funnel_rows: list[dict[str, Any]] | None) -> str:
     return "".join(tiles)
 
 
-def render_dashboard(reader: ReportReader, *, title: str | None = None, now: datetime | None = None) -> tuple[str, dict[str, Any]]:
-    """The page's HTML and a summary {chart id: number of data points} (0 = no data)."""
+def _chart_sections(reader: ReportReader, summary: dict[str, Any]) -> tuple[list[str], Any]:
     import plotly.io as pio
-    from plotly.offline import get_plotlyjs
 
-    now = now or datetime.now(timezone.utc)
-    title = title or f"chatfunnel — {reader.dataset} funnel"
-    summary: dict[str, Any] = {"charts": {}}
     sections = []
     funnel_rows = None
-    for chart_id, report, order, builder in CHARTS:
+    for chart_id, report, order, builder in CHARTS_BY_SOURCE.get(reader.source, CHARTS):
         rows = reader.report(report, order)
         if report == "tunnel_funnel":
             funnel_rows = rows
@@ -357,7 +426,7 @@ def render_dashboard(reader: ReportReader, *, title: str | None = None, now: dat
             summary["charts"][chart_id] = 0
             reason = "report not built yet" if rows is None else "no rows yet"
             sections.append(f'<section class="card" id="chart-{chart_id}"><div class="empty">'
-                            f'{html.escape(report)}: {reason}</div></section>')
+                            f'{html.escape(reader.reports)}.{html.escape(report)}: {reason}</div></section>')
             continue
         fig = builder(rows)
         summary["charts"][chart_id] = sum(len(t.x or t.y or []) for t in fig.data)
@@ -365,8 +434,39 @@ def render_dashboard(reader: ReportReader, *, title: str | None = None, now: dat
                           config={"displaylogo": False, "responsive": True,
                                   "modeBarButtonsToRemove": ["sendDataToCloud"]})
         sections.append(f'<section class="card" id="chart-{chart_id}">{div}</section>')
-    fresh_tiles, fresh = _freshness(reader, now)
-    summary["freshness"] = {k: v for k, v in fresh.items() if k != "table"}
+    return sections, funnel_rows
+
+
+def render_dashboard(
+    readers: ReportReader | list[ReportReader],
+    *,
+    title: str | None = None,
+    now: datetime | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The page's HTML and a summary {"charts": {chart id: data points (0 = no data)},
+    "freshness": {dataset: ...}} for one or several sources' readers."""
+    from plotly.offline import get_plotlyjs
+
+    readers = [readers] if isinstance(readers, ReportReader) else list(readers)
+    now = now or datetime.now(timezone.utc)
+    names = ", ".join(r.dataset for r in readers)
+    title = title or f"chatfunnel — {names} funnel"
+    summary: dict[str, Any] = {"charts": {}, "freshness": {}}
+    blocks = []
+    for reader in readers:
+        sections, funnel_rows = _chart_sections(reader, summary)
+        fresh_tiles, fresh = _freshness(reader, now)
+        summary["freshness"][reader.dataset] = {k: v for k, v in fresh.items() if k != "table"}
+        heading = SOURCE_TITLES.get(reader.source, reader.source)
+        blocks.append(
+            f'<h2 id="source-{html.escape(reader.dataset)}">{html.escape(heading)} — dataset '
+            f'{html.escape(reader.dataset)} (reports in {html.escape(reader.reports)})</h2>'
+            f'<div class="fresh">{fresh_tiles}{_kpis(funnel_rows)}</div>'
+            + "".join(sections) + fresh["table"]
+        )
+    if len(readers) == 1:  # kept for readers of a single source's page
+        summary["freshness"] = {**summary["freshness"][readers[0].dataset], "datasets": summary["freshness"]}
+    location = html.escape(readers[0].location) if readers else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -375,19 +475,42 @@ def render_dashboard(reader: ReportReader, *, title: str | None = None, now: dat
 <script type="text/javascript">{get_plotlyjs()}</script>
 </head><body>
 <header><h1>{html.escape(title)}</h1>
-<div class="meta">generated {now:%Y-%m-%d %H:%M} UTC from {html.escape(reader.location)} — reports in
-dataset {html.escape(reader.reports)}; opens offline, nothing is loaded from the network</div></header>
+<div class="meta">generated {now:%Y-%m-%d %H:%M} UTC from {location}; opens offline, nothing is
+loaded from the network</div></header>
 <main>
-<div class="fresh">{fresh_tiles}{_kpis(funnel_rows)}</div>
-{''.join(sections)}
-{fresh['table']}
+{''.join(blocks)}
 </main>
-<footer>Funnel counters are Leeloo's cumulative tunnel statistics; source and UTM funnels count
-distinct people (a person counts under every entry of their history). Made by `chatfunnel report`.</footer>
+<footer>Leeloo funnel counters are Leeloo's cumulative tunnel statistics; source and UTM funnels
+count distinct people (a person counts under every entry of their history). Made by
+`chatfunnel report`.</footer>
 <script type="application/json" id="chatfunnel-summary">{json.dumps(summary, default=str)}</script>
 </body></html>
 """
     return page, summary
+
+
+def readers_for(target: Any, dataset: str | None = None, destination: str | None = None) -> list[ReportReader]:
+    """One reader per dataset to show: `dataset`, or every source's default dataset that has
+    reports or runs (leeloo first), or leeloo when none has anything yet."""
+    if dataset:
+        if target is None:
+            target = report_target(destination or "duckdb", dataset)
+        return [ReportReader(target, dataset)]
+    if target is not None and not isinstance(target, (str, os.PathLike)):
+        return [ReportReader(target, target.dataset_name)]
+    readers = []
+    for name in SOURCE_MARKERS:
+        source_target = target if target is not None else report_target(destination or "duckdb", name)
+        try:
+            reader = ReportReader(source_target, name)
+        except FileNotFoundError:
+            continue
+        if reader.has_anything():
+            readers.append(reader)
+    if not readers:
+        readers = [ReportReader(target if target is not None else report_target(destination or "duckdb", "leeloo"),
+                                "leeloo")]
+    return readers
 
 
 def write_dashboard(
@@ -395,20 +518,18 @@ def write_dashboard(
     out_path: str | os.PathLike[str] = DEFAULT_OUT,
     *,
     destination: str | None = None,
-    dataset: str = "leeloo",
+    dataset: str | None = None,
     title: str | None = None,
 ) -> Path:
-    """Write the dashboard for `dataset` to `out_path` and return its path.
+    """Write the dashboard to `out_path` and return its path.
 
-    `target` is a dlt pipeline (any SQL destination: duckdb, postgres) or the path of a
-    DuckDB file (the BI snapshot, the working file or a lake reports file); without it,
-    `destination` ("duckdb" by default) is read as `chatfunnel report` reads it (on DuckDB
-    the published BI snapshot when there is one, else the working file).
+    `target` is a dlt pipeline (any SQL destination: duckdb, postgres; its dataset is shown)
+    or the path of a DuckDB file (the BI snapshot, the working file or a lake reports file);
+    without it, `destination` ("duckdb" by default) is read as `chatfunnel report` reads it
+    (on DuckDB the published BI snapshot when there is one, else the working file).
+    `dataset` limits the page to one dataset; by default every source with reports is shown.
     """
-    if target is None:
-        target = report_target(destination or "duckdb", dataset)
-    reader = ReportReader(target, dataset)
-    page, _ = render_dashboard(reader, title=title)
+    page, _ = render_dashboard(readers_for(target, dataset, destination), title=title)
     return _write(page, out_path)
 
 
@@ -428,7 +549,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `chatfunnel report`."""
     parser.add_argument("--destination", default="duckdb", choices=("duckdb", "postgres", "filesystem"),
                         help="where the reports are (filesystem: the lake's DuckDB reports file)")
-    parser.add_argument("--dataset", default="leeloo", help="raw dataset whose reports to show (default leeloo)")
+    parser.add_argument("--dataset", help="only this raw dataset's reports (default: every source that has reports)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"HTML file to write (default {DEFAULT_OUT})")
     parser.add_argument("--working-file", action="store_true",
                         help="DuckDB: read the working file instead of the published BI snapshot")
@@ -453,18 +574,19 @@ def report_target(destination: str, dataset: str, *, working_file: bool = False)
 
 
 def report_from_args(args: argparse.Namespace) -> int:
-    """`chatfunnel report`: write the dashboard, print its path. 0 when every chart has data."""
+    """`chatfunnel report`: write the dashboard, print its path."""
     from .runner import ChatfunnelError
 
-    dataset = getattr(args, "dataset", None) or "leeloo"
+    dataset = getattr(args, "dataset", None)
     try:
-        target = report_target(args.destination, dataset, working_file=getattr(args, "working_file", False))
-        reader = ReportReader(target, dataset)
+        readers = readers_for(None, dataset, args.destination)
+        if args.destination == "duckdb" and getattr(args, "working_file", False):
+            readers = [ReportReader(report_target("duckdb", r.dataset, working_file=True), r.dataset) for r in readers]
     except FileNotFoundError as exc:
         raise ChatfunnelError(
-            f"No reports to show ({exc}). Run `chatfunnel run {dataset} --destination {args.destination}` first."
+            f"No reports to show ({exc}). Run `chatfunnel run --destination {args.destination}` first."
         ) from None
-    page, summary = render_dashboard(reader)
+    page, summary = render_dashboard(readers)
     out = _write(page, args.out)
     empty = [c for c, n in summary["charts"].items() if not n]
     print(f"dashboard: {out.resolve()}")

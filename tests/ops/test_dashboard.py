@@ -195,3 +195,28 @@ def test_dashboard_from_postgres(emulator, dlt_env, pg_dsn, unique_dataset, monk
     page = out.read_text(encoding="utf-8")
     assert all(n > 0 for n in charts_with_data(page).values()), charts_with_data(page)
     assert '"last_outcome": "success"' in page
+
+
+def test_dashboard_shows_every_source_that_has_reports(emulator, duck_target, tmp_path, monkeypatch) -> None:
+    """After Leeloo and Salebot loads into one DuckDB file, the default page has both."""
+    from emulators.salebot import SalebotEmulator
+    from pipelines.options import RunOptions
+
+    emulator(scale=30)
+    run_observed(leeloo_options())
+    salebot = SalebotEmulator(seed=3, scale=40, api_key="salebot-test-key-123456")
+    with salebot.serve() as url:
+        monkeypatch.setenv("SOURCES__SALEBOT__BASE_URL", url)
+        monkeypatch.setenv("SOURCES__SALEBOT__API_KEY", "salebot-test-key-123456")
+        monkeypatch.setenv("SOURCES__SALEBOT__REQUESTS_PER_MINUTE", "0")
+        run_observed(RunOptions(source="salebot", progress="none"))
+    out = write_dashboard(destination="duckdb", out_path=tmp_path / "both.html")
+    page = out.read_text(encoding="utf-8")
+    charts = charts_with_data(page)
+    assert set(charts) == set(CHART_IDS) | {"salebot_daily_activity", "salebot_order_funnel", "salebot_channel_funnel"}
+    assert all(n > 0 for n in charts.values()), charts
+    assert 'id="source-leeloo"' in page and 'id="source-salebot"' in page
+    assert "salebot-test-key-123456" not in page
+    only = write_dashboard(destination="duckdb", out_path=tmp_path / "one.html", dataset="salebot")
+    assert set(charts_with_data(only.read_text())) == {"salebot_daily_activity", "salebot_order_funnel",
+                                                       "salebot_channel_funnel"}
