@@ -52,13 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--progress", default="log", choices=("log", "none"))
     run.add_argument("--max-requests", type=int, help="stop cleanly after this many API requests")
     run.add_argument("--concurrency", type=int, help="parallel request chains (default 8)")
+    run.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                     help="if another run of the same pipeline is going, wait this long (default: exit at once)")
     run.set_defaults(handler=cmd_run)
 
     transform = sub.add_parser("transform", help="rebuild the reports only")
     transform.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES)
     transform.add_argument("--destination", default="duckdb", choices=DESTINATIONS)
     transform.add_argument("--dataset")
+    transform.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                           help="if a run is loading this pipeline, wait this long (default: exit at once)")
     transform.set_defaults(handler=cmd_transform)
+
+    from .dashboard import add_report_arguments, report_from_args
+
+    report = sub.add_parser("report", help="write the self-contained HTML funnel dashboard")
+    add_report_arguments(report)
+    report.set_defaults(handler=report_from_args)
 
     status = sub.add_parser("status", help="last runs, rows per table, cursors")
     status.add_argument("--destination", default="duckdb", choices=DESTINATIONS)
@@ -106,7 +116,7 @@ def _options(args: argparse.Namespace, source: str) -> RunOptions:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run
+    from .history import run_observed
 
     if args.since and args.until and args.since >= args.until:
         raise SystemExit("chatfunnel: --since must be before --until")
@@ -114,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SystemExit("chatfunnel: --dataset needs a single source (leeloo or salebot)")
     exit_code = 0
     for source in _sources(args.source):
-        result = run(_options(args, source))
+        result = run_observed(_options(args, source), wait=args.wait)
         print(format_result(result))
         if result.budget_exhausted:
             print(
@@ -135,27 +145,35 @@ def format_result(result: object) -> str:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    from .runner import ChatfunnelError, make_pipeline, transform
+    from .history import publish_after_transform
+    from .lock import lock_names, run_locks
+    from .runner import ChatfunnelError, make_pipeline, pipeline_name, transform
 
     for source in _sources(args.source):
         dataset = args.dataset or source
-        pipeline = make_pipeline(source, args.destination, dataset)
-        try:
-            pipeline.dataset().schema  # noqa: B018 - touch to see whether anything was loaded
-        except Exception:  # noqa: BLE001
-            pass
-        if not pipeline.default_schema_name:
-            raise ChatfunnelError(
-                f"Nothing has been loaded for {source} into {args.destination} yet; run "
-                f"`chatfunnel run {source}` first."
-            )
-        result = transform(pipeline, source)
+        with run_locks(lock_names(pipeline_name(source, dataset, args.destination), args.destination),
+                       wait=args.wait):
+            pipeline = make_pipeline(source, args.destination, dataset)
+            if not pipeline.default_schema_name:
+                raise ChatfunnelError(
+                    f"Nothing has been loaded for {source} into {args.destination} yet; run "
+                    f"`chatfunnel run {source}` first."
+                )
+            if args.destination == "filesystem":
+                from .publish import lake_reports_for_pipeline
+
+                result = lake_reports_for_pipeline(pipeline, source)
+            else:
+                result = transform(pipeline, source)
+            published = publish_after_transform(args.destination)
         print(f"{source}: reports rebuilt" + (f" ({result})" if result is not None else ""))
+        if published:
+            print(f"  BI snapshot: {published}")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .status import print_status
+    from .history import print_status
 
     return print_status(args.destination)
 

@@ -23,6 +23,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from sources.http_client import ApiError, ApiUnreachable, AuthError
 
 from .errors import ChatfunnelError
+from .history import progress_collector
 from .options import RunOptions
 
 logger = logging.getLogger("chatfunnel")
@@ -98,7 +99,7 @@ def make_pipeline(source: str, destination: str, dataset: str, progress: str = "
         pipeline_name=pipeline_name(source, dataset, destination),
         destination=make_destination(destination),
         dataset_name=dataset,
-        progress="log" if progress == "log" else None,  # type: ignore[arg-type]
+        progress=progress_collector(progress),
     )
 
 
