@@ -67,7 +67,8 @@ def _fmt(value: Any) -> str:
 
 def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
     from .options import RunOptions
-    from .runner import make_pipeline, run
+    from .history import run_observed
+    from .runner import make_pipeline
 
     home = Path(directory).resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -77,7 +78,7 @@ def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
     with _emulators(scale) as sources:
         for source in sources:
             print(f"\n== loading {source} (full load on the first demo run, incremental after)")
-            result = run(RunOptions(source=source, progress="none"))
+            result = run_observed(RunOptions(source=source, progress="none"))
             rows = ", ".join(f"{t}={n}" for t, n in sorted(result.rows.items()) if "__" not in t)
             print(f"  {result.requests} API requests in {result.seconds:.1f}s; rows: {rows or 'none new'}")
             if result.reports is not None:
@@ -93,8 +94,8 @@ def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
         dashboard = _dashboard(home)
     print("\n== where things are")
     print(f"  DuckDB warehouse: {home / 'chatfunnel.duckdb'}")
-    print("    try: duckdb " + str(home / "chatfunnel.duckdb") +
-          " \"select * from leeloo_reports.tunnel_funnel\"")
+    print(f"    query it: .venv/bin/python -c \"import duckdb; duckdb.connect('{home / 'chatfunnel.duckdb'}', "
+          "read_only=True).sql('select * from leeloo_reports.tunnel_funnel').show()\"")
     if dashboard:
         print(f"  dashboard: {dashboard}")
     print(f"  pipeline state: {home / 'dlt'}")
