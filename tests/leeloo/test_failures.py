@@ -29,33 +29,48 @@ def files_containing(root: Path, needle: bytes) -> list[Path]:
     return hits
 
 
-def test_wrong_token_fails_clearly_and_leaks_nothing(emulator, duck_target: Target, dlt_env: Path,
+def test_wrong_token_fails_clearly_and_leaks_nothing(emulator, target: Target, dlt_env: Path,
                                                      capsys, caplog, monkeypatch) -> None:
     emulator(scale=20)
     wrong = "wrong-token-7d1e0c44b9a2"
     monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", wrong)
-    code = run_leeloo(duck_target)
+    code = run_leeloo(target)
     out, err = capsys.readouterr()
     assert code != 0
     assert "refused the credentials" in err and "SOURCES__LEELOO__API_TOKEN" in err
     assert "Traceback" not in err
-    assert not duck_target.warehouse.tables() & {"people", "orders", "chat_messages"}
+    assert not target.warehouse.tables() & {"people", "orders", "chat_messages"}
     assert wrong not in out + err + caplog.text
     assert files_containing(dlt_env, wrong.encode()) == []
 
 
-def test_token_never_stored_by_a_successful_run(emulator, duck_target: Target, dlt_env: Path,
+def test_token_never_stored_by_a_successful_run(emulator, target: Target, dlt_env: Path,
                                                 capsys, caplog) -> None:
-    emulator(scale=20)
-    assert run_leeloo(duck_target, "--progress", "log") == 0
-    import dlt
+    import json
 
-    trace = dlt.attach("chatfunnel_leeloo").last_trace
-    assert trace is not None and TOKEN not in str(trace.asdict())
+    import dlt
+    from dlt.common.versioned_state import decompress_state
+
+    from pipelines.runner import pipeline_name
+
+    emulator(scale=20)
+    assert run_leeloo(target, "--progress", "log") == 0
+    pipeline = dlt.attach(pipeline_name("leeloo", target.dataset, target.destination))
+    assert pipeline.last_trace is not None and TOKEN not in str(pipeline.last_trace.asdict())
     out, err = capsys.readouterr()
     assert TOKEN not in out + err + caplog.text
     leaked = files_containing(dlt_env, TOKEN.encode())  # pipeline state, trace, load packages, DuckDB
     assert leaked == [], f"token found in {leaked}"
+    # every row the run wrote into the warehouse, dlt's stored state decompressed
+    dumped = []
+    for table in target.warehouse.tables():
+        rows = target.warehouse.query(f'select * from {{ds}}."{table}"')
+        dumped.append(repr(rows))
+        if table == "_dlt_pipeline_state":
+            states = [decompress_state(r[3]) for r in rows]
+            assert any("fingerprints" in json.dumps(st) for st in states)  # the dump really holds our state
+            dumped.append(json.dumps(states, default=str))
+    assert "people" in target.warehouse.tables() and TOKEN not in "\n".join(dumped)
 
 
 def test_unreachable_api_is_one_clear_message(duck_target: Target, capsys, monkeypatch) -> None:
@@ -100,11 +115,11 @@ def main_run_postgres() -> int:
                  "--no-transform", "--progress", "none"])
 
 
-def test_killed_run_then_rerun_equals_truth(emulator, duck_target: Target, dlt_env: Path) -> None:
+def test_killed_run_then_rerun_equals_truth(emulator, target: Target, dlt_env: Path) -> None:
     emu = emulator(scale=150, latency_ms=15)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "run", "leeloo", *duck_target.cli_args(),
+        [sys.executable, "-m", "pipelines", "run", "leeloo", *target.cli_args(),
          "--no-transform", "--progress", "none"],
         env=env, cwd=dlt_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
@@ -116,5 +131,5 @@ def test_killed_run_then_rerun_equals_truth(emulator, duck_target: Target, dlt_e
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     emu.knobs.latency_ms = 0
-    assert run_leeloo(duck_target) == 0
-    assert_matches_truth(duck_target.warehouse, emu.truth())
+    assert run_leeloo(target) == 0
+    assert_matches_truth(target.warehouse, emu.truth())
