@@ -579,6 +579,27 @@ def finish_run(
     return outcome
 
 
+def publish_after_transform(destination: str) -> Path | None:
+    """`chatfunnel transform` on DuckDB: publish the rebuilt reports to the BI snapshot.
+
+    Call it inside the transform's lock. Raises a ChatfunnelError when publishing fails.
+    """
+    if destination != "duckdb":
+        return None
+    from .publish import bi_path_for, publish_snapshot
+    from .runner import ChatfunnelError, duckdb_file
+
+    try:
+        return publish_snapshot(duckdb_file(), bi_path_for(duckdb_file()))
+    except Exception as exc:  # noqa: BLE001
+        from .alerts import scrub
+
+        raise ChatfunnelError(
+            f"The reports were rebuilt, but publishing the BI snapshot failed: "
+            f"{scrub(f'{type(exc).__name__}: {exc}')}. Dashboards still show the previous snapshot."
+        ) from None
+
+
 def run_observed(options: Any, *, wait: float = 0, run: Any = None) -> Any:
     """`runner.run(options)` inside the overlap lock, recorded, published and alerted.
 
@@ -588,12 +609,11 @@ def run_observed(options: Any, *, wait: float = 0, run: Any = None) -> Any:
     import time
 
     from . import runner as runner_module
-    from .lock import lock_name_for_file, run_locks
+    from .lock import lock_names, run_locks
 
     run = run or runner_module.run
-    names = [_pipeline_name(options.source, options.dataset_name, options.destination)]
-    if options.destination == "duckdb":
-        names.append(lock_name_for_file(runner_module.duckdb_file()))
+    names = lock_names(_pipeline_name(options.source, options.dataset_name, options.destination),
+                       options.destination)
     with run_locks(names, wait=wait):
         started = time.time()
         try:

@@ -143,3 +143,19 @@ def run_locks(names: Iterable[str], wait: float = 0) -> Iterator[list[Path]]:
             remaining = max(0.0, deadline - time.monotonic())
             paths.append(stack.enter_context(run_lock(name, wait=remaining)))
         yield paths
+
+
+def lock_names(pipeline_name: str, destination: str) -> list[str]:
+    """The locks a run or a report rebuild of one pipeline takes: the pipeline's, and on
+    DuckDB the warehouse file's (one writer per file)."""
+    names = [pipeline_name]
+    if destination == "duckdb":
+        from .runner import duckdb_file
+
+        names.append(lock_name_for_file(duckdb_file()))
+    return names
+
+
+def transform_lock_names(pipeline: object, destination: str) -> list[str]:
+    """`lock_names` for `chatfunnel transform` (which has the pipeline at hand)."""
+    return lock_names(getattr(pipeline, "pipeline_name"), destination)
