@@ -139,7 +139,10 @@ def run(options: RunOptions) -> RunResult:
         _raise_failed_jobs(info)
         _after_load(options.source, pipeline)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one human message
-        raise explain(exc, options) from None
+        error = explain(exc, options)
+        if report is not None and getattr(report, "client", None) is not None:
+            error.requests = report.client.requests_made  # type: ignore[attr-defined]
+        raise error from None
     finally:
         result.seconds = time.monotonic() - started
         if report is not None and getattr(report, "client", None) is not None:

@@ -14,6 +14,19 @@ PG_DSN = os.environ.get(
 )
 
 
+@pytest.fixture(autouse=True)
+def _dlt_logs_to_current_stderr() -> Iterator[None]:
+    """dlt's logger keeps the stderr it first saw; under capsys that stream is closed after
+    its test, and a later dlt warning would print a logging error instead of the warning."""
+    import logging
+    import sys
+
+    for handler in logging.getLogger("dlt").handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.stream = sys.stderr  # not setStream(): that flushes the closed stream
+    yield
+
+
 @pytest.fixture
 def dlt_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Each test gets its own dlt data dir and working dir, so state never leaks between tests."""
