@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from requests import Response
 from requests.adapters import HTTPAdapter
 from requests.exceptions import RequestException
+from requests.utils import get_environ_proxies
 
 from dlt.sources.helpers.requests import Client
 
@@ -145,10 +146,6 @@ class _MeteredAdapter(HTTPAdapter):
         return response
 
 
-def _no_auth(request: Any) -> Any:
-    return request
-
-
 def _retry_after_seconds(response: Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     return float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else None
@@ -186,10 +183,14 @@ class ApiClient:
             request_backoff_factor=0.5,
             request_max_retry_delay=120,
             retry_condition=self._should_retry_body,
-            # an explicit no-op auth stops requests from reading ~/.netrc on every request
-            session_attrs={"headers": dict(headers or {}), "auth": _no_auth},
+            session_attrs={"headers": dict(headers or {})},
         )
         self._client._adapter = _MeteredAdapter(self, pool_maxsize=max_connections * 4)
+        # requests re-reads proxy variables from the environment on every request; read
+        # them once for this host instead (same behaviour, a fraction of the CPU)
+        self._client._session_attrs.update(
+            trust_env=False, proxies=get_environ_proxies(self.base_url)
+        )
         install_log_redaction(self.secrets)
 
     @property
