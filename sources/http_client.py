@@ -279,7 +279,8 @@ def fan_out(
 ) -> Iterator[tuple[T, R]]:
     """Run `fn` over `items` on a bounded pool and yield `(item, result)` as each finishes.
 
-    At most `2 * concurrency` calls are in flight, so a long item stream is never
+    At most `4 * concurrency` calls are queued: enough that the workers never run dry
+    while the consumer is busy elsewhere, few enough that a long item stream is never
     materialised. The first exception cancels what has not started and is re-raised
     after running calls end, so a caller can stop cleanly (e.g. on BudgetExhausted)
     having consumed every result that did complete.
@@ -292,7 +293,7 @@ def fan_out(
         try:
             for item in iterator:
                 pending[pool.submit(fn, item)] = item
-                if len(pending) >= 2 * concurrency:
+                if len(pending) >= 4 * concurrency:
                     break
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -306,7 +307,7 @@ def fan_out(
                 if error is None:
                     for item in iterator:
                         pending[pool.submit(fn, item)] = item
-                        if len(pending) >= 2 * concurrency:
+                        if len(pending) >= 4 * concurrency:
                             break
                 else:
                     for future in list(pending):
