@@ -107,7 +107,8 @@ def run_leeloo_from_args(args: argparse.Namespace) -> int:
     print(f"Leeloo.ai emulator on {url} (seed {args.seed}: {len(d.people)} people, {len(d.channels)} channels, "
           f"{len(d.orders)} orders; history ends {d.anchor.isoformat()})", flush=True)
     print(f"  SOURCES__LEELOO__BASE_URL={url}", flush=True)
-    print("  SOURCES__LEELOO__TOKEN=<the --token value>  (header X-Leeloo-AuthToken)", flush=True)
+    print(f"  SOURCES__LEELOO__API_TOKEN={args.token}  (sent as the X-Leeloo-AuthToken header)", flush=True)
+    print("  SOURCES__LEELOO__REQUESTS_PER_MINUTE=0  (no client-side rate limit against an emulator)", flush=True)
     print(f"  admin: {url}/__admin/requests | /__admin/knobs | /__admin/truth | POST /__admin/simulate", flush=True)
     return serve_in_foreground(server)
 
