@@ -7,9 +7,12 @@ import logging
 import os
 import sys
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .options import RunOptions
+
+if TYPE_CHECKING:
+    from .runner import RunResult
 
 DESTINATIONS = ("duckdb", "postgres", "filesystem")
 SOURCE_CHOICES = ("leeloo", "salebot", "all")
@@ -122,25 +125,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SystemExit("chatfunnel: --since must be before --until")
     if args.dataset and args.source == "all":
         raise SystemExit("chatfunnel: --dataset needs a single source (leeloo or salebot)")
-    exit_code = 0
-    for source in _sources(args.source):
-        result = run_observed(_options(args, source), wait=args.wait)
+    from .runner import ChatfunnelError
+
+    sources = _sources(args.source)
+    failures: list[ChatfunnelError] = []
+    for source in sources:
+        try:
+            result = run_observed(_options(args, source), wait=args.wait)
+        except ChatfunnelError as exc:
+            if len(sources) == 1:
+                raise
+            # one source failing must not cost the other its nightly load
+            print(f"chatfunnel: error: {exc}", file=sys.stderr)
+            failures.append(exc)
+            continue
         print(format_result(result))
         if result.budget_exhausted:
             print(
                 f"  stopped at the request budget; {', '.join(result.incomplete)} will continue "
                 f"on the next run"
             )
-    return exit_code
+    return max((exc.exit_code for exc in failures), default=0)
 
 
-def format_result(result: object) -> str:
-    r = result  # RunResult; typed loosely to keep the CLI import-light
-    rows = ", ".join(f"{t}={n}" for t, n in sorted(r.rows.items())) or "no new rows"  # type: ignore[attr-defined]
-    state = "complete" if r.complete else f"incomplete: {', '.join(r.incomplete)}"  # type: ignore[attr-defined]
+def format_result(result: RunResult) -> str:
+    rows = ", ".join(f"{t}={n}" for t, n in sorted(result.rows.items())) or "no new rows"
+    state = "complete" if result.complete else f"incomplete: {', '.join(result.incomplete)}"
     return (
-        f"{r.source}: loaded into {r.destination} dataset '{r.dataset}' in {r.seconds:.1f}s, "  # type: ignore[attr-defined]
-        f"{r.requests} API requests, {state}\n  rows: {rows}\n  warehouse: {r.location}"  # type: ignore[attr-defined]
+        f"{result.source}: loaded into {result.destination} dataset '{result.dataset}' in "
+        f"{result.seconds:.1f}s, {result.requests} API requests, {state}\n"
+        f"  rows: {rows}\n  warehouse: {result.location}"
     )
 
 

@@ -30,11 +30,6 @@ class RunOptions:
     def dataset_name(self) -> str:
         return self.dataset or self.source
 
-    @property
-    def is_backfill(self) -> bool:
-        """A --since/--until window: loads data without moving the nightly cursor."""
-        return self.since is not None or self.until is not None
-
     def source_kwargs(self) -> dict[str, Any]:
         """Arguments every chatfunnel source takes; unset ones are left to dlt's config."""
         given = {

@@ -8,7 +8,6 @@ with a completed load.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,6 @@ from typing import Any, Callable
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
-from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.http_client import ApiError, ApiUnreachable, AuthError
@@ -25,8 +23,6 @@ from sources.http_client import ApiError, ApiUnreachable, AuthError
 from .errors import ChatfunnelError
 from .history import progress_collector
 from .options import RunOptions
-
-logger = logging.getLogger("chatfunnel")
 
 SOURCES = ("leeloo", "salebot")
 DEFAULT_DUCKDB_FILE = "chatfunnel.duckdb"
@@ -131,12 +127,11 @@ def run(options: RunOptions) -> RunResult:
     try:
         source = build(options)
         report = source.report
-        info = pipeline.run(
+        pipeline.run(  # dlt raises on failed load jobs by default (load.raise_on_failed_jobs)
             source,
             refresh="drop_sources" if options.full_refresh else None,
             loader_file_format=loader_file_format(options.destination),
         )
-        _raise_failed_jobs(info)
         _after_load(options.source, pipeline)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one human message
         error = explain(exc, options)
@@ -174,12 +169,9 @@ def _after_load(source: str, pipeline: dlt.Pipeline) -> None:
 
 
 def transform(pipeline: dlt.Pipeline, source: str) -> Any:
-    try:
-        from transforms.runner import build_reports
-    except ImportError:  # the reports layer is optional for a source without models
-        return None
-    models_dir = Path(__file__).resolve().parent.parent / "transforms" / source
-    if not models_dir.exists():
+    from transforms.runner import TRANSFORMS_DIR, build_reports
+
+    if not (TRANSFORMS_DIR / source).exists():
         return None
     try:
         return build_reports(pipeline, source)
@@ -199,11 +191,6 @@ def describe_location(pipeline: dlt.Pipeline, destination: str) -> str:
         return str(pipeline.destination_client().config.credentials)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001
         return destination
-
-
-def _raise_failed_jobs(info: LoadInfo) -> None:
-    if info is not None and info.has_failed_jobs:
-        info.raise_on_failed_jobs()
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

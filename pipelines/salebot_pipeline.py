@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import dlt
 from dlt.sources import DltSource
 
 from sources.salebot import RunReport, mark_webhook_consumed, salebot_source
 
 from .options import RunOptions, select_resources
-
-RESOURCES = ("clients", "messages", "orders", "channels", "blocks")
 
 
 def build_salebot_source(options: RunOptions) -> DltSource:

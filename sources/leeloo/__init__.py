@@ -91,7 +91,6 @@ class RunReport:
     client: ApiClient | None = None
     incomplete: set[str] = field(default_factory=set)
     budget_exhausted: bool = False
-    notes: list[str] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -103,6 +102,18 @@ def fingerprint(item: Any) -> str:
     return hashlib.blake2b(
         json.dumps(item, sort_keys=True, default=str).encode(), digest_size=8
     ).hexdigest()
+
+
+class Latest:
+    """The newest timestamp seen so far: what a window cursor moves to once its window is done."""
+
+    def __init__(self) -> None:
+        self.value: datetime | None = None
+
+    def see(self, value: Any) -> None:
+        moment = to_utc(value)
+        if moment is not None and (self.value is None or moment > self.value):
+            self.value = moment
 
 
 def batched(rows: Iterator[dict[str, Any]], size: int = 200) -> Iterator[list[dict[str, Any]]]:
@@ -167,35 +178,33 @@ def leeloo_source(
     def get(path: str, params: dict[str, Any] | None = None) -> Any:
         return client.get_json(path, params)
 
-    def windowed(state: dict[str, Any], path: str) -> tuple[Listing, datetime, datetime]:
+    def windowed(state: dict[str, Any], path: str) -> tuple[Listing, datetime]:
         start, end = window_bounds(state.get("cursor"), start_of_history, overlap, since, until, now)
         params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end)}
-        return Listing(client, path, params, page_size), start, end
+        return Listing(client, path, params, page_size), start
 
-    def advance(state: dict[str, Any], name: str, listing: Listing, newest: datetime | None) -> None:
+    def advance(state: dict[str, Any], name: str, listing: Listing, newest: Latest) -> None:
         if backfill:
             return
         if not listing.complete or name in report.incomplete:
             report.incomplete.add(name)
             return
-        if newest is not None:
-            previous = to_utc(state.get("cursor"))
-            state["cursor"] = (max(newest, previous) if previous else newest).isoformat()
+        newest.see(state.get("cursor"))  # never move a cursor backwards
+        if newest.value is not None:
+            state["cursor"] = newest.value.isoformat()
 
     @dlt.resource(name="people", primary_key="id", write_disposition="merge", columns=PEOPLE_COLUMNS)
     def people() -> Iterator[list[dict[str, Any]]]:
         """People in the last-message window; detail only for those whose list entry changed."""
         state = dlt.current.resource_state()
         known: dict[str, str] = state.setdefault("fingerprints", {})
-        listing, _, _ = windowed(state, settings.PEOPLE)
-        newest: list[datetime] = []
+        listing, _ = windowed(state, settings.PEOPLE)
+        newest = Latest()
 
         def changed() -> Iterator[dict[str, Any]]:
             for page in listing:
                 for person in page:
-                    seen_at = to_utc(person.get("lastMessageTime"))
-                    if seen_at and (not newest or seen_at > newest[0]):
-                        newest[:] = [seen_at]
+                    newest.see(person.get("lastMessageTime"))
                     if backfill or known.get(person["id"]) != fingerprint(person):
                         yield person
 
@@ -216,7 +225,7 @@ def leeloo_source(
                 known[person["id"]] = fingerprint(person)
 
         yield from guarded("people", lambda: batched(rows()))
-        advance(state, "people", listing, newest[0] if newest else None)
+        advance(state, "people", listing, newest)
 
     @dlt.resource(
         name="communication_channels", primary_key="id", write_disposition="merge",
@@ -231,22 +240,20 @@ def leeloo_source(
         """
         state = dlt.current.resource_state()
         loaded: dict[str, str] = state.setdefault("messages_loaded_until", {})
-        listing, window_start, _ = windowed(state, settings.CHANNELS)
-        newest: list[datetime] = []
+        listing, window_start = windowed(state, settings.CHANNELS)
+        newest = Latest()
         channel_rows: list[dict[str, Any]] = []
         message_hints = dlt.mark.make_hints(
             table_name="chat_messages", primary_key="id", write_disposition="merge",
             columns=MESSAGE_COLUMNS,
         )
-        first_batch = [True]
 
         def with_news() -> Iterator[dict[str, Any]]:
             for page in listing:
                 for channel in page:
                     channel_rows.append(channel_row(channel))
+                    newest.see(channel.get("lastMessageTime"))
                     last = to_utc(channel.get("lastMessageTime"))
-                    if last and (not newest or last > newest[0]):
-                        newest[:] = [last]
                     done = to_utc(loaded.get(channel["id"]))
                     if backfill or done is None or (last is not None and last > done):
                         yield channel
@@ -255,7 +262,7 @@ def leeloo_source(
             done = to_utc(loaded.get(channel["id"]))
             back_to = window_start if backfill else (done - overlap if done else None)
             try:
-                found, _ = iter_messages(
+                found = iter_messages(
                     client, channel["id"], back_to, page_size, to_utc(channel.get("lastMessageTime"))
                 )
             except ApiError as exc:
@@ -265,25 +272,22 @@ def leeloo_source(
             return [message_row(m, channel["id"]) for m in found]
 
         def work() -> Iterator[Any]:
+            hinted = False
             for channel, found in fan_out(with_news(), messages, concurrency):
                 if channel_rows:
                     yield channel_rows[:]
                     channel_rows.clear()
                 if found:
-                    if first_batch[0]:
-                        first_batch[0] = False
-                        yield dlt.mark.with_hints(found, message_hints, create_table_variant=True)
-                    else:
-                        yield dlt.mark.with_table_name(found, "chat_messages")
+                    # the first batch declares the chat_messages table, later ones just name it
+                    yield (dlt.mark.with_table_name(found, "chat_messages") if hinted
+                           else dlt.mark.with_hints(found, message_hints, create_table_variant=True))
+                    hinted = True
                 loaded[channel["id"]] = channel.get("lastMessageTime") or ""
-            if channel_rows:
-                yield channel_rows[:]
-                channel_rows.clear()
 
         yield from guarded("communication_channels", work)
-        if channel_rows:
-            yield channel_rows[:]
-        advance(state, "communication_channels", listing, newest[0] if newest else None)
+        if channel_rows:  # channels listed after the last message chain, or before a budget stop
+            yield channel_rows
+        advance(state, "communication_channels", listing, newest)
 
     @dlt.resource(name="orders", primary_key="id", write_disposition="merge", columns=ORDER_COLUMNS)
     def orders() -> Iterator[list[dict[str, Any]]]:

@@ -79,25 +79,15 @@ def utc_now() -> datetime:
 
 
 def parse_initial_date(value: str | date | datetime) -> datetime:
-    parsed = to_utc(value if not isinstance(value, date) or isinstance(value, datetime) else
-                    datetime.combine(value, datetime.min.time()))
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, datetime.min.time())
+    parsed = to_utc(value)
     if parsed is None:
         raise ValueError(f"initial_date {value!r} is not a date")
     return parsed
 
 
 # --- shapes ---------------------------------------------------------------------------
-
-
-def clean(value: Any) -> Any:
-    """Placeholders ("NOT_DEFINED", "NO_DATA", "") are NULL to an analyst."""
-    if isinstance(value, str):
-        return None if value in settings.PLACEHOLDERS or value == "" else value
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clean(v) for v in value]
-    return value
 
 
 def to_number(value: Any) -> float | None:
@@ -117,8 +107,8 @@ def to_int(value: Any) -> int | None:
 
 
 def _text(value: Any) -> str | None:
-    value = clean(value)
-    if value is None:
+    """Text, with placeholders ("NOT_DEFINED", "NO_DATA", "") as NULL: that is what they mean."""
+    if value is None or value == "" or value in settings.PLACEHOLDERS:
         return None
     return value if isinstance(value, str) else str(value)
 
@@ -310,7 +300,6 @@ class Listing:
     page_size: int = settings.PAGE_SIZE
     max_rewinds: int = 50
     complete: bool = False
-    requests: int = 0
     rewinds: int = 0
 
     def __iter__(self) -> Iterator[list[dict[str, Any]]]:
@@ -336,7 +325,6 @@ class Listing:
             body = self.client.get_json(
                 self.path, {**self.params, "limit": self.page_size, "offset": start}
             )
-            self.requests += 1
             items = envelope_items(body)
             ids = [item.get("id") for item in items]
             position = -1
@@ -383,35 +371,30 @@ def iter_messages(
     loaded_until: datetime | None,
     page_size: int,
     newest: datetime | None = None,
-) -> tuple[list[dict[str, Any]], int]:
+) -> list[dict[str, Any]]:
     """Read a channel's messages, newest first, back to what is already loaded.
 
     Stops early only when the order proves itself: the first message is at least as new
     as the channel's last-message time (the head really is the newest) and every
     message read so far has a non-increasing createdAt. Otherwise the whole chain is
-    read, because "older" pages may then still hold new messages. Returns the messages
-    and the requests made.
+    read, because "older" pages may then still hold new messages.
     """
     path = settings.CHANNEL_MESSAGES.format(id=channel_id)
     messages: dict[str, dict[str, Any]] = {}
     offset = 0
-    requests = 0
     in_order = True
     previous: datetime | None = None
     while True:
         body = client.get_json(path, {"limit": page_size, "offset": offset})
-        requests += 1
         items = envelope_items(body)
         if not items:
             break
         for item in items:
             created = to_utc(item.get("createdAt"))
-            if created is None:
+            if created is None or (previous is not None and created > previous):
                 in_order = False
-            elif previous is None:
+            elif not messages:  # the head of the chain
                 in_order = newest is not None and created >= newest - timedelta(seconds=1)
-            elif created > previous:
-                in_order = False
             previous = created or previous
             messages.setdefault(item["id"], item)
         offset += len(items)
@@ -420,7 +403,7 @@ def iter_messages(
         total = _meta_total(body)
         if total is not None and offset >= total:
             break
-    return list(messages.values()), requests
+    return list(messages.values())
 
 
 def window_bounds(

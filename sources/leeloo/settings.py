@@ -21,7 +21,6 @@ CONNECTIONS = "api/v2/connections"
 TEMPLATE_CATEGORIES = "api/v2/categories/templates"
 TEMPLATES = "api/v2/categories/templates/{id}"
 V1_ACCOUNTS = "api/v1/accounts"
-V1_ACCOUNT = "api/v1/accounts/{id}"
 
 WINDOW_FROM = "filter[last_message][from]"
 WINDOW_TO = "filter[last_message][to]"
@@ -35,5 +34,3 @@ REQUESTS_PER_MINUTE = 300
 CONCURRENCY = 8
 
 PLACEHOLDERS = frozenset({"NOT_DEFINED", "NO_DATA"})
-
-ORDER_STATUSES_PAID = ("RESOLVED", "SUCCESS")

@@ -133,3 +133,18 @@ def test_killed_run_then_rerun_equals_truth(emulator, target: Target, dlt_env: P
     emu.knobs.latency_ms = 0
     assert run_leeloo(target) == 0
     assert_matches_truth(target.warehouse, emu.truth())
+
+
+def test_run_all_loads_one_source_when_the_other_fails(emulator, duck_target: Target, capsys,
+                                                      monkeypatch) -> None:
+    """A nightly `run all` with a broken Salebot key still loads Leeloo, and exits non-zero."""
+    from pipelines.cli import main
+
+    emulator(scale=20)
+    monkeypatch.delenv("SOURCES__SALEBOT__API_KEY", raising=False)
+    code = main(["run", "all", "--no-transform", "--progress", "none"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Missing configuration for salebot" in err and "SOURCES__SALEBOT__API_KEY" in err
+    assert "leeloo: loaded into duckdb" in out
+    assert "people" in duck_target.warehouse.tables()

@@ -76,7 +76,6 @@ def test_data_moving_while_paging_loses_nobody(emulator, duck_target: Target) ->
     from sources.leeloo.helpers import Listing, api_time, to_utc
 
     emu = emulator(scale=300, page_cap=20, mutate_rate=1.0, sort="desc")
-    base = emu.request_counts  # noqa: F841 - the emulator is live
     end = datetime.now(timezone.utc)
     import os
 
