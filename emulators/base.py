@@ -28,10 +28,11 @@ Building a new emulator on top of this module
 
 Knob behaviours applied by :meth:`EmulatorApp.dispatch` to every *API* route
 (routes registered with ``api=True``, the default), in this order:
-latency (sleep) -> authorisation (401) -> rate limit (429) -> ``error_rate``
+authorisation (401) -> rate limit (429) -> ``error_rate``
 (500/502/503 HTML) -> ``bad_status_rate`` (200 + ``{"status": 0, ...}``) ->
-handler. ``page_cap``/``short_pages`` are applied by :meth:`EmulatorApp.page`,
-which list handlers call; ``sort``, ``mutate_rate``, ``meta_mode`` and
+handler -> latency (the answer leaves ``latency_ms`` after the request came).
+``page_cap``/``short_pages`` are applied by :meth:`EmulatorApp.page`, which list
+handlers call; ``sort``, ``mutate_rate``, ``meta_mode`` and
 ``drift`` are interpreted by each emulator.
 
 Admin routes (no auth, never counted, identical for every emulator):
@@ -84,7 +85,7 @@ class Knobs:
 
     page_cap: int | None = None  # at most this many items per page, whatever limit asks
     short_pages: bool = False  # randomly fewer items than limit (never 0 while items remain)
-    latency_ms: float = 0.0  # sleep per request, in the handler thread (concurrent requests overlap)
+    latency_ms: float = 0.0  # response time per request: answered this long after it came (requests overlap)
     rate_limit_per_min: int | None = None  # sliding 60 s window over authorised API requests; beyond: 429
     retry_after: bool = True  # 429 carries Retry-After (integer seconds >= 1); False: header omitted
     error_rate: float = 0.0  # fraction of API requests answered 500/502/503 with an HTML body
@@ -422,8 +423,7 @@ class EmulatorApp:
         if not route.api:
             return self._call(route, req)
         k = self.knobs
-        if k.latency_ms:
-            time.sleep(float(k.latency_ms) / 1000.0)
+        arrived = time.monotonic()
         if not self.authorize(req):
             resp = self._error(401, "Unauthorized")
         else:
@@ -438,6 +438,10 @@ class EmulatorApp:
             else:
                 resp = self._call(route, req)
         self._count(req.endpoint, resp.status)
+        if k.latency_ms:
+            # the answer leaves `latency_ms` after the request came, however long it took to
+            # build: the knob is the server's response time, not a delay on top of our own
+            time.sleep(max(0.0, float(k.latency_ms) / 1000.0 - (time.monotonic() - arrived)))
         return resp
 
     def _call(self, route: Route, req: Request) -> Response:
