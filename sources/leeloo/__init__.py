@@ -31,6 +31,7 @@ from .helpers import (
     iter_messages,
     make_client,
     message_row,
+    messages_table,
     order_row,
     parse_initial_date,
     person_row,
@@ -116,6 +117,18 @@ class Latest:
             self.value = moment
 
 
+MESSAGES_PER_BATCH = 5000
+
+
+def give_arrow_tables_dlt_columns() -> None:
+    """Chat messages reach dlt as Arrow tables, which by default get neither `_dlt_load_id`
+    nor `_dlt_id`; every other table has both, and the staging models and lake reports
+    pick the newest version of a row by `_dlt_load_id`. An environment variable of the
+    same name still wins."""
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    dlt.config["normalize.parquet_normalizer.add_dlt_id"] = True
+
+
 def batched(rows: Iterator[dict[str, Any]], size: int = 200) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     try:
@@ -154,6 +167,7 @@ def leeloo_source(
     it then stops cleanly, keeps what it loaded, and the next run carries on.
     """
     report = report if report is not None else RunReport()
+    give_arrow_tables_dlt_columns()
     client = make_client(
         api_token,
         base_url,
@@ -218,7 +232,7 @@ def leeloo_source(
             return envelope_items(body)[0] if envelope_items(body) else None
 
         def rows() -> Iterator[dict[str, Any]]:
-            for person, fetched in fan_out(changed(), detail, concurrency):
+            for person, fetched in fan_out(changed(), detail, concurrency, client.workers):
                 if fetched is None:
                     continue  # gone between list and detail; the next window decides
                 yield person_row(person, fetched)
@@ -272,17 +286,28 @@ def leeloo_source(
             return [message_row(m, channel["id"]) for m in found]
 
         def work() -> Iterator[Any]:
-            hinted = False
-            for channel, found in fan_out(with_news(), messages, concurrency):
-                if channel_rows:
-                    yield channel_rows[:]
-                    channel_rows.clear()
-                if found:
-                    # the first batch declares the chat_messages table, later ones just name it
-                    yield (dlt.mark.with_table_name(found, "chat_messages") if hinted
-                           else dlt.mark.with_hints(found, message_hints, create_table_variant=True))
-                    hinted = True
-                loaded[channel["id"]] = channel.get("lastMessageTime") or ""
+            buffered: list[dict[str, Any]] = []
+
+            def messages_batch() -> Any:
+                table = messages_table(buffered)
+                buffered.clear()
+                return dlt.mark.with_hints(table, message_hints, create_table_variant=True)
+
+            try:
+                for channel, found in fan_out(with_news(), messages, concurrency, client.workers):
+                    if channel_rows:
+                        yield channel_rows[:]
+                        channel_rows.clear()
+                    buffered.extend(found)
+                    loaded[channel["id"]] = channel.get("lastMessageTime") or ""
+                    if len(buffered) >= MESSAGES_PER_BATCH:
+                        yield messages_batch()
+            except BudgetExhausted:
+                if buffered:  # their channels already count as loaded in resource state
+                    yield messages_batch()
+                raise
+            if buffered:
+                yield messages_batch()
 
         yield from guarded("communication_channels", work)
         if channel_rows:  # channels listed after the last message chain, or before a budget stop
@@ -316,7 +341,7 @@ def leeloo_source(
             return envelope_items(body)[0] if envelope_items(body) else {}
 
         def rows() -> Iterator[dict[str, Any]]:
-            for order, fetched in fan_out(changed(), detail, concurrency if order_details else 1):
+            for order, fetched in fan_out(changed(), detail, concurrency if order_details else 1, client.workers):
                 yield order_row(order, fetched)
                 known[order["id"]] = fingerprint(order)
 
@@ -351,7 +376,7 @@ def leeloo_source(
             ]
 
         def work() -> Iterator[list[dict[str, Any]]]:
-            for _, found in fan_out(page, tools, concurrency):
+            for _, found in fan_out(page, tools, concurrency, client.workers):
                 if found:
                     yield found
         yield from guarded("leadgentools", work)
@@ -367,7 +392,7 @@ def leeloo_source(
             return stats_row(tunnel["id"], body.get("data") if isinstance(body, dict) else None, utc_now())
 
         def work() -> Iterator[list[dict[str, Any]]]:
-            yield [row for _, row in fan_out(page, snapshot, concurrency)]
+            yield [row for _, row in fan_out(page, snapshot, concurrency, client.workers)]
         yield from guarded("tunnel_stats", work)
 
     @dlt.resource(name="users", primary_key="id", write_disposition="merge", columns=named_columns())
