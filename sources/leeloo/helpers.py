@@ -231,7 +231,7 @@ def channel_row(channel: Mapping[str, Any]) -> dict[str, Any]:
 
 
 MESSAGES_ARROW_SCHEMA = pa.schema([
-    ("id", pa.string()),
+    pa.field("id", pa.string(), nullable=False),  # the primary key, as dlt declares it
     ("account_id", pa.string()),
     ("text", pa.string()),
     ("type", pa.string()),
