@@ -177,16 +177,17 @@ def salebot_source(
         report: filled in while the run goes (requests, budget, unfinished resources).
     """
     report = report if report is not None else RunReport()
+    workers = max(1, int(concurrency or 1))
     api = SalebotApi(
         base_url,
         api_key,
         requests_per_minute=requests_per_minute,
         max_requests=max_requests,
+        concurrency=workers,
     )
     report.client = api.client
     listing = _Listing(api, report)
     backfill = since is not None or until is not None
-    workers = max(1, int(concurrency or 1))
 
     @dlt.resource(name="clients", primary_key="id", write_disposition="merge", columns=CLIENT_COLUMNS)
     def clients() -> Iterator[list[dict[str, Any]]]:
@@ -247,7 +248,7 @@ def salebot_source(
 
         done: set[int] = set()
         try:
-            for cid, rows in fan_out(plan.order, read, workers):
+            for cid, rows in fan_out(plan.order, read, workers, api.client.workers):
                 if rows:
                     yield [message_row(r, cid) for r in rows]
                 done.add(cid)
@@ -300,7 +301,7 @@ def salebot_source(
 
         done: set[int] = set()
         try:
-            for cid, rows in fan_out(plan.order, read, workers):
+            for cid, rows in fan_out(plan.order, read, workers, api.client.workers):
                 if rows:
                     yield rows
                 done.add(cid)

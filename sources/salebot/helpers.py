@@ -90,6 +90,7 @@ class SalebotApi:
         requests_per_minute: float | None = None,
         max_requests: int | None = None,
         timeout: float = 30.0,
+        concurrency: int = 16,
     ) -> None:
         if not api_key:
             raise ValueError("Salebot API key is empty: set SOURCES__SALEBOT__API_KEY")
@@ -101,6 +102,7 @@ class SalebotApi:
             rate_limiter=RateLimiter(requests_per_minute or None),
             budget=self.budget,
             timeout=timeout,
+            max_connections=max(1, concurrency),
             is_app_error=_is_app_error,
         )
 
