@@ -58,19 +58,20 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
+    "EmulatorApp",
+    "EmulatorServer",
+    "HTTPError",
     "Knobs",
     "Request",
     "Response",
-    "HTTPError",
-    "EmulatorApp",
-    "EmulatorServer",
-    "json_response",
     "iso_ms",
+    "json_response",
     "parse_iso",
 ]
 
@@ -129,7 +130,7 @@ class Knobs:
 
 # --------------------------------------------------------------------------- time helpers
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 def iso_ms(ms: int) -> str:
@@ -141,7 +142,7 @@ def iso_ms(ms: int) -> str:
 
 def to_ms(d: _dt.datetime) -> int:
     if d.tzinfo is None:
-        d = d.replace(tzinfo=_dt.timezone.utc)
+        d = d.replace(tzinfo=_dt.UTC)
     return int((d - _EPOCH) / _dt.timedelta(milliseconds=1))
 
 
@@ -158,7 +159,7 @@ def parse_iso(value: str, *, end_of_day: bool = False) -> int:
     day, or its last millisecond when ``end_of_day``. Raises ValueError."""
     value = value.strip()
     if _DATE_RE.match(value):
-        d = _dt.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=_dt.timezone.utc)
+        d = _dt.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=_dt.UTC)
         ms = to_ms(d)
         return ms + 86_400_000 - 1 if end_of_day else ms
     v = value.replace(" ", "T", 1) if "T" not in value and " " in value else value
@@ -520,7 +521,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except OSError:  # pragma: no cover
             pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _serve(self) -> None:

@@ -16,8 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import signal
-import sys
-from typing import Callable
+from collections.abc import Callable
 
 from emulators.base import EmulatorServer, Knobs
 
@@ -99,7 +98,7 @@ def run_leeloo_from_args(args: argparse.Namespace) -> int:
     if getattr(args, "anchor", None):
         anchor = dt.datetime.fromisoformat(args.anchor.replace("Z", "+00:00"))
         if anchor.tzinfo is None:
-            anchor = anchor.replace(tzinfo=dt.timezone.utc)
+            anchor = anchor.replace(tzinfo=dt.UTC)
     emu = LeelooEmulator(seed=args.seed, scale=args.scale, token=args.token, knobs=knobs_from_args(args), anchor=anchor)
     server = EmulatorServer(emu, args.host, args.port)
     url = server.start()

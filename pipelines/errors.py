@@ -1,7 +1,97 @@
-"""The one exception type the CLI turns into a message and an exit code."""
+"""Failures explained for a human, typed so that no code reads message text.
+
+Every failure the CLI reports is a `ChatfunnelError`: `str()` is one paragraph saying what
+failed and what to do, `step` names the step of the run that failed (see
+`pipelines.lifecycle.Step`), `exit_code` is what the process exits with. Subclasses say
+what kind of failure it was; callers branch on the class, never on the text.
+
+Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration, 75 another run holds
+the lock (EX_TEMPFAIL: try later), 130 interrupted (Ctrl-C, SIGTERM).
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 75
+EXIT_INTERRUPTED = 130
 
 
 class ChatfunnelError(Exception):
     """A failure explained for a human. `str()` is the whole message."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, *, step: str | None = None, requests: int = 0) -> None:
+        super().__init__(message)
+        self.step = step
+        self.requests = requests
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # picklable with its keywords, so a failure can cross a process boundary
+        return (_rebuild, (type(self), str(self), self.step, self.requests))
+
+
+def _rebuild(cls: type[ChatfunnelError], message: str, step: str | None, requests: int) -> ChatfunnelError:
+    return cls(message, step=step, requests=requests)
+
+
+class UsageError(ChatfunnelError):
+    """The command line asked for something impossible (e.g. --since after --until)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigurationMissing(ChatfunnelError):
+    """A required setting (token, key, destination credentials) is not configured."""
+
+    exit_code = EXIT_USAGE
+
+
+class SourceRefused(ChatfunnelError):
+    """The API refused the credentials."""
+
+
+class SourceUnreachable(ChatfunnelError):
+    """The API did not answer at all."""
+
+
+class SourceFailed(ChatfunnelError):
+    """The API answered with errors that retries did not cure."""
+
+
+class DestinationUnreachable(ChatfunnelError):
+    """The warehouse could not be opened or connected to."""
+
+
+class DestinationFull(ChatfunnelError):
+    """A disk filled up (the dlt folder or a file-based warehouse)."""
+
+
+class LoadFailed(ChatfunnelError):
+    """dlt could not load the extracted data."""
+
+
+class ReportsFailed(ChatfunnelError):
+    """A report model did not build or a data test failed; the raw data is loaded."""
+
+
+class PublishFailed(ChatfunnelError):
+    """The BI snapshot could not be published; the load and the reports are fine."""
+
+
+class DeadlineExceeded(ChatfunnelError):
+    """The run reached --max-runtime and stopped."""
+
+
+class RunLocked(ChatfunnelError):
+    """Another run holds the lock. Nothing was done by this one."""
+
+    exit_code = EXIT_LOCKED
+
+
+class Interrupted(ChatfunnelError):
+    """Ctrl-C or SIGTERM ended the run; what was committed stays, the rest is redone."""
+
+    exit_code = EXIT_INTERRUPTED

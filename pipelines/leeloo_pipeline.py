@@ -1,29 +1,34 @@
-"""Leeloo.ai -> warehouse. Run this file as an example, or use `chatfunnel run leeloo`."""
+"""Leeloo.ai -> DuckDB with plain dlt: the example to start from, or `chatfunnel run leeloo`.
+
+Run it from the project root: `python pipelines/leeloo_pipeline.py`. It reads the token
+and the base URL from `.dlt/secrets.toml` / `.dlt/config.toml` or the environment
+(`SOURCES__LEELOO__API_TOKEN`, `SOURCES__LEELOO__BASE_URL`; `chatfunnel emulator leeloo`
+prints the values for the emulator), loads into `chatfunnel.duckdb` dataset `leeloo`,
+and prints dlt's load info. `chatfunnel run` adds the run lock, recovery after a crash,
+the reports, the run history, the BI snapshot and alerts around the same source.
+"""
 
 from __future__ import annotations
 
-import dlt
-from dlt.sources import DltSource
+import sys
+from pathlib import Path
 
-from sources.leeloo import RESOURCE_ALIASES, RunReport, leeloo_source
+if __package__ in (None, ""):  # run as a script: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from .options import RunOptions, select_resources
+import dlt  # noqa: E402
+
+from sources.leeloo import leeloo_source  # noqa: E402
+from sources.report import SourceReport  # noqa: E402
 
 
-def build_leeloo_source(options: RunOptions) -> DltSource:
-    """The configured Leeloo source for one run; `.report` fills in while it runs."""
-    report = RunReport()
-    source = leeloo_source(report=report, **options.source_kwargs())
-    source = select_resources(source, options.resources, RESOURCE_ALIASES)
-    source.report = report
-    return source
+def main() -> None:
+    pipeline = dlt.pipeline(pipeline_name="chatfunnel_leeloo", destination="duckdb", dataset_name="leeloo")
+    report = SourceReport()
+    info = pipeline.run(leeloo_source(report=report))
+    print(info)
+    print(f"{report.requests} API requests; unfinished (continue next run): {sorted(report.incomplete) or 'none'}")
 
 
 if __name__ == "__main__":
-    # Needs SOURCES__LEELOO__API_TOKEN (and SOURCES__LEELOO__BASE_URL for an emulator).
-    pipeline = dlt.pipeline(
-        pipeline_name="chatfunnel_leeloo", destination="duckdb", dataset_name="leeloo", progress="log"
-    )
-    source = build_leeloo_source(RunOptions(source="leeloo"))
-    print(pipeline.run(source))
-    print(f"{source.report.requests} requests; incomplete: {sorted(source.report.incomplete) or 'none'}")
+    main()

@@ -1,37 +1,51 @@
-"""What a user asked a run to do, independent of which source runs."""
+"""What a user asked one run to do, independent of which source runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-from dlt.sources import DltSource
+from .accounts import Account
 
-from .errors import ChatfunnelError
+PROGRESS_MODES = ("auto", "log", "none")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
     source: str
+    account: str | None = None
     destination: str = "duckdb"
     dataset: str | None = None
-    resources: list[str] | None = None
+    resources: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
     full_refresh: bool = False
     transform: bool = True
-    progress: str = "log"
+    progress: str = "auto"
     max_requests: int | None = None
     concurrency: int | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    max_runtime: float | None = None
+    wait: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> Account:
+        return Account(self.source, self.account)
 
     @property
     def dataset_name(self) -> str:
-        return self.dataset or self.source
+        return self.dataset or self.target.dataset
 
-    def source_kwargs(self) -> dict[str, Any]:
-        """Arguments every chatfunnel source takes; unset ones are left to dlt's config."""
+    @property
+    def backfill(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def for_account(self, account: Account) -> RunOptions:
+        return replace(self, source=account.source, account=account.name)
+
+    def source_overrides(self) -> dict[str, Any]:
+        """Source arguments the command line sets; unset ones are left to the config."""
         given = {
             "since": self.since,
             "until": self.until,
@@ -39,20 +53,3 @@ class RunOptions:
             "concurrency": self.concurrency,
         }
         return {**{k: v for k, v in given.items() if v is not None}, **self.extra}
-
-
-def select_resources(
-    source: DltSource, names: list[str] | None, aliases: Mapping[str, str] | None = None
-) -> DltSource:
-    """Keep only the named resources; an alias names the resource that loads a table."""
-    if not names:
-        return source
-    wanted = [dict(aliases or {}).get(name, name) for name in names]
-    unknown = [name for name in wanted if name not in source.resources]
-    if unknown:
-        available = sorted(set(source.resources) | set(aliases or {}))
-        raise ChatfunnelError(
-            f"Unknown {source.name} resource(s): {', '.join(unknown)}. "
-            f"Available: {', '.join(available)}."
-        )
-    return source.with_resources(*dict.fromkeys(wanted))

@@ -12,13 +12,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from sources.http_client import ApiError, ApiUnreachable, AuthError
+from sources.http import ApiError, ApiUnreachable, AuthError
 
 from .errors import ChatfunnelError
 from .history import progress_collector
@@ -99,18 +99,6 @@ def make_pipeline(source: str, destination: str, dataset: str, progress: str = "
     )
 
 
-def _source_builder(source: str) -> Callable[[RunOptions], Any]:
-    if source == "leeloo":
-        from .leeloo_pipeline import build_leeloo_source
-
-        return build_leeloo_source
-    if source == "salebot":
-        from .salebot_pipeline import build_salebot_source
-
-        return build_salebot_source
-    raise ChatfunnelError(f"Unknown source '{source}'. Use leeloo, salebot or all.")
-
-
 def run(options: RunOptions) -> RunResult:
     """Load one source, then rebuild its reports unless asked not to."""
     started = time.monotonic()
@@ -122,17 +110,20 @@ def run(options: RunOptions) -> RunResult:
         dataset=dataset,
         pipeline_name=pipeline.pipeline_name,
     )
-    build = _source_builder(options.source)
     report: Any = None
     try:
-        source = build(options)
-        report = source.report
+        from .registry import source_spec
+
+        spec = source_spec(options.source)
+        built = spec.build(options)
+        source, report = built.source, built.report
         pipeline.run(  # dlt raises on failed load jobs by default (load.raise_on_failed_jobs)
             source,
             refresh="drop_sources" if options.full_refresh else None,
             loader_file_format=loader_file_format(options.destination),
         )
-        _after_load(options.source, pipeline)
+        if spec.after_load is not None:
+            spec.after_load(pipeline, built.settings)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one human message
         error = explain(exc, options)
         if report is not None and getattr(report, "client", None) is not None:
@@ -158,14 +149,6 @@ def run(options: RunOptions) -> RunResult:
         result.reports = transform(pipeline, options.source)
     result.seconds = time.monotonic() - started
     return result
-
-
-def _after_load(source: str, pipeline: dlt.Pipeline) -> None:
-    """Housekeeping that may only happen once the load committed (Salebot's webhook inbox)."""
-    if source == "salebot":
-        from .salebot_pipeline import after_load
-
-        after_load(pipeline)
 
 
 def transform(pipeline: dlt.Pipeline, source: str) -> Any:

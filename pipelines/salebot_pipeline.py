@@ -1,42 +1,34 @@
-"""Salebot.pro -> warehouse. Run this file as an example, or use `chatfunnel run salebot`."""
+"""Salebot.pro -> DuckDB with plain dlt: the example to start from, or `chatfunnel run salebot`.
+
+Run it from the project root: `python pipelines/salebot_pipeline.py`. It reads the key and
+the base URL from `.dlt/secrets.toml` / `.dlt/config.toml` or the environment
+(`SOURCES__SALEBOT__API_KEY`, `SOURCES__SALEBOT__BASE_URL`; `chatfunnel emulator salebot`
+prints the values for the emulator) and loads into `chatfunnel.duckdb` dataset `salebot`.
+After a successful load it marks the webhook pushes that load carried as consumed.
+"""
 
 from __future__ import annotations
 
-import dlt
-from dlt.sources import DltSource
+import sys
+from pathlib import Path
 
-from sources.salebot import RunReport, mark_webhook_consumed, salebot_source
+if __package__ in (None, ""):  # run as a script: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from .options import RunOptions, select_resources
+import dlt  # noqa: E402
 
-
-def build_salebot_source(options: RunOptions) -> DltSource:
-    """The configured Salebot source for one run.
-
-    Applies the resource selection, the ``--since/--until`` backfill window and the
-    request budget. The returned source carries ``.report`` (a :class:`RunReport`: the
-    API client with its request count, ``budget_exhausted``, ``incomplete``).
-    """
-    report = RunReport()
-    source = salebot_source(report=report, **options.source_kwargs())
-    source = select_resources(source, options.resources)
-    source.report = report
-    return source
+from sources.report import SourceReport  # noqa: E402
+from sources.salebot import mark_webhook_consumed, salebot_source  # noqa: E402
 
 
-def after_load(pipeline: dlt.Pipeline) -> int:
-    """Call after a successful `pipeline.run`: marks the loaded webhook pushes consumed."""
-    return mark_webhook_consumed(pipeline)
+def main() -> None:
+    pipeline = dlt.pipeline(pipeline_name="chatfunnel_salebot", destination="duckdb", dataset_name="salebot")
+    report = SourceReport()
+    info = pipeline.run(salebot_source(report=report))
+    print(info)
+    mark_webhook_consumed(pipeline)
+    print(f"{report.requests} API requests; unfinished (continue next run): {sorted(report.incomplete) or 'none'}")
 
 
 if __name__ == "__main__":
-    # Needs SOURCES__SALEBOT__API_KEY (and SOURCES__SALEBOT__BASE_URL for the emulator:
-    # `chatfunnel emulator salebot` prints both).
-    pipeline = dlt.pipeline(
-        pipeline_name="chatfunnel_salebot", destination="duckdb", dataset_name="salebot", progress="log"
-    )
-    source = build_salebot_source(RunOptions(source="salebot"))
-    print(pipeline.run(source))
-    after_load(pipeline)
-    report: RunReport = source.report
-    print(f"{report.requests} requests; incomplete: {sorted(report.incomplete) or 'none'}")
+    main()

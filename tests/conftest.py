@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -52,7 +52,7 @@ def _postgres_reachable(dsn: str) -> str | None:
 
         psycopg2.connect(dsn, connect_timeout=3).close()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}".strip()
 
 

@@ -35,7 +35,7 @@ class Warehouse:
                 "select table_name from information_schema.tables "
                 f"where table_schema = '{self.dataset}'"
             )
-        except Exception:  # noqa: BLE001 - no file or no schema: no tables
+        except Exception:
             return set()
         return {r[0] for r in rows}
 

@@ -20,10 +20,11 @@ import graphlib
 import logging
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -48,7 +49,7 @@ class TransformError(Exception):
 class DataTestError(TransformError):
     """One or more data tests failed after a build. ``failures`` holds the TestResults."""
 
-    def __init__(self, message: str, failures: list["TestResult"], result: "BuildResult"):
+    def __init__(self, message: str, failures: list[TestResult], result: BuildResult):
         super().__init__(message)
         self.failures = failures
         self.result = result
@@ -490,7 +491,7 @@ def build_reports(
                     client.execute_sql(f"create {model.materialized} {target} as {body}")
                     if model.materialized == "table" and dialect == "postgres":
                         client.execute_sql(f"analyze {target}")  # plan the models that read it
-                except Exception as exc:  # noqa: BLE001 - re-raised with the model named
+                except Exception as exc:
                     raise TransformError(
                         f"model {model.name} ({model.path.relative_to(model.path.parents[2])}) "
                         f"failed to build on {dialect}: {str(exc).strip()}"

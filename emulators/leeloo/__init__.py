@@ -8,4 +8,4 @@
 from emulators.base import Knobs
 from emulators.leeloo.server import LeelooEmulator
 
-__all__ = ["LeelooEmulator", "Knobs"]
+__all__ = ["Knobs", "LeelooEmulator"]

@@ -22,7 +22,8 @@ import datetime as _dt
 import hashlib
 import random
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from emulators.base import iso_ms, now_ms, to_ms
 
@@ -113,19 +114,61 @@ SYSTEM_TEXTS = ["", "Subscribed to tunnel", "Order status changed", "Order creat
 # --------------------------------------------------------------------------- entities
 
 class Person:
-    __slots__ = ("idx", "id", "name", "email", "phone", "tags", "profile_image", "gender", "locale",
-                 "channels", "subscribe_history", "contacted_users", "orders", "custom_fields",
-                 "created_ms", "updated_ms", "lmt_ms", "drift")
+    __slots__ = (
+        "channels",
+        "contacted_users",
+        "created_ms",
+        "custom_fields",
+        "drift",
+        "email",
+        "gender",
+        "id",
+        "idx",
+        "lmt_ms",
+        "locale",
+        "name",
+        "orders",
+        "phone",
+        "profile_image",
+        "subscribe_history",
+        "tags",
+        "updated_ms",
+    )
 
 
 class Channel:
-    __slots__ = ("idx", "id", "person", "name", "frm", "bot_status", "created_ms", "lmt_ms", "utm",
-                 "connection_id", "connection_status", "n_gen", "extra")
+    __slots__ = (
+        "bot_status",
+        "connection_id",
+        "connection_status",
+        "created_ms",
+        "extra",
+        "frm",
+        "id",
+        "idx",
+        "lmt_ms",
+        "n_gen",
+        "name",
+        "person",
+        "utm",
+    )
 
 
 class Order:
-    __slots__ = ("idx", "id", "person", "title", "description", "price", "currency", "status",
-                 "payment_method", "created_ms", "updated_ms", "drift")
+    __slots__ = (
+        "created_ms",
+        "currency",
+        "description",
+        "drift",
+        "id",
+        "idx",
+        "payment_method",
+        "person",
+        "price",
+        "status",
+        "title",
+        "updated_ms",
+    )
 
 
 class SortedIndex:
@@ -175,9 +218,9 @@ class LeelooData:
         self.seed = int(seed)
         self.scale = int(scale)
         if anchor is None:
-            anchor = _dt.datetime.now(_dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+            anchor = _dt.datetime.now(_dt.UTC).replace(minute=0, second=0, microsecond=0)
         elif anchor.tzinfo is None:
-            anchor = anchor.replace(tzinfo=_dt.timezone.utc)
+            anchor = anchor.replace(tzinfo=_dt.UTC)
         self.anchor = anchor
         self.anchor_ms = to_ms(anchor)
         self.version = 0  # bumped on every change

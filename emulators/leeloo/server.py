@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-from typing import Any
-
 import json
+from typing import Any
 
 from emulators.base import EmulatorApp, HTTPError, Knobs, Request, Response, iso_ms, now_ms, parse_iso
 from emulators.leeloo.data import Channel, LeelooData, Person

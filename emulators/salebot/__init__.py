@@ -2,4 +2,4 @@
 
 from emulators.salebot.emulator import DEFAULT_API_KEY, ORDER_STATUSES, SalebotEmulator, SalebotKnobs
 
-__all__ = ["SalebotEmulator", "SalebotKnobs", "DEFAULT_API_KEY", "ORDER_STATUSES"]
+__all__ = ["DEFAULT_API_KEY", "ORDER_STATUSES", "SalebotEmulator", "SalebotKnobs"]

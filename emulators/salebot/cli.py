@@ -33,7 +33,7 @@ def run_salebot_from_args(args: argparse.Namespace) -> int:
     if getattr(args, "anchor", None):
         anchor = dt.datetime.fromisoformat(args.anchor.replace("Z", "+00:00"))
         if anchor.tzinfo is None:
-            anchor = anchor.replace(tzinfo=dt.timezone.utc)
+            anchor = anchor.replace(tzinfo=dt.UTC)
     knobs = knobs_from_args(args, SalebotKnobs)
     knobs.history_tz_hours = args.history_tz_hours  # type: ignore[attr-defined]
     emu = SalebotEmulator(seed=args.seed, scale=args.scale, api_key=args.api_key, knobs=knobs, anchor=anchor)

@@ -45,7 +45,7 @@ from typing import Any
 
 from emulators.base import EmulatorApp, HTTPError, Knobs, Request
 
-__all__ = ["SalebotEmulator", "SalebotKnobs", "DEFAULT_API_KEY", "ORDER_STATUSES"]
+__all__ = ["DEFAULT_API_KEY", "ORDER_STATUSES", "SalebotEmulator", "SalebotKnobs"]
 
 DEFAULT_API_KEY = "d3f31dabef80ddeb73d43938b4ef8bb0"
 ORDER_STATUSES = {0: "active", 1: "success", 2: "failed"}
@@ -111,7 +111,7 @@ class SalebotEmulator(EmulatorApp):
         super().__init__(seed=seed, knobs=knobs)
         self.scale = scale
         self.api_key = api_key
-        anchor = anchor or dt.datetime.now(dt.timezone.utc)
+        anchor = anchor or dt.datetime.now(dt.UTC)
         self.anchor = int(anchor.timestamp())
         self.webhook_deliveries: list[dict[str, Any]] = []
         self._sim_rng = random.Random(seed * 7919 + 17)

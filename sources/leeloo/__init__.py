@@ -13,14 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
-from sources.http_client import ApiClient, ApiError, BudgetExhausted, fan_out
+from sources.http import ApiError, BudgetExhausted, fan_out
+from sources.report import SourceReport
 
 from . import settings
 from .helpers import (
@@ -85,19 +86,6 @@ def named_columns() -> dict[str, Any]:
     return {"id": _col("text"), "name": _col("text"), "created_at": _ts(), "updated_at": _ts()}
 
 
-@dataclass
-class RunReport:
-    """What a run did, for the CLI, the run history and the benchmark."""
-
-    client: ApiClient | None = None
-    incomplete: set[str] = field(default_factory=set)
-    budget_exhausted: bool = False
-
-    @property
-    def requests(self) -> int:
-        return self.client.requests_made if self.client else 0
-
-
 def fingerprint(item: Any) -> str:
     """A short digest of a list item: any change the list shows changes it."""
     return hashlib.blake2b(
@@ -158,7 +146,7 @@ def leeloo_source(
     page_size: int = settings.PAGE_SIZE,
     window_overlap_hours: float = settings.WINDOW_OVERLAP_HOURS,
     order_details: bool = True,
-    report: RunReport | None = None,
+    report: SourceReport | None = None,
 ) -> Sequence[DltResource]:
     """Every readable Leeloo entity.
 
@@ -166,7 +154,7 @@ def leeloo_source(
     re-read what falls in it even if it looks unchanged. `max_requests` caps the run:
     it then stops cleanly, keeps what it loaded, and the next run carries on.
     """
-    report = report if report is not None else RunReport()
+    report = report if report is not None else SourceReport()
     give_arrow_tables_dlt_columns()
     client = make_client(
         api_token,
@@ -186,8 +174,7 @@ def leeloo_source(
         try:
             yield from work()
         except BudgetExhausted:
-            report.budget_exhausted = True
-            report.incomplete.add(name)
+            report.spent(name)
 
     def get(path: str, params: dict[str, Any] | None = None) -> Any:
         return client.get_json(path, params)

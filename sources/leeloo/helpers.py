@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pendulum
 import pyarrow as pa
 
-from sources.http_client import ApiClient, RateLimiter, RequestBudget
+from sources.http import ApiClient, RateLimiter, RequestBudget
 
 from . import settings
 
@@ -50,9 +51,9 @@ def to_utc(value: Any) -> datetime | None:
     if value is None or value == "" or value in settings.PLACEHOLDERS:
         return None
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
     text = str(value).strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -65,19 +66,19 @@ def to_utc(value: Any) -> datetime | None:
     if not isinstance(parsed, datetime):
         parsed = datetime.combine(parsed, datetime.min.time())
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def api_time(value: datetime) -> str:
     """The form the window filter takes: UTC, millisecond precision, as the docs' examples."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
         f"{value.microsecond // 1000:03d}Z"
     )
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_initial_date(value: str | date | datetime) -> datetime:

@@ -22,14 +22,15 @@ import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
-from sources.http_client import ApiClient, BudgetExhausted, fan_out
+from sources.http import BudgetExhausted, fan_out
+from sources.report import SourceReport
 from sources.salebot import settings
 from sources.salebot.helpers import (
     SalebotApi,
@@ -41,7 +42,7 @@ from sources.salebot.helpers import (
 )
 from sources.salebot.webhook_store import WebhookStore
 
-__all__ = ["salebot_source", "mark_webhook_consumed", "RunReport"]
+__all__ = ["SourceReport", "mark_webhook_consumed", "salebot_source"]
 
 logger = logging.getLogger("chatfunnel.salebot")
 
@@ -85,28 +86,10 @@ ORDER_COLUMNS = {
 }
 
 
-@dataclass
-class RunReport:
-    """What a run did, for the CLI and the tests: requests, and what a budget left undone."""
-
-    client: ApiClient | None = None
-    incomplete: set[str] = field(default_factory=set)
-    budget_exhausted: bool = False
-    planned: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    @property
-    def requests(self) -> int:
-        return self.client.requests_made if self.client else 0
-
-    def spent(self, resource: str) -> None:
-        self.budget_exhausted = True
-        self.incomplete.add(resource)
-
-
 class _Listing:
     """The client list, read once per run and shared by every resource that needs it."""
 
-    def __init__(self, api: SalebotApi, report: RunReport) -> None:
+    def __init__(self, api: SalebotApi, report: SourceReport) -> None:
         self._api = api
         self._report = report
         self._lock = threading.Lock()
@@ -157,7 +140,7 @@ def salebot_source(
     webhook_store: str | None = settings.DEFAULT_WEBHOOK_STORE,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    report: RunReport | None = None,
+    report: SourceReport | None = None,
 ) -> Sequence[DltResource]:
     """Salebot project -> dataset ``salebot``.
 
@@ -176,7 +159,7 @@ def salebot_source(
         since, until: backfill window for message history (UTC); cursors do not move.
         report: filled in while the run goes (requests, budget, unfinished resources).
     """
-    report = report if report is not None else RunReport()
+    report = report if report is not None else SourceReport()
     workers = max(1, int(concurrency or 1))
     api = SalebotApi(
         base_url,

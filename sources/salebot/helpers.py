@@ -3,7 +3,7 @@
 Salebot gives no updated-since filter and no totals, so the work of a run is "per
 client": one history call per client (more when a window is full) and three
 ``get_orders`` calls plus two detail calls per order. This module keeps those calls
-behind a small typed wrapper on the shared :class:`~sources.http_client.ApiClient`
+behind a small typed wrapper on the shared :class:`~sources.http.ApiClient`
 (retries, rate limit, request budget, key redaction) and decides which clients a run
 must re-read (:func:`plan_clients`).
 """
@@ -13,15 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
-from sources.http_client import ApiClient, ApiError, RateLimiter, RequestBudget
+from sources.http import ApiClient, ApiError, RateLimiter, RequestBudget
 from sources.salebot import settings
 
 logger = logging.getLogger("chatfunnel.salebot")
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # --------------------------------------------------------------------------- typing helpers

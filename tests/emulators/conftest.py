@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -10,7 +10,7 @@ import requests
 from emulators.base import Knobs
 from emulators.leeloo import LeelooEmulator
 
-ANCHOR = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+ANCHOR = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 TOKEN = "test-token"
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from emulators.base import Knobs, parse_iso
+from emulators.base import parse_iso
 from emulators.leeloo import LeelooEmulator
 from tests.emulators.conftest import ANCHOR, TOKEN
 
@@ -230,7 +230,7 @@ def test_page_size_limits(client):
 def test_meta_modes(client):
     truth = client.emu.truth()
     lo, hi = sorted(ms(p["lastMessageTime"]) for p in truth["people"])[100], ms("2100-01-01")
-    params = {"filter[last_message][from]": dt.datetime.fromtimestamp(lo / 1000, dt.timezone.utc).isoformat(),
+    params = {"filter[last_message][from]": dt.datetime.fromtimestamp(lo / 1000, dt.UTC).isoformat(),
               "filter[last_message][to]": "2100-01-01", "limit": 10}
     matching = sum(lo <= ms(p["lastMessageTime"]) <= hi for p in truth["people"])
     meta = client.json("/api/v2/people", params)["meta"]
@@ -473,7 +473,7 @@ def test_simulate_adds_people_messages_orders_and_status_changes(fresh):
         assert o1["status"] == ch["status"] != o0["status"]
         assert abs(ms(o1["updatedAt"]) - now) < 60_000 and ms(o0["createdAt"]) < now - 30 * 86_400_000
     # the API serves it too: a window around now finds exactly the new and active people
-    today = dt.datetime.now(dt.timezone.utc)
+    today = dt.datetime.now(dt.UTC)
     window = {"filter[last_message][from]": (today - dt.timedelta(minutes=5)).isoformat(),
               "filter[last_message][to]": (today + dt.timedelta(minutes=5)).isoformat()}
     got = {p["id"] for p in fresh.page_all("/api/v2/people", window)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from tests.leeloo.conftest import Target, run_leeloo
@@ -69,14 +71,14 @@ def test_hostile_server_two_runs_equal_ground_truth(emulator, target: Target) ->
 def test_data_moving_while_paging_loses_nobody(emulator, duck_target: Target) -> None:
     """Every list request makes someone write: the newest-first window shifts under the
     pager on every page. Whoever stayed in the window must still be listed."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from sources.http_client import ApiClient
+    from sources.http import ApiClient
     from sources.leeloo import settings
     from sources.leeloo.helpers import Listing, api_time, to_utc
 
     emu = emulator(scale=300, page_cap=20, mutate_rate=1.0, sort="desc")
-    end = datetime.now(timezone.utc)
+    end = datetime.now(UTC)
     import os
 
     client = ApiClient(os.environ["SOURCES__LEELOO__BASE_URL"],

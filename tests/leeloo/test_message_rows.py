@@ -5,7 +5,7 @@ emulator's messages end to end; these cover the shapes it does not send)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -36,4 +36,4 @@ def test_values_are_coerced_to_the_declared_types() -> None:
     assert second["text"] == "", "an empty message text is text, not a missing value"
     assert first["type"] is None, "placeholders mean no value"
     assert first["links__created_by__id"] == "42"
-    assert first["created_at"] == datetime(2026, 1, 2, 0, 4, 5, 678000, tzinfo=timezone.utc)
+    assert first["created_at"] == datetime(2026, 1, 2, 0, 4, 5, 678000, tzinfo=UTC)

@@ -50,9 +50,8 @@ def test_unreachable_or_refusing_hook_never_hides_the_run_error(emulator, duck_t
     emulator(scale=10)
     webhook.status = 404
     monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", "wrong-token-qqqqqqqq")
-    with caplog.at_level(logging.WARNING):
-        with pytest.raises(ChatfunnelError, match="refused the credentials"):
-            run_observed(leeloo_options(transform=False))
+    with caplog.at_level(logging.WARNING), pytest.raises(ChatfunnelError, match="refused the credentials"):
+        run_observed(leeloo_options(transform=False))
     assert len(webhook.messages) == 1  # it was tried
     assert "could not post the leeloo alert" in caplog.text and "HTTP 404" in caplog.text
     assert HOOK_SECRET not in caplog.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from contextlib import redirect_stdout
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -23,7 +23,7 @@ def _status(destination: str = "duckdb") -> tuple[int, str]:
 
 def test_success_then_failure_are_recorded_and_shown(emulator, duck_target, monkeypatch) -> None:
     emu = emulator(scale=60)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     result = run_observed(leeloo_options(transform=False))
     served = emu.request_counts()["total"]
 
@@ -35,7 +35,7 @@ def test_success_then_failure_are_recorded_and_shown(emulator, duck_target, monk
     assert ok["rows_per_table"] == result.rows and ok["rows_loaded"] == sum(result.rows.values())
     assert ok["rows_per_table"]["people"] == 60
     assert ok["requests"] == result.requests == served > 0
-    assert before <= ok["started_at"] <= ok["finished_at"] <= datetime.now(timezone.utc)
+    assert before <= ok["started_at"] <= ok["finished_at"] <= datetime.now(UTC)
     assert ok["duration_seconds"] == pytest.approx((ok["finished_at"] - ok["started_at"]).total_seconds(), abs=0.01)
     assert ok["load_id"]
     # the table is a typed warehouse table an analyst can query
@@ -82,7 +82,7 @@ def test_failed_run_is_recorded_even_with_a_failed_load_package_pending(emulator
     assert pipeline.list_normalized_load_packages(), "the failed package should be pending"
     monkeypatch.undo()
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duck_target.warehouse.duckdb_path))
-    record_run(pipeline, None, source="leeloo", started_at=datetime.now(timezone.utc), finished_at=None,
+    record_run(pipeline, None, source="leeloo", started_at=datetime.now(UTC), finished_at=None,
                outcome="failed", error="the load step failed: disk full", requests=3, rows={})
     history = read_history("duckdb", "leeloo")
     assert history and history[0]["outcome"] == "failed" and history[0]["requests"] == 3

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.leeloo_pipeline import build_leeloo_source
+from pipelines.registry import SOURCES
 from pipelines.publish import build_lake_reports, lake_reports_for_pipeline
 from pipelines.runner import make_pipeline
 from tests.leeloo.truth import assert_matches_truth
@@ -27,9 +27,8 @@ def _parquet_ids(lake: Path, table: str) -> set[str]:
 
 
 def _load(pipeline) -> None:
-    built = build_leeloo_source(leeloo_options(destination="filesystem"))
-    source = built[0] if isinstance(built, tuple) else built
-    info = pipeline.run(source, loader_file_format="parquet")
+    built = SOURCES["leeloo"].build(leeloo_options(destination="filesystem"))
+    info = pipeline.run(built.source, loader_file_format="parquet")
     assert not info.has_failed_jobs
 
 

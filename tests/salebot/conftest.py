@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import dlt
 import pytest
 
 from emulators.salebot import SalebotEmulator
 from pipelines.options import RunOptions
-from pipelines.salebot_pipeline import after_load, build_salebot_source
-from sources.salebot import RunReport
+from pipelines.registry import SOURCES
+from sources.report import SourceReport as RunReport
 
 API_KEY = "sbk_" + uuid.uuid4().hex  # distinctive, so a leak is greppable
 
@@ -47,11 +48,13 @@ class Warehouse:
 
     def run(self, **options: Any) -> RunReport:
         p = self.pipeline()
-        source = build_salebot_source(RunOptions(source="salebot", dataset=self.dataset, **options))
-        info = p.run(source)
+        spec = SOURCES["salebot"]
+        built = spec.build(RunOptions(source="salebot", dataset=self.dataset, **options))
+        info = p.run(built.source)
         assert not info.has_failed_jobs
-        after_load(p)
-        return source.report
+        assert spec.after_load is not None
+        spec.after_load(p, built.settings)
+        return built.report
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """`sql` may name tables as {messages}, {clients}, ... (qualified for the destination)."""

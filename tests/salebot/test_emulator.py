@@ -6,7 +6,8 @@ import datetime as dt
 import http.server
 import json
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -125,7 +126,7 @@ def test_simulate_changes_truth_and_pushes_every_new_message() -> None:
     received: list[dict[str, Any]] = []
 
     class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(200)
             self.send_header("Content-Length", "0")
@@ -161,7 +162,7 @@ def test_simulate_changes_truth_and_pushes_every_new_message() -> None:
 
 
 def test_data_is_deterministic_from_seed_and_anchor() -> None:
-    anchor = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+    anchor = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
     a, b = SalebotEmulator(seed=4, scale=30, anchor=anchor), SalebotEmulator(seed=4, scale=30, anchor=anchor)
     assert a.truth() == b.truth()
     assert len(a.truth()["clients"]) == 30

@@ -112,7 +112,7 @@ def test_backfill_window_reads_every_client_without_moving_cursors(emu: SalebotE
         for cid in sorted(emu.clients)[:5]:
             emu._new_message(emu._sim_rng, cid, emu._now(), "client")
             emu.clients[cid]["updated_at"] -= 10**6
-    today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     emu.reset_counts()
     report = warehouse.run(since=today - dt.timedelta(days=1), resources=["messages"])
     assert report.planned["messages"]["backfill"] + report.planned["messages"]["changed"] == len(emu.clients)

@@ -23,7 +23,7 @@ def test_reports_match_the_truth(emu: SalebotEmulator, warehouse: Warehouse) -> 
     warehouse.run()
     build_reports(warehouse.pipeline(), "salebot")
     truth = emu.truth()
-    utc = dt.timezone.utc
+    utc = dt.UTC
 
     def day(ts: int) -> dt.date:
         return dt.datetime.fromtimestamp(ts, utc).date()

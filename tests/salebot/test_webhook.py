@@ -12,7 +12,7 @@ import requests
 
 from emulators.salebot import SalebotEmulator
 from pipelines.options import RunOptions
-from pipelines.salebot_pipeline import build_salebot_source
+from pipelines.registry import SOURCES
 from pipelines.webhook import WebhookReceiver
 from sources.salebot.webhook_store import WebhookStore
 from tests.salebot.conftest import Warehouse, assert_equals_truth
@@ -104,7 +104,7 @@ def test_pushes_are_consumed_only_after_their_load(emu: SalebotEmulator, warehou
         pushed = set(emu.simulate(active_clients=4)["messages"])
     store = WebhookStore(_store_path())
     p = warehouse.pipeline()
-    p.extract(build_salebot_source(RunOptions(source="salebot", max_requests=0)))
+    p.extract(SOURCES["salebot"].build(RunOptions(source="salebot", max_requests=0)).source)
     p.normalize()  # extracted, not loaded: the load "failed"
     assert store.counts()["pending"] == len(pushed)
     assert not pushed & set(warehouse.ids("messages"))

@@ -7,7 +7,7 @@ week 1, Sunday 2024-01-07 ends it, Monday 2024-01-08 starts week 2.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dlt
@@ -15,7 +15,7 @@ import dlt
 
 def ts(text: str) -> datetime:
     """'2024-01-01 10:00' (UTC) -> an aware datetime."""
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def history(tunnel: str, tool: str, source: str) -> dict[str, Any]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import math
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import dlt
 import pytest
 
 from tests.transforms import fixture_data
@@ -79,7 +78,7 @@ def test_duplicated_key_fails_the_build_naming_model_and_test(warehouse_factory,
 @pytest.mark.parametrize("engine", ENGINES)
 def test_future_timestamp_fails_no_future(warehouse_factory, engine: str) -> None:
     wh = warehouse_factory(engine)
-    future = datetime.now(timezone.utc) + timedelta(days=3)
+    future = datetime.now(UTC) + timedelta(days=3)
     orders = [dict(fixture_data.ORDERS[0], id="o_future", created_at=future, updated_at=future)]
     wh.load(fixture_data.resources())
     wh.load(fixture_data.resources({"orders": (orders, "id")}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,9 @@ pytest.importorskip("emulators.leeloo")
 pytest.importorskip("sources.leeloo")
 pytest.importorskip("pipelines.runner")
 
-from emulators.leeloo import LeelooEmulator  # noqa: E402
-from pipelines.options import RunOptions  # noqa: E402
-from pipelines.runner import make_pipeline, run  # noqa: E402
+from emulators.leeloo import LeelooEmulator
+from pipelines.options import RunOptions
+from pipelines.runner import make_pipeline, run
 
 pytestmark = pytest.mark.slow
 TOKEN = "transform-test-token"
@@ -92,7 +92,7 @@ def check_against_truth(engine: str, dataset: str, truth: dict[str, Any]) -> Non
     dates = {r["snapshot_date"] for r in funnel}
     assert len(dates) == 1, dates  # one load: one snapshot per tunnel, today (UTC)
     (snapshot,) = dates
-    assert abs((snapshot - datetime.now(timezone.utc).date()).days) <= 1
+    assert abs((snapshot - datetime.now(UTC).date()).days) <= 1
     assert_report("tunnel_funnel", keyed(funnel, "tunnel_id", "snapshot_date"), T.tunnel_funnel(truth, snapshot))
 
     assert_report("source_funnel", keyed(read(engine, dataset, "source_funnel"), "tunnel_id", "leadgentool_id", "traffic_source_id"), T.source_funnel(truth))

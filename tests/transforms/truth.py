@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 PAID = {"RESOLVED", "SUCCESS"}
@@ -22,11 +22,11 @@ COUNTERS = {  # report column -> truth key
 def parse(ts: str | None) -> datetime | None:
     if not ts:
         return None
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def week_start(ts: datetime) -> date:
-    d = ts.astimezone(timezone.utc).date()
+    d = ts.astimezone(UTC).date()
     return d - timedelta(days=d.weekday())
 
 

@@ -1,0 +1,36 @@
+"""What one run of a source did, returned beside the dlt source by its builder.
+
+A dlt source is a description of work; what the work did (requests made, what a budget
+left undone, values that arrived in an unexpected shape) is filled in while dlt extracts
+and read by whoever ran it. It travels as this value, never as an attribute on the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sources.http.client import ApiClient
+
+
+@dataclass
+class SourceReport:
+    client: ApiClient | None = None
+    incomplete: set[str] = field(default_factory=set)
+    budget_exhausted: bool = False
+    warnings: list[str] = field(default_factory=list)
+    planned: dict[str, dict[str, int]] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        return self.client.requests_made if self.client else 0
+
+    def spent(self, resource: str) -> None:
+        """The request budget ran out while `resource` worked: it continues next run."""
+        self.budget_exhausted = True
+        self.incomplete.add(resource)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
