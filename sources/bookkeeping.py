@@ -1,0 +1,134 @@
+"""Per-entity bookkeeping in a table of the dataset, committed with the data it describes.
+
+A source remembers per entity what it last read (a fingerprint of a list entry, how far a
+chat is loaded, when a client was last verified). In dlt resource state that memory would
+be rewritten whole into `_dlt_pipeline_state` on every load: megabytes a night at 50,000
+people. Here it lives in `_chatfunnel_entities` (one row per resource and entity), written
+as rows of the same load package as the data, and read back at the start of the next
+extract, after dlt has loaded any pending package. So it is exactly as current as the
+data in the warehouse: a package that never loads advances neither.
+
+Only an *epoch* and a run counter live in resource state. A full refresh resets the
+state, so the epoch changes and rows of the old epoch are ignored (dlt drops the table
+only at the load step, after the extract has read it).
+
+A resource that writes rows here writes its own table as a variant too (`table_hints`):
+dlt merges a resource's decorator hints into every variant table it yields, so a resource
+writing several tables declares each table's hints on its items and none on itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+
+import dlt
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+TABLE = "_chatfunnel_entities"
+KEY = ("resource", "entity_id")
+COLUMNS: dict[str, dict[str, Any]] = {
+    "resource": {"data_type": "text", "nullable": False},
+    "entity_id": {"data_type": "text", "nullable": False},
+    "epoch": {"data_type": "text"},
+    "fingerprint": {"data_type": "text"},
+    "mark": {"data_type": "text"},
+    "verified_run": {"data_type": "bigint"},
+    "verified_at": {"data_type": "timestamp", "timezone": True},
+}
+
+
+def table_hints(table: str, columns: Mapping[str, Any], primary_key: str | tuple[str, ...] = "id",
+                write_disposition: str = "merge") -> Any:
+    """Hints for rows a resource yields into `table` (see the module docstring)."""
+    return dlt.mark.make_hints(
+        table_name=table, primary_key=primary_key, write_disposition=write_disposition,  # type: ignore[arg-type]
+        columns={k: dict(v) for k, v in columns.items()},
+    )
+
+
+@dataclass
+class Entry:
+    fingerprint: str | None = None
+    mark: str | None = None
+    verified_run: int | None = None
+    verified_at: datetime | None = None
+
+
+class Ledger:
+    """The per-entity memory of one resource for one run: read once, updated as work finishes.
+
+    `run` counts this resource's runs (1 on the first); a sweep spreads re-verification
+    over runs with it. Call `rows()` after a batch of work and yield them: they reach the
+    table in the same load as the data they describe.
+    """
+
+    def __init__(self, resource: str, state: dict[str, Any], known: Mapping[str, Entry] | None = None) -> None:
+        self.resource = resource
+        self.epoch: str = state.setdefault("ledger_epoch", uuid.uuid4().hex)
+        self.run: int = int(state.get("ledger_run", 0)) + 1
+        state["ledger_run"] = self.run
+        self.entries: dict[str, Entry] = dict(known) if known is not None else read_entries(resource, self.epoch)
+        self._pending: dict[str, Entry] = {}
+
+    def __contains__(self, entity_id: object) -> bool:
+        return entity_id in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, entity_id: str) -> Entry | None:
+        return self.entries.get(entity_id)
+
+    def put(self, entity_id: str, *, fingerprint: str | None = None, mark: str | None = None,
+            verified: bool = True) -> None:
+        old = self.entries.get(entity_id) or Entry()
+        entry = Entry(
+            fingerprint=fingerprint if fingerprint is not None else old.fingerprint,
+            mark=mark if mark is not None else old.mark,
+            verified_run=self.run if verified else old.verified_run,
+            verified_at=datetime.now(timezone.utc) if verified else old.verified_at,
+        )
+        self.entries[entity_id] = entry
+        self._pending[entity_id] = entry
+
+    def forget(self, entity_id: str) -> None:
+        """The entity is gone: its next appearance counts as new."""
+        if self.entries.pop(entity_id, None) is not None:
+            self._pending[entity_id] = Entry()
+
+    def rows(self) -> Any:
+        """The changed entries as rows for `TABLE`, with their hints; None when nothing changed."""
+        if not self._pending:
+            return None
+        rows = [
+            {"resource": self.resource, "entity_id": key, "epoch": self.epoch if entry != Entry() else None,
+             "fingerprint": entry.fingerprint, "mark": entry.mark,
+             "verified_run": entry.verified_run, "verified_at": entry.verified_at}
+            for key, entry in self._pending.items()
+        ]
+        self._pending = {}
+        return dlt.mark.with_hints(rows, table_hints(TABLE, COLUMNS, KEY), create_table_variant=True)
+
+
+def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
+    """The ledger of `resource` in the running pipeline's dataset; empty before the first load."""
+    pipeline = dlt.current.pipeline()
+    if not pipeline.default_schema_name or TABLE not in pipeline.default_schema.tables:
+        return {}
+    literal = resource.replace("'", "''")
+    epoch_literal = epoch.replace("'", "''")
+    # newest version per key: the filesystem destination appends instead of merging
+    sql = (
+        "select entity_id, fingerprint, mark, verified_run, verified_at from ("
+        "select entity_id, fingerprint, mark, verified_run, verified_at, epoch, row_number() over "
+        f"(partition by entity_id order by _dlt_load_id desc) as version from {TABLE} "
+        f"where resource = '{literal}') v where version = 1 and epoch = '{epoch_literal}'"
+    )
+    try:
+        rows: Iterable[tuple[Any, ...]] = pipeline.dataset().query(sql).fetchall()
+    except DatabaseUndefinedRelation:
+        return {}
+    return {str(r[0]): Entry(r[1], r[2], r[3], r[4]) for r in rows}
