@@ -132,3 +132,32 @@ def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
     except DatabaseUndefinedRelation:
         return {}
     return {str(r[0]): Entry(r[1], r[2], r[3], r[4]) for r in rows}
+
+
+DELETIONS_TABLE = "_chatfunnel_deletions"
+DELETIONS_KEY = ("table_name", "entity_id")
+DELETIONS_COLUMNS: dict[str, dict[str, Any]] = {
+    "table_name": {"data_type": "text", "nullable": False},
+    "entity_id": {"data_type": "text", "nullable": False},
+    "deleted_at": {"data_type": "timestamp", "timezone": True},
+    "proof": {"data_type": "text"},
+    "observed_at": {"data_type": "timestamp", "timezone": True},
+}
+
+
+def deletion_rows(table: str, entity_ids: Iterable[str], proof: str | None) -> Any:
+    """Rows for `_chatfunnel_deletions`: `table`'s entities with these ids are gone (proof:
+    "listing" for a complete listing without them, "404", "client_not_found", ...), or,
+    with `proof=None`, exist again. After the load, the run sets (or clears) `deleted_at`
+    on the raw rows from this table, and on the rows of tables that hang off them
+    (`pipelines.reconcile`); the raw rows themselves stay for audit."""
+    now = datetime.now(timezone.utc)
+    rows = [
+        {"table_name": table, "entity_id": str(key), "deleted_at": now if proof else None,
+         "proof": proof, "observed_at": now}
+        for key in entity_ids
+    ]
+    if not rows:
+        return None
+    return dlt.mark.with_hints(rows, table_hints(DELETIONS_TABLE, DELETIONS_COLUMNS, DELETIONS_KEY),
+                               create_table_variant=True)
