@@ -1,0 +1,146 @@
+"""The SQL engines the reports are built on, reached through a dlt pipeline's sql_client.
+
+Catalog reads (which tables and columns exist), the shape of a relation, and the Postgres
+advisory locks that serialise every rebuild of one dataset across processes and machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from transforms.models import TransformError
+
+SQL_ENGINES = {"duckdb": "duckdb", "motherduck": "duckdb", "postgres": "postgres"}
+LOCK_NAMESPACE = "chatfunnel.transforms:"
+
+
+def engine_name(pipeline: Any) -> str:
+    return str(pipeline.destination.destination_name)
+
+
+def dialect(pipeline: Any) -> str:
+    name = engine_name(pipeline)
+    if name not in SQL_ENGINES:
+        raise TransformError(
+            f"reports are built on duckdb or postgres; destination {name!r} has no SQL engine "
+            "to build them (load with --no-transform)"
+        )
+    return SQL_ENGINES[name]
+
+
+def query(client: Any, sql: str) -> list[tuple]:
+    with client.execute_query(sql) as cursor:
+        return [tuple(r) for r in cursor.fetchall()]
+
+
+def query_dicts(client: Any, sql: str) -> list[dict[str, Any]]:
+    with client.execute_query(sql) as cursor:
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, (plain(v) for v in row), strict=True)) for row in cursor.fetchall()]
+
+
+def plain(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def qualified(schema: str, name: str) -> str:
+    return f'"{schema}"."{name}"'
+
+
+def catalog_columns(client: Any, schema: str) -> dict[str, set[str]]:
+    """table name -> its column names (lower case), for every table or view of ``schema``."""
+    rows = query(
+        client,
+        "select table_name, column_name from information_schema.columns "
+        f"where table_schema = {literal(schema)}",
+    )
+    out: dict[str, set[str]] = {}
+    for table, column in rows:
+        out.setdefault(table.lower(), set()).add(column.lower())
+    return out
+
+
+def relation_shapes(client: Any, schemas: Iterable[str]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(schema, relation), lower case -> [(column, data type)] in column order, tables and views."""
+    names = ", ".join(literal(s) for s in schemas)
+    if not names:
+        return {}
+    rows = query(
+        client,
+        "select table_schema, table_name, column_name, data_type from information_schema.columns "
+        f"where table_schema in ({names}) order by table_schema, table_name, ordinal_position",
+    )
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, table, column, data_type in rows:
+        out.setdefault((schema.lower(), table.lower()), []).append((column, str(data_type).lower()))
+    return out
+
+
+def existing_objects(client: Any, schema: str) -> dict[str, str]:
+    """relation name -> 'view' or 'table', for ``schema``."""
+    rows = query(
+        client,
+        "select table_name, table_type from information_schema.tables "
+        f"where table_schema = {literal(schema)}",
+    )
+    return {name.lower(): ("view" if "VIEW" in kind.upper() else "table") for name, kind in rows}
+
+
+def lock_key(dataset: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a dataset name (the same on every machine)."""
+    digest = hashlib.blake2b((LOCK_NAMESPACE + dataset).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_datasets(client: Any, datasets: Iterable[str]) -> None:
+    """Take the transaction-scoped advisory locks of ``datasets`` (Postgres only), in one
+    global order so that two writers needing overlapping sets cannot deadlock each other.
+
+    Must run inside a transaction; the locks go with its commit or rollback, so a killed
+    process never leaves one behind.
+    """
+    for key in sorted({lock_key(d) for d in datasets}):
+        client.execute_sql(f"select pg_advisory_xact_lock({key})")
+
+
+def dependent_views(client: Any, dialect_name: str, schema: str) -> list[tuple[str, str]]:
+    """Views in OTHER schemas that read a relation of ``schema`` (e.g. the cross-account
+    views over an account's reports), as (schema, view) pairs."""
+    if dialect_name == "postgres":
+        rows = query(
+            client,
+            "select distinct vn.nspname, v.relname "
+            "from pg_depend d "
+            "join pg_rewrite r on r.oid = d.objid "
+            "join pg_class v on v.oid = r.ev_class "
+            "join pg_namespace vn on vn.oid = v.relnamespace "
+            "join pg_class t on t.oid = d.refobjid "
+            "join pg_namespace tn on tn.oid = t.relnamespace "
+            f"where tn.nspname = {literal(schema)} and vn.nspname <> {literal(schema)} "
+            "and v.oid <> t.oid order by 1, 2",
+        )
+        return [(str(s), str(v)) for s, v in rows]
+    import sqlglot
+    from sqlglot import exp
+
+    rows = query(
+        client,
+        "select schema_name, view_name, sql from duckdb_views() "
+        f"where not internal and database_name = current_database() and schema_name <> {literal(schema)}",
+    )
+    found = []
+    for view_schema, view, sql in rows:
+        try:
+            tree = sqlglot.parse_one(sql, read="duckdb")
+        except sqlglot.errors.ParseError:
+            continue  # not one of ours: a view we cannot read cannot be one we built
+        if any(t.db.lower() == schema.lower() for t in tree.find_all(exp.Table)):
+            found.append((str(view_schema), str(view)))
+    return sorted(found)
