@@ -1,4 +1,8 @@
-"""`chatfunnel` command line. Also `python -m pipelines`."""
+"""`chatfunnel`, the command line. Also `python -m pipelines`.
+
+Parsing and printing only: what a run does is `pipelines.lifecycle`, several accounts
+side by side `pipelines.fleet`, the status `pipelines.status`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,41 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Sequence
+from importlib import metadata
 
+from .errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ChatfunnelError,
+    ConfigurationMissing,
+    UsageError,
+)
+from .accounts import Account
 from .options import RunOptions
+from .progress import PROGRESS_MODES
+from .registry import SOURCES
+from .warehouse import DESTINATIONS
 
-if TYPE_CHECKING:
-    from .runner import RunResult
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    success (also when a request budget stopped a run early: it continues next run)
+  {EXIT_FAILED}    a run failed; stderr says what failed and what to do
+  {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown resource, --since in the future)
+  {EXIT_LOCKED}   another run of the same pipeline holds the lock; nothing was done (try later, or --wait)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM) or stopped at --max-runtime; the next run finishes the rest"""
 
-DESTINATIONS = ("duckdb", "postgres", "filesystem")
-SOURCE_CHOICES = ("leeloo", "salebot", "all")
+SOURCE_CHOICES = (*SOURCES, "all")
+
+
+def version() -> str:
+    try:
+        return metadata.version("chatfunnel")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def parse_when(value: str) -> datetime:
@@ -31,165 +60,252 @@ def parse_when(value: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-def _sources(which: str) -> list[str]:
-    return ["leeloo", "salebot"] if which == "all" else [which]
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return number
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32, width=100)
+
+
+def _add_selection(parser: argparse.ArgumentParser, *, what: str) -> None:
+    parser.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES,
+                        help=f"which source to {what} (default: all: every configured source)")
+    parser.add_argument("--destination", default="duckdb", choices=DESTINATIONS,
+                        help="where the data is (default: duckdb, the file chatfunnel.duckdb)")
+    parser.add_argument("--account", metavar="NAME[,NAME]",
+                        help="only these accounts ('default' is the unnamed one; default: every configured account)")
+    parser.add_argument("--dataset", metavar="NAME",
+                        help="dataset (schema) name for a single account (default: leeloo, leeloo_<account>, ...)")
+    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                        help="if another run of the same pipeline holds the lock, wait this long (default: 0, exit 75)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="chatfunnel",
-        description="Load Leeloo.ai and Salebot.pro sales funnels into a SQL warehouse and build funnel reports.",
+        prog="chatfunnel", formatter_class=_formatter,
+        description="Load Leeloo.ai and Salebot.pro chatbot sales funnels into DuckDB, Postgres or Parquet, "
+                    "and build SQL funnel reports.",
+        epilog="examples:\n  chatfunnel run                      every configured source and account\n"
+               "  chatfunnel run leeloo --account acme\n  chatfunnel status\n\n" + EXIT_CODES,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more (never secrets)")
+    parser.add_argument("--version", action="version", version=f"chatfunnel {version()}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more on stderr (never secrets)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="incremental load, then rebuild the reports")
-    run.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES)
-    run.add_argument("--destination", default="duckdb", choices=DESTINATIONS)
-    run.add_argument("--dataset", help="dataset/schema name (default: the source name)")
-    run.add_argument("--resources", help="comma-separated resources to load (default: all)")
-    run.add_argument("--since", type=parse_when, help="backfill from this UTC date/datetime")
-    run.add_argument("--until", type=parse_when, help="backfill up to this UTC date/datetime")
-    run.add_argument("--full-refresh", action="store_true", help="drop this source's tables and state, reload")
+    run = sub.add_parser(
+        "run", help="incremental load, then rebuild the reports", formatter_class=_formatter,
+        description="Load what changed since the last run, rebuild the reports, record the run, publish the "
+                    "BI snapshot (DuckDB) and alert on failure. A run interrupted earlier is finished first.",
+        epilog="examples:\n  chatfunnel run\n  chatfunnel run leeloo --destination postgres\n"
+               "  chatfunnel run salebot --max-requests 4500          stay under a daily API cap\n"
+               "  chatfunnel run leeloo --since 2024-01-01 --until 2024-02-01   backfill a window\n\n" + EXIT_CODES,
+    )
+    _add_selection(run, what="load")
+    run.add_argument("--resources", metavar="A,B", help="load only these resources (default: all; see README, Tables)")
+    run.add_argument("--since", type=parse_when, metavar="WHEN",
+                     help="backfill from this UTC date or datetime, leaving the nightly cursors alone")
+    run.add_argument("--until", type=parse_when, metavar="WHEN", help="backfill up to this UTC date or datetime")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="drop this source's tables, reports and state, then reload everything")
     run.add_argument("--no-transform", action="store_true", help="do not rebuild the reports")
-    run.add_argument("--progress", default="log", choices=("log", "none"))
-    run.add_argument("--max-requests", type=int, help="stop cleanly after this many API requests")
-    run.add_argument("--concurrency", type=int, help="parallel request chains (default 8)")
-    run.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                     help="if another run of the same pipeline is going, wait this long (default: exit at once)")
+    run.add_argument("--progress", default="auto", choices=PROGRESS_MODES,
+                     help="auto (default): bars on a terminal, silent under cron; log: also a line a minute "
+                          "off a terminal; none")
+    run.add_argument("--max-requests", type=positive_int, metavar="N",
+                     help="stop cleanly after N API requests; the next run carries on (default: no limit)")
+    run.add_argument("--concurrency", type=positive_int, metavar="N",
+                     help="parallel request chains per account (default: the source's setting, 8 / 4)")
+    run.add_argument("--parallel-accounts", type=positive_int, metavar="N", default=None,
+                     help="accounts loaded at once (default: 4; 1 runs them one after another in this process)")
+    run.add_argument("--max-runtime", type=float, metavar="SECONDS",
+                     help="stop cleanly after this long (default: chatfunnel.max_runtime_hours, 6 h)")
+    run.add_argument("--outcome-file", help=argparse.SUPPRESS)
+    run.add_argument("--no-publish", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_run)
 
-    transform = sub.add_parser("transform", help="rebuild the reports only")
-    transform.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES)
-    transform.add_argument("--destination", default="duckdb", choices=DESTINATIONS)
-    transform.add_argument("--dataset")
-    transform.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                           help="if a run is loading this pipeline, wait this long (default: exit at once)")
+    transform = sub.add_parser(
+        "transform", help="rebuild the reports only", formatter_class=_formatter,
+        description="Rebuild and test the SQL reports of what is loaded, then publish the BI snapshot (DuckDB).",
+        epilog="examples:\n  chatfunnel transform\n  chatfunnel transform leeloo --destination postgres\n\n" + EXIT_CODES,
+    )
+    _add_selection(transform, what="rebuild")
     transform.set_defaults(handler=cmd_transform)
+
+    status = sub.add_parser(
+        "status", help="last runs, rows per table, cursors, what the next run will do", formatter_class=_formatter,
+        description="Per account: the last (successful) run, an interrupted run or a left-over load package, rows "
+                    "per table, cursors and sweep progress. Exits 1 when a last run failed or a destination cannot "
+                    "be reached, so a monitoring check can run it.",
+        epilog="examples:\n  chatfunnel status\n  chatfunnel status leeloo --destination postgres\n\n" + EXIT_CODES,
+    )
+    status.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES,
+                        help="which source (default: all)")
+    status.add_argument("--destination", default="duckdb", choices=DESTINATIONS, help="default: duckdb")
+    status.add_argument("--account", metavar="NAME[,NAME]", help="only these accounts")
+    status.add_argument("--dataset", metavar="NAME", help="a dataset name given to `run --dataset`")
+    status.set_defaults(handler=cmd_status)
 
     from .dashboard import add_report_arguments, report_from_args
 
-    report = sub.add_parser("report", help="write the self-contained HTML funnel dashboard")
+    report = sub.add_parser("report", help="write the self-contained HTML funnel dashboard",
+                            formatter_class=_formatter,
+                            description="Write one HTML file with the funnel dashboard (opens offline).",
+                            epilog="examples:\n  chatfunnel report\n  chatfunnel report --destination postgres "
+                                   "--out /var/www/funnel.html\n\n" + EXIT_CODES)
     add_report_arguments(report)
     report.set_defaults(handler=report_from_args)
 
-    status = sub.add_parser("status", help="last runs, rows per table, cursors")
-    status.add_argument("--destination", default="duckdb", choices=DESTINATIONS)
-    status.set_defaults(handler=cmd_status)
-
-    demo = sub.add_parser("demo", help="emulators -> DuckDB -> reports, with a funnel summary")
-    demo.add_argument("--scale", type=int, default=500, help="people in the emulated Leeloo account")
-    demo.add_argument("--dir", default=".chatfunnel/demo", help="where the demo writes its files")
+    demo = sub.add_parser("demo", help="emulators -> DuckDB -> reports, with a funnel summary",
+                          formatter_class=_formatter,
+                          description="Start the built-in emulators, load them into a fresh DuckDB file, simulate "
+                                      "a day of activity, load again, and print a funnel summary.")
+    demo.add_argument("--scale", type=positive_int, default=500, help="people in the emulated Leeloo account (default 500)")
+    demo.add_argument("--dir", default=".chatfunnel/demo", help="where the demo writes its files (default .chatfunnel/demo)")
     demo.set_defaults(handler=cmd_demo)
 
-    emulator = sub.add_parser("emulator", help="run an API emulator in the foreground")
+    emulator = sub.add_parser("emulator", help="run an API emulator in the foreground", formatter_class=_formatter,
+                              description="Serve an emulated Leeloo.ai or Salebot.pro API on loopback, to try the "
+                                          "pipeline without an account.")
     from emulators.cli import add_emulator_subcommands
 
-    emulator_sub = emulator.add_subparsers(dest="emulator", required=True)
+    emulator_sub = emulator.add_subparsers(dest="emulator", required=True, metavar="API")
     add_emulator_subcommands(emulator_sub)
     emulator.set_defaults(handler=lambda args: args._emulator_run(args))
 
-    try:
+    try:  # TEMPORARY while the receiver moves to its own package
         from .webhook import add_webhook_arguments, serve_webhook_from_args
-
-        webhook = sub.add_parser("webhook", help="Salebot webhook receiver")
-        webhook_sub = webhook.add_subparsers(dest="webhook_command", required=True)
-        serve = webhook_sub.add_parser("serve", help="accept Salebot message pushes")
-        add_webhook_arguments(serve)
-        serve.set_defaults(handler=serve_webhook_from_args)
     except ImportError:
-        pass
+        return parser
+
+    webhook = sub.add_parser("webhook", help="the Salebot webhook receiver", formatter_class=_formatter,
+                             description="Receive Salebot's message pushes into a durable inbox.")
+    webhook_sub = webhook.add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
+    serve = webhook_sub.add_parser("serve", help="accept Salebot message pushes", formatter_class=_formatter)
+    add_webhook_arguments(serve)
+    serve.set_defaults(handler=serve_webhook_from_args)
     return parser
 
 
-def _options(args: argparse.Namespace, source: str) -> RunOptions:
+# ---------------------------------------------------------------- selection
+
+
+def selected_accounts(args: argparse.Namespace) -> list[RunOptions]:
+    """One RunOptions per account to run, from the source argument and --account."""
+    asked = [args.source] if args.source != "all" else list(SOURCES)
+    names = [n.strip() for n in (args.account or "").split(",") if n.strip()]
+    chosen: list[RunOptions] = []
+    for source in asked:
+        spec = SOURCES[source]
+        accounts = spec.accounts()
+        if names:
+            wanted = [a for a in accounts if (a.name or "default") in names]
+        else:
+            wanted = accounts
+        if not accounts and args.source != "all":
+            raise spec.missing(Account(source), list(spec.secret_keys))
+        chosen.extend(_options(args, a.source, a.name) for a in wanted)
+    if names:
+        found = {o.account or "default" for o in chosen}
+        unknown = [n for n in names if n not in found]
+        if unknown:
+            raise UsageError(f"No configured account named {', '.join(unknown)} for "
+                             f"{' or '.join(asked)}. Configured accounts are listed by `chatfunnel status`.")
+    if not chosen:
+        raise ConfigurationMissing(
+            "No source is configured. Set SOURCES__LEELOO__API_TOKEN and/or SOURCES__SALEBOT__API_KEY, or "
+            "put them in .dlt/secrets.toml (see README, Configuration).", step="config")
+    if args.dataset and len(chosen) > 1:
+        raise UsageError("--dataset names the dataset of a single account; pick one source and --account.")
+    return chosen
+
+
+def _options(args: argparse.Namespace, source: str, account: str | None) -> RunOptions:
+    resources = tuple(r.strip() for r in args.resources.split(",") if r.strip()) \
+        if getattr(args, "resources", None) else None
     return RunOptions(
-        source=source,
-        destination=args.destination,
-        dataset=args.dataset,
-        resources=[r.strip() for r in args.resources.split(",") if r.strip()] if args.resources else None,
-        since=args.since,
-        until=args.until,
-        full_refresh=args.full_refresh,
-        transform=not args.no_transform,
-        progress=args.progress,
-        max_requests=args.max_requests,
-        concurrency=args.concurrency,
+        source=source, account=account, destination=args.destination, dataset=args.dataset,
+        resources=resources, since=getattr(args, "since", None), until=getattr(args, "until", None),
+        full_refresh=getattr(args, "full_refresh", False), transform=not getattr(args, "no_transform", False),
+        progress=getattr(args, "progress", "none"), max_requests=getattr(args, "max_requests", None),
+        concurrency=getattr(args, "concurrency", None), max_runtime=getattr(args, "max_runtime", None),
+        wait=args.wait,
     )
+
+
+# ---------------------------------------------------------------- commands
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .history import run_observed
+    from .fleet import DEFAULT_PARALLEL_ACCOUNTS, after_all_accounts, run_accounts, write_outcome
+    from .lifecycle import RunOutcome, run_account
+    from .summary import format_outcome
 
     if args.since and args.until and args.since >= args.until:
-        raise SystemExit("chatfunnel: --since must be before --until")
-    if args.dataset and args.source == "all":
-        raise SystemExit("chatfunnel: --dataset needs a single source (leeloo or salebot)")
-    from .runner import ChatfunnelError
+        raise UsageError("--since must be before --until.")
+    planned = selected_accounts(args)
+    if args.outcome_file:  # a child of a several-accounts run: exactly one account
+        outcome = run_account(planned[0], publish=not args.no_publish)
+        print(format_outcome(outcome))
+        write_outcome(args.outcome_file, outcome)
+        return outcome.exit_code
+    outcomes: list[RunOutcome] = []
 
-    sources = _sources(args.source)
-    failures: list[ChatfunnelError] = []
-    for source in sources:
-        try:
-            result = run_observed(_options(args, source), wait=args.wait)
-        except ChatfunnelError as exc:
-            if len(sources) == 1:
-                raise
-            # one source failing must not cost the other its nightly load
-            print(f"chatfunnel: error: {exc}", file=sys.stderr)
-            failures.append(exc)
-            continue
-        print(format_result(result))
-        if result.budget_exhausted:
-            print(
-                f"  stopped at the request budget; {', '.join(result.incomplete)} will continue "
-                f"on the next run"
-            )
-    return max((exc.exit_code for exc in failures), default=0)
+    def show(outcome: RunOutcome) -> None:
+        print(format_outcome(outcome), flush=True)
+        if outcome.error is not None:
+            print(f"chatfunnel: error: {outcome.error}", file=sys.stderr, flush=True)
+
+    by_source: dict[str, list[RunOptions]] = {}
+    for options in planned:
+        by_source.setdefault(options.source, []).append(options)
+    parallel = args.parallel_accounts or DEFAULT_PARALLEL_ACCOUNTS
+    for source, options_list in by_source.items():
+        accounts = [o.target for o in options_list]
+        outcomes.extend(run_accounts(options_list[0], accounts, parallel, show))
+        if any(o.exit_code == EXIT_INTERRUPTED for o in outcomes):
+            break
+    for line in after_all_accounts(planned[0].destination, outcomes, publish=not args.no_publish):
+        print(line)
+    return _exit_code(o.exit_code for o in outcomes)
 
 
-def format_result(result: RunResult) -> str:
-    rows = ", ".join(f"{t}={n}" for t, n in sorted(result.rows.items())) or "no new rows"
-    state = "complete" if result.complete else f"incomplete: {', '.join(result.incomplete)}"
-    return (
-        f"{result.source}: loaded into {result.destination} dataset '{result.dataset}' in "
-        f"{result.seconds:.1f}s, {result.requests} API requests, {state}\n"
-        f"  rows: {rows}\n  warehouse: {result.location}"
-    )
+def _exit_code(codes: object) -> int:
+    found = sorted(set(codes))  # type: ignore[call-overload]
+    if not found or found == [0]:
+        return EXIT_OK
+    for code in (EXIT_INTERRUPTED, EXIT_LOCKED):
+        if code in found:
+            return code
+    return EXIT_USAGE if found == [0, EXIT_USAGE] or found == [EXIT_USAGE] else EXIT_FAILED
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    from .history import publish_after_transform
-    from .lock import lock_names, run_locks
-    from .runner import ChatfunnelError, make_pipeline, pipeline_name, transform
+    from .fleet import after_all_accounts
+    from .lifecycle import transform_account
 
-    for source in _sources(args.source):
-        dataset = args.dataset or source
-        with run_locks(lock_names(pipeline_name(source, dataset, args.destination), args.destination),
-                       wait=args.wait):
-            pipeline = make_pipeline(source, args.destination, dataset)
-            if not pipeline.default_schema_name:
-                raise ChatfunnelError(
-                    f"Nothing has been loaded for {source} into {args.destination} yet; run "
-                    f"`chatfunnel run {source}` first."
-                )
-            if args.destination == "filesystem":
-                from .publish import lake_reports_for_pipeline
-
-                result = lake_reports_for_pipeline(pipeline, source)
-            else:
-                result = transform(pipeline, source)
-            published = publish_after_transform(args.destination)
-        print(f"{source}: reports rebuilt" + (f" ({result})" if result is not None else ""))
-        if published:
-            print(f"  BI snapshot: {published}")
-    return 0
+    codes = []
+    for options in selected_accounts(args):
+        result = transform_account(options, publish=False)
+        if result.error is not None:
+            print(f"chatfunnel: error: {result.error}", file=sys.stderr)
+        else:
+            print(f"{result.account.label}: reports rebuilt ({result.reports})")
+        codes.append(result.exit_code)
+    for line in after_all_accounts(args.destination, [], publish=True):
+        print(line)
+    return _exit_code(codes)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .history import print_status
+    from .status import print_status
 
-    return print_status(args.destination)
+    sources = list(SOURCES) if args.source == "all" else [args.source]
+    names = [n.strip() for n in (args.account or "").split(",") if n.strip()] or None
+    return print_status(args.destination, sources, args.dataset, names)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -199,11 +315,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not verbose:
         logging.getLogger("dlt").setLevel(logging.WARNING)
 
@@ -213,17 +326,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
-    from .runner import ChatfunnelError
-
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args) or 0
+        return handler(args) or EXIT_OK
     except ChatfunnelError as exc:
         print(f"chatfunnel: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("chatfunnel: interrupted; nothing half-loaded is committed, run again to continue.", file=sys.stderr)
-        return 130
+        print("chatfunnel: interrupted; what was loaded is kept and the next run finishes the rest.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

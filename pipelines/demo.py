@@ -1,100 +1,113 @@
 """`chatfunnel demo`: emulated Leeloo and Salebot accounts -> DuckDB -> reports -> summary.
 
 Everything runs on loopback inside this process; nothing needs an account or a network.
+The demo is repeatable: it starts from an empty folder and emulators with a fixed history,
+loads both sources in full, lets a day of activity happen, and loads again incrementally,
+so every demo prints the same kind of story.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 DEMO_TOKEN = "demo-token"
+DEMO_ANCHOR = datetime(2026, 11, 1, tzinfo=timezone.utc)  # the emulated history ends here: same data every time
 
 
 @contextlib.contextmanager
-def _emulators(scale: int) -> Iterator[list[str]]:
-    """Start every emulator that is available and point the sources at it."""
+def _emulators(scale: int) -> Iterator[dict[str, Any]]:
+    """Start both emulators and point the sources at them (no client rate limit)."""
     from emulators.leeloo import LeelooEmulator
+    from emulators.salebot import SalebotEmulator
 
-    started: list[str] = []
     with contextlib.ExitStack() as stack:
-        leeloo = LeelooEmulator(seed=1, scale=scale, token=DEMO_TOKEN)
-        url = stack.enter_context(leeloo.serve())
+        leeloo = LeelooEmulator(seed=1, scale=scale, token=DEMO_TOKEN, anchor=DEMO_ANCHOR)
+        salebot = SalebotEmulator(seed=1, scale=max(50, scale // 2), api_key=DEMO_TOKEN, anchor=DEMO_ANCHOR)
+        leeloo_url = stack.enter_context(leeloo.serve())
+        salebot_url = stack.enter_context(salebot.serve())
         os.environ.update(
-            SOURCES__LEELOO__BASE_URL=url,
-            SOURCES__LEELOO__API_TOKEN=DEMO_TOKEN,
+            SOURCES__LEELOO__BASE_URL=leeloo_url, SOURCES__LEELOO__API_TOKEN=DEMO_TOKEN,
             SOURCES__LEELOO__REQUESTS_PER_MINUTE="0",  # an emulator has no rate limit to respect
+            SOURCES__SALEBOT__BASE_URL=salebot_url, SOURCES__SALEBOT__API_KEY=DEMO_TOKEN,
+            SOURCES__SALEBOT__REQUESTS_PER_MINUTE="0",
         )
-        print(f"  Leeloo emulator: {url} ({scale} people)")
-        started.append("leeloo")
-        try:
-            from emulators.salebot import SalebotEmulator
-        except ImportError:
-            SalebotEmulator = None  # noqa: N806
-        if SalebotEmulator is not None:
-            salebot = SalebotEmulator(seed=1, scale=max(50, scale // 2), api_key=DEMO_TOKEN)
-            url = stack.enter_context(salebot.serve())
-            os.environ.update(
-                SOURCES__SALEBOT__BASE_URL=url,
-                SOURCES__SALEBOT__API_KEY=DEMO_TOKEN,
-                SOURCES__SALEBOT__REQUESTS_PER_MINUTE="0",
-            )
-            print(f"  Salebot emulator: {url}")
-            started.append("salebot")
-        yield started
+        print(f"  Leeloo emulator: {leeloo_url} ({scale} people)")
+        print(f"  Salebot emulator: {salebot_url} ({max(50, scale // 2)} clients)")
+        yield {"leeloo": leeloo, "salebot": salebot}
 
 
-def _print_summary(rows: list[dict[str, Any]]) -> None:
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
     if not rows:
-        print("  (no tunnels)")
+        print("  (no rows)")
         return
-    columns = list(rows[0].keys())
+    columns = list(rows[0])
     widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
     print("  " + "  ".join(c.ljust(widths[c]) for c in columns))
     for row in rows:
         print("  " + "  ".join(_fmt(row.get(c)).ljust(widths[c]) for c in columns))
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
+def _load(round_name: str) -> bool:
+    from .fleet import after_all_accounts
+    from .lifecycle import run_account
+    from .options import RunOptions
+    from .summary import format_outcome
+
+    print(f"\n== {round_name}")
+    ok = True
+    outcomes = []
+    for source in ("leeloo", "salebot"):
+        outcome = run_account(RunOptions(source=source, progress="none"), publish=False)
+        outcomes.append(outcome)
+        print(format_outcome(outcome))
+        if outcome.error is not None:
+            print(f"  error: {outcome.error}")
+            ok = False
+    for line in after_all_accounts("duckdb", outcomes, publish=True):
+        print(f"  {line}")
+    return ok
 
 
 def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
-    from .options import RunOptions
-    from .history import run_observed
-    from .runner import make_pipeline
+    from transforms.runner import format_summary, summary_rows
+
+    from .accounts import Account
+    from .warehouse import make_pipeline
 
     home = Path(directory).resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    if home.exists():
+        shutil.rmtree(home)  # a demo starts from nothing, so it is the same every time
+    home.mkdir(parents=True)
     os.environ["DLT_DATA_DIR"] = str(home / "dlt")
     os.environ["DESTINATION__DUCKDB__CREDENTIALS"] = str(home / "chatfunnel.duckdb")
     print(f"chatfunnel demo: working in {home}")
-    with _emulators(scale) as sources:
-        for source in sources:
-            print(f"\n== loading {source} (full load on the first demo run, incremental after)")
-            result = run_observed(RunOptions(source=source, progress="none"))
-            rows = ", ".join(f"{t}={n}" for t, n in sorted(result.rows.items()) if "__" not in t)
-            print(f"  {result.requests} API requests in {result.seconds:.1f}s; rows: {rows or 'none new'}")
-            if result.reports is not None:
-                print(f"  reports rebuilt in dataset {result.dataset}_reports "
-                      f"({len(getattr(result.reports, 'models', []))} models, data tests passed)")
-        print("\n== funnel per tunnel (leeloo_reports.tunnel_funnel, latest snapshot)")
-        try:
-            from transforms.runner import summary_rows
-
-            _print_summary(summary_rows(make_pipeline("leeloo", "duckdb", "leeloo"), "leeloo"))
-        except ImportError:
-            print("  (reports are not available)")
+    with _emulators(scale) as emulators:
+        if not _load("first run: the whole history of both accounts"):
+            return 1
+        changed = emulators["leeloo"].simulate(active_people=0.02, new_people=5, new_orders=5, status_changes=3)
+        emulators["salebot"].simulate(active_clients=5)
+        print(f"\n   ... a day passes: {len(changed['active_people'])} Leeloo people write, "
+              f"{len(changed['new_people'])} new people arrive, {len(changed['new_orders'])} orders are placed")
+        if not _load("second run: only what changed"):
+            return 1
+        print("\n== funnel per tunnel (leeloo_reports.tunnel_funnel, newest snapshot)")
+        print("  " + format_summary(summary_rows(make_pipeline(Account("leeloo")), "leeloo")).replace("\n", "\n  "))
         dashboard = _dashboard(home)
     print("\n== where things are")
-    print(f"  DuckDB warehouse: {home / 'chatfunnel.duckdb'}")
-    print(f"    query it: .venv/bin/python -c \"import duckdb; duckdb.connect('{home / 'chatfunnel.duckdb'}', "
+    print(f"  DuckDB warehouse: {home / 'chatfunnel.duckdb'} (BI snapshot: {home / 'chatfunnel_bi.duckdb'})")
+    print(f"    query it: .venv/bin/python -c \"import duckdb; duckdb.connect('{home / 'chatfunnel_bi.duckdb'}', "
           "read_only=True).sql('select * from leeloo_reports.tunnel_funnel').show()\"")
     if dashboard:
         print(f"  dashboard: {dashboard}")
@@ -103,10 +116,8 @@ def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
 
 
 def _dashboard(home: Path) -> Path | None:
-    try:
-        from .dashboard import write_dashboard
-    except ImportError:
-        return None
+    from .dashboard import write_dashboard
+
     try:
         return write_dashboard(destination="duckdb", out_path=home / "dashboard.html")
     except Exception as exc:  # noqa: BLE001 - the demo still succeeded without a dashboard

@@ -7,16 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+import importlib
+from functools import cached_property
+from types import ModuleType
+
 import dlt
 from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.sources import DltSource
 
-from sources.leeloo import RESOURCE_ALIASES as LEELOO_ALIASES
-from sources.leeloo import leeloo_source
 from sources.report import SourceReport
-from sources.salebot import mark_webhook_consumed, salebot_source
-from sources.salebot.settings import DEFAULT_WEBHOOK_STORE
 
 from .accounts import Account, account_value, configured_accounts
 from .errors import ConfigurationMissing, UsageError
@@ -39,14 +39,32 @@ AfterLoad = Callable[[dlt.Pipeline, Mapping[str, Any]], object]
 class SourceSpec:
     name: str
     title: str
-    factory: Any  # the @dlt.source function; its generated configspec is the settings spec
+    module: str  # the source's package; imported on first use, so one broken source cannot stop the other
+    factory_name: str  # its @dlt.source function; the configspec dlt generates from it is the settings spec
     secret_keys: tuple[str, ...]
     # keys an account never inherits from [sources.<name>]: key -> its default for an account
     account_only: Mapping[str, Callable[[Account], Any]] = field(default_factory=dict)
-    resource_aliases: Mapping[str, str] = field(default_factory=dict)
     after_load: AfterLoad | None = None
     report_marker: str = ""  # a report only this source builds: tells whose reports a dataset holds
     dashboard_sections: tuple[str, ...] = ()
+
+    @cached_property
+    def package(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+    @property
+    def factory(self) -> Any:
+        return getattr(self.package, self.factory_name)
+
+    @property
+    def resource_aliases(self) -> Mapping[str, str]:
+        """Table names that are loaded by another resource (`chat_messages` by channels)."""
+        return dict(getattr(self.package, "RESOURCE_ALIASES", {}))
+
+    @property
+    def deletion_cascades(self) -> tuple[tuple[str, str, str], ...]:
+        """(child table, child column, parent table): what a deletion of the parent also deletes."""
+        return tuple(getattr(self.package, "DELETION_CASCADES", ()))
 
     def secret_env(self, account: Account) -> str:
         return account.env_prefix + self.secret_keys[0].upper()
@@ -114,7 +132,16 @@ def select_resources(
 
 
 def _salebot_after_load(pipeline: dlt.Pipeline, settings: Mapping[str, Any]) -> object:
+    from sources.salebot import mark_webhook_consumed
+
     return mark_webhook_consumed(pipeline, settings.get("webhook_store"))
+
+
+def _salebot_inbox(account: Account) -> str:
+    """A named account's own webhook inbox: never shared with another account."""
+    from sources.salebot.settings import DEFAULT_WEBHOOK_STORE
+
+    return DEFAULT_WEBHOOK_STORE.replace("salebot_", f"salebot_{account.name}_")
 
 
 SOURCES: dict[str, SourceSpec] = {
@@ -123,9 +150,9 @@ SOURCES: dict[str, SourceSpec] = {
         SourceSpec(
             name="leeloo",
             title="Leeloo.ai",
-            factory=leeloo_source,
+            module="sources.leeloo",
+            factory_name="leeloo_source",
             secret_keys=("api_token",),
-            resource_aliases=LEELOO_ALIASES,
             report_marker="tunnel_funnel",
             dashboard_sections=("tunnel_funnel", "daily_activity", "source_funnel", "utm_funnel",
                                 "manager_response_times"),
@@ -133,11 +160,10 @@ SOURCES: dict[str, SourceSpec] = {
         SourceSpec(
             name="salebot",
             title="Salebot.pro",
-            factory=salebot_source,
+            module="sources.salebot",
+            factory_name="salebot_source",
             secret_keys=("api_key",),
-            account_only={
-                "webhook_store": lambda a: DEFAULT_WEBHOOK_STORE.replace("salebot_", f"salebot_{a.name}_"),
-            },
+            account_only={"webhook_store": _salebot_inbox},
             after_load=_salebot_after_load,
             report_marker="order_funnel",
             dashboard_sections=("salebot_daily_activity", "salebot_order_funnel", "salebot_channel_funnel"),

@@ -8,12 +8,14 @@ stale lock to clean up and cron needs no `flock(1)` wrapper. The second run wait
 naming the pid, host and start time of the run that holds the lock. It has done nothing
 by then, so nothing can be half-written by the two of them.
 
-Use one name per pipeline (`chatfunnel_leeloo`) and, for DuckDB, one per warehouse file
-(`lock_name_for_file(path)`): DuckDB allows one writer per file, so a Leeloo run and a
-Salebot run into the same file must take turns too. `run_locks(names)` takes several in a
-fixed (sorted) order so two runs can never deadlock.
+One name per pipeline (`chatfunnel_leeloo`) for the whole run. A DuckDB file allows one
+process at a time, so every step that opens the file (`warehouse_lock`) takes the file's
+lock too, briefly: two accounts' runs extract side by side and take turns at the file.
+`run_locks(names)` takes several in a fixed (sorted) order so two runs can never deadlock.
 
 flock works on local disks; on NFS/SMB it may not be honoured — keep `DLT_DATA_DIR` local.
+Runs on different machines into one Postgres dataset serialise on a Postgres advisory lock
+(`destination_lock`), which Postgres releases when the holding connection goes away.
 """
 
 from __future__ import annotations
@@ -28,32 +30,23 @@ import time
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no overlap guard
     fcntl = None  # type: ignore[assignment]
 
-from .runner import ChatfunnelError
+from .errors import RunLocked
 
 POLL_SECONDS = 0.2
 
 
-class RunLocked(ChatfunnelError):
-    """Another run holds the lock. Nothing was done by this one."""
-
-    exit_code = 75  # EX_TEMPFAIL: try again later
-
-
 def lock_dir() -> Path:
-    try:
-        from dlt.common.runtime.run_context import active
+    from dlt.common.runtime.run_context import active
 
-        base = Path(active().data_dir)
-    except Exception:  # noqa: BLE001
-        base = Path(os.environ.get("DLT_DATA_DIR") or Path.home() / ".dlt")
-    return base / "locks"
+    return Path(active().data_dir) / "locks"
 
 
 def lock_name_for_file(path: str | os.PathLike[str]) -> str:
@@ -110,7 +103,8 @@ def run_lock(name: str, wait: float = 0) -> Iterator[Path]:
                         f"Another chatfunnel run of {name} is still in progress ({_holder(path)}); "
                         f"{waited}this run did nothing and exits so the two cannot overlap. "
                         f"The next scheduled run will pick up where that one ends; to queue behind "
-                        f"it instead, pass --wait SECONDS."
+                        f"it instead, pass --wait SECONDS.",
+                        step="lock",
                     ) from None
                 time.sleep(POLL_SECONDS)
         info = {
@@ -145,17 +139,66 @@ def run_locks(names: Iterable[str], wait: float = 0) -> Iterator[list[Path]]:
         yield paths
 
 
-def lock_names(pipeline_name: str, destination: str) -> list[str]:
-    """The locks a run or a report rebuild of one pipeline takes: the pipeline's, and on
-    DuckDB the warehouse file's (one writer per file)."""
-    names = [pipeline_name]
-    if destination == "duckdb":
-        from .runner import duckdb_file
-
-        names.append(lock_name_for_file(duckdb_file()))
-    return names
+def warehouse_lock_name(path: str | os.PathLike[str]) -> str:
+    """The lock of a file-based warehouse (the DuckDB file): same file, same name."""
+    return lock_name_for_file(path)
 
 
-def transform_lock_names(pipeline: object, destination: str) -> list[str]:
-    """`lock_names` for `chatfunnel transform` (which has the pipeline at hand)."""
-    return lock_names(getattr(pipeline, "pipeline_name"), destination)
+@contextmanager
+def warehouse_lock(destination: str, wait: float = 24 * 3600) -> Iterator[None]:
+    """Hold the DuckDB file while a step opens it; other destinations need no local lock."""
+    if destination != "duckdb":
+        yield
+        return
+    from .warehouse import duckdb_file
+
+    with run_lock(warehouse_lock_name(duckdb_file()), wait=wait):
+        yield
+
+
+ADVISORY_NAMESPACE = 0x43464E4C  # "CFNL": keeps chatfunnel's advisory locks apart from others'
+
+
+@contextmanager
+def destination_lock(pipeline: Any, wait: float = 0) -> Iterator[None]:
+    """On Postgres: a session advisory lock per pipeline, across machines.
+
+    Held on a connection of its own for the whole run; Postgres drops it when that
+    connection ends, however the run ends. Another host's run of the same pipeline waits
+    up to `wait` seconds, then raises `RunLocked` naming the holder.
+    """
+    if pipeline.destination.destination_name != "postgres":
+        yield
+        return
+    import psycopg2
+
+    credentials = pipeline.destination_client().config.credentials
+    key = int(hashlib.sha1(pipeline.pipeline_name.encode()).hexdigest()[:7], 16)
+    holder = f"chatfunnel {socket.gethostname()} pid {os.getpid()}"
+    conn = psycopg2.connect(credentials.to_native_representation(), application_name=holder[:63],
+                            keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+    conn.autocommit = True
+    deadline = time.monotonic() + max(0.0, wait)
+    try:
+        with conn.cursor() as cur:
+            while True:
+                cur.execute("select pg_try_advisory_lock(%s, %s)", (ADVISORY_NAMESPACE, key))
+                if cur.fetchone()[0]:
+                    break
+                if time.monotonic() >= deadline:
+                    cur.execute(
+                        "select a.application_name, a.client_addr, a.backend_start from pg_locks l "
+                        "join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' "
+                        "and l.classid = %s and l.objid = %s and l.granted", (ADVISORY_NAMESPACE, key))
+                    row = cur.fetchone()
+                    who = f"{row[0] or 'another client'} since {row[2]:%Y-%m-%d %H:%M:%S} UTC" if row else "another host"
+                    raise RunLocked(
+                        f"Another chatfunnel run of {pipeline.pipeline_name} is loading the same Postgres "
+                        f"dataset ({who}); this run did nothing and exits so the two cannot overlap. "
+                        f"Pass --wait SECONDS to queue behind it.",
+                        step="lock",
+                    )
+                time.sleep(1.0)
+        yield
+    finally:
+        conn.close()

@@ -1,0 +1,182 @@
+"""What went wrong, in one paragraph a human can act on, decided by the types of the failure.
+
+`explain` walks the exception chain and maps what it finds — our HTTP errors, dlt's
+configuration and destination exceptions, the database drivers' errors, a full disk — to a
+`ChatfunnelError` subclass carrying the failed step. The paragraph says only what was
+checked: whether anything was committed is stated by the lifecycle, which knows.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.destination.exceptions import DestinationTerminalException, DestinationTransientException
+
+from sources.http import ApiError, ApiUnreachable, AuthError, Forbidden
+
+from .accounts import Account
+from .errors import (
+    ChatfunnelError,
+    ConfigurationMissing,
+    DestinationFull,
+    DestinationUnreachable,
+    LoadFailed,
+    SourceFailed,
+    SourceRefused,
+    SourceUnreachable,
+)
+from .redaction import scrub
+
+LOW_DISK_BYTES = 64 * 1024 * 1024
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def short(text: object, limit: int = 600) -> str:
+    """One line, at most `limit` characters, cut at a word."""
+    flat = " ".join(scrub(text).split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _database_error(exc: BaseException) -> bool:
+    module = type(exc).__module__.split(".")[0]
+    return module in ("psycopg2", "duckdb") or isinstance(exc, DestinationTransientException | DestinationTerminalException)
+
+
+def full_disk(paths: list[Path]) -> Path | None:
+    """The first of `paths` whose disk is (nearly) full."""
+    for path in paths:
+        probe = path
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        try:
+            if shutil.disk_usage(probe).free < LOW_DISK_BYTES:
+                return path
+        except OSError:
+            continue
+    return None
+
+
+def explain(
+    exc: BaseException,
+    *,
+    step: str,
+    account: Account,
+    secret_env: str,
+    destination: str,
+    disks: list[Path],
+) -> ChatfunnelError:
+    """Turn whatever went wrong in `step` into one paragraph a human can act on."""
+    for cause in causes(exc):
+        if isinstance(cause, ChatfunnelError):
+            if cause.step is None:
+                cause.step = step
+            return cause
+    label = account.label
+    url_env = account.env_prefix + "BASE_URL"
+    chain = list(causes(exc))
+    for cause in chain:
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return _disk_full(step, Path(cause.filename) if cause.filename else None, disks)
+    for cause in chain:
+        if isinstance(cause, Forbidden):
+            return SourceRefused(
+                f"The {label} API refused access ({short(cause)}). The credentials in {secret_env} were "
+                "accepted but lack a permission this run needs.",
+                step=step,
+            )
+        if isinstance(cause, AuthError):
+            return SourceRefused(
+                f"The {label} API refused the credentials ({short(cause)}). Check {secret_env} or "
+                f"[{account.config_path}] in .dlt/secrets.toml.",
+                step=step,
+            )
+        if isinstance(cause, ApiUnreachable):
+            return SourceUnreachable(
+                f"The {label} API could not be reached ({short(cause)}). Check the network and the "
+                f"base URL ({url_env}).",
+                step=step,
+            )
+        if isinstance(cause, ApiError):
+            hint = (
+                f" A 404 for a documented endpoint usually means a wrong base URL: check {url_env} "
+                "(it is the server's root, e.g. https://api.leeloo.ai, without /api)."
+                if cause.status == 404 else " Retries did not help."
+            )
+            return SourceFailed(f"The {label} API kept failing ({short(cause)}).{hint}", step=step)
+        if isinstance(cause, ConfigFieldMissingException):
+            return missing_configuration(cause, step=step, account=account, secret_env=secret_env,
+                                         destination=destination)
+    database = next((c for c in chain if _database_error(c)), None)
+    if database is not None:
+        disk = full_disk(disks)
+        if disk is not None:
+            return _disk_full(step, disk, disks)
+        if step in ("preflight", "record") or isinstance(database, DestinationTransientException):
+            return DestinationUnreachable(
+                f"The {destination} destination could not be used: {short(_root(database))}. Check "
+                f"DESTINATION__{destination.upper()}__CREDENTIALS and that the server is up.",
+                step=step,
+            )
+        return LoadFailed(f"The {destination} destination refused the data: {short(_root(database))}.", step=step)
+    disk = full_disk(disks) if any(isinstance(c, OSError) for c in chain) else None
+    if disk is not None:
+        return _disk_full(step, disk, disks)
+    root = _root(exc)
+    return ChatfunnelError(
+        f"The {label} run failed in the {step} step: {type(root).__name__}: {short(root)}. If it repeats, "
+        "run with -v and report the message.",
+        step=step,
+    )
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The innermost cause: dlt wraps driver errors in two or three layers of its own."""
+    chain = list(causes(exc))
+    return chain[-1] if chain else exc
+
+
+def _disk_full(step: str, where: Path | None, disks: list[Path]) -> DestinationFull:
+    place = where or (full_disk(disks) or (disks[0] if disks else Path(".")))
+    try:
+        free = shutil.disk_usage(place if place.exists() else place.parent).free // (1024 * 1024)
+        room = f" ({free} MB free)"
+    except OSError:
+        room = ""
+    return DestinationFull(
+        f"The disk holding {place} is full{room}. Free space there (or point DLT_DATA_DIR / the DuckDB "
+        "file elsewhere) and run again.",
+        step=step,
+    )
+
+
+def missing_configuration(
+    exc: ConfigFieldMissingException, *, step: str, account: Account, secret_env: str, destination: str
+) -> ConfigurationMissing:
+    missing = ", ".join(exc.fields)
+    if step != "config":  # the source's settings resolve in the config step, the destination's after it
+        env = f"DESTINATION__{destination.upper()}__" + ("BUCKET_URL" if destination == "filesystem" else "CREDENTIALS")
+        return ConfigurationMissing(
+            f"The {destination} destination is not configured (missing: {missing}). Set {env} in the "
+            f"environment or [destination.{destination}] in .dlt/secrets.toml (see README, Configuration).",
+            step=step,
+        )
+    return ConfigurationMissing(
+        f"Missing configuration for {account.label}: {missing}. Set {secret_env} in the environment or put "
+        f"it under [{account.config_path}] in .dlt/secrets.toml (see README, Configuration).",
+        step=step,
+    )

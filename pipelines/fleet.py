@@ -1,0 +1,237 @@
+"""Several accounts side by side: one run per account, a bounded number at a time.
+
+Each account has its own API rate limit and budget, so N accounts load in about the time
+of one. One account runs in this process; several run as child processes of the same
+command (`chatfunnel run <source> --account NAME`), the same per-account code path an
+orchestrator runs, so a stuck or crashing account cannot take the others with it and each
+gets a CPU of its own. On DuckDB the children extract side by side and take turns at the
+file (see `lifecycle`). One account that fails does not stop the others. After all of them:
+the cross-account views (`<source>_accounts`) and, on DuckDB, one BI snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from . import errors as error_types
+from .accounts import Account
+from .errors import ChatfunnelError
+from .lifecycle import RunOutcome, run_account
+from .options import RunOptions
+
+DEFAULT_PARALLEL_ACCOUNTS = 4
+CHILD_GRACE_SECONDS = 20.0
+
+
+def outcome_to_json(outcome: RunOutcome) -> dict[str, Any]:
+    error = outcome.error
+    return {
+        "source": outcome.account.source, "account": outcome.account.name,
+        "destination": outcome.destination, "dataset": outcome.dataset, "pipeline_name": outcome.pipeline_name,
+        "started_at": outcome.started_at.isoformat(),
+        "finished_at": outcome.finished_at.isoformat() if outcome.finished_at else None,
+        "rows": outcome.rows, "requests": outcome.requests, "incomplete": outcome.incomplete,
+        "warnings": outcome.warnings, "new_columns": outcome.new_columns, "facts": outcome.facts,
+        "recovered": outcome.recovery.describe(), "location": outcome.location, "load_id": outcome.load_id,
+        "reports": str(outcome.reports) if outcome.reports is not None else None,
+        "error": None if error is None else {"type": type(error).__name__, "message": str(error), "step": error.step},
+    }
+
+
+def outcome_from_json(data: dict[str, Any]) -> RunOutcome:
+    from .lifecycle import Recovery
+
+    outcome = RunOutcome(
+        account=Account(data["source"], data["account"]), destination=data["destination"],
+        dataset=data["dataset"], pipeline_name=data["pipeline_name"],
+        started_at=datetime.fromisoformat(data["started_at"]),
+        finished_at=datetime.fromisoformat(data["finished_at"]) if data.get("finished_at") else None,
+        rows=data["rows"], requests=data["requests"], incomplete=data["incomplete"], warnings=data["warnings"],
+        new_columns=data["new_columns"], facts=data["facts"], location=data["location"], load_id=data["load_id"],
+        reports=data.get("reports"),
+    )
+    if data.get("recovered"):
+        outcome.recovery = Recovery(note=data["recovered"])
+    if data.get("error"):
+        cls = getattr(error_types, data["error"]["type"], ChatfunnelError)
+        outcome.error = cls(data["error"]["message"], step=data["error"]["step"])
+    return outcome
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the parent dies, even by SIGKILL (no orphan runs)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def child_command(options: RunOptions, account: Account, outcome_file: Path) -> list[str]:
+    command = [sys.executable, "-m", "pipelines", "run", account.source, "--account", account.name or "default",
+               "--destination", options.destination, "--progress", "none", "--outcome-file", str(outcome_file),
+               "--no-publish"]
+    if options.resources:
+        command += ["--resources", ",".join(options.resources)]
+    for flag, value in (("--since", options.since), ("--until", options.until)):
+        if value is not None:
+            command += [flag, value.isoformat()]
+    for flag, number in (("--max-requests", options.max_requests), ("--concurrency", options.concurrency),
+                         ("--max-runtime", options.max_runtime), ("--wait", options.wait or None)):
+        if number is not None:
+            command += [flag, str(number)]
+    if options.full_refresh:
+        command.append("--full-refresh")
+    if not options.transform:
+        command.append("--no-transform")
+    return command
+
+
+class Children:
+    """The running child processes, so that a signal to the parent reaches them all."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[str]] = []
+        self.lock = threading.Lock()
+        self.stopping = False
+
+    def start(self, command: list[str]) -> subprocess.Popen[str]:
+        with self.lock:
+            if self.stopping:
+                raise KeyboardInterrupt
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            self.procs.append(proc)
+            return proc
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+            procs = list(self.procs)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+
+
+def _relay(stream: IO[str], label: str, out: IO[str]) -> None:
+    for line in stream:
+        out.write(f"[{label}] {line}")
+        out.flush()
+
+
+def _run_child(children: Children, options: RunOptions, account: Account) -> RunOutcome:
+    with tempfile.TemporaryDirectory(prefix="chatfunnel-") as tmp:
+        outcome_file = Path(tmp) / "outcome.json"
+        proc = children.start(child_command(options, account, outcome_file))
+        assert proc.stdout is not None
+        _relay(proc.stdout, account.label, sys.stderr)
+        code = proc.wait()
+        if outcome_file.exists():
+            return outcome_from_json(json.loads(outcome_file.read_text(encoding="utf-8")))
+    failed = RunOutcome(account=account, destination=options.destination, dataset=account.dataset,
+                        pipeline_name="", started_at=datetime.now().astimezone())
+    failed.error = ChatfunnelError(
+        f"The {account.label} run ended without a result (exit code {code}); its output is above. The next run "
+        "recovers what it left.", step=None)
+    return failed
+
+
+def run_accounts(options: RunOptions, accounts: Sequence[Account], parallel: int,
+                 on_outcome: Callable[[RunOutcome], None]) -> list[RunOutcome]:
+    """Run every account; in child processes, `parallel` at a time, when there are several."""
+    if len(accounts) == 1 or parallel <= 1:
+        outcomes = []
+        for account in accounts:
+            outcome = run_account(options.for_account(account), publish=False)
+            on_outcome(outcome)
+            outcomes.append(outcome)
+            if isinstance(outcome.error, error_types.Interrupted):
+                break
+        return outcomes
+    children = Children()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def forward(signum: int, frame: object) -> None:
+        children.stop()
+
+    signal.signal(signal.SIGTERM, forward)
+    results: list[RunOutcome] = []
+    try:
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="chatfunnel-account") as pool:
+            futures = [pool.submit(_run_child, children, options, account) for account in accounts]
+            try:
+                for future in futures:
+                    outcome = future.result()
+                    on_outcome(outcome)
+                    results.append(outcome)
+            except KeyboardInterrupt:
+                children.stop()
+                raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return results
+
+
+def options_for_child(options: RunOptions, account_name: str) -> RunOptions:
+    return replace(options, account=None if account_name == "default" else account_name)
+
+
+def write_outcome(path: str, outcome: RunOutcome) -> None:
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(outcome_to_json(outcome), default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def after_all_accounts(destination: str, outcomes: Sequence[RunOutcome], *, publish: bool) -> list[str]:
+    """After every account of a command: the cross-account views, then one BI snapshot.
+
+    Returns lines for the summary; a failure here is said, never raised (the loads are done).
+    """
+    from .diagnosis import short
+    from .lifecycle import publish_snapshot_or_raise
+    from .locks import warehouse_lock
+    from .registry import SOURCES
+
+    lines: list[str] = []
+    with warehouse_lock(destination):
+        for spec in SOURCES.values():
+            accounts = spec.accounts()
+            if not any(a.name for a in accounts) or destination == "filesystem":
+                continue
+            try:
+                built = build_account_views(spec.name, accounts, destination)
+            except Exception as exc:  # noqa: BLE001 - the accounts' own reports are fine
+                lines.append(f"{spec.name}: the cross-account views were not rebuilt: {short(exc, 300)}")
+                continue
+            if built:
+                lines.append(f"{spec.name}: cross-account views rebuilt in {spec.name}_accounts ({built} views)")
+        if publish and destination == "duckdb" and any(o.ok for o in outcomes) or (publish and not outcomes
+                                                                                    and destination == "duckdb"):
+            try:
+                lines.append(f"BI snapshot published: {publish_snapshot_or_raise()}")
+            except ChatfunnelError as exc:
+                lines.append(f"chatfunnel: warning: {exc}")
+    return lines
+
+
+def build_account_views(source: str, accounts: Sequence[Account], destination: str) -> int:
+    """`<source>_accounts`: one view per report, the union over the accounts' reports."""
+    from transforms.runner import build_account_views as build_views
+
+    from .warehouse import make_pipeline
+
+    pipeline = make_pipeline(accounts[0], destination)
+    pairs = [(a.name or "default", f"{a.dataset}_reports") for a in accounts]
+    result = build_views(pipeline, source, pairs)
+    return len(result) if isinstance(result, list | tuple | dict) else int(bool(result))

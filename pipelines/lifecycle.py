@@ -1,0 +1,619 @@
+"""What a run is. Read this file to know what `chatfunnel run` and `chatfunnel transform` do.
+
+A run loads one account of one source into one destination, in these steps:
+
+    config     resolve the account's settings (dlt configspecs); build the dlt source
+    lock       the account's pipeline is ours (another run exits 75, or waits --wait); on
+               Postgres also across machines (an advisory lock in the database)
+    preflight  the destination answers; runs journaled locally while it did not move in
+    recover    finish what an interrupted run left behind: a pending package is loaded
+               first; one that can never load is aborted by dlt, which restores the state
+               it started from, so its data is read again; a local state that ran ahead of
+               the destination's committed state is replaced by the committed one
+    extract    the source reads the API (dlt extract; the run's request budget and rate limit)
+    normalize  dlt normalize
+    load       dlt load (merge on primary keys; on a full refresh the reports go first)
+    reconcile  deletions the source proved are set as `deleted_at` on the raw rows
+    reports    the source's SQL models rebuilt and tested (on a Parquet lake: over the files)
+    record     one row in `<dataset>._chatfunnel_runs` (or the local journal)
+    publish    DuckDB: the BI snapshot; several accounts: the cross-account views
+    alert      failures (and successes when asked) to the incoming webhook
+
+Every step that opens a DuckDB file holds the file's lock, so accounts extract side by side
+and take turns at the file. A failure anywhere becomes a typed `ChatfunnelError` naming its
+step; the outcome (what was loaded, recovered, left incomplete) is returned as a value.
+SIGINT/SIGTERM and the run's deadline stop a run at any step: it ends within the grace
+period, leaving at worst what a kill would leave, which the next run recovers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.runtime.run_context import active as active_run_context
+
+from . import lake, publish, reconcile, runs
+from .accounts import Account
+from .alerts import notify
+from .diagnosis import explain, short
+from .errors import ChatfunnelError, DeadlineExceeded, DestinationUnreachable, Interrupted, ReportsFailed, UsageError
+from .locks import destination_lock, run_lock, warehouse_lock
+from .options import RunOptions
+from .progress import progress_collector
+from .redaction import scrub
+from .registry import BuiltSource, SourceSpec, source_spec
+from .settings import operations
+from .warehouse import describe_location, duckdb_file, loader_file_format, make_pipeline, pipeline_name
+
+logger = logging.getLogger("chatfunnel.lifecycle")
+
+STEPS = ("config", "lock", "preflight", "recover", "extract", "normalize", "load", "reconcile",
+         "reports", "record", "publish", "alert")
+IO_SWITCH_INTERVAL = 0.001
+
+
+# ---------------------------------------------------------------- what a run returns
+
+
+@dataclass
+class Recovery:
+    """What a run found left behind by an interrupted one, and did about it."""
+
+    finished: list[str] = field(default_factory=list)  # load ids loaded now
+    aborted: list[str] = field(default_factory=list)  # load ids dlt aborted (their data is read again)
+    state_reset: bool = False  # the local state ran ahead of the destination's committed state
+    cause: str | None = None
+    note: str | None = None  # the description, when it came from another process
+
+    def __bool__(self) -> bool:
+        return bool(self.finished or self.aborted or self.state_reset or self.note)
+
+    def describe(self) -> str | None:
+        if self.note:
+            return self.note
+        parts = []
+        if self.finished:
+            parts.append(f"finished an interrupted load from {_load_time(self.finished[0])}")
+        if self.aborted:
+            why = f" ({self.cause})" if self.cause else ""
+            parts.append(f"dropped an interrupted load from {_load_time(self.aborted[0])} that could not be "
+                         f"finished{why}; its data was read again")
+        if self.state_reset:
+            parts.append("the local pipeline state was ahead of what the warehouse had committed; "
+                         "it was replaced by the committed state and the difference read again")
+        return "; ".join(parts) or None
+
+
+def _load_time(load_id: str) -> str:
+    try:
+        return f"{datetime.fromtimestamp(float(load_id), timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    except ValueError:
+        return load_id
+
+
+@dataclass
+class RunOutcome:
+    """What one run of one account did. `error` is set when it failed or was interrupted."""
+
+    account: Account
+    destination: str
+    dataset: str
+    pipeline_name: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    incomplete: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    new_columns: dict[str, list[str]] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    recovery: Recovery = field(default_factory=Recovery)
+    reports: Any = None
+    published: Path | None = None
+    location: str = ""
+    load_id: str | None = None
+    recorded: str = ""
+    error: ChatfunnelError | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def outcome(self) -> str:
+        if isinstance(self.error, Interrupted):
+            return "interrupted"
+        if self.error is not None:
+            return "failed"
+        return "partial" if self.incomplete else "success"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at or datetime.now(timezone.utc)
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def exit_code(self) -> int:
+        return self.error.exit_code if self.error is not None else 0
+
+    def record(self, step: str | None) -> runs.RunRecord:
+        return runs.RunRecord(
+            source=self.account.source, account=self.account.name, pipeline_name=self.pipeline_name,
+            dataset=self.dataset, destination=self.destination, started_at=self.started_at,
+            finished_at=self.finished_at or datetime.now(timezone.utc), outcome=self.outcome,
+            step=step if self.error is not None else None, error=str(self.error) if self.error else None,
+            requests=self.requests, rows_per_table=dict(self.rows), incomplete=list(self.incomplete),
+            recovered=self.recovery.describe(), warnings=list(self.warnings), facts=dict(self.facts),
+            load_id=self.load_id, run_id=self.run_id,
+        )
+
+
+# ---------------------------------------------------------------- stopping a run
+
+
+class StopRequested(BaseException):
+    """Raised in the main thread when a signal or the deadline asks the run to stop.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way
+    (ours, dlt's, a driver's) mistakes it for an ordinary failure."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StopGuard:
+    """SIGINT, SIGTERM and the deadline end the run within `grace` seconds, at any step.
+
+    The first signal (or the deadline) raises `StopRequested` in the main thread, which
+    unwinds the run cleanly: dlt keeps what it committed and the next run recovers the
+    rest. If the main thread is stuck where Python cannot interrupt it (a driver waiting
+    on a socket that went silent), a watchdog writes the journal and exits the process
+    after `grace` seconds: what a kill would leave, never worse. dlt's own signal
+    interception (drain the job pool, ignore the first signal) is switched off for our
+    pipelines: a nightly job must stop when told.
+    """
+
+    def __init__(self, deadline_seconds: float | None, grace: float, on_hard_exit: Any) -> None:
+        self.deadline_seconds = deadline_seconds
+        self.grace = grace
+        self.on_hard_exit = on_hard_exit
+        self.reason: str | None = None
+        self._timers: list[threading.Timer] = []
+        self._previous: dict[int, Any] = {}
+        self._main = threading.main_thread()
+
+    def __enter__(self) -> StopGuard:
+        if threading.current_thread() is self._main:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        if self.deadline_seconds:
+            self._start(self.deadline_seconds, self._on_deadline)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _start(self, seconds: float, action: Any) -> None:
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        timer.start()
+        self._timers.append(timer)
+
+    def _stop(self, reason: str) -> None:
+        if self.reason is not None:
+            return
+        self.reason = reason
+        self._start(self.grace, self._hard_exit)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        first = self.reason is None
+        self._stop(f"stopped by {signal.Signals(signum).name}")
+        if first:
+            raise StopRequested(self.reason or "stopped")
+
+    def _on_deadline(self) -> None:
+        self._stop(f"stopped at the run's deadline ({self.deadline_seconds / 3600:g} h, --max-runtime)")
+        if self._previous:  # our handlers are installed: interrupt the main thread's wait
+            signal.pthread_kill(self._main.ident or 0, signal.SIGUSR1)
+
+    def _hard_exit(self) -> None:
+        if not self._previous:
+            return  # a run inside a host process (an orchestrator's thread) never ends the process
+        with contextlib.suppress(Exception):
+            self.on_hard_exit(f"{self.reason}; the run did not stop within {self.grace:g} s and was ended")
+        os._exit(Interrupted.exit_code)
+
+
+def _raise_deadline(signum: int, frame: object) -> None:
+    raise StopRequested("deadline")
+
+
+@contextlib.contextmanager
+def io_bound_process() -> Iterator[None]:
+    """A short GIL switch interval for the run: a fan-out is hundreds of small responses a
+    second, each re-taking the GIL several times; at 5 ms (Python's default) a response
+    that arrived waits for a thread running Python code (bench/README.md: ~5% faster)."""
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(min(saved, IO_SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)
+
+
+# ---------------------------------------------------------------- one run
+
+
+class _Run:
+    """The state of one run while it goes; `run_account` drives it step by step."""
+
+    def __init__(self, options: RunOptions, *, publish: bool) -> None:
+        self.options = options
+        self.spec: SourceSpec = source_spec(options.source)
+        self.account = options.target
+        self.publish = publish
+        self.step = "config"
+        self.pipeline: dlt.Pipeline | None = None
+        self.built: BuiltSource | None = None
+        self.outcome = RunOutcome(
+            account=self.account, destination=options.destination, dataset=options.dataset_name,
+            pipeline_name=pipeline_name(self.account, options.destination, options.dataset_name),
+            started_at=datetime.now(timezone.utc),
+        )
+
+    # ---- steps
+
+    def configure(self) -> None:
+        self.step = "config"
+        if self.options.since and self.options.since > datetime.now(timezone.utc):
+            raise UsageError(f"--since {self.options.since:%Y-%m-%d %H:%M} UTC is in the future; nothing to load.",
+                             step="config")
+        self.built = self.spec.build(self.options)
+
+    def open(self) -> dlt.Pipeline:
+        pipeline = make_pipeline(self.account, self.options.destination, self.options.dataset_name,
+                                 progress=progress_collector(self.options.progress))
+        pipeline.runtime_config.intercept_signals = False  # StopGuard decides how a run stops
+        self.pipeline = pipeline
+        return pipeline
+
+    def preflight(self, pipeline: dlt.Pipeline) -> None:
+        self.step = "preflight"
+        if self.options.destination == "filesystem":
+            with pipeline.destination_client() as client:
+                client.initialize_storage()
+        else:
+            with pipeline.sql_client() as client:
+                client.execute_sql("select 1")
+        self.outcome.location = describe_location(pipeline)
+        runs.flush_journal(pipeline)
+
+    def recover(self, pipeline: dlt.Pipeline) -> None:
+        self.step = "recover"
+        recovery = self.outcome.recovery
+        pipeline.sync_destination()  # a fresh machine, or another host ran: the committed state wins
+        pending = sorted(set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages()))
+        if pending:
+            if pipeline.list_extracted_load_packages():
+                pipeline.normalize()
+            try:
+                info = pipeline.load()
+            except Exception as exc:
+                if pending and not pipeline.has_pending_data and _aborted(pipeline, pending):
+                    recovery.aborted = pending
+                    recovery.cause = short(_innermost(exc), 240)
+                else:
+                    raise
+            else:
+                recovery.finished = [i for i in info.loads_ids if i in pending] if info else pending
+        elif self._local_state_ahead(pipeline):
+            pipeline.drop()
+            pipeline.sync_destination()
+            recovery.state_reset = True
+
+    def _local_state_ahead(self, pipeline: dlt.Pipeline) -> bool:
+        if not pipeline.default_schema_name or self.options.full_refresh:
+            return False
+        local = int(pipeline.state.get("_state_version", 0))
+        with pipeline.destination_client() as client:
+            stored = client.get_stored_state(pipeline.pipeline_name)  # type: ignore[attr-defined]
+        return stored is not None and local > int(stored.version)
+
+    def extract(self, pipeline: dlt.Pipeline) -> None:
+        assert self.built is not None
+        self.step = "extract"
+        self._columns_before = _columns(pipeline)
+        pipeline.extract(self.built.source, refresh="drop_sources" if self.options.full_refresh else None,
+                         loader_file_format=loader_file_format(self.options.destination))
+        self.step = "normalize"
+        info = pipeline.normalize()
+        counts = info.row_counts if info is not None else {}
+        self.outcome.rows = {t: n for t, n in counts.items() if not t.startswith("_")}
+        self.outcome.new_columns = _new_columns(self._columns_before, _columns(pipeline))
+
+    def load(self, pipeline: dlt.Pipeline) -> None:
+        self.step = "load"
+        if self.options.full_refresh:
+            from transforms.runner import drop_reports
+
+            with contextlib.suppress(Exception):  # a first run has no reports to drop
+                drop_reports(pipeline, self.spec.name)
+        info = pipeline.load()
+        if info is not None and info.loads_ids:
+            self.outcome.load_id = info.loads_ids[-1]
+        self.step = "reconcile"
+        if self.options.destination != "filesystem":
+            self.outcome.facts.update(reconcile.apply_deletions(pipeline, self.spec.deletion_cascades))
+        if self.spec.after_load is not None and self.built is not None:
+            self.spec.after_load(pipeline, self.built.settings)
+
+    def reports(self, pipeline: dlt.Pipeline) -> None:
+        if not self.options.transform:
+            return
+        self.step = "reports"
+        self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination)
+
+    def finish_report(self) -> None:
+        if self.built is None:
+            return
+        report = self.built.report
+        self.outcome.requests = report.requests
+        self.outcome.incomplete = sorted(report.incomplete)
+        self.outcome.warnings = list(report.warnings)
+        self.outcome.facts.update(report.facts)
+
+
+def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str) -> Any:
+    """The source's reports for the pipeline's dataset: SQL models on DuckDB/Postgres, or over
+    the Parquet files in the lake's DuckDB file."""
+    from transforms.runner import TransformError
+    from transforms.runner import build_reports as build_sql_reports
+
+    try:
+        if destination == "filesystem":
+            return lake.lake_reports_for_pipeline(pipeline, spec.name)
+        return build_sql_reports(pipeline, spec.name)
+    except TransformError as exc:
+        raise ReportsFailed(
+            f"Building the {spec.name} reports failed: {scrub(exc)}. The raw data was loaded and is intact; "
+            f"fix the model or the data and run `chatfunnel transform {spec.name}`.",
+            step="reports",
+        ) from exc
+
+
+def _aborted(pipeline: dlt.Pipeline, load_ids: list[str]) -> bool:
+    return all(pipeline.get_load_package_info(i).state == "aborted" for i in load_ids
+               if _package_exists(pipeline, i))
+
+
+def _package_exists(pipeline: dlt.Pipeline, load_id: str) -> bool:
+    try:
+        pipeline.get_load_package_info(load_id)
+        return True
+    except Exception:  # noqa: BLE001 - a package dlt deleted while aborting
+        return False
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
+
+
+def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
+    if not pipeline.default_schema_name:
+        return {}
+    return {name: set(table.get("columns", {})) for name, table in pipeline.default_schema.tables.items()
+            if not name.startswith("_dlt")}
+
+
+def _new_columns(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Columns added to tables that existed before: fields the API started to send."""
+    return {t: sorted(after[t] - cols) for t, cols in before.items() if t in after and after[t] - cols}
+
+
+def _disks(options: RunOptions) -> list[Path]:
+    disks = [Path(active_run_context().data_dir)]
+    if options.destination == "duckdb":
+        disks.append(duckdb_file())
+    return disks
+
+
+def _configure_dlt() -> None:
+    """dlt settings every chatfunnel run relies on (an environment variable still wins)."""
+    # a package with a job that can never load is aborted and the state it started from
+    # restored, so the account keeps loading and that data is read again
+    os.environ.setdefault("LOAD__AUTO_ABORT_ON_TERMINAL_ERROR", "true")
+    # Arrow tables (chat messages) get `_dlt_load_id`/`_dlt_id` like every other table
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+
+
+def run_account(options: RunOptions, *, publish: bool = True, alert: bool = True) -> RunOutcome:
+    """Run one account of one source end to end. Never raises a `ChatfunnelError`: the
+    outcome carries it (`outcome.error`), recorded, published and alerted as it should be."""
+    _configure_dlt()
+    run = _Run(options, publish=publish)
+    ops = operations()
+    deadline = options.max_runtime if options.max_runtime is not None else ops.max_runtime_hours * 3600
+
+    def hard_exit(reason: str) -> None:
+        run.outcome.error = Interrupted(reason, step=run.step)
+        run.outcome.finished_at = datetime.now(timezone.utc)
+        runs.write_journal([run.outcome.record(run.step).row()])
+
+    previous_usr1 = signal.getsignal(signal.SIGUSR1) if threading.current_thread() is threading.main_thread() else None
+    if previous_usr1 is not None:
+        signal.signal(signal.SIGUSR1, _raise_deadline)
+    guard = StopGuard(deadline, ops.stop_grace_seconds, hard_exit)
+    try:
+        with guard, io_bound_process():
+            _drive(run, options)
+    except StopRequested:
+        reason = guard.reason or "stopped"
+        error_cls = DeadlineExceeded if "deadline" in reason else Interrupted
+        run.outcome.error = error_cls(
+            f"The {run.account.label} run was {reason} during the {run.step} step. What was loaded is kept; "
+            "the next run finishes the rest.", step=run.step)
+        _close(run, step=run.step, alert=alert and error_cls is DeadlineExceeded)
+    except KeyboardInterrupt:
+        run.outcome.error = Interrupted(
+            f"The {run.account.label} run was interrupted during the {run.step} step. What was loaded is kept; "
+            "the next run finishes the rest.", step=run.step)
+        _close(run, step=run.step, alert=False)
+    finally:
+        if previous_usr1 is not None:
+            signal.signal(signal.SIGUSR1, previous_usr1)
+    return run.outcome
+
+
+def _drive(run: _Run, options: RunOptions) -> None:
+    try:
+        run.configure()
+        run.step = "lock"
+        with run_lock(run.outcome.pipeline_name, wait=options.wait):
+            pipeline = run.open()
+            with destination_lock(pipeline, wait=options.wait or operations().postgres_lock_wait_seconds):
+                with warehouse_lock(options.destination):
+                    run.preflight(pipeline)
+                    run.recover(pipeline)
+                run.extract(pipeline)
+                with warehouse_lock(options.destination):
+                    run.load(pipeline)
+                    run.finish_report()
+                    run.reports(pipeline)
+                    _close(run, step=None, alert=False, publish=False)
+                if run.publish and options.destination == "duckdb":
+                    run.step = "publish"
+                    with warehouse_lock(options.destination):
+                        run.outcome.published = publish.publish_snapshot(duckdb_file())
+        _alert(run)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one typed, human message
+        run.finish_report()
+        run.outcome.error = _explain(run, exc)
+        if run.outcome.error.requests == 0:
+            run.outcome.error.requests = run.outcome.requests
+        logger.debug("run failed in %s:\n%s", run.step, scrub("".join(traceback.format_exception(exc))))
+        _close(run, step=run.step, alert=True)
+
+
+def _explain(run: _Run, exc: BaseException) -> ChatfunnelError:
+    error = explain(exc, step=run.step, account=run.account, secret_env=run.spec.secret_env(run.account),
+                    destination=run.options.destination, disks=_disks(run.options))
+    pipeline = run.pipeline
+    if isinstance(error, DestinationUnreachable) and pipeline is not None and run.step in ("load", "reconcile"):
+        with contextlib.suppress(Exception):
+            if pipeline.has_pending_data:
+                error = DestinationUnreachable(
+                    f"{error} The extracted data is kept in a pending load package and the next run loads it "
+                    "first.", step=error.step)
+    return error
+
+
+def _close(run: _Run, *, step: str | None, alert: bool, publish: bool = False) -> None:
+    """Record the run (warehouse, else journal) and, when asked, alert. Never raises."""
+    run.outcome.finished_at = datetime.now(timezone.utc)
+    record = run.outcome.record(step)
+    pipeline = run.pipeline
+    run.outcome.recorded = ""
+    if pipeline is not None and run.outcome.error is None:
+        run.outcome.recorded = runs.record(pipeline, record)  # the caller holds the warehouse lock
+    elif pipeline is not None:
+        with contextlib.suppress(Exception), warehouse_lock(run.options.destination, wait=30):
+            run.outcome.recorded = runs.record(pipeline, record)
+    if not run.outcome.recorded:
+        run.outcome.recorded = "journal" if runs.write_journal([record.row()]) else "nowhere"
+    if alert:
+        _alert(run)
+
+
+def _alert(run: _Run) -> None:
+    outcome = run.outcome
+    details = {
+        "account": outcome.account.name,
+        "dataset": outcome.dataset,
+        "destination": outcome.destination,
+        "duration": f"{outcome.seconds:.1f}s",
+        "API requests": outcome.requests,
+        "rows loaded": sum(outcome.rows.values()) or None,
+        "incomplete": ", ".join(outcome.incomplete) or None,
+        "recovered": outcome.recovery.describe(),
+    }
+    message = (str(outcome.error) if outcome.error is not None else
+               f"Loaded {sum(outcome.rows.values())} rows into {outcome.destination} dataset '{outcome.dataset}'.")
+    notify(outcome.outcome, message, label=outcome.account.label,
+           step=outcome.error.step if outcome.error is not None else None, details=details)
+
+
+# ---------------------------------------------------------------- the reports alone
+
+
+@dataclass
+class TransformOutcome:
+    account: Account
+    destination: str
+    dataset: str
+    reports: Any = None
+    published: Path | None = None
+    error: ChatfunnelError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return self.error.exit_code if self.error is not None else 0
+
+
+def transform_account(options: RunOptions, *, publish: bool = True) -> TransformOutcome:
+    """`chatfunnel transform`: lock → reports → publish, for one account."""
+    spec = source_spec(options.source)
+    account = options.target
+    result = TransformOutcome(account, options.destination, options.dataset_name)
+    step = "lock"
+    try:
+        with run_lock(pipeline_name(account, options.destination, options.dataset_name), wait=options.wait):
+            pipeline = make_pipeline(account, options.destination, options.dataset_name)
+            step = "reports"
+            with warehouse_lock(options.destination):
+                if not pipeline.default_schema_name:
+                    pipeline.sync_destination()
+                if not pipeline.default_schema_name:
+                    raise UsageError(
+                        f"Nothing has been loaded for {account.label} into {options.destination} yet; run "
+                        f"`chatfunnel run {account.source}` first.", step="reports")
+                result.reports = build_reports(pipeline, spec, options.destination)
+                if publish and options.destination == "duckdb":
+                    step = "publish"
+                    result.published = publish_snapshot_or_raise()
+    except Exception as exc:  # noqa: BLE001
+        result.error = explain(exc, step=step, account=account, secret_env=spec.secret_env(account),
+                               destination=options.destination, disks=_disks(options))
+    return result
+
+
+def publish_snapshot_or_raise() -> Path:
+    from .errors import PublishFailed
+
+    try:
+        return publish.publish_snapshot(duckdb_file())
+    except Exception as exc:  # noqa: BLE001
+        raise PublishFailed(
+            f"The reports were rebuilt, but publishing the BI snapshot failed: {short(exc)}. Dashboards still "
+            "show the previous snapshot.", step="publish") from exc

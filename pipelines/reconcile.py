@@ -1,0 +1,66 @@
+"""After a load: deletions the source proved become `deleted_at` on the raw rows.
+
+A source that proves an entity gone (a complete listing without it, a 404 for its id)
+yields a row into `_chatfunnel_deletions` (`sources.bookkeeping.deletion_rows`); dlt loads
+it with the data. This step then sets `deleted_at` on the entity's raw row, and on the rows
+that hang off it (`DELETION_CASCADES` of the source: a deleted channel's messages), in one
+transaction. The raw rows stay, for audit; staging models and reports leave them out. A
+row the source loads again (the entity came back) arrives with `deleted_at` NULL, and the
+ledger row says so too, so nothing marks it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dlt
+
+from sources.bookkeeping import DELETIONS_TABLE
+
+Cascade = tuple[str, str, str]  # (child table, child column, parent table)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def apply_deletions(pipeline: dlt.Pipeline, cascades: Sequence[Cascade] = ()) -> dict[str, int]:
+    """Set `deleted_at` from the ledger; returns {"deleted_<table>": rows marked by this run}."""
+    if not pipeline.default_schema_name:
+        return {}
+    schema = pipeline.default_schema
+    if DELETIONS_TABLE not in schema.tables:
+        return {}
+    deletable = {name for name, table in schema.tables.items() if "deleted_at" in table.get("columns", {})}
+    marked: dict[str, int] = {}
+    with pipeline.sql_client() as client:
+        ledger = client.make_qualified_table_name(DELETIONS_TABLE)
+        if not client.execute_sql(f"select 1 from {ledger} where deleted_at is not null limit 1"):
+            return {}
+        with client.begin_transaction():
+            for table in sorted(deletable):
+                target = client.make_qualified_table_name(table)
+                rows = client.execute_sql(
+                    f"update {target} set deleted_at = l.deleted_at from {ledger} l "
+                    f"where l.table_name = {_lit(table)} and l.entity_id = cast({target}.id as varchar) "
+                    f"and l.deleted_at is not null and {target}.deleted_at is null returning 1"
+                )
+                if rows:
+                    marked[f"deleted_{table}"] = len(rows)
+            for child, column, parent in cascades:
+                if child not in deletable or parent not in deletable:
+                    continue
+                target = client.make_qualified_table_name(child)
+                source = client.make_qualified_table_name(parent)
+                rows = client.execute_sql(
+                    f"update {target} set deleted_at = p.deleted_at from {source} p "
+                    f"where cast({target}.{_q(column)} as varchar) = cast(p.id as varchar) "
+                    f"and p.deleted_at is not null and {target}.deleted_at is null returning 1"
+                )
+                if rows:
+                    marked[f"deleted_{child}"] = marked.get(f"deleted_{child}", 0) + len(rows)
+    return marked

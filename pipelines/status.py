@@ -1,0 +1,230 @@
+"""`chatfunnel status`: per account, what the last runs did and what the next run will do.
+
+It reads the run history in the warehouse and the local journal (runs the warehouse could
+not take), the pipeline's local folder (a load package an interrupted run left behind),
+the rows now in the warehouse, the state cursors and the figures the last run recorded
+(sweep progress, missing permissions). Exit code 0 when every account's last run
+succeeded (or nothing ran yet), 1 when one failed or a destination cannot be reached, so
+a monitoring check can run it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import dlt
+
+from . import runs
+from .accounts import Account
+from .diagnosis import short
+from .redaction import scrub
+from .registry import SOURCES, SourceSpec
+from .warehouse import describe_location, make_pipeline
+
+
+@dataclass
+class AccountStatus:
+    account: Account
+    destination: str
+    dataset: str
+    lines: list[str] = field(default_factory=list)
+    unhealthy: bool = False
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    seconds = max(0, int((now - when).total_seconds()))
+    if seconds < 120:
+        text = f"{seconds}s"
+    elif seconds < 7200:
+        text = f"{seconds // 60} min"
+    elif seconds < 172800:
+        text = f"{seconds // 3600} h"
+    else:
+        text = f"{seconds // 86400} days"
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC ({text} ago)"
+
+
+def _run_line(run: dict[str, Any], now: datetime) -> str:
+    return (f"{run['outcome']} at {ago(run.get('finished_at'), now)}, {run.get('duration_seconds') or 0:.1f}s, "
+            f"{run.get('requests') or 0} API requests, {run.get('rows_loaded') or 0} rows loaded")
+
+
+def state_cursors(pipeline: dlt.Pipeline, source: str) -> dict[str, dict[str, Any]]:
+    """Scalar resource-state values (cursors) per resource; maps and lists by their size."""
+    resources = pipeline.state.get("sources", {}).get(source, {}).get("resources", {})
+    out: dict[str, dict[str, Any]] = {}
+    for name, state in sorted(resources.items()):
+        if isinstance(state, dict):
+            out[name] = {k: (f"<{len(v)} entries>" if isinstance(v, dict | list) else v)
+                         for k, v in sorted(state.items()) if not k.startswith("ledger_")}
+    return {k: v for k, v in out.items() if v}
+
+
+def row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows per data table now in the warehouse (deleted rows counted apart)."""
+    if not pipeline.default_schema_name:
+        return {}
+    schema = pipeline.default_schema
+    tables = [t for t in schema.data_table_names() if not t.startswith("_")]
+    counts: dict[str, int] = {}
+    with pipeline.sql_client() as client:
+        for table in sorted(tables):
+            name = client.make_qualified_table_name(table)
+            try:
+                counts[table] = int(client.execute_sql(f"select count(*) from {name}")[0][0])
+            except Exception:  # noqa: BLE001 - in the schema, not created yet
+                continue
+    return counts
+
+
+def pending_packages(pipeline: dlt.Pipeline) -> list[str]:
+    return sorted(set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages()))
+
+
+def account_status(spec: SourceSpec, account: Account, destination: str, dataset: str | None = None,
+                   *, now: datetime | None = None) -> AccountStatus:
+    now = now or datetime.now(timezone.utc)
+    dataset = dataset or account.dataset
+    status = AccountStatus(account, destination, dataset)
+    lines = status.lines
+    lines.append(f"{account.label} ({destination}, dataset '{dataset}')")
+    pipeline = make_pipeline(account, destination, dataset)
+    journal = runs.read_journal(pipeline.pipeline_name, limit=5)
+    try:
+        pipeline.sync_destination()
+        history = runs.read_history(pipeline, limit=50)
+        reachable = True
+    except Exception as exc:  # noqa: BLE001 - the destination is down: say so, exit non-zero
+        history, reachable = [], False
+        status.unhealthy = True
+        lines.append(f"  DESTINATION UNREACHABLE: {short(exc, 300)}")
+    last = history[0] if history else None
+    last_ok = next((r for r in history if r["outcome"] in ("success", "partial")), None)
+    if reachable and not history and not journal and not pipeline.default_schema_name:
+        lines.append(f"  never run; start with `chatfunnel run {account.source}"
+                     + (f" --account {account.name}`" if account.name else "`"))
+    if reachable:
+        lines.append("  last successful run: " + (_run_line(last_ok, now) if last_ok else "never"))
+    if last is not None:
+        lines.append("  last run: " + _run_line(last, now))
+        if last.get("recovered"):
+            lines.append(f"    recovered: {scrub(last['recovered'])}")
+        if last.get("incomplete"):
+            lines.append(f"    incomplete (continues next run): {last['incomplete']}")
+        if last["outcome"] in ("failed", "interrupted") and last.get("error"):
+            step = f" in the {last['step']} step" if last.get("step") else ""
+            lines.append(f"    {last['outcome']}{step}: {short(last['error'], 400)}")
+        for warning in last.get("warnings") or []:
+            lines.append(f"    warning: {short(warning, 300)}")
+        lines.extend(_facts_lines(last.get("facts") or {}))
+        if last["outcome"] == "failed":
+            status.unhealthy = True
+    newer = [r for r in journal if last is None or (r.get("started_at") and last.get("started_at")
+                                                    and r["started_at"] > last["started_at"])]
+    for row in newer[:3]:
+        lines.append(f"  not in the warehouse yet (it could not take the record): {row.get('outcome')} run at "
+                     f"{ago(row.get('finished_at'), now)}: {short(row.get('error') or '', 240)}")
+        if row.get("outcome") == "failed":
+            status.unhealthy = True
+    leftover = pending_packages(pipeline)
+    if leftover:
+        lines.append(f"  left-over load package from an interrupted run ({_load_time(leftover[0])}): the next run "
+                     "loads it first (or, if it cannot be loaded, drops it and reads its data again), then loads "
+                     "what is new")
+    if history:
+        recent = ", ".join(f"{r['outcome']} {r['finished_at']:%m-%d %H:%M}" for r in history[:5] if r.get("finished_at"))
+        lines.append(f"  recent runs: {recent}")
+    if reachable:
+        with contextlib.suppress(Exception):
+            counts = row_counts(pipeline)
+            if counts:
+                label = ("rows stored in the lake (every appended version)" if destination == "filesystem"
+                         else "rows now in the warehouse")
+                lines.append(f"  {label}: " + ", ".join(f"{t}={n}" for t, n in sorted(counts.items())))
+    with contextlib.suppress(Exception):
+        cursors = state_cursors(pipeline, spec.name)
+        if cursors:
+            lines.append("  state cursors:")
+            lines.extend("    " + name + ": " + ", ".join(f"{k}={v}" for k, v in values.items())
+                         for name, values in cursors.items())
+    for line in _inbox_lines(spec, account):
+        lines.append(line)
+    with contextlib.suppress(Exception):
+        lines.append(f"  warehouse: {scrub(describe_location(pipeline))}")
+    return status
+
+
+def _load_time(load_id: str) -> str:
+    try:
+        return f"{datetime.fromtimestamp(float(load_id), timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    except ValueError:
+        return load_id
+
+
+def _facts_lines(facts: dict[str, Any]) -> list[str]:
+    lines = []
+    for key, value in sorted(facts.items()):
+        if value in (None, "", [], {}):
+            continue
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(value.items())) if isinstance(value, dict) else value
+        if isinstance(shown, list):
+            shown = ", ".join(map(str, shown))
+        lines.append(f"    {key.replace('_', ' ')}: {shown}")
+    return lines
+
+
+def _inbox_lines(spec: SourceSpec, account: Account) -> list[str]:
+    """The Salebot webhook inbox of the account, when it has one."""
+    if "webhook_store" not in spec.account_only:
+        return []
+    try:
+        settings = spec.settings(account)
+        from sources.salebot.webhook_store import WebhookStore
+
+        path = settings.get("webhook_store")
+        if not path:
+            return []
+        from pathlib import Path
+
+        if not Path(path).exists():
+            return [f"  webhook inbox: none yet ({path})"]
+        stats = WebhookStore(path).stats()
+    except Exception:  # noqa: BLE001 - the inbox is optional
+        return []
+    oldest = stats.get("oldest_pending_at")
+    when = f", oldest unconsumed push {ago(datetime.fromtimestamp(oldest, timezone.utc), datetime.now(timezone.utc))}" \
+        if oldest else ""
+    return [f"  webhook inbox: {stats.get('total', 0)} pushes, {stats.get('pending', 0)} not loaded yet{when}"]
+
+
+def accounts_to_show(sources: Iterable[str], account_names: Iterable[str] | None = None) -> list[Account]:
+    """Every configured account of the sources; an unconfigured source's default account
+    when it has run here before."""
+    wanted = set(account_names or [])
+    shown = []
+    for name in sources:
+        spec = SOURCES[name]
+        accounts = spec.accounts()
+        if not accounts:
+            accounts = [Account(name)]
+        shown.extend(a for a in accounts if not wanted or (a.name or "default") in wanted)
+    return shown
+
+
+def print_status(destination: str, sources: Iterable[str] = tuple(SOURCES), dataset: str | None = None,
+                 account_names: Iterable[str] | None = None) -> int:
+    exit_code = 0
+    for i, account in enumerate(accounts_to_show(sources, account_names)):
+        if i:
+            print()
+        status = account_status(SOURCES[account.source], account, destination, dataset)
+        print("\n".join(status.lines))
+        if status.unhealthy:
+            exit_code = 1
+    return exit_code
