@@ -57,6 +57,25 @@ def _database_error(exc: BaseException) -> bool:
     return module in ("psycopg2", "duckdb") or isinstance(exc, DestinationTransientException | DestinationTerminalException)
 
 
+def _connection_error(exc: BaseException) -> bool:
+    """The database could not be reached or opened at all (as opposed to refusing a statement)."""
+    try:
+        import psycopg2
+
+        if isinstance(exc, psycopg2.OperationalError):
+            return True
+    except ImportError:  # pragma: no cover - psycopg2 comes with dlt[postgres]
+        pass
+    try:
+        import duckdb
+
+        if isinstance(exc, duckdb.IOException | duckdb.ConnectionException):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(exc, DestinationTransientException)
+
+
 def full_disk(paths: list[Path]) -> Path | None:
     """The first of `paths` whose disk is (nearly) full."""
     for path in paths:
@@ -126,7 +145,7 @@ def explain(
         disk = full_disk(disks)
         if disk is not None:
             return _disk_full(step, disk, disks)
-        if step in ("preflight", "record") or isinstance(database, DestinationTransientException):
+        if step in ("preflight", "record") or any(_connection_error(c) for c in chain):
             return DestinationUnreachable(
                 f"The {destination} destination could not be used: {short(_root(database))}. Check "
                 f"DESTINATION__{destination.upper()}__CREDENTIALS and that the server is up.",

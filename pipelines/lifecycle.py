@@ -50,7 +50,15 @@ from . import lake, publish, reconcile, runs
 from .accounts import Account
 from .alerts import notify
 from .diagnosis import explain, short
-from .errors import ChatfunnelError, DeadlineExceeded, DestinationUnreachable, Interrupted, ReportsFailed, UsageError
+from .errors import (
+    ChatfunnelError,
+    DeadlineExceeded,
+    DestinationUnreachable,
+    Interrupted,
+    ReportsFailed,
+    RunLocked,
+    UsageError,
+)
 from .locks import destination_lock, run_lock, warehouse_lock
 from .options import RunOptions
 from .progress import progress_collector
@@ -492,6 +500,7 @@ def _drive(run: _Run, options: RunOptions) -> None:
         run.step = "lock"
         with run_lock(run.outcome.pipeline_name, wait=options.wait):
             pipeline = run.open()
+            run.step = "preflight"
             with destination_lock(pipeline, wait=options.wait or operations().postgres_lock_wait_seconds):
                 with warehouse_lock(options.destination):
                     run.preflight(pipeline)
@@ -513,6 +522,8 @@ def _drive(run: _Run, options: RunOptions) -> None:
         if run.outcome.error.requests == 0:
             run.outcome.error.requests = run.outcome.requests
         logger.debug("run failed in %s:\n%s", run.step, scrub("".join(traceback.format_exception(exc))))
+        if isinstance(run.outcome.error, RunLocked):
+            return  # another run is at work: this one did nothing, so there is nothing to record or alert
         _close(run, step=run.step, alert=True)
 
 

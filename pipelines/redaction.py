@@ -51,7 +51,14 @@ def configured_secrets() -> list[str]:
                 value = _account_secret(account, key)
                 if value:
                     values.add(value)
-    return sorted((v for v in values if len(v) >= MIN_EXACT_LENGTH), key=len, reverse=True)
+    exact = set()
+    for value in values:
+        match = _URL_USERINFO.search(value)
+        if match:  # a DSN: its password is masked wherever a URL carries it; a long one everywhere
+            value = match.group("pw")
+        if len(value) >= MIN_EXACT_LENGTH:
+            exact.add(value)
+    return sorted(exact, key=len, reverse=True)
 
 
 def _safe_accounts(spec: object) -> Iterable[object]:

@@ -51,7 +51,7 @@ def ago(when: datetime | None, now: datetime) -> str:
 
 
 def _run_line(run: dict[str, Any], now: datetime) -> str:
-    return (f"{run['outcome']} at {ago(run.get('finished_at'), now)}, {run.get('duration_seconds') or 0:.1f}s, "
+    return (f"{ago(run.get('finished_at'), now)}, {run['outcome']}, {run.get('duration_seconds') or 0:.1f}s, "
             f"{run.get('requests') or 0} API requests, {run.get('rows_loaded') or 0} rows loaded")
 
 

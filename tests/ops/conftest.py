@@ -66,6 +66,30 @@ def leeloo_options(**kwargs: Any) -> Any:
     return RunOptions(source="leeloo", **kwargs)
 
 
+def run_ok(options: Any) -> Any:
+    """One run through the lifecycle that must succeed; returns its outcome."""
+    from pipelines.lifecycle import run_account
+
+    outcome = run_account(options)
+    assert outcome.error is None, outcome.error
+    return outcome
+
+
+def history(destination: str = "duckdb", dataset: str | None = None) -> list[dict[str, Any]]:
+    from pipelines.accounts import Account
+    from pipelines.runs import read_history
+    from pipelines.warehouse import make_pipeline
+
+    return read_history(make_pipeline(Account("leeloo"), destination, dataset))
+
+
+def leeloo_pipeline(destination: str = "duckdb", dataset: str | None = None) -> Any:
+    from pipelines.accounts import Account
+    from pipelines.warehouse import make_pipeline
+
+    return make_pipeline(Account("leeloo"), destination, dataset)
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The test's environment (dlt dir, emulator URL, token) for a child process."""
     env = dict(os.environ)

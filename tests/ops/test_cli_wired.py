@@ -1,6 +1,5 @@
-"""The operations features through the real `chatfunnel` CLI, once pipelines/cli.py wires
-them (run -> run_observed, status -> history.print_status, report, --wait). Skipped, with
-the reason, while the CLI does not have them yet."""
+"""The operations features through the real `chatfunnel` CLI: run records, alerts and
+publishes, status shows it, transform publishes, report writes, --wait queues."""
 
 from __future__ import annotations
 
@@ -9,34 +8,8 @@ import subprocess
 
 import pytest
 
-from pipelines.cli import build_parser, main
-from pipelines.history import read_history
-from tests.ops.conftest import HOOK_SECRET, PYTHON, TOKEN, subprocess_env
-
-
-def _subcommands() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-
-
-def _wired() -> str | None:
-    import inspect
-
-    from pipelines import cli
-
-    missing = []
-    if "report" not in _subcommands():
-        missing.append("the report subcommand")
-    if "--wait" not in _subcommands()["run"]._option_string_actions:
-        missing.append("run --wait")
-    if "run_observed" not in inspect.getsource(cli.cmd_run):
-        missing.append("cmd_run -> history.run_observed")
-    if "history" not in inspect.getsource(cli.cmd_status):
-        missing.append("cmd_status -> history.print_status")
-    return ", ".join(missing) or None
-
-
-pytestmark = pytest.mark.skipif(_wired() is not None, reason=f"pipelines/cli.py does not wire {_wired()} yet")
+from pipelines.cli import main
+from tests.ops.conftest import HOOK_SECRET, PYTHON, TOKEN, history, subprocess_env
 
 
 def test_cli_run_records_alerts_and_status_shows_it(emulator, duck_target, webhook, monkeypatch, capsys) -> None:
@@ -46,11 +19,11 @@ def test_cli_run_records_alerts_and_status_shows_it(emulator, duck_target, webho
     assert main(["run", "leeloo", "--progress", "none"]) == 1
     err = capsys.readouterr().err
     assert "refused the credentials" in err and "Traceback" not in err
-    assert [r["outcome"] for r in read_history("duckdb", "leeloo")] == ["failed", "success"]
+    assert [r["outcome"] for r in history()] == ["failed", "success"]
     assert len(webhook.messages) == 1 and "in the extract step" in webhook.messages[0]["text"]
     assert main(["status"]) == 1
     out = capsys.readouterr().out
-    assert "last run: failed" in out and "people=20" in out
+    assert "last run: 20" in out and ", failed," in out and "people=20" in out
     for secret in (TOKEN, "wrong-token-cli-1234", HOOK_SECRET):
         assert secret not in out + err + webhook.messages[0]["text"]
 
@@ -86,4 +59,4 @@ def test_two_real_cli_runs_overlap_one_exits_75(emulator, duck_target) -> None:
     procs = [subprocess.Popen(command + ["--wait", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=subprocess_env()) for _ in range(2)]
     assert [p.wait(timeout=300) for p in procs] == [0, 0], [p.communicate() for p in procs]
-    assert [r["outcome"] for r in read_history("duckdb", "leeloo")] == ["success"] * 3
+    assert [r["outcome"] for r in history()] == ["success"] * 3

@@ -9,11 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.lake import build_lake_reports, lake_reports_for_pipeline
 from pipelines.registry import SOURCES
-from pipelines.publish import build_lake_reports, lake_reports_for_pipeline
-from pipelines.runner import make_pipeline
 from tests.leeloo.truth import assert_matches_truth
-from tests.ops.conftest import leeloo_options
+from tests.ops.conftest import history, leeloo_options, leeloo_pipeline, run_ok
 from tests.warehouse import Warehouse
 
 ID_TABLES = ("people", "communication_channels", "chat_messages", "orders", "tunnels", "users", "tags")
@@ -41,7 +40,7 @@ def lake(dlt_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_parquet_files_read_back_to_the_truth_and_reports_build(emulator, lake, dlt_env) -> None:
     emu = emulator(scale=50)
-    pipeline = make_pipeline("leeloo", "filesystem", "leeloo")
+    pipeline = leeloo_pipeline("filesystem")
     _load(pipeline)
     truth = emu.truth()
     for table in ID_TABLES:
@@ -68,7 +67,7 @@ def test_parquet_files_read_back_to_the_truth_and_reports_build(emulator, lake, 
 def test_build_lake_reports_without_a_pipeline(emulator, lake, dlt_env) -> None:
     """The documented entry point for a lake written elsewhere: bucket URL + dataset only."""
     emulator(scale=20)
-    _load(make_pipeline("leeloo", "filesystem", "leeloo"))
+    _load(leeloo_pipeline("filesystem"))
     result = build_lake_reports(str(lake), "leeloo", dlt_env / "other.duckdb", source="leeloo")
     assert "daily_activity" in result.models and not result.failed_tests
 
@@ -90,15 +89,15 @@ def test_observed_filesystem_run_builds_lake_reports_and_dashboard(emulator, lak
     import argparse
 
     from pipelines.dashboard import add_report_arguments, charts_with_data, report_from_args
-    from pipelines.history import read_history, run_observed
 
     reports_db = dlt_env / "lake_reports.duckdb"
     monkeypatch.setenv("CHATFUNNEL__LAKE_DUCKDB", str(reports_db))
     emu = emulator(scale=30)
-    result = run_observed(leeloo_options(destination="filesystem"))
+    result = run_ok(leeloo_options(destination="filesystem"))
     assert "tunnel_funnel" in result.reports.models and not result.reports.failed_tests
+    assert result.location.endswith("/leeloo") and "object at 0x" not in result.location
     assert_matches_truth(Warehouse("duckdb", "leeloo", duckdb_path=reports_db), emu.truth())
-    assert [r["outcome"] for r in read_history("filesystem", "leeloo")] == ["success"]
+    assert [r["outcome"] for r in history("filesystem")] == ["success"]
     parser = argparse.ArgumentParser()
     add_report_arguments(parser)
     out = dlt_env / "lake_dashboard.html"
@@ -112,7 +111,7 @@ def test_remote_bucket_is_read_through_dlts_fsspec_client(emulator, dlt_env, mon
     bucket = f"memory://chatfunnel-lake-{dlt_env.name}"
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket)
     emu = emulator(scale=12)
-    pipeline = make_pipeline("leeloo", "filesystem", "leeloo")
+    pipeline = leeloo_pipeline("filesystem")
     _load(pipeline)
     reports_db = dlt_env / "remote_lake.duckdb"
     result = lake_reports_for_pipeline(pipeline, "leeloo", reports_db)

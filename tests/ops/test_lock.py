@@ -14,7 +14,7 @@ from tests.ops.conftest import PYTHON, TOKEN, subprocess_env
 
 HOLDER = textwrap.dedent("""
     import sys, time, pathlib
-    from pipelines.lock import run_lock
+    from pipelines.locks import run_lock
     release = pathlib.Path(sys.argv[2])
     with run_lock(sys.argv[1]):
         print("locked", flush=True)
@@ -25,7 +25,7 @@ HOLDER = textwrap.dedent("""
 
 CONTENDER = textwrap.dedent("""
     import sys, time
-    from pipelines.lock import run_lock, RunLocked
+    from pipelines.locks import run_lock, RunLocked
     started = time.monotonic()
     try:
         with run_lock(sys.argv[1], wait=float(sys.argv[2])):
@@ -84,23 +84,21 @@ def test_killed_holder_leaves_no_stale_lock(dlt_env: Path) -> None:
 
 RUNNER = textwrap.dedent("""
     import sys
-    from pipelines.history import run_observed
+    from pipelines.lifecycle import run_account
     from pipelines.options import RunOptions
-    from pipelines.runner import ChatfunnelError
-    try:
-        result = run_observed(RunOptions(source="leeloo", progress="none", transform=False))
-    except ChatfunnelError as exc:
-        print(f"chatfunnel: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    print("loaded", sum(result.rows.values()), flush=True)
+    outcome = run_account(RunOptions(source="leeloo", progress="none", transform=False))
+    if outcome.error is not None:
+        print(f"chatfunnel: error: {outcome.error}", file=sys.stderr)
+        sys.exit(outcome.exit_code)
+    print("loaded", sum(outcome.rows.values()), flush=True)
 """)
 
 
 def test_two_overlapping_runs_one_loads_one_refuses(emulator, duck_target) -> None:
     """Two real pipeline runs started together against one slow API: exactly one loads, the
     other exits 75 naming the first, and the warehouse equals the truth with one history row."""
-    from pipelines.history import read_history
     from tests.leeloo.truth import assert_matches_truth
+    from tests.ops.conftest import history
 
     emu = emulator(scale=40, latency_ms=15)
     env = subprocess_env()
@@ -114,12 +112,12 @@ def test_two_overlapping_runs_one_loads_one_refuses(emulator, duck_target) -> No
     assert "still in progress" in refused and "Traceback" not in refused
     emu.knobs.latency_ms = 0
     assert_matches_truth(duck_target.warehouse, emu.truth())
-    assert [r["outcome"] for r in read_history("duckdb", "leeloo")] == ["success"]
+    assert [r["outcome"] for r in history()] == ["success"]
 
 
 @pytest.mark.parametrize("names", [["b", "a"], ["a", "b"]])
 def test_run_locks_take_names_in_one_order(dlt_env: Path, names: list[str]) -> None:
-    from pipelines.lock import lock_dir, run_locks
+    from pipelines.locks import lock_dir, run_locks
 
     with run_locks(names) as paths:
         assert [p.name for p in paths] == ["a.lock", "b.lock"]

@@ -6,7 +6,7 @@ import io
 
 from dlt.common.runtime.collector import LogCollector
 
-from pipelines.history import progress_collector
+from pipelines.progress import progress_collector
 
 
 class _Tty(io.StringIO):

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.history import run_observed
+from pipelines.cli import main
+from pipelines.lifecycle import run_account
 from pipelines.publish import bi_path_for, publish_snapshot
-from pipelines.runner import ChatfunnelError
 from tests.ops.conftest import PYTHON, leeloo_options, subprocess_env
 
 SNAPSHOT_SQL = {
@@ -53,7 +53,7 @@ def test_bi_reader_holds_the_file_open_while_the_nightly_run_completes(emulator,
     bi = bi_path_for(working)
     assert bi == working.with_name("warehouse_bi.duckdb")
 
-    run_observed(leeloo_options())  # night 1: load, reports, record, publish
+    assert main(["run", "leeloo", "--progress", "none"]) == 0  # night 1: load, reports, record, publish
     first = _snapshot(bi)
     assert first["people"] == 60 and first["runs"] == 1
     assert first["report_orders"] == first["raw_orders"] > 0
@@ -66,7 +66,8 @@ def test_bi_reader_holds_the_file_open_while_the_nightly_run_completes(emulator,
         assert held_before == first
 
         emu.simulate(active_people=5, new_people=7, new_orders=6, status_changes=2)
-        result = run_observed(leeloo_options())  # night 2, while the BI tool holds the file
+        result = run_account(leeloo_options())  # night 2, while the BI tool holds the file
+        assert result.error is None and result.published is not None
         assert result.rows.get("people", 0) >= 7
 
         go.touch()
@@ -88,12 +89,11 @@ def test_bi_reader_holds_the_file_open_while_the_nightly_run_completes(emulator,
 
 def test_failed_run_publishes_nothing(emulator, duck_target, monkeypatch) -> None:
     emulator(scale=20)
-    run_observed(leeloo_options(transform=False))
+    assert run_account(leeloo_options(transform=False)).published is not None
     bi = bi_path_for(duck_target.warehouse.duckdb_path)
     inode = bi.stat().st_ino
     monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", "wrong-token-pppppppp")
-    with pytest.raises(ChatfunnelError):
-        run_observed(leeloo_options(transform=False))
+    assert run_account(leeloo_options(transform=False)).error is not None
     assert bi.stat().st_ino == inode, "a failed run replaced the BI snapshot"
     assert not list(bi.parent.glob(f".{bi.name}.*.tmp")), "temporary snapshot left behind"
 
