@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench clean venv
+.PHONY: demo test lint docs bench clean venv
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing chatfunnel with dev extras"
@@ -23,6 +23,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	@echo "==> running the test suite (emulators over HTTP, DuckDB, PostgreSQL on 127.0.0.1:5432)"
 	@$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	@echo "==> ruff and mypy over sources, pipelines, transforms, emulators"
+	@$(BIN)/ruff check sources pipelines transforms emulators tests bench
+	@$(BIN)/mypy
+
+docs: $(STAMP)
+	@$(BIN)/python -m pipelines.reference
 
 bench: $(STAMP)
 	@echo "==> benchmark: full and incremental Leeloo loads against the emulator"

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
@@ -71,13 +72,17 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32, width=100)
 
 
+def _describe(text: str) -> str:
+    return textwrap.fill(" ".join(text.split()), 96)
+
+
 def _add_selection(parser: argparse.ArgumentParser, *, what: str) -> None:
     parser.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES,
                         help=f"which source to {what} (default: all: every configured source)")
     parser.add_argument("--destination", default="duckdb", choices=DESTINATIONS,
                         help="where the data is (default: duckdb, the file chatfunnel.duckdb)")
     parser.add_argument("--account", metavar="NAME[,NAME]",
-                        help="only these accounts ('default' is the unnamed one; default: every configured account)")
+                        help="only these accounts; 'default' is the unnamed one (default: every configured account)")
     parser.add_argument("--dataset", metavar="NAME",
                         help="dataset (schema) name for a single account (default: leeloo, leeloo_<account>, ...)")
     parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
@@ -87,8 +92,8 @@ def _add_selection(parser: argparse.ArgumentParser, *, what: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatfunnel", formatter_class=_formatter,
-        description="Load Leeloo.ai and Salebot.pro chatbot sales funnels into DuckDB, Postgres or Parquet, "
-                    "and build SQL funnel reports.",
+        description=_describe("Load Leeloo.ai and Salebot.pro chatbot sales funnels into DuckDB, Postgres or Parquet, "
+                    "and build SQL funnel reports."),
         epilog="examples:\n  chatfunnel run                      every configured source and account\n"
                "  chatfunnel run leeloo --account acme\n  chatfunnel status\n\n" + EXIT_CODES,
     )
@@ -98,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run", help="incremental load, then rebuild the reports", formatter_class=_formatter,
-        description="Load what changed since the last run, rebuild the reports, record the run, publish the "
-                    "BI snapshot (DuckDB) and alert on failure. A run interrupted earlier is finished first.",
+        description=_describe("Load what changed since the last run, rebuild the reports, record the run, publish the "
+                    "BI snapshot (DuckDB) and alert on failure. A run interrupted earlier is finished first."),
         epilog="examples:\n  chatfunnel run\n  chatfunnel run leeloo --destination postgres\n"
                "  chatfunnel run salebot --max-requests 4500          stay under a daily API cap\n"
                "  chatfunnel run leeloo --since 2024-01-01 --until 2024-02-01   backfill a window\n\n" + EXIT_CODES,
@@ -113,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="drop this source's tables, reports and state, then reload everything")
     run.add_argument("--no-transform", action="store_true", help="do not rebuild the reports")
     run.add_argument("--progress", default="auto", choices=PROGRESS_MODES,
-                     help="auto (default): bars on a terminal, silent under cron; log: also a line a minute "
-                          "off a terminal; none")
+                     help="auto: bars on a terminal, silent under cron; log: also a line a minute off a "
+                          "terminal; none: nothing (default: auto)")
     run.add_argument("--max-requests", type=positive_int, metavar="N",
                      help="stop cleanly after N API requests; the next run carries on (default: no limit)")
     run.add_argument("--concurrency", type=positive_int, metavar="N",
@@ -129,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     transform = sub.add_parser(
         "transform", help="rebuild the reports only", formatter_class=_formatter,
-        description="Rebuild and test the SQL reports of what is loaded, then publish the BI snapshot (DuckDB).",
+        description=_describe("Rebuild and test the SQL reports of what is loaded, then publish the BI snapshot (DuckDB)."),
         epilog="examples:\n  chatfunnel transform\n  chatfunnel transform leeloo --destination postgres\n\n" + EXIT_CODES,
     )
     _add_selection(transform, what="rebuild")
@@ -137,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser(
         "status", help="last runs, rows per table, cursors, what the next run will do", formatter_class=_formatter,
-        description="Per account: the last (successful) run, an interrupted run or a left-over load package, rows "
+        description=_describe("Per account: the last (successful) run, an interrupted run or a left-over load package, rows "
                     "per table, cursors and sweep progress. Exits 1 when a last run failed or a destination cannot "
-                    "be reached, so a monitoring check can run it.",
+                    "be reached, so a monitoring check can run it."),
         epilog="examples:\n  chatfunnel status\n  chatfunnel status leeloo --destination postgres\n\n" + EXIT_CODES,
     )
     status.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES,
@@ -153,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write the self-contained HTML funnel dashboard",
                             formatter_class=_formatter,
-                            description="Write one HTML file with the funnel dashboard (opens offline).",
+                            description=_describe("Write one HTML file with the funnel dashboard (opens offline)."),
                             epilog="examples:\n  chatfunnel report\n  chatfunnel report --destination postgres "
                                    "--out /var/www/funnel.html\n\n" + EXIT_CODES)
     add_report_arguments(report)
@@ -161,15 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="emulators -> DuckDB -> reports, with a funnel summary",
                           formatter_class=_formatter,
-                          description="Start the built-in emulators, load them into a fresh DuckDB file, simulate "
-                                      "a day of activity, load again, and print a funnel summary.")
+                          description=_describe("Start the built-in emulators, load them into a fresh DuckDB file, simulate "
+                                      "a day of activity, load again, and print a funnel summary."))
     demo.add_argument("--scale", type=positive_int, default=500, help="people in the emulated Leeloo account (default 500)")
     demo.add_argument("--dir", default=".chatfunnel/demo", help="where the demo writes its files (default .chatfunnel/demo)")
     demo.set_defaults(handler=cmd_demo)
 
     emulator = sub.add_parser("emulator", help="run an API emulator in the foreground", formatter_class=_formatter,
-                              description="Serve an emulated Leeloo.ai or Salebot.pro API on loopback, to try the "
-                                          "pipeline without an account.")
+                              description=_describe("Serve an emulated Leeloo.ai or Salebot.pro API on loopback, to try the "
+                                          "pipeline without an account."))
     from emulators.cli import add_emulator_subcommands
 
     emulator_sub = emulator.add_subparsers(dest="emulator", required=True, metavar="API")
@@ -182,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         return parser
 
     webhook = sub.add_parser("webhook", help="the Salebot webhook receiver", formatter_class=_formatter,
-                             description="Receive Salebot's message pushes into a durable inbox.")
+                             description=_describe("Receive Salebot's message pushes into a durable inbox."))
     webhook_sub = webhook.add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
     serve = webhook_sub.add_parser("serve", help="accept Salebot message pushes", formatter_class=_formatter)
     add_webhook_arguments(serve)

@@ -234,12 +234,12 @@ class StopGuard:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         first = self.reason is None
-        self._stop(f"stopped by {signal.Signals(signum).name}")
+        self._stop("interrupted (Ctrl-C)" if signum == signal.SIGINT else f"stopped ({signal.Signals(signum).name})")
         if first:
             raise StopRequested(self.reason or "stopped")
 
     def _on_deadline(self) -> None:
-        self._stop(f"stopped at the run's deadline ({self.deadline_seconds / 3600:g} h, --max-runtime)")
+        self._stop(f"stopped at its deadline ({(self.deadline_seconds or 0) / 3600:g} h, --max-runtime)")
         if self._previous:  # our handlers are installed: interrupt the main thread's wait
             signal.pthread_kill(self._main.ident or 0, signal.SIGUSR1)
 
@@ -446,6 +446,18 @@ def _disks(options: RunOptions) -> list[Path]:
     return disks
 
 
+class _AppendFallbackFilter(logging.Filter):
+    """dlt's filesystem destination warns, per table and per load, that it appends instead of
+    merging: dozens of lines a run for what is simply how a Parquet lake works (the lake
+    views pick the newest version of each row). The run says it once, in its summary."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.module == "filesystem" and record.funcName == "prepare_load_table")
+
+
+_append_fallback = _AppendFallbackFilter()
+
+
 def _configure_dlt() -> None:
     """dlt settings every chatfunnel run relies on (an environment variable still wins)."""
     # a package with a job that can never load is aborted and the state it started from
@@ -454,6 +466,9 @@ def _configure_dlt() -> None:
     # Arrow tables (chat messages) get `_dlt_load_id`/`_dlt_id` like every other table
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+    dlt_logger = logging.getLogger("dlt")
+    if _append_fallback not in dlt_logger.filters:
+        dlt_logger.addFilter(_append_fallback)
 
 
 def run_account(options: RunOptions, *, publish: bool = True, alert: bool = True) -> RunOutcome:

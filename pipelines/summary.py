@@ -34,4 +34,6 @@ def format_outcome(outcome: RunOutcome) -> str:
         lines.append(f"  BI snapshot: {outcome.published}")
     if outcome.location:
         lines.append(f"  warehouse: {scrub(outcome.location)}")
+    if outcome.destination == "filesystem":
+        lines.append("  (a Parquet lake appends every version of a row; the lake views and reports read the newest)")
     return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""The command line documents itself: docs/cli.md and the README's option tables are
+generated from the parser (and this test fails when they drift), every command says its
+defaults, examples and exit codes, and `--version` answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines import reference
+from pipelines.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_docs_cli_md_is_what_the_parser_says() -> None:
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == reference.cli_markdown(), \
+        "docs/cli.md is stale: run `make docs`"
+
+
+def test_readme_option_tables_are_what_the_parser_says() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = list(reference.BLOCK.finditer(text))
+    assert {m.group("command") for m in blocks} >= {"run", "status"}, "the README lost its option tables"
+    assert reference.readme_with_tables(text) == text, "README option tables are stale: run `make docs`"
+
+
+@pytest.mark.parametrize("command", ["run", "transform", "status", "report", "demo", "webhook serve"])
+def test_every_command_has_a_description_examples_or_defaults_and_exit_codes(command: str) -> None:
+    text = reference.help_text(command)
+    assert len(text.split("\n\n")[1]) > 40, "a command says what it does"
+    if command in ("run", "transform", "status", "report"):
+        assert "examples:" in text and "exit codes:" in text and "75" in text and "130" in text
+    for action in reference.command_parser(command)._actions:
+        if action.option_strings and "-h" not in action.option_strings and action.help != "==SUPPRESS==":
+            assert action.help, f"{command} {action.option_strings} has no help"
+
+
+def test_the_documented_defaults_are_the_parsed_ones() -> None:
+    args = build_parser().parse_args(["run"])
+    assert (args.source, args.destination, args.progress, args.wait) == ("all", "duckdb", "auto", 0)
+    assert args.parallel_accounts is None and args.max_requests is None and not args.full_refresh
+    table = reference.options_table("run")
+    assert "| `--destination duckdb\\|postgres\\|filesystem` | where the data is | duckdb" in table
+    assert "| `--progress auto\\|log\\|none` |" in table and table.rstrip().count("\n") > 10
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("chatfunnel 0.")
