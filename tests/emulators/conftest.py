@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from emulators.base import Knobs
-from emulators.leeloo import LeelooEmulator
+from emulators.leeloo import LeelooEmulator, LeelooKnobs
 
 ANCHOR = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 TOKEN = "test-token"
@@ -33,9 +32,22 @@ class Client:
         assert body["status"] == 1, body
         return body
 
+    def admin(self, path: str, body: dict) -> dict:
+        """POST an admin route (``knobs``, ``simulate``, ``reset``) and return its JSON."""
+        r = self.s.post(f"{self.base}/__admin/{path}", json=body, timeout=30)
+        assert r.status_code == 200, (r.status_code, r.text[:300])
+        return r.json()
+
+    def truth(self) -> dict:
+        """The ground truth over HTTP, as a test outside the process would read it."""
+        r = self.s.get(f"{self.base}/__admin/truth", timeout=60)
+        assert r.status_code == 200
+        return r.json()
+
     def page_all(self, path: str, params=None, limit: int = 100, max_pages: int = 10_000) -> list[dict]:
         """Page until an empty page (never trusting short pages or meta)."""
-        out, offset = [], 0
+        out: list[dict] = []
+        offset = 0
         for _ in range(max_pages):
             body = self.json(path, dict(params or {}, limit=limit, offset=offset))
             if not body["data"]:
@@ -57,7 +69,7 @@ def client(shared_emu) -> Iterator[Client]:
     """A client on the shared (read-only) emulator; knobs restored after the test."""
     emu, url = shared_emu
     yield Client(url, emu)
-    emu.knobs.update(Knobs().to_dict())
+    emu.knobs.update(LeelooKnobs().to_dict())
     emu.reset_counts()
 
 
