@@ -1389,11 +1389,10 @@ class LeelooData:
                 for p in pick(self.live_people(), n):
                     self.delete_person(p, out)
             elif table == "communication_channels":
-                for ch in pick(self.live_channels(), len(self.channels)):
-                    if len(out["communication_channels"]) >= n:
-                        break
-                    if ch.alive and len(ch.person.channels) > 1:
+                for ch in [c for c in pick(self.live_channels(), len(self.channels)) if len(c.person.channels) > 1]:
+                    if n and len(ch.person.channels) > 1:
                         self.delete_channel(ch, out)
+                        n -= 1
             elif table == "orders":
                 for o in pick(self.orders, n):
                     self.delete_order(o, out)
@@ -1403,10 +1402,9 @@ class LeelooData:
             elif table == "leadgentools":
                 lgts = [lgt for t in self.tunnels for lgt in t["lgts"]]
                 for lgt in pick(lgts, len(lgts)):
-                    if len(out["leadgentools"]) >= n:
-                        break
-                    if len(self.tunnel_by_id[lgt["tunnel_id"]]["lgts"]) > 1:
+                    if n and len(self.tunnel_by_id[lgt["tunnel_id"]]["lgts"]) > 1:
                         self.delete_leadgentool(lgt, out)
+                        n -= 1
             elif table == "users":
                 for u in pick(self.users, n):
                     self.delete_user(u, out)
@@ -1415,10 +1413,9 @@ class LeelooData:
                     self.delete_tag(t, out, untagged)
             elif table == "connections":
                 for c in pick(self.connections, len(self.connections)):
-                    if len(out["connections"]) >= n:
-                        break
-                    if c["type"] not in MESSENGERS or len(self.messenger_conns) > 1:
+                    if n and (c["type"] not in MESSENGERS or len(self.messenger_conns) > 1):
                         self.delete_connection(c, out)
+                        n -= 1
             elif table == "template_categories":
                 for c in pick(self.template_categories, n):
                     self.delete_template_category(c, out)
