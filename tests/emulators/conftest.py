@@ -1,8 +1,13 @@
 """Fixtures for the emulator tests: a shared read-only Leeloo emulator and a fresh one per test."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -11,6 +16,25 @@ from emulators.leeloo import LeelooEmulator, LeelooKnobs
 
 ANCHOR = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 TOKEN = "test-token"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def cli_emulator(cwd: Path, *flags: str) -> Iterator[tuple[str, str]]:
+    """``python -m emulators leeloo`` in its own process (scale 60, seed 1, the test anchor);
+    yields (base URL, banner line)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "emulators", "leeloo", "--port", "0", "--scale", "60",
+                             "--token", TOKEN, "--anchor", ANCHOR.isoformat(), *flags],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        assert " on http" in banner, banner
+        yield banner.split(" on ", 1)[1].split()[0], banner
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 class Client:

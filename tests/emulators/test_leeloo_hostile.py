@@ -1,23 +1,17 @@
 """hostile=True: strangers' strings in every place a stranger types, served as JSON exactly."""
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from emulators.hostile import LONG_TEXT, PAYLOADS
 from emulators.leeloo import LeelooEmulator
-from tests.emulators.conftest import ANCHOR, TOKEN, Client
+from tests.emulators.conftest import ANCHOR, TOKEN, Client, cli_emulator
 
 WIDE = {"filter[last_message][from]": "2000-01-01", "filter[last_message][to]": "2100-01-01"}
-REPO = Path(__file__).resolve().parents[2]
 
 
 def places(t: dict) -> dict[str, list]:
@@ -130,18 +124,8 @@ def test_simulate_in_hostile_mode(hostile: Client):
 
 
 def test_cli_flag(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "emulators", "leeloo", "--port", "0", "--scale", "60",
-                             "--token", TOKEN, "--anchor", ANCHOR.isoformat(), "--hostile"],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        banner = proc.stdout.readline()
+    with cli_emulator(tmp_path, "--hostile") as (url, banner):
         assert "hostile" in banner, banner
-        url = banner.split(" on ", 1)[1].split()[0]
         t = requests.get(url + "/__admin/truth", timeout=30).json()
-        assert set(PAYLOADS) <= {x["name"] for x in t["tunnels"]}
-        assert t == LeelooEmulator(seed=1, scale=60, anchor=ANCHOR.astimezone(dt.UTC), hostile=True).truth()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    assert set(PAYLOADS) <= {x["name"] for x in t["tunnels"]}
+    assert t == LeelooEmulator(seed=1, scale=60, anchor=ANCHOR, hostile=True).truth()
