@@ -93,7 +93,8 @@ class Knobs:
     bad_status_rate: float = 0.0  # fraction answered 200 with JSON {"status": 0, "error": "..."}
     sort: str = "desc"  # "desc" (newest first), "asc", or "random" (a stable shuffle)
     mutate_rate: float = 0.0  # per list-page request: probability that one person "writes" now
-    meta_mode: str = "page"  # "page": filteredCount=len(page), totalCount=matching; "filter": filteredCount=matching, totalCount=all rows
+    # "page": filteredCount=len(page), totalCount=matching; "filter": filteredCount=matching, totalCount=all rows
+    meta_mode: str = "page"
     drift: bool = False  # field-shape drift (custom_fields as object, prices/stats numbers as strings)
 
     def validate(self) -> None:
@@ -137,7 +138,7 @@ def iso_ms(ms: int) -> str:
     """Epoch milliseconds -> ``2024-01-02T03:04:05.678Z`` (the APIs' JS date format)."""
     secs, milli = divmod(int(ms), 1000)
     t = time.gmtime(secs)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (t[0], t[1], t[2], t[3], t[4], t[5], milli)
+    return f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T{t[3]:02d}:{t[4]:02d}:{t[5]:02d}.{milli:03d}Z"
 
 
 def to_ms(d: _dt.datetime) -> int:
@@ -262,7 +263,8 @@ class EmulatorApp:
 
     Public, stable API (used by tests and by other emulators):
 
-    - ``knobs`` (live :class:`Knobs`), ``seed``, ``rng`` (seeded ``random.Random``
+    - ``knobs`` (live :class:`Knobs`, or the subclass named by ``knobs_class``; a plain
+      :class:`Knobs` given to the constructor is copied into it), ``seed``, ``rng`` (seeded ``random.Random``
       for knob decisions; use :meth:`chance`/:meth:`randint` which lock it),
       ``data_lock`` (``threading.RLock`` guarding the emulator's data)
     - :meth:`route`, :meth:`dispatch`, :meth:`page`
@@ -272,10 +274,15 @@ class EmulatorApp:
     """
 
     name = "emulator"
+    knobs_class: type[Knobs] = Knobs  # an emulator with its own knobs names their class here
 
     def __init__(self, *, seed: int = 1, knobs: Knobs | None = None):
         self.seed = seed
-        self.knobs = knobs if knobs is not None else Knobs()
+        if knobs is None:
+            knobs = self.knobs_class()
+        elif not isinstance(knobs, self.knobs_class):  # shared knobs given: keep their values
+            knobs = self.knobs_class(**dataclasses.asdict(knobs))
+        self.knobs = knobs
         self.knobs.validate()
         self.rng = random.Random(seed ^ 0x5EED)
         self._rng_lock = threading.Lock()
@@ -317,7 +324,8 @@ class EmulatorApp:
     def truth(self) -> dict:
         raise NotImplementedError
 
-    def simulate(self, **kwargs: Any) -> dict:
+    def simulate(self, *args: Any, **kwargs: Any) -> dict:
+        """Make the account live; each emulator names its own keyword arguments."""
         raise NotImplementedError
 
     def regenerate(self) -> None:
@@ -346,11 +354,12 @@ class EmulatorApp:
         serve from ``offset`` (0 when offset >= total). ``limit`` < 1 or absent
         means ``default_limit``; above ``max_limit`` it is cut to ``max_limit``.
         Non-integer or negative values raise HTTPError(400)."""
+        raw_limit, raw_offset = req.arg("limit"), req.arg("offset")
         try:
-            limit = int(req.arg("limit", default_limit))
-            offset = int(req.arg("offset", 0))
+            limit = default_limit if raw_limit is None else int(raw_limit)
+            offset = 0 if raw_offset is None else int(raw_offset)
         except ValueError:
-            raise HTTPError(400, "limit and offset must be integers")
+            raise HTTPError(400, "limit and offset must be integers") from None
         if offset < 0:
             raise HTTPError(400, "offset must be >= 0")
         if limit < 1:
@@ -467,7 +476,7 @@ class EmulatorApp:
         try:
             body = req.json()
         except ValueError:
-            raise HTTPError(400, "body must be JSON")
+            raise HTTPError(400, "body must be JSON") from None
         if not isinstance(body, dict):
             raise HTTPError(400, "body must be a JSON object")
         return body
@@ -484,7 +493,7 @@ class EmulatorApp:
         try:
             self.knobs.update(body)
         except (ValueError, TypeError) as e:
-            raise HTTPError(400, str(e))
+            raise HTTPError(400, str(e)) from None
         return self.knobs.to_dict()
 
     def _admin_simulate(self, req: Request) -> dict:
@@ -492,7 +501,7 @@ class EmulatorApp:
         try:
             return self.simulate(**body)
         except (TypeError, ValueError) as e:
-            raise HTTPError(400, str(e))
+            raise HTTPError(400, str(e)) from None
 
     # ---- serving
     @contextlib.contextmanager
@@ -516,10 +525,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # pragma: no cover
-            pass
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -530,7 +537,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         try:
             resp = app.dispatch(self.command, self.path, self.headers, body)
-        except Exception as e:  # a bug in a handler: answer 500 JSON, keep serving
+        except Exception as e:  # noqa: BLE001 - a bug in a handler: answer 500 JSON, keep serving
             resp = json_response({"status": 0, "error": f"emulator bug: {type(e).__name__}: {e}"}, 500)
         reason = self.responses.get(resp.status, ("",))[0]
         head = [
@@ -547,7 +554,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (b"" if self.command == "HEAD" else resp.body)
         self.wfile.write(data)  # one write: no Nagle/delayed-ACK stall on keep-alive
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve  # noqa: N815 - names http.server calls
 
 
 class _ThreadingServer(http.server.ThreadingHTTPServer):

@@ -14,6 +14,8 @@ and :func:`knobs_from_args` give every emulator the same knob flags.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import importlib
 import signal
 from collections.abc import Callable
@@ -38,6 +40,8 @@ def add_knob_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def knobs_from_args(args: argparse.Namespace, cls: type[Knobs] = Knobs) -> Knobs:
+    """Knobs from the shared flags; a subclass's own fields come from the argument of
+    the same name when the parser has one (``--last-message-time`` -> ``last_message_time``)."""
     k = cls(
         page_cap=args.page_cap,
         short_pages=args.short_pages,
@@ -51,6 +55,10 @@ def knobs_from_args(args: argparse.Namespace, cls: type[Knobs] = Knobs) -> Knobs
         meta_mode=args.meta_mode,
         drift=args.drift,
     )
+    shared = {f.name for f in dataclasses.fields(Knobs)}
+    for f in dataclasses.fields(cls):
+        if f.name not in shared and hasattr(args, f.name):
+            setattr(k, f.name, getattr(args, f.name))
     k.validate()
     return k
 
@@ -61,10 +69,8 @@ def serve_in_foreground(server: EmulatorServer) -> int:
     def _stop(*_: object) -> None:
         server.stop()
 
-    try:
+    with contextlib.suppress(ValueError):  # not in the main thread
         signal.signal(signal.SIGTERM, _stop)
-    except ValueError:  # not in the main thread
-        pass
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -85,26 +91,37 @@ def add_leeloo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default="demo-token", help="the accepted X-Leeloo-AuthToken (default demo-token)")
     parser.add_argument("--anchor", default=None,
                         help="ISO datetime (UTC) the generated history ends at (default: now, truncated to the hour)")
+    modes = parser.add_argument_group("data modes (fixed for the run)")
+    modes.add_argument("--hostile", action="store_true",
+                       help="strangers' strings (XSS, NUL, RTL, 70 KB, ...) in names, messages, tunnels, UTM, tags")
+    modes.add_argument("--odd-shapes", action="store_true",
+                       help="a few records per entity with an object/list where text is promised, text for numbers")
+    modes.add_argument("--extra-fields", action="store_true", help="fields the documents do not list")
     add_knob_arguments(parser)
+    parser.add_argument("--last-message-time", choices=("any", "inbound"), default="any",
+                        help="what moves lastMessageTime: any message (default) or only the subscriber's own")
 
 
 def run_leeloo_from_args(args: argparse.Namespace) -> int:
     """Build the Leeloo emulator from parsed args and serve in the foreground."""
     import datetime as dt
 
-    from emulators.leeloo import LeelooEmulator
+    from emulators.leeloo import LeelooEmulator, LeelooKnobs
 
     anchor = None
     if getattr(args, "anchor", None):
         anchor = dt.datetime.fromisoformat(args.anchor.replace("Z", "+00:00"))
         if anchor.tzinfo is None:
             anchor = anchor.replace(tzinfo=dt.UTC)
-    emu = LeelooEmulator(seed=args.seed, scale=args.scale, token=args.token, knobs=knobs_from_args(args), anchor=anchor)
+    emu = LeelooEmulator(seed=args.seed, scale=args.scale, token=args.token,
+                         knobs=knobs_from_args(args, LeelooKnobs), anchor=anchor,
+                         hostile=args.hostile, odd_shapes=args.odd_shapes, extra_fields=args.extra_fields)
     server = EmulatorServer(emu, args.host, args.port)
     url = server.start()
     d = emu.data
+    modes = [m for m, on in emu.modes.items() if on] + [f"lastMessageTime: {emu.knobs.last_message_time}"]
     print(f"Leeloo.ai emulator on {url} (seed {args.seed}: {len(d.people)} people, {len(d.channels)} channels, "
-          f"{len(d.orders)} orders; history ends {d.anchor.isoformat()})", flush=True)
+          f"{len(d.orders)} orders; history ends {d.anchor.isoformat()}; {', '.join(modes)})", flush=True)
     print(f"  SOURCES__LEELOO__BASE_URL={url}", flush=True)
     print(f"  SOURCES__LEELOO__API_TOKEN={args.token}  (sent as the X-Leeloo-AuthToken header)", flush=True)
     print("  SOURCES__LEELOO__REQUESTS_PER_MINUTE=0  (no client-side rate limit against an emulator)", flush=True)

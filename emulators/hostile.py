@@ -44,6 +44,13 @@ ODD_SHAPES: tuple[Any, ...] = (
 )
 
 
+# where the documents promise text: a JSON object or list
+ODD_TEXTS: tuple[Any, ...] = tuple(v for v in ODD_SHAPES if isinstance(v, (dict, list)))
+
+# where the documents promise a number: text that is not one
+NOT_NUMBERS: tuple[str, ...] = ("n/a", "149,99 грн", "", "1.2.3")
+
+
 def payload(rng: random.Random) -> str:
     return rng.choice(PAYLOADS)
 

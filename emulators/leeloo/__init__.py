@@ -6,6 +6,7 @@
         ...
 """
 from emulators.base import Knobs
+from emulators.leeloo.knobs import LeelooKnobs
 from emulators.leeloo.server import LeelooEmulator
 
-__all__ = ["Knobs", "LeelooEmulator"]
+__all__ = ["Knobs", "LeelooEmulator", "LeelooKnobs"]

@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from emulators.base import EmulatorApp, HTTPError, Knobs, Request, Response, iso_ms, now_ms, parse_iso
-from emulators.leeloo.data import Channel, LeelooData, Person
+from emulators.leeloo.data import DELETABLE, OPEN_STATUSES, Channel, LeelooData, Person, SortedIndex
+from emulators.leeloo.knobs import LeelooKnobs
 
 AUTH_HEADERS = ("X-Leeloo-AuthToken", "X-Leeloo-Auth-Token")
 DEFAULT_LIMIT = 20
@@ -31,50 +33,75 @@ def _shuffle_key(entity_id: str) -> int:
     return int(entity_id[-12:], 16)
 
 
+def _nonneg(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, not {value!r}")
+    return value
+
+
+def _delete_counts(delete: dict | None) -> dict[str, int]:
+    if delete is None:
+        return {}
+    if not isinstance(delete, dict):
+        raise ValueError("delete must be an object {table: count}")
+    unknown = sorted(set(delete) - set(DELETABLE))
+    if unknown:
+        raise ValueError(f"delete: unknown table(s) {', '.join(unknown)}; known: {', '.join(DELETABLE)}")
+    return {t: _nonneg(f"delete[{t}]", n) for t, n in delete.items()}
+
+
 class LeelooEmulator(EmulatorApp):
     """Leeloo.ai emulator.
 
-    ``LeelooEmulator(seed=1, scale=200, token="test-token", knobs=None, anchor=None)``
+    ``LeelooEmulator(seed=1, scale=200, token="test-token", knobs=None, anchor=None,
+    hostile=False, odd_shapes=False, extra_fields=False)``
 
     - ``serve()`` -> context manager yielding the base URL (real HTTP, random port)
     - ``truth()``, ``request_counts()``, ``reset_counts()``, ``simulate(...)``
-    - ``knobs``: the live :class:`~emulators.base.Knobs`
+    - ``knobs``: the live :class:`~emulators.leeloo.knobs.LeelooKnobs` (a plain
+      :class:`~emulators.base.Knobs` given here is copied into one)
     - ``data``: the :class:`~emulators.leeloo.data.LeelooData` behind it
+    - data modes (kept by ``regenerate``): ``hostile`` strangers' strings, ``odd_shapes``
+      values of the wrong JSON shape, ``extra_fields`` fields the documents do not list
     """
 
     name = "leeloo"
+    knobs_class = LeelooKnobs
+    knobs: LeelooKnobs
 
     def __init__(self, seed: int = 1, scale: int = 200, token: str = "test-token",
-                 knobs: Knobs | None = None, anchor: _dt.datetime | None = None):
+                 knobs: Knobs | None = None, anchor: _dt.datetime | None = None, *,
+                 hostile: bool = False, odd_shapes: bool = False, extra_fields: bool = False):
         super().__init__(seed=seed, knobs=knobs)
         self.scale = scale
         self.token = token
         self._anchor_arg = anchor
-        self.data = LeelooData(seed=seed, scale=scale, anchor=anchor)
+        self.modes = {"hostile": bool(hostile), "odd_shapes": bool(odd_shapes), "extra_fields": bool(extra_fields)}
+        self.data = LeelooData(seed=seed, scale=scale, anchor=anchor, **self.modes)
         self._order_cache: dict = {}
-        R = self.route
+        route = self.route
         v2 = "/api/v2"
-        R("GET", f"{v2}/people", self.people_list)
-        R("GET", f"{v2}/people/{{id}}", self.person_get)
-        R("GET", f"{v2}/communication-channels", self.channels_list)
-        R("GET", f"{v2}/communication-channels/{{id}}/chat-messages", self.chat_messages)
-        R("GET", f"{v2}/communication-channels/{{id}}/person", self.channel_person)
-        R("GET", f"{v2}/communication-channels/{{person_id}}/{{id}}", self.channel_person_ru)
-        R("GET", f"{v2}/orders", self.orders_list)
-        R("GET", f"{v2}/orders/{{id}}", self.order_get)
-        R("GET", f"{v2}/tunnels", self.tunnels_list)
-        R("GET", f"{v2}/tunnels/stats", self.tunnels_stats)
-        R("GET", f"{v2}/tunnels/{{id}}", self.tunnel_get)
-        R("GET", f"{v2}/tunnels/{{id}}/stats", self.tunnel_stats)
-        R("GET", f"{v2}/users", self.users_list)
-        R("GET", f"{v2}/users/{{id}}", self.user_get)
-        R("GET", f"{v2}/tags", self.tags_list)
-        R("GET", f"{v2}/connections", self.connections_list)
-        R("GET", f"{v2}/categories/templates", self.categories_list)
-        R("GET", f"{v2}/categories/templates/{{id}}", self.templates_list)
-        R("GET", "/api/v1/accounts", self.v1_accounts)
-        R("GET", "/api/v1/accounts/{id}", self.v1_account_get)
-        R("GET", "/api/v1/accounts/{id}/chat-messages", self.v1_chat_messages)
+        route("GET", f"{v2}/people", self.people_list)
+        route("GET", f"{v2}/people/{{id}}", self.person_get)
+        route("GET", f"{v2}/communication-channels", self.channels_list)
+        route("GET", f"{v2}/communication-channels/{{id}}/chat-messages", self.chat_messages)
+        route("GET", f"{v2}/communication-channels/{{id}}/person", self.channel_person)
+        route("GET", f"{v2}/communication-channels/{{person_id}}/{{id}}", self.channel_person_ru)
+        route("GET", f"{v2}/orders", self.orders_list)
+        route("GET", f"{v2}/orders/{{id}}", self.order_get)
+        route("GET", f"{v2}/tunnels", self.tunnels_list)
+        route("GET", f"{v2}/tunnels/stats", self.tunnels_stats)
+        route("GET", f"{v2}/tunnels/{{id}}", self.tunnel_get)
+        route("GET", f"{v2}/tunnels/{{id}}/stats", self.tunnel_stats)
+        route("GET", f"{v2}/users", self.users_list)
+        route("GET", f"{v2}/users/{{id}}", self.user_get)
+        route("GET", f"{v2}/tags", self.tags_list)
+        route("GET", f"{v2}/connections", self.connections_list)
+        route("GET", f"{v2}/categories/templates", self.categories_list)
+        route("GET", f"{v2}/categories/templates/{{id}}", self.templates_list)
+        route("GET", "/api/v1/accounts", self.v1_accounts)
+        route("GET", "/api/v1/accounts/{id}", self.v1_account_get)
+        route("GET", "/api/v1/accounts/{id}/chat-messages", self.v1_chat_messages)
 
     # ------------------------------------------------------------------ hooks
     def authorize(self, req: Request) -> bool:
@@ -86,34 +113,48 @@ class LeelooEmulator(EmulatorApp):
 
     def regenerate(self) -> None:
         with self.data_lock:
-            self.data = LeelooData(seed=self.seed, scale=self.scale, anchor=self._anchor_arg)
+            self.data = LeelooData(seed=self.seed, scale=self.scale, anchor=self._anchor_arg, **self.modes)
             self._order_cache.clear()
 
     def truth(self) -> dict:
+        """The account as served now, lastMessageTime read as the knob says."""
         with self.data_lock:
-            return self.data.truth()
+            return self.data.truth(inbound=self.knobs.last_message_time == "inbound")
 
-    def simulate(self, active_people: float | int = 0, new_people: int = 0, new_orders: int = 0,
-                 status_changes: int = 0) -> dict:
-        """Make the account live: see the module README. Returns the ids touched."""
+    def simulate(self, *, active_people: float | int = 0, new_people: int = 0, new_orders: int = 0,
+                 status_changes: int = 0, replies: int = 0, broadcasts: int = 0, crm_edits: int = 0,
+                 payments: int = 0, delete: dict | None = None) -> dict:
+        """Make the account live: see the module README. Returns the ids touched.
+
+        Deletions come first, so nothing else in the same call lands on a deleted entity."""
         with self.data_lock:
             d = self.data
             r = d.sim_rng
             out: dict[str, Any] = {"active_people": [], "new_messages": [], "touched_channels": [],
                                    "new_subscriptions": [], "new_people": [], "new_channels": [],
-                                   "new_orders": [], "status_changes": []}
-            n_existing = len(d.people)
-            if isinstance(active_people, bool):
+                                   "new_orders": [], "status_changes": [], "replied_channels": [],
+                                   "reply_messages": [], "broadcast_channels": [], "broadcast_messages": [],
+                                   "crm_edits": [], "payments": [], "deleted": {}, "untagged_people": []}
+            if isinstance(active_people, bool) or not isinstance(active_people, (int, float)):
                 raise ValueError("active_people must be a number")
+            counts = {name: _nonneg(name, v) for name, v in (
+                ("new_people", new_people), ("new_orders", new_orders), ("status_changes", status_changes),
+                ("replies", replies), ("broadcasts", broadcasts), ("crm_edits", crm_edits), ("payments", payments))}
+            to_delete = _delete_counts(delete)
             if isinstance(active_people, float) and not active_people.is_integer():
                 if not 0 < active_people < 1:
                     raise ValueError("active_people: a fraction must be in (0, 1)")
+            elif active_people < 0:
+                raise ValueError("counts must be >= 0")
+            if to_delete:
+                out["deleted"], out["untagged_people"] = d.delete(r, to_delete)
+            live = d.live_people()
+            n_existing = len(live)
+            if isinstance(active_people, float) and not active_people.is_integer():
                 n_active = max(1, round(active_people * n_existing))
             else:
                 n_active = int(active_people)
-            if n_active < 0 or int(new_people) < 0 or int(new_orders) < 0 or int(status_changes) < 0:
-                raise ValueError("counts must be >= 0")
-            for p in r.sample(d.people, min(n_active, n_existing)):
+            for p in r.sample(live, min(n_active, n_existing)):
                 w = d.person_writes(p, r, n_msgs=r.randint(1, 3))
                 out["active_people"].append(p.id)
                 out["new_messages"].extend(w["message_ids"])
@@ -121,19 +162,41 @@ class LeelooEmulator(EmulatorApp):
                 if r.random() < 0.2:
                     s = d.add_subscription(r, p)
                     out["new_subscriptions"].append({"person_id": p.id, **s})
-            for _ in range(int(new_people)):
+            for _ in range(counts["new_people"]):
                 p = d.add_person_now(r)
                 out["new_people"].append(p.id)
                 out["new_channels"].extend(c.id for c in p.channels)
                 out["new_messages"].extend(m["id"] for c in p.channels for m in (c.extra or []))
-            for _ in range(int(new_orders)):
-                o = d.add_order_now(r, r.choice(d.people))
+            for _ in range(counts["new_orders"]):
+                o = d.add_order_now(r, r.choice(d.live_people()))
                 out["new_orders"].append(o.id)
             cutoff = now_ms() - 30 * 86_400_000
             old = [o for o in d.orders if o.created_ms < cutoff]
-            for o in r.sample(old, min(int(status_changes), len(old))):
+            for o in r.sample(old, min(counts["status_changes"], len(old))):
                 st = d.change_order_status(r, o)
                 out["status_changes"].append({"id": o.id, "status": st, "updatedAt": iso_ms(o.updated_ms)})
+            if counts["replies"]:
+                for ch in d.reply_targets(r, counts["replies"]):
+                    ids = [m["id"] for m in d.send_outbound(ch, r, broadcast=False)]
+                    out["replied_channels"].append(ch.id)
+                    out["reply_messages"].extend(ids)
+                    out["new_messages"].extend(ids)
+            if counts["broadcasts"]:
+                for ch in d.silent_channels(r, counts["broadcasts"]):
+                    ids = [m["id"] for m in d.send_outbound(ch, r, broadcast=True)]
+                    out["broadcast_channels"].append(ch.id)
+                    out["broadcast_messages"].extend(ids)
+                    out["new_messages"].extend(ids)
+            if counts["crm_edits"]:
+                live = d.live_people()
+                for p in r.sample(live, min(counts["crm_edits"], len(live))):
+                    d.crm_edit(p, r)
+                    out["crm_edits"].append(p.id)
+            if counts["payments"]:
+                open_orders = [o for o in d.orders if o.status in OPEN_STATUSES]
+                for o in r.sample(open_orders, min(counts["payments"], len(open_orders))):
+                    st = d.pay_order(r, o)
+                    out["payments"].append({"id": o.id, "status": st, "updatedAt": iso_ms(o.updated_ms)})
             out["at"] = iso_ms(now_ms())
             return out
 
@@ -143,7 +206,23 @@ class LeelooEmulator(EmulatorApp):
         if self.chance(self.knobs.mutate_rate):
             with self.data_lock:
                 d = self.data
-                d.person_writes(d.people[self.randint(0, len(d.people) - 1)], d.sim_rng, n_msgs=1)
+                live = d.live_people()
+                d.person_writes(live[self.randint(0, len(live) - 1)], d.sim_rng, n_msgs=1)
+
+    def _inbound(self) -> bool:
+        """True under the inbound reading (its indices built). Hold the data lock."""
+        if self.knobs.last_message_time != "inbound":
+            return False
+        self.data.build_inbound()
+        return True
+
+    def _people_index(self, inbound: bool) -> SortedIndex:
+        d = self.data
+        return d.people_index_in if inbound else d.people_index  # type: ignore[return-value]
+
+    def _channel_index(self, inbound: bool) -> SortedIndex:
+        d = self.data
+        return d.channel_index_in if inbound else d.channel_index  # type: ignore[return-value]
 
     def _window(self, req: Request, required: bool) -> tuple[int | None, int | None]:
         f, t = req.arg("filter[last_message][from]"), req.arg("filter[last_message][to]")
@@ -153,7 +232,7 @@ class LeelooEmulator(EmulatorApp):
             lo = parse_iso(f) if f else None
             hi = parse_iso(t, end_of_day=True) if t else None
         except ValueError:
-            raise HTTPError(400, "filter[last_message] dates must be YYYY-MM-DD or ISO 8601 datetimes")
+            raise HTTPError(400, "filter[last_message] dates must be YYYY-MM-DD or ISO 8601 datetimes") from None
         return lo, hi
 
     def _ordered(self, kind: str, idxs: list[int], ids: list[str]) -> list[int]:
@@ -182,7 +261,8 @@ class LeelooEmulator(EmulatorApp):
             return sorted(rows, key=lambda x: _shuffle_key(x["id"]))
         return sorted(rows, key=lambda x: (x[key], x["id"]), reverse=(s == "desc"))
 
-    def _windowed_page(self, req: Request, index, entities: list, lo_ms, hi_ms, predicate=None):
+    def _windowed_page(self, req: Request, index: SortedIndex, entities: list, lo_ms: int | None, hi_ms: int | None,
+                       *, predicate: Callable[[Any], bool] | None = None) -> tuple[list, int, int, int, int]:
         """Entities of a SortedIndex inside the window, filtered, ordered per
         ``sort``, paged. Returns (page entities, limit, offset, matching, total_all)."""
         lo, hi = index.window(lo_ms, hi_ms)
@@ -257,29 +337,32 @@ class LeelooEmulator(EmulatorApp):
                 "included": self.data.included_for(p, include, drift=drift)}
 
     # ------------------------------------------------------------------ people
-    def people_list(self, req: Request) -> dict:
+    def people_list(self, req: Request) -> Response:
         lo, hi = self._window(req, required=True)
         tags = [t.strip() for v in req.args("filter[tags]") for t in v.split(",") if t.strip()]
         phone, email = req.arg("filter[phone]"), req.arg("filter[email]")
         self._maybe_mutate()
-        pred = None
-        if tags or phone or email:
-            tag_set = set(tags)
-            tag_ids = {t["id"]: t["name"] for t in self.data.tags}
-            tag_set |= {tag_ids[t] for t in tags if t in tag_ids}
-
-            def pred(p: Person) -> bool:
-                if tag_set and not tag_set.intersection(p.tags):
-                    return False
-                if phone and p.phone != phone:
-                    return False
-                if email and p.email.lower() != email.lower():
-                    return False
-                return True
         with self.data_lock:
             d = self.data
-            ents, limit, offset, matching, total_all = self._windowed_page(req, d.people_index, d.people, lo, hi, pred)
-            data = self._frags("person", ents, d.person_list_item)
+            pred = None
+            if tags or phone or email:
+                tag_set = set(tags)
+                tag_ids = {t["id"]: t["name"] for t in d.tags if isinstance(t["name"], str)}
+                tag_set |= {tag_ids[t] for t in tags if t in tag_ids}
+
+                def pred(p: Person) -> bool:
+                    if tag_set and not any(isinstance(t, str) and t in tag_set for t in p.tags):
+                        return False
+                    if phone and p.phone != phone:
+                        return False
+                    return not email or (isinstance(p.email, str) and p.email.lower() == email.lower())
+            inbound = self._inbound()
+            ents, limit, offset, matching, total_all = self._windowed_page(
+                req, self._people_index(inbound), d.people, lo, hi, predicate=pred)
+            if inbound:
+                data = self._frags("person_in", ents, lambda p: d.person_list_item(p, True))
+            else:
+                data = self._frags("person", ents, d.person_list_item)
         return _list_response(data, self._meta(limit, offset, len(data), matching, total_all))
 
     def person_get(self, req: Request) -> dict:
@@ -287,13 +370,18 @@ class LeelooEmulator(EmulatorApp):
             return self._person_body(self._person(req.params["id"]), self._include(req))
 
     # ------------------------------------------------------------------ channels
-    def channels_list(self, req: Request) -> dict:
+    def channels_list(self, req: Request) -> Response:
         lo, hi = self._window(req, required=False)
         self._maybe_mutate()
         with self.data_lock:
             d = self.data
-            ents, limit, offset, matching, total_all = self._windowed_page(req, d.channel_index, d.channels, lo, hi)
-            data = self._frags("channel", ents, d.channel_item)
+            inbound = self._inbound()
+            ents, limit, offset, matching, total_all = self._windowed_page(
+                req, self._channel_index(inbound), d.channels, lo, hi)
+            if inbound:
+                data = self._frags("channel_in", ents, lambda c: d.channel_item(c, True))
+            else:
+                data = self._frags("channel", ents, d.channel_item)
         return _list_response(data, self._meta(limit, offset, len(data), matching, total_all))
 
     def _messages_page(self, req: Request, ch: Channel) -> dict:
@@ -325,7 +413,7 @@ class LeelooEmulator(EmulatorApp):
             return self._person_body(ch.person, self._include(req))
 
     # ------------------------------------------------------------------ orders
-    def orders_list(self, req: Request) -> dict:
+    def orders_list(self, req: Request) -> Response:
         self._maybe_mutate()
         with self.data_lock:
             d = self.data
@@ -356,7 +444,8 @@ class LeelooEmulator(EmulatorApp):
 
     # ------------------------------------------------------------------ tunnels
     def tunnels_list(self, req: Request) -> dict:
-        rows = self._sorted_rows([self.data.tunnel_item(t) for t in self.data.tunnels], "createdAt")
+        with self.data_lock:
+            rows = self._sorted_rows([self.data.tunnel_item(t) for t in self.data.tunnels], "createdAt")
         return self._list(req, rows, len(rows))
 
     def _tunnel(self, tid: str) -> dict:
@@ -366,18 +455,21 @@ class LeelooEmulator(EmulatorApp):
         return t
 
     def tunnel_get(self, req: Request) -> dict:
-        t = self._tunnel(req.params["id"])
-        body = {"status": 1, "data": dict(self.data.tunnel_item(t),
-                                          links={"leadgentools": [{"type": "leadgentools", "id": l["id"]} for l in t["lgts"]]})}
-        if "leadgentools" in self._include(req):
-            body["linked"] = {"leadgentools": [self.data.lgt_item(l) for l in t["lgts"]]}
+        with self.data_lock:
+            t = self._tunnel(req.params["id"])
+            lgts = list(t["lgts"])
+            links = {"leadgentools": [{"type": "leadgentools", "id": lgt["id"]} for lgt in lgts]}
+            body = {"status": 1, "data": dict(self.data.tunnel_item(t), links=links)}
+            if "leadgentools" in self._include(req):
+                body["linked"] = {"leadgentools": [self.data.lgt_item(lgt) for lgt in lgts]}
         return body
 
     def _stats_out(self, stats: dict, key: str) -> dict:
         out = dict(stats)
         if self.knobs.drift:  # some numbers arrive as strings
             h = hashlib.blake2b(key.encode(), digest_size=2).digest()[0]
-            out["totalSale"] = f"{out['totalSale']:.2f}"
+            if not isinstance(out["totalSale"], str):
+                out["totalSale"] = f"{out['totalSale']:.2f}"
             if h % 2:
                 out["totalExpenses"] = str(out["totalExpenses"])
                 out["uniqVisits"] = str(out["uniqVisits"])
@@ -396,39 +488,50 @@ class LeelooEmulator(EmulatorApp):
 
     # ------------------------------------------------------------------ small lists
     def users_list(self, req: Request) -> dict:
-        rows = self._sorted_rows([dict(u) for u in self.data.users], "createdAt")
+        with self.data_lock:
+            rows = self._sorted_rows([dict(u) for u in self.data.users], "createdAt")
         return self._list(req, rows, len(rows))
 
     def user_get(self, req: Request) -> dict:
-        u = self.data.user_by_id.get(req.params["id"])
-        if u is None:
-            raise HTTPError(404, "User not found")
-        return {"status": 1, "data": dict(u)}
+        with self.data_lock:
+            u = self.data.user_by_id.get(req.params["id"])
+            if u is None:
+                raise HTTPError(404, "User not found")
+            return {"status": 1, "data": dict(u)}
 
     def tags_list(self, req: Request) -> dict:
-        return {"status": 1, "data": [dict(t) for t in self.data.tags]}
+        with self.data_lock:
+            return {"status": 1, "data": [dict(t) for t in self.data.tags]}
 
     def connections_list(self, req: Request) -> dict:
-        return {"status": 1, "data": {"connections": [dict(c) for c in self.data.connections]}}
+        with self.data_lock:
+            return {"status": 1, "data": {"connections": [dict(c) for c in self.data.connections]}}
 
     def categories_list(self, req: Request) -> dict:
-        return {"status": 1, "data": {"categories": [dict(c) for c in self.data.template_categories]}}
+        with self.data_lock:
+            return {"status": 1, "data": {"categories": [dict(c) for c in self.data.template_categories]}}
 
     def templates_list(self, req: Request) -> dict:
         cid = req.params["id"]
-        if cid not in self.data.category_by_id:
-            raise HTTPError(404, "Category not found")
-        return {"status": 1, "data": {"templates": [dict(t) for t in self.data.templates[cid]]}}
+        with self.data_lock:
+            if cid not in self.data.category_by_id:
+                raise HTTPError(404, "Category not found")
+            return {"status": 1, "data": {"templates": [dict(t) for t in self.data.templates[cid]]}}
 
     # ------------------------------------------------------------------ v1
-    def v1_accounts(self, req: Request) -> dict:
+    def v1_accounts(self, req: Request) -> Response:
         tags = {t.strip() for v in req.args("filter[tags]") for t in v.split(",") if t.strip()}
         self._maybe_mutate()
-        pred = (lambda c: bool(tags.intersection(c.person.tags))) if tags else None
+        pred = (lambda c: any(isinstance(t, str) and t in tags for t in c.person.tags)) if tags else None
         with self.data_lock:
             d = self.data
-            ents, limit, offset, matching, total_all = self._windowed_page(req, d.channel_index, d.channels, None, None, pred)
-            data = self._frags("v1account", ents, d.v1_account_item)
+            inbound = self._inbound()
+            ents, limit, offset, matching, total_all = self._windowed_page(
+                req, self._channel_index(inbound), d.channels, None, None, predicate=pred)
+            if inbound:
+                data = self._frags("v1account_in", ents, lambda c: d.v1_account_item(c, True))
+            else:
+                data = self._frags("v1account", ents, d.v1_account_item)
         return _list_response(data, self._meta(limit, offset, len(data), matching, total_all))
 
     def v1_account_get(self, req: Request) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 
 import pytest
@@ -66,7 +67,8 @@ def test_documented_keys_of_every_endpoint(client):
 
     # a person with orders and contacted users, through both detail endpoints
     person = next(p for p in truth["people"] if p["links"]["orders"] and p["links"]["contactedUsers"])
-    for path in (f"/api/v2/people/{person['id']}", f"/api/v2/communication-channels/{person['accounts'][0]['account_id']}/person"):
+    first_account = person["accounts"][0]["account_id"]
+    for path in (f"/api/v2/people/{person['id']}", f"/api/v2/communication-channels/{first_account}/person"):
         d = client.json(path, {"include": "contactedUsers,orders"})
         assert set(d["data"]) == PERSON_KEYS
         assert d["data"]["subscribeHistory"] and all(set(s) == SUBSCRIBE_KEYS for s in d["data"]["subscribeHistory"])
@@ -105,7 +107,7 @@ def test_documented_keys_of_every_endpoint(client):
     td = client.json(f"/api/v2/tunnels/{tunnels['data'][0]['id']}", {"include": "leadgentools"})
     assert set(td["data"]) == TUNNEL_KEYS | {"links"}
     assert [x["id"] for x in td["data"]["links"]["leadgentools"]] == [x["id"] for x in td["linked"]["leadgentools"]]
-    assert all(set(l) == LGT_KEYS and l["type"] in LGT_TYPES for l in td["linked"]["leadgentools"])
+    assert all(set(lgt) == LGT_KEYS and lgt["type"] in LGT_TYPES for lgt in td["linked"]["leadgentools"])
     for path in ("/api/v2/tunnels/stats", f"/api/v2/tunnels/{tunnels['data'][0]['id']}/stats"):
         st = client.json(path)["data"]
         assert isinstance(st, list) and len(st) == 1 and set(st[0]) == STATS_KEYS
@@ -180,7 +182,7 @@ def test_data_is_internally_consistent(client):
             assert m["links"]["createdBy"]["id"] in users
     # some conversation crosses midnight UTC
     assert any(a["createdAt"][:10] != b["createdAt"][:10] and ms(b["createdAt"]) - ms(a["createdAt"]) < 3_600_000
-               for msgs in by_channel.values() for a, b in zip(msgs, msgs[1:]))
+               for msgs in by_channel.values() for a, b in itertools.pairwise(msgs))
     share_with_orders = sum(bool(p["links"]["orders"]) for p in t["people"]) / len(t["people"])
     assert 0.25 < share_with_orders < 0.55
     assert all(isinstance(o["price"], (int, float)) for o in t["orders"])
@@ -251,7 +253,8 @@ def test_window_filter_date_only_is_inclusive_whole_days(client):
     for path, rows in (("/api/v2/people", truth["people"]),
                        ("/api/v2/communication-channels", truth["communication_channels"])):
         for f, t in (("2025-05-20", "2025-05-31"), ("2024-12-31", "2024-12-31"), ("2023-01-01", "2025-06-01")):
-            got = {r["id"] for r in client.page_all(path, {"filter[last_message][from]": f, "filter[last_message][to]": t})}
+            window = {"filter[last_message][from]": f, "filter[last_message][to]": t}
+            got = {r["id"] for r in client.page_all(path, window)}
             exp = _expected(rows, ms(f), ms(t) + 86_400_000 - 1)
             assert got == exp, (path, f, t)
         assert _expected(rows, ms("2025-05-01"), ms("2025-06-01")), "the test window should not be empty"
@@ -282,8 +285,10 @@ def test_people_filters_tags_phone_email(client):
     got = {p["id"] for p in client.page_all("/api/v2/people", dict(WIDE, **{"filter[tags]": tag}))}
     assert got == {p["id"] for p in truth["people"] if tag in p["tags"]}
     person = next(p for p in truth["people"] if p["phone"] != "NOT_DEFINED" and p["email"] != "NOT_DEFINED")
-    assert [p["id"] for p in client.page_all("/api/v2/people", dict(WIDE, **{"filter[phone]": person["phone"]}))] == [person["id"]]
-    assert person["id"] in {p["id"] for p in client.page_all("/api/v2/people", dict(WIDE, **{"filter[email]": person["email"]}))}
+    by_phone = client.page_all("/api/v2/people", dict(WIDE, **{"filter[phone]": person["phone"]}))
+    assert [p["id"] for p in by_phone] == [person["id"]]
+    by_email = client.page_all("/api/v2/people", dict(WIDE, **{"filter[email]": person["email"]}))
+    assert person["id"] in {p["id"] for p in by_email}
 
 
 # =============================================================== errors
@@ -299,7 +304,8 @@ def test_auth_and_errors(client):
     assert r.status_code == 400 and r.json()["status"] == 0
     r = client.get("/api/v2/people", {"filter[last_message][from]": "2024-01-01"})
     assert r.status_code == 400
-    r = client.get("/api/v2/people", {"filter[last_message][from]": "yesterday", "filter[last_message][to]": "2024-01-01"})
+    r = client.get("/api/v2/people",
+                   {"filter[last_message][from]": "yesterday", "filter[last_message][to]": "2024-01-01"})
     assert r.status_code == 400
     for path in ("/api/v2/people/000000000000000000000000", "/api/v2/orders/nope",
                  "/api/v2/communication-channels/000000000000000000000000/chat-messages", "/api/v2/tunnels/x/stats"):
@@ -362,7 +368,8 @@ def test_sort_orders(client):
     truth = client.emu.truth()
     ch = busiest_channel(truth)
     paths = [("/api/v2/people", WIDE, "lastMessageTime"), ("/api/v2/communication-channels", WIDE, "lastMessageTime"),
-             ("/api/v2/orders", {}, "createdAt"), (f"/api/v2/communication-channels/{ch}/chat-messages", {}, "createdAt"),
+             ("/api/v2/orders", {}, "createdAt"),
+             (f"/api/v2/communication-channels/{ch}/chat-messages", {}, "createdAt"),
              ("/api/v1/accounts", {}, "lastMessageTime")]
     seen = {}
     for mode in ("desc", "asc", "random"):
@@ -543,7 +550,7 @@ def test_tunnel_stats_consistent_and_derived(fresh):
         truth_stats = next(x for x in t["tunnel_stats"] if x["tunnel_id"] == tun["id"])
         assert {k: v for k, v in truth_stats.items() if k != "tunnel_id"} == st
     total = fresh.json("/api/v2/tunnels/stats")["data"][0]
-    for st in list(served.values()) + [total]:
+    for st in [*served.values(), total]:
         assert st["uniqSubscribers"] <= st["subscribers"] and st["uniqSales"] <= st["sales"] <= st["orders"]
         assert st["uniqShows"] <= st["shows"] and st["uniqVisits"] <= st["visits"]
         assert st["visits"] >= st["shows"] >= st["subscribers"] >= 0
@@ -573,7 +580,7 @@ def test_scale_sizes_entities():
     t = emu.truth()
     assert len(t["people"]) == 1000
     assert len(t["tunnels"]) == 4 and len(t["users"]) == 3
-    assert all(2 <= sum(l["tunnel_id"] == x["id"] for l in t["leadgentools"]) <= 5 for x in t["tunnels"])
+    assert all(2 <= sum(lgt["tunnel_id"] == x["id"] for lgt in t["leadgentools"]) <= 5 for x in t["tunnels"])
     n_ch = len(t["communication_channels"])
     assert 1000 < n_ch <= 3000
     assert 5 <= len(t["chat_messages"]) / n_ch <= 10
