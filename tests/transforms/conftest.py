@@ -41,16 +41,27 @@ def drop_pg_schemas(prefix: str) -> None:
 class Warehouse:
     """A dlt pipeline on one engine with a fresh random dataset, and helpers to read it."""
 
-    def __init__(self, engine: str, workdir: Path):
+    result: BuildResult  # set by the fixtures that build once for a module
+
+    def __init__(
+        self,
+        engine: str,
+        workdir: Path,
+        source: str = "leeloo",
+        dataset: str | None = None,
+        duckdb_file: str | None = None,
+    ):
         self.engine = engine
-        self.dataset = f"t_{uuid.uuid4().hex[:10]}"
-        self.duckdb_file = str(workdir / f"warehouse_{self.dataset[2:]}.duckdb")
+        self.source = source
+        self.dataset = dataset or f"t_{uuid.uuid4().hex[:10]}"
+        self.duckdb_file = duckdb_file or str(workdir / f"warehouse_{uuid.uuid4().hex[:10]}.duckdb")
+        destination: Any
         if engine == "duckdb":
             destination = dlt.destinations.duckdb(self.duckdb_file)
         else:
             destination = dlt.destinations.postgres(require_postgres())
         self.pipeline = dlt.pipeline(
-            pipeline_name=f"p_{self.dataset}",
+            pipeline_name=f"p_{uuid.uuid4().hex[:10]}",
             destination=destination,
             dataset_name=self.dataset,
             pipelines_dir=str(workdir / "pipelines"),
@@ -61,17 +72,39 @@ class Warehouse:
         info.raise_on_failed_jobs()
 
     def build(self, **kwargs: Any) -> BuildResult:
-        return build_reports(self.pipeline, "leeloo", **kwargs)
+        return build_reports(self.pipeline, self.source, **kwargs)
 
-    def rows(self, table: str, order_by: str | None = None, where: str | None = None) -> list[dict[str, Any]]:
-        sql = f'select * from "{self.dataset}_reports"."{table}"'
+    def rows(
+        self, table: str, order_by: str | None = None, where: str | None = None, schema: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of a model (of the reports dataset, or of ``schema``)."""
+        sql = f'select * from "{schema or self.dataset + "_reports"}"."{table}"'
         if where:
             sql += f" where {where}"
         if order_by:
             sql += f" order by {order_by}"
+        return self.query(sql)
+
+    def raw_rows(self, table: str, where: str | None = None) -> list[dict[str, Any]]:
+        return self.rows(table, where=where, schema=self.dataset)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
         with self.pipeline.sql_client() as client, client.execute_query(sql) as cur:
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, (_plain(v) for v in row))) for row in cur.fetchall()]
+            return [dict(zip(names, (_plain(v) for v in row), strict=True)) for row in cur.fetchall()]
+
+    def execute(self, sql: str) -> None:
+        with self.pipeline.sql_client() as client:
+            client.execute_sql(sql)
+
+    def mark_deleted(self, table: str, ids: list[Any], key: str = "id") -> None:
+        """What the run's reconcile step does for entities a source proved gone: set
+        `deleted_at` on their raw rows, which stay."""
+        listed = ", ".join(f"'{i}'" for i in ids)
+        self.execute(
+            f'update "{self.dataset}"."{table}" set deleted_at = current_timestamp '
+            f"where cast({key} as text) in ({listed})"
+        )
 
     def rows_in_time_zone(self, table: str, time_zone: str, order_by: str) -> list[tuple]:
         """Read a report over a plain connection whose session time zone is ``time_zone``,
@@ -108,8 +141,10 @@ def warehouse_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     made: list[Warehouse] = []
 
-    def make(engine: str) -> Warehouse:
-        wh = Warehouse(engine, tmp_path)
+    def make(
+        engine: str, source: str = "leeloo", dataset: str | None = None, duckdb_file: str | None = None
+    ) -> Warehouse:
+        wh = Warehouse(engine, tmp_path, source, dataset, duckdb_file)
         made.append(wh)
         return wh
 

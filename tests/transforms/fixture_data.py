@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import dlt
+from dlt.common.schema.typing import TWriteDisposition
 
 
 def ts(text: str) -> datetime:
@@ -30,7 +31,9 @@ def history(tunnel: str, tool: str, source: str) -> dict[str, Any]:
     }
 
 
-def person(pid: str, name: Any, email: Any, phone: Any, created: str | None, hist: list, tags: list | None = None) -> dict[str, Any]:
+def person(
+    pid: str, name: Any, email: Any, phone: Any, created: str | None, hist: list, tags: list | None = None
+) -> dict[str, Any]:
     return {
         "id": pid,
         "name": name,
@@ -43,7 +46,9 @@ def person(pid: str, name: Any, email: Any, phone: Any, created: str | None, his
         "created_at": ts(created) if created else None,
         "updated_at": ts("2024-01-10 00:00"),
         "tags": tags or [],
-        "accounts": [{"account_id": "a_" + pid, "connection_id": "con1", "connection_status": "ACTIVE", "from": "TELEGRAM"}],
+        "accounts": [
+            {"account_id": "a_" + pid, "connection_id": "con1", "connection_status": "ACTIVE", "from": "TELEGRAM"}
+        ],
         "subscribe_history": hist,
         "custom_fields": [{"type": "STRING", "name": "city", "value": "Kazan"}] if pid == "p1" else [],
         "links": {"orders": [], "contacted_users": [{"type": "users", "id": "u1"}] if pid == "p1" else []},
@@ -52,9 +57,15 @@ def person(pid: str, name: Any, email: Any, phone: Any, created: str | None, his
 
 PEOPLE = [
     # several sources, and (t1, l1, s1) twice: it must count once
-    person("p1", "Anna", "  Anna@Example.COM ", "+7 (912) 345-67-89", "2024-01-01 10:00",
-           [history("t1", "l1", "s1"), history("t1", "l1", "s2"), history("t2", "l2", "s1"), history("t1", "l1", "s1")],
-           tags=["vip", "lead"]),
+    person(
+        "p1",
+        "Anna",
+        "  Anna@Example.COM ",
+        "+7 (912) 345-67-89",
+        "2024-01-01 10:00",
+        [history("t1", "l1", "s1"), history("t1", "l1", "s2"), history("t2", "l2", "s1"), history("t1", "l1", "s1")],
+        tags=["vip", "lead"],
+    ),
     person("p2", "Boris", "NOT_DEFINED", "8 900 111-22-33", "2024-01-03 08:00", [history("t1", "l1", "s1")]),
     person("p3", "", "", "NOT_DEFINED", "2024-01-07 23:00", [history("t1", "l1", "s2")]),
     person("p4", "Dina", "dina@example.com", None, None, []),  # no history; created_at unknown
@@ -78,9 +89,21 @@ def channel(cid: str, pid: str, messenger: str, created: str, utm: dict | None) 
 
 
 CHANNELS = [
-    channel("c1", "p1", "TELEGRAM", "2024-01-01 10:05", {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "winter", "utm_content": "a", "utm_term": "bots"}),
+    channel(
+        "c1",
+        "p1",
+        "TELEGRAM",
+        "2024-01-01 10:05",
+        {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "winter", "utm_content": "a", "utm_term": "bots"},
+    ),
     channel("c2", "p1", "FACEBOOK", "2024-01-02 12:00", {"utm_source": "fb", "utm_medium": "social"}),
-    channel("c3", "p2", "TELEGRAM", "2024-01-03 09:00", {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "winter"}),
+    channel(
+        "c3",
+        "p2",
+        "TELEGRAM",
+        "2024-01-03 09:00",
+        {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "winter"},
+    ),
     channel("c4", "p3", "TELEGRAM", "2024-01-07 23:30", None),
     channel("c5", "p4", "VK", "2024-01-09 08:00", None),
 ]
@@ -147,6 +170,40 @@ ORDERS = [
     order("o8", "p2", 100.0, "RUB", "REFUNDED", "2024-01-04 15:00"),
 ]
 
+
+def change(
+    oid: str, old: str | None, new: str, price: float, currency: str, changed: str | None, observed: str
+) -> dict[str, Any]:
+    return {
+        "order_id": oid,
+        "old_status": old,
+        "new_status": new,
+        "price": price,
+        "currency": currency,
+        "changed_at": ts(changed) if changed else None,
+        "observed_at": ts(observed),
+    }
+
+
+# What nightly runs (20:00) saw of the orders; the first observation of an order is a change
+# from NULL. Hours from creation to the first paid status are worked out in test_order_timing.
+ORDER_STATUS_CHANGES = [
+    change("o1", None, "OPENED", 1000.0, "RUB", "2024-01-02 13:00", "2024-01-02 20:00"),
+    change("o1", "OPENED", "RESOLVED", 1000.0, "RUB", "2024-01-03 01:00", "2024-01-03 20:00"),  # 12 h
+    change("o2", None, "SUCCESS", 20.0, "USD", "2024-01-03 12:30", "2024-01-03 20:00"),  # first seen paid: 2.5 h
+    change("o3", None, "NEW", 500.0, "RUB", "2024-01-03 11:00", "2024-01-03 20:00"),
+    change("o3", "NEW", "REJECTED", 500.0, "RUB", "2024-01-04 11:00", "2024-01-04 20:00"),
+    change("o4", None, "NEW", 300.0, "RUB", "2024-01-08 10:00", "2024-01-08 20:00"),
+    change("o5", None, "NEW", 700.0, "RUB", "2024-01-21 12:00", "2024-01-21 20:00"),
+    change("o5", "NEW", "SUCCESS", 700.0, "RUB", None, "2024-01-23 20:00"),  # no updatedAt: seen at 56 h
+    change("o6", None, "OPENED", 50.0, "USD", "2024-01-09 09:00", "2024-01-09 20:00"),
+    change("o6", "OPENED", "RESOLVED", 50.0, "USD", "2024-01-10 09:00", "2024-01-10 20:00"),  # 24 h
+    change("o7", None, "RESOLVED", 10.0, "RUB", "2024-01-09 11:00", "2024-01-09 20:00"),  # 1 h
+    change("o8", None, "NEW", 100.0, "RUB", "2024-01-04 15:00", "2024-01-04 20:00"),
+    change("o8", "NEW", "SUCCESS", 100.0, "RUB", "2024-01-05 15:00", "2024-01-05 20:00"),  # 24 h, then refunded
+    change("o8", "SUCCESS", "REFUNDED", 100.0, "RUB", "2024-01-06 15:00", "2024-01-06 20:00"),
+]
+
 TUNNELS = [
     {"id": "t1", "name": "Main", "created_at": ts("2023-12-01 00:00"), "updated_at": ts("2024-01-01 00:00")},
     {"id": "t2", "name": "Zero", "created_at": ts("2023-12-01 00:00"), "updated_at": ts("2024-01-01 00:00")},
@@ -158,12 +215,26 @@ LEADGENTOOLS = [
     {"id": "l2", "tunnel_id": "t2", "name": "Widget", "type": "WIDGET"},
 ]
 
-COUNTERS = ("visits", "uniq_visits", "shows", "uniq_shows", "subscribers", "uniq_subscribers", "orders", "sales", "uniq_sales")
+COUNTERS = (
+    "visits",
+    "uniq_visits",
+    "shows",
+    "uniq_shows",
+    "subscribers",
+    "uniq_subscribers",
+    "orders",
+    "sales",
+    "uniq_sales",
+)
 
 
 def stats(tunnel: str, day: str, values: tuple, total_sale: float, total_expenses: float) -> dict[str, Any]:
-    row: dict[str, Any] = {"tunnel_id": tunnel, "snapshot_date": date.fromisoformat(day), "snapshot_at": ts(day + " 03:00")}
-    row.update(dict(zip(COUNTERS, values)))
+    row: dict[str, Any] = {
+        "tunnel_id": tunnel,
+        "snapshot_date": date.fromisoformat(day),
+        "snapshot_at": ts(day + " 03:00"),
+    }
+    row.update(dict(zip(COUNTERS, values, strict=False)))
     row["total_sale"] = float(total_sale)
     row["total_expenses"] = float(total_expenses)
     return row
@@ -200,11 +271,34 @@ TABLES: dict[str, tuple[list[dict[str, Any]], Any]] = {
     "connections": (CONNECTIONS, "id"),
     "template_categories": (TEMPLATE_CATEGORIES, "id"),
     "templates": (TEMPLATES, "id"),
+    "order_status_changes": (ORDER_STATUS_CHANGES, ("order_id", "observed_at")),
 }
 
+# The raw tables whose rows the API can delete: the sources declare a `deleted_at` column
+# on them (NULL while the entity exists), set after the load for what is gone.
+DELETABLE = {
+    "people",
+    "communication_channels",
+    "chat_messages",
+    "orders",
+    "tunnels",
+    "leadgentools",
+    "users",
+    "tags",
+    "connections",
+    "template_categories",
+    "templates",
+}
+DELETED_AT: dict[str, Any] = {"deleted_at": {"data_type": "timestamp", "timezone": True, "nullable": True}}
 
-def resources(tables: dict[str, tuple[list[dict[str, Any]], Any]] | None = None, write_disposition: str = "merge") -> list[Any]:
-    """dlt resources that load the given raw tables (all of the above by default)."""
+
+def resources(
+    tables: dict[str, tuple[list[dict[str, Any]], Any]] | None = None,
+    write_disposition: TWriteDisposition = "merge",
+    deletable: frozenset[str] | set[str] = frozenset(),
+) -> list[Any]:
+    """dlt resources that load the given raw tables (all of the above by default); the
+    tables named in ``deletable`` get the `deleted_at` column the sources declare."""
     out = []
     for name, (rows, key) in (tables or TABLES).items():
         out.append(
@@ -213,6 +307,7 @@ def resources(tables: dict[str, tuple[list[dict[str, Any]], Any]] | None = None,
                 name=name,
                 write_disposition=write_disposition,
                 primary_key=key,
+                columns=DELETED_AT if name in deletable else {},
             )
         )
     return out

@@ -44,14 +44,15 @@ def snapshot(wh: Warehouse) -> dict[str, list[dict[str, Any]]]:
 
 def assert_same(a: dict[str, list[dict]], b: dict[str, list[dict]]) -> None:
     assert a.keys() == b.keys()
-    for name in a:
-        assert len(a[name]) == len(b[name]), name
-        for left, right in zip(a[name], b[name]):
+    for name, rows in a.items():
+        assert len(rows) == len(b[name]), name
+        for left, right in zip(rows, b[name], strict=True):
             assert left.keys() == right.keys(), name
             for key in left:
                 x, y = left[key], right[key]
                 if isinstance(x, float) or isinstance(y, float):
-                    assert x is not None and y is not None and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (name, key, x, y)
+                    assert x is not None and y is not None, (name, key, x, y)
+                    assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (name, key, x, y)
                 else:
                     assert x == y, (name, key, x, y)
 
@@ -108,8 +109,14 @@ def _split_fixture() -> tuple[dict, dict]:
     """The fixture as a first load and a later incremental load with new and changed rows."""
     first = dict(fixture_data.TABLES)
     first["chat_messages"] = (fixture_data.MESSAGES[:10], "id")
-    first["orders"] = ([dict(o, status="NEW") if o["id"] == "o5" else o for o in fixture_data.ORDERS if o["id"] != "o6"], "id")
-    first["tunnel_stats"] = (fixture_data.TUNNEL_STATS[:2] + fixture_data.TUNNEL_STATS[3:4], ("tunnel_id", "snapshot_date"))
+    first["orders"] = (
+        [dict(o, status="NEW") if o["id"] == "o5" else o for o in fixture_data.ORDERS if o["id"] != "o6"],
+        "id",
+    )
+    first["tunnel_stats"] = (
+        fixture_data.TUNNEL_STATS[:2] + fixture_data.TUNNEL_STATS[3:4],
+        ("tunnel_id", "snapshot_date"),
+    )
     first["people"] = ([dict(p, subscribe_history=p["subscribe_history"][:1]) for p in fixture_data.PEOPLE], "id")
     later = {
         "chat_messages": (fixture_data.MESSAGES[10:], "id"),
@@ -169,12 +176,15 @@ def write_models(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_order_comes_from_references_not_names(tmp_path: Path) -> None:
-    root = write_models(tmp_path, {
-        "staging/stg_b.sql": "-- one row per tunnel\nselect t.id from raw.tunnels t\n",
-        # 'a_total' sorts first but reads 'z_mid', which reads 'stg_b'
-        "reports/a_total.sql": "-- one row\nselect count(*) as n from z_mid\n",
-        "reports/z_mid.sql": "-- one row per tunnel\nwith x as (select id from stg_b) select id from x\n",
-    })
+    root = write_models(
+        tmp_path,
+        {
+            "staging/stg_b.sql": "-- one row per tunnel\nselect t.id from raw.tunnels t\n",
+            # 'a_total' sorts first but reads 'z_mid', which reads 'stg_b'
+            "reports/a_total.sql": "-- one row\nselect count(*) as n from z_mid\n",
+            "reports/z_mid.sql": "-- one row per tunnel\nwith x as (select id from stg_b) select id from x\n",
+        },
+    )
     order = [m.name for m in load_models("demo", root)]
     assert order.index("stg_b") < order.index("z_mid") < order.index("a_total")
     models = {m.name: m for m in load_models("demo", root)}
@@ -205,23 +215,40 @@ def test_share_test_and_switching_view_to_table(warehouse_factory, tmp_path: Pat
     wh = warehouse_factory(engine)
     wh.load(fixture_data.resources({"tunnels": (fixture_data.TUNNELS, "id")}))
     root = tmp_path / "models"
-    write_models(root, {
-        "staging/stg_t.sql": "-- one row per tunnel\n-- tests: unique(id)\nselect cast(t.id as text) as id from raw.tunnels t\n",
-        "reports/r.sql": "-- one row\n-- tests: share(s)\nselect cast(count(*) as double precision) / 2 as s from stg_t\n",
-    })
+    write_models(
+        root,
+        {
+            "staging/stg_t.sql": (
+                "-- one row per tunnel\n-- tests: unique(id)\nselect cast(t.id as text) as id from raw.tunnels t\n"
+            ),
+            "reports/r.sql": (
+                "-- one row\n-- tests: share(s)\nselect cast(count(*) as double precision) / 2 as s from stg_t\n"
+            ),
+        },
+    )
     # 3 tunnels / 2 = 1.5 is not a share
     with pytest.raises(DataTestError, match=r"r: share\(s\) failed: 1 row\(s\) outside \[0, 1\]"):
         build_reports(wh.pipeline, "demo", transforms_dir=root)
-    write_models(root, {
-        "staging/stg_t.sql": "-- one row per tunnel\n-- materialized: table\nselect cast(t.id as text) as id from raw.tunnels t\n",
-        "reports/r.sql": "-- one row\n-- tests: share(s)\nselect cast(count(*) as double precision) / 4 as s from stg_t\n",
-    })
+    write_models(
+        root,
+        {
+            "staging/stg_t.sql": (
+                "-- one row per tunnel\n-- materialized: table\nselect cast(t.id as text) as id from raw.tunnels t\n"
+            ),
+            "reports/r.sql": (
+                "-- one row\n-- tests: share(s)\nselect cast(count(*) as double precision) / 4 as s from stg_t\n"
+            ),
+        },
+    )
     result = build_reports(wh.pipeline, "demo", transforms_dir=root)
     assert result.materialized == {"stg_t": "table", "r": "view"}
-    with wh.pipeline.sql_client() as client, client.execute_query(
-        "select table_name, table_type from information_schema.tables "
-        f"where table_schema = '{wh.dataset}_reports' order by table_name"
-    ) as cur:
+    with (
+        wh.pipeline.sql_client() as client,
+        client.execute_query(
+            "select table_name, table_type from information_schema.tables "
+            f"where table_schema = '{wh.dataset}_reports' order by table_name"
+        ) as cur,
+    ):
         kinds = {name: kind for name, kind in cur.fetchall()}
     assert kinds["stg_t"] == "BASE TABLE" and kinds["r"] == "VIEW"
     assert wh.rows("r")[0]["s"] == pytest.approx(0.75)
@@ -241,21 +268,31 @@ def test_build_before_any_load_gives_empty_reports(warehouse_factory, engine: st
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_model_that_fails_to_build_leaves_the_previous_reports(warehouse_factory, tmp_path: Path, engine: str) -> None:
+def test_a_model_that_fails_to_build_leaves_the_previous_reports(
+    warehouse_factory, tmp_path: Path, engine: str
+) -> None:
     wh = warehouse_factory(engine)
     wh.load(fixture_data.resources({"tunnels": (fixture_data.TUNNELS, "id")}))
     root = tmp_path / "models"
-    write_models(root, {
-        "staging/stg_t.sql": "-- one row per tunnel\nselect cast(t.id as text) as id, t.name from raw.tunnels t\n",
-        "reports/r.sql": "-- one row\n-- materialized: table\nselect count(*) as n from stg_t\n",
-    })
+    write_models(
+        root,
+        {
+            "staging/stg_t.sql": "-- one row per tunnel\nselect cast(t.id as text) as id, t.name from raw.tunnels t\n",
+            "reports/r.sql": "-- one row\n-- materialized: table\nselect count(*) as n from stg_t\n",
+        },
+    )
     build_reports(wh.pipeline, "demo", transforms_dir=root)
     assert wh.rows("r") == [{"n": 3}]
     # the staging model changes shape and the report now fails at build time (a bad cast)
-    write_models(root, {
-        "staging/stg_t.sql": "-- one row per tunnel\nselect cast(t.id as text) as tunnel_id from raw.tunnels t\n",
-        "reports/r.sql": "-- one row\n-- materialized: table\nselect cast(max(tunnel_id) as integer) as n from stg_t\n",
-    })
+    write_models(
+        root,
+        {
+            "staging/stg_t.sql": "-- one row per tunnel\nselect cast(t.id as text) as tunnel_id from raw.tunnels t\n",
+            "reports/r.sql": (
+                "-- one row\n-- materialized: table\nselect cast(max(tunnel_id) as integer) as n from stg_t\n"
+            ),
+        },
+    )
     with pytest.raises(TransformError, match=rf"model r \(demo/reports/r.sql\) failed to build on {engine}"):
         build_reports(wh.pipeline, "demo", transforms_dir=root)
     # one transaction: the previous stg_t (with its name column) and r are still there

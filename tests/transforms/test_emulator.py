@@ -12,16 +12,17 @@ from typing import Any
 
 import pytest
 
-from tests.transforms import truth as T
+from tests.transforms import truth as reference
 from tests.transforms.conftest import ENGINES, drop_pg_schemas, require_postgres
 
 pytest.importorskip("emulators.leeloo")
 pytest.importorskip("sources.leeloo")
 pytest.importorskip("pipelines.runner")
 
+from pipelines.runner import make_pipeline, run
+
 from emulators.leeloo import LeelooEmulator
 from pipelines.options import RunOptions
-from pipelines.runner import make_pipeline, run
 
 pytestmark = pytest.mark.slow
 TOKEN = "transform-test-token"
@@ -49,18 +50,20 @@ def configure(dlt_env: Path, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def load_and_build(engine: str, dataset: str) -> Any:
     # no client-side rate limit against the local emulator (the real API allows 300/min)
-    options = RunOptions(source="leeloo", destination=engine, dataset=dataset, progress="none",
-                         extra={"requests_per_minute": 100_000})
+    options = RunOptions(
+        source="leeloo", destination=engine, dataset=dataset, progress="none", extra={"requests_per_minute": 100_000}
+    )
     return run(options)
 
 
 def read(engine: str, dataset: str, table: str) -> list[dict[str, Any]]:
     pipeline = make_pipeline("leeloo", engine, dataset)
-    with pipeline.sql_client() as client, client.execute_query(
-        f'select * from "{dataset}_reports"."{table}"'
-    ) as cur:
+    with pipeline.sql_client() as client, client.execute_query(f'select * from "{dataset}_reports"."{table}"') as cur:
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, (float(v) if type(v).__name__ == "Decimal" else v for v in row))) for row in cur.fetchall()]
+        return [
+            dict(zip(names, (float(v) if type(v).__name__ == "Decimal" else v for v in row), strict=False))
+            for row in cur.fetchall()
+        ]
 
 
 def close(a: Any, b: Any) -> bool:
@@ -72,7 +75,8 @@ def close(a: Any, b: Any) -> bool:
 
 
 def assert_report(name: str, got: dict[Any, dict], want: dict[Any, dict]) -> None:
-    assert set(got) == set(want), f"{name}: keys differ: extra {sorted(map(str, set(got) - set(want)))[:5]}, missing {sorted(map(str, set(want) - set(got)))[:5]}"
+    extra, missing = sorted(map(str, set(got) - set(want)))[:5], sorted(map(str, set(want) - set(got)))[:5]
+    assert set(got) == set(want), f"{name}: keys differ: extra {extra}, missing {missing}"
     for key, expected in want.items():
         for column, value in expected.items():
             assert close(got[key][column], value), f"{name}{key}.{column}: sql {got[key][column]!r} != truth {value!r}"
@@ -93,17 +97,49 @@ def check_against_truth(engine: str, dataset: str, truth: dict[str, Any]) -> Non
     assert len(dates) == 1, dates  # one load: one snapshot per tunnel, today (UTC)
     (snapshot,) = dates
     assert abs((snapshot - datetime.now(UTC).date()).days) <= 1
-    assert_report("tunnel_funnel", keyed(funnel, "tunnel_id", "snapshot_date"), T.tunnel_funnel(truth, snapshot))
+    assert_report(
+        "tunnel_funnel", keyed(funnel, "tunnel_id", "snapshot_date"), reference.tunnel_funnel(truth, snapshot)
+    )
 
-    assert_report("source_funnel", keyed(read(engine, dataset, "source_funnel"), "tunnel_id", "leadgentool_id", "traffic_source_id"), T.source_funnel(truth))
-    assert_report("revenue_by_source", keyed(read(engine, dataset, "revenue_by_source"), "tunnel_id", "leadgentool_id", "traffic_source_id", "currency"), T.revenue_by_source(truth))
-    daily = {(d,): v for d, v in T.daily_activity(truth).items()}
+    assert_report(
+        "source_funnel",
+        keyed(read(engine, dataset, "source_funnel"), "tunnel_id", "leadgentool_id", "traffic_source_id"),
+        reference.source_funnel(truth),
+    )
+    assert_report(
+        "revenue_by_source",
+        keyed(
+            read(engine, dataset, "revenue_by_source"), "tunnel_id", "leadgentool_id", "traffic_source_id", "currency"
+        ),
+        reference.revenue_by_source(truth),
+    )
+    daily = {(d,): v for d, v in reference.daily_activity(truth).items()}
     assert_report("daily_activity", keyed(read(engine, dataset, "daily_activity"), "date"), daily)
-    assert_report("utm_funnel", keyed(read(engine, dataset, "utm_funnel"), "utm_source", "utm_medium", "utm_campaign"), T.utm_funnel(truth))
-    assert_report("manager_response_times", keyed(read(engine, dataset, "manager_response_times"), "manager_id", "week_start"), T.manager_response_times(truth))
-    assert_report("utm_revenue", keyed(read(engine, dataset, "utm_revenue"), "utm_source", "utm_medium", "utm_campaign", "currency"), T.utm_revenue(truth))
-    assert_report("tunnel_revenue", keyed(read(engine, dataset, "tunnel_revenue"), "tunnel_id", "currency"), T.tunnel_revenue(truth))
-    assert_report("cohort_conversion", keyed(read(engine, dataset, "cohort_conversion"), "cohort_week", "weeks_to_first_paid"), T.cohort_conversion(truth))
+    assert_report(
+        "utm_funnel",
+        keyed(read(engine, dataset, "utm_funnel"), "utm_source", "utm_medium", "utm_campaign"),
+        reference.utm_funnel(truth),
+    )
+    assert_report(
+        "manager_response_times",
+        keyed(read(engine, dataset, "manager_response_times"), "manager_id", "week_start"),
+        reference.manager_response_times(truth),
+    )
+    assert_report(
+        "utm_revenue",
+        keyed(read(engine, dataset, "utm_revenue"), "utm_source", "utm_medium", "utm_campaign", "currency"),
+        reference.utm_revenue(truth),
+    )
+    assert_report(
+        "tunnel_revenue",
+        keyed(read(engine, dataset, "tunnel_revenue"), "tunnel_id", "currency"),
+        reference.tunnel_revenue(truth),
+    )
+    assert_report(
+        "cohort_conversion",
+        keyed(read(engine, dataset, "cohort_conversion"), "cohort_week", "weeks_to_first_paid"),
+        reference.cohort_conversion(truth),
+    )
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -115,7 +151,7 @@ def test_reports_equal_python_over_emulator_truth(configure, engine: str) -> Non
     assert result.reports is not None and result.reports.failed_tests == []
     truth = emu.truth()
     # the truth is not trivial: the comparisons below exercise every branch
-    assert any(o["status"] in T.PAID for o in truth["orders"])
+    assert any(o["status"] in reference.PAID for o in truth["orders"])
     assert len({o["currency"] for o in truth["orders"]}) > 1
     assert any(m["type"] == "YOUR_MESSAGE" for m in truth["chat_messages"])
     check_against_truth(engine, dataset, truth)
@@ -135,13 +171,23 @@ def test_build_after_incremental_load_equals_fresh_full_load(configure, engine: 
         configure(engine, url, fresh)
         load_and_build(engine, fresh)
     truth = emu.truth()
-    reports = ["tunnel_funnel", "source_funnel", "revenue_by_source", "daily_activity", "utm_funnel",
-               "utm_revenue", "manager_response_times", "cohort_conversion", "tunnel_revenue", "tunnel_funnel_daily"]
+    reports = [
+        "tunnel_funnel",
+        "source_funnel",
+        "revenue_by_source",
+        "daily_activity",
+        "utm_funnel",
+        "utm_revenue",
+        "manager_response_times",
+        "cohort_conversion",
+        "tunnel_revenue",
+        "tunnel_funnel_daily",
+    ]
     for report in reports:
         a = sorted(read(engine, incremental, report), key=repr)
         b = sorted(read(engine, fresh, report), key=repr)
         assert len(a) == len(b), report
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=False):
             assert all(close(x[k], y[k]) for k in x), (report, x, y)
     # and both equal the truth after the changes (the incremental load missed nothing)
     check_against_truth(engine, incremental, truth)

@@ -17,7 +17,7 @@ D = date.fromisoformat
 def approx_rows(rows: list[dict], expected: list[dict]) -> None:
     """Rows equal the expected ones (floats approximately), compared on the expected keys."""
     assert len(rows) == len(expected), rows
-    for got, want in zip(rows, expected):
+    for got, want in zip(rows, expected, strict=False):
         picked = {k: got[k] for k in want}
         assert picked == pytest.approx(want, nan_ok=False), (picked, want)
 
@@ -44,8 +44,13 @@ def test_staging_unnests_children_with_parent_id(fixture_warehouse: Warehouse) -
     history = fixture_warehouse.rows("stg_subscribe_history", order_by="person_id, position")
     # p1 has 4 entries (one repeated), p2, p3 and p5 one each, p4 none
     assert [(r["person_id"], r["tunnel_id"], r["traffic_source_id"]) for r in history] == [
-        ("p1", "t1", "s1"), ("p1", "t1", "s2"), ("p1", "t2", "s1"), ("p1", "t1", "s1"),
-        ("p2", "t1", "s1"), ("p3", "t1", "s2"), ("p5", "t2", "s1"),
+        ("p1", "t1", "s1"),
+        ("p1", "t1", "s2"),
+        ("p1", "t2", "s1"),
+        ("p1", "t1", "s1"),
+        ("p2", "t1", "s1"),
+        ("p3", "t1", "s2"),
+        ("p5", "t2", "s1"),
     ]
     accounts = fixture_warehouse.rows("stg_people_accounts", order_by="person_id")
     assert [(r["person_id"], r["messenger"]) for r in accounts][:2] == [("p1", "TELEGRAM"), ("p2", "TELEGRAM")]
@@ -58,8 +63,14 @@ def test_staging_renames_and_types(fixture_warehouse: Warehouse) -> None:
     assert channels["c4"]["utm_source"] is None
     orders = {r["order_id"]: r for r in fixture_warehouse.rows("stg_orders")}
     assert {k: (o["status_group"], o["is_paid"]) for k, o in orders.items()} == {
-        "o1": ("paid", True), "o2": ("paid", True), "o3": ("failed", False), "o4": ("open", False),
-        "o5": ("paid", True), "o6": ("paid", True), "o7": ("paid", True), "o8": ("refunded", False),
+        "o1": ("paid", True),
+        "o2": ("paid", True),
+        "o3": ("failed", False),
+        "o4": ("open", False),
+        "o5": ("paid", True),
+        "o6": ("paid", True),
+        "o7": ("paid", True),
+        "o8": ("refunded", False),
     }
     messages = {r["message_id"]: r for r in fixture_warehouse.rows("stg_chat_messages")}
     assert (messages["m04"]["manager_id"], messages["m04"]["direction"]) == ("u1", "outbound")
@@ -72,23 +83,66 @@ def test_staging_renames_and_types(fixture_warehouse: Warehouse) -> None:
 
 def test_tunnel_funnel(fixture_warehouse: Warehouse) -> None:
     rows = fixture_warehouse.rows("tunnel_funnel", order_by="tunnel_id, snapshot_date")
-    approx_rows(rows, [
-        # 50/100, 20/50, 5/20, 2/5, (300-200)/200
-        {"tunnel_id": "t1", "tunnel_name": "Main", "snapshot_date": D("2024-01-01"), "visits": 100,
-         "show_rate": 0.5, "subscribe_rate": 0.4, "order_rate": 0.25, "sale_rate": 0.4, "romi": 0.5},
-        # 60/130, 24/60, 8/24, 2/8, (300-300)/300 = 0 (not NULL: the divisor is 300)
-        {"tunnel_id": "t1", "snapshot_date": D("2024-01-02"), "show_rate": 60 / 130, "subscribe_rate": 0.4,
-         "order_rate": 8 / 24, "sale_rate": 0.25, "romi": 0.0},
-        # 66/150, 25/66, 9/25, 4/9, (900-300)/300
-        {"tunnel_id": "t1", "snapshot_date": D("2024-01-04"), "show_rate": 0.44, "subscribe_rate": 25 / 66,
-         "order_rate": 0.36, "sale_rate": 4 / 9, "romi": 2.0, "total_sale": 900.0},
-        # an empty tunnel: every divisor is 0 -> every rate NULL
-        {"tunnel_id": "t2", "tunnel_name": "Zero", "snapshot_date": D("2024-01-01"), "visits": 0,
-         "show_rate": None, "subscribe_rate": None, "order_rate": None, "sale_rate": None, "romi": None},
-        # visits 10 but shows 0: show_rate 0/10 = 0, later rates divide by 0 -> NULL; (0-50)/50
-        {"tunnel_id": "t2", "snapshot_date": D("2024-01-02"), "show_rate": 0.0, "subscribe_rate": None,
-         "order_rate": None, "sale_rate": None, "romi": -1.0},
-    ])
+    approx_rows(
+        rows,
+        [
+            # 50/100, 20/50, 5/20, 2/5, (300-200)/200
+            {
+                "tunnel_id": "t1",
+                "tunnel_name": "Main",
+                "snapshot_date": D("2024-01-01"),
+                "visits": 100,
+                "show_rate": 0.5,
+                "subscribe_rate": 0.4,
+                "order_rate": 0.25,
+                "sale_rate": 0.4,
+                "romi": 0.5,
+            },
+            # 60/130, 24/60, 8/24, 2/8, (300-300)/300 = 0 (not NULL: the divisor is 300)
+            {
+                "tunnel_id": "t1",
+                "snapshot_date": D("2024-01-02"),
+                "show_rate": 60 / 130,
+                "subscribe_rate": 0.4,
+                "order_rate": 8 / 24,
+                "sale_rate": 0.25,
+                "romi": 0.0,
+            },
+            # 66/150, 25/66, 9/25, 4/9, (900-300)/300
+            {
+                "tunnel_id": "t1",
+                "snapshot_date": D("2024-01-04"),
+                "show_rate": 0.44,
+                "subscribe_rate": 25 / 66,
+                "order_rate": 0.36,
+                "sale_rate": 4 / 9,
+                "romi": 2.0,
+                "total_sale": 900.0,
+            },
+            # an empty tunnel: every divisor is 0 -> every rate NULL
+            {
+                "tunnel_id": "t2",
+                "tunnel_name": "Zero",
+                "snapshot_date": D("2024-01-01"),
+                "visits": 0,
+                "show_rate": None,
+                "subscribe_rate": None,
+                "order_rate": None,
+                "sale_rate": None,
+                "romi": None,
+            },
+            # visits 10 but shows 0: show_rate 0/10 = 0, later rates divide by 0 -> NULL; (0-50)/50
+            {
+                "tunnel_id": "t2",
+                "snapshot_date": D("2024-01-02"),
+                "show_rate": 0.0,
+                "subscribe_rate": None,
+                "order_rate": None,
+                "sale_rate": None,
+                "romi": -1.0,
+            },
+        ],
+    )
     # t3 has no stats at all: no rows
     assert all(r["tunnel_id"] != "t3" for r in rows)
 
@@ -98,19 +152,48 @@ def test_source_funnel(fixture_warehouse: Warehouse) -> None:
     # entries: p1 -> (t1,l1,s1) x2, (t1,l1,s2), (t2,l2,s1); p2 -> (t1,l1,s1); p3 -> (t1,l1,s2);
     # p5 -> (t2,l2,s1). Wrote in (FRIEND_MESSAGE): p1, p2, p3, p4. Ordered: p1, p2 (open and
     # refunded only), p3, p4. Paid: p1 (o1, o2), p3 (o5), p4 (o6).
-    approx_rows(rows, [
-        # p1, p2 (p1's repeated entry counts once): both wrote, both ordered, only p1 paid
-        {"tunnel_id": "t1", "leadgentool_id": "l1", "traffic_source_id": "s1", "tunnel_name": "Main",
-         "leadgentool_name": "Landing", "people": 2, "engaged_people": 2, "ordering_people": 2,
-         "paying_people": 1, "paying_share": 0.5},
-        # p1, p3: both paid
-        {"tunnel_id": "t1", "leadgentool_id": "l1", "traffic_source_id": "s2", "people": 2,
-         "engaged_people": 2, "ordering_people": 2, "paying_people": 2, "engaged_share": 1.0},
-        # p1 and p5; p5 never wrote nor ordered
-        {"tunnel_id": "t2", "leadgentool_id": "l2", "traffic_source_id": "s1", "people": 2,
-         "engaged_people": 1, "ordering_people": 1, "paying_people": 1, "engaged_share": 0.5,
-         "ordering_share": 0.5, "paying_share": 0.5},
-    ])
+    approx_rows(
+        rows,
+        [
+            # p1, p2 (p1's repeated entry counts once): both wrote, both ordered, only p1 paid
+            {
+                "tunnel_id": "t1",
+                "leadgentool_id": "l1",
+                "traffic_source_id": "s1",
+                "tunnel_name": "Main",
+                "leadgentool_name": "Landing",
+                "people": 2,
+                "engaged_people": 2,
+                "ordering_people": 2,
+                "paying_people": 1,
+                "paying_share": 0.5,
+            },
+            # p1, p3: both paid
+            {
+                "tunnel_id": "t1",
+                "leadgentool_id": "l1",
+                "traffic_source_id": "s2",
+                "people": 2,
+                "engaged_people": 2,
+                "ordering_people": 2,
+                "paying_people": 2,
+                "engaged_share": 1.0,
+            },
+            # p1 and p5; p5 never wrote nor ordered
+            {
+                "tunnel_id": "t2",
+                "leadgentool_id": "l2",
+                "traffic_source_id": "s1",
+                "people": 2,
+                "engaged_people": 1,
+                "ordering_people": 1,
+                "paying_people": 1,
+                "engaged_share": 0.5,
+                "ordering_share": 0.5,
+                "paying_share": 0.5,
+            },
+        ],
+    )
 
 
 def test_revenue_by_source(fixture_warehouse: Warehouse) -> None:
@@ -120,14 +203,17 @@ def test_revenue_by_source(fixture_warehouse: Warehouse) -> None:
     # paid orders: o1 p1 1000 RUB, o2 p1 20 USD, o5 p3 700 RUB, o6 p4 50 USD (p4 has no
     # history: not attributed), o7 (person unknown: not attributed). p1's repeated entry
     # (t1,l1,s1) counts o1 once. RUB and USD are never added together.
-    approx_rows(rows, [
-        {"tunnel_id": "t1", "traffic_source_id": "s1", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
-        {"tunnel_id": "t1", "traffic_source_id": "s1", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
-        {"tunnel_id": "t1", "traffic_source_id": "s2", "currency": "RUB", "paid_orders": 2, "revenue": 1700.0},
-        {"tunnel_id": "t1", "traffic_source_id": "s2", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
-        {"tunnel_id": "t2", "traffic_source_id": "s1", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
-        {"tunnel_id": "t2", "traffic_source_id": "s1", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
-    ])
+    approx_rows(
+        rows,
+        [
+            {"tunnel_id": "t1", "traffic_source_id": "s1", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
+            {"tunnel_id": "t1", "traffic_source_id": "s1", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
+            {"tunnel_id": "t1", "traffic_source_id": "s2", "currency": "RUB", "paid_orders": 2, "revenue": 1700.0},
+            {"tunnel_id": "t1", "traffic_source_id": "s2", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
+            {"tunnel_id": "t2", "traffic_source_id": "s1", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
+            {"tunnel_id": "t2", "traffic_source_id": "s1", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
+        ],
+    )
 
 
 def test_daily_activity(fixture_warehouse: Warehouse) -> None:
@@ -163,18 +249,45 @@ def test_daily_activity(fixture_warehouse: Warehouse) -> None:
 
 def test_tunnel_funnel_daily(fixture_warehouse: Warehouse) -> None:
     rows = fixture_warehouse.rows("tunnel_funnel_daily", order_by="tunnel_id, snapshot_date")
-    approx_rows(rows, [
-        # 130-100, 60-50, 24-20, 8-5, 2-2; money 300-300, 300-200
-        {"tunnel_id": "t1", "snapshot_date": D("2024-01-02"), "previous_snapshot_date": D("2024-01-01"),
-         "days_between": 1, "visits_change": 30, "shows_change": 10, "subscribers_change": 4,
-         "orders_change": 3, "sales_change": 0, "total_sale_change": 0.0, "total_expenses_change": 100.0},
-        # 01-03 was not snapshotted: the change spans two days
-        {"tunnel_id": "t1", "snapshot_date": D("2024-01-04"), "previous_snapshot_date": D("2024-01-02"),
-         "days_between": 2, "visits_change": 20, "uniq_visits_change": 10, "sales_change": 2,
-         "uniq_sales_change": 1, "total_sale_change": 600.0},
-        {"tunnel_id": "t2", "snapshot_date": D("2024-01-02"), "visits_change": 10, "uniq_visits_change": 9,
-         "shows_change": 0, "total_expenses_change": 50.0},
-    ])
+    approx_rows(
+        rows,
+        [
+            # 130-100, 60-50, 24-20, 8-5, 2-2; money 300-300, 300-200
+            {
+                "tunnel_id": "t1",
+                "snapshot_date": D("2024-01-02"),
+                "previous_snapshot_date": D("2024-01-01"),
+                "days_between": 1,
+                "visits_change": 30,
+                "shows_change": 10,
+                "subscribers_change": 4,
+                "orders_change": 3,
+                "sales_change": 0,
+                "total_sale_change": 0.0,
+                "total_expenses_change": 100.0,
+            },
+            # 01-03 was not snapshotted: the change spans two days
+            {
+                "tunnel_id": "t1",
+                "snapshot_date": D("2024-01-04"),
+                "previous_snapshot_date": D("2024-01-02"),
+                "days_between": 2,
+                "visits_change": 20,
+                "uniq_visits_change": 10,
+                "sales_change": 2,
+                "uniq_sales_change": 1,
+                "total_sale_change": 600.0,
+            },
+            {
+                "tunnel_id": "t2",
+                "snapshot_date": D("2024-01-02"),
+                "visits_change": 10,
+                "uniq_visits_change": 9,
+                "shows_change": 0,
+                "total_expenses_change": 50.0,
+            },
+        ],
+    )
 
 
 def test_utm_funnel_and_revenue(fixture_warehouse: Warehouse) -> None:
@@ -182,25 +295,58 @@ def test_utm_funnel_and_revenue(fixture_warehouse: Warehouse) -> None:
     # google/cpc/winter: c1 (p1), c3 (p2), both with inbound; p1 and p2 ordered, p1 paid.
     # fb/social/NULL: c2 (p1), m05 inbound; p1 ordered and paid.
     # untagged: c4 (p3), c5 (p4), both with inbound; both ordered and paid.
-    approx_rows(rows, [
-        {"utm_source": "fb", "utm_medium": "social", "utm_campaign": None, "channels": 1,
-         "engaged_channels": 1, "people": 1, "engaged_people": 1, "ordering_people": 1, "paying_people": 1},
-        {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "winter", "channels": 2,
-         "engaged_channels": 2, "people": 2, "engaged_people": 2, "ordering_people": 2, "paying_people": 1,
-         "paying_share": 0.5},
-        {"utm_source": None, "utm_medium": None, "utm_campaign": None, "channels": 2, "engaged_channels": 2,
-         "people": 2, "engaged_people": 2, "ordering_people": 2, "paying_people": 2},
-    ])
+    approx_rows(
+        rows,
+        [
+            {
+                "utm_source": "fb",
+                "utm_medium": "social",
+                "utm_campaign": None,
+                "channels": 1,
+                "engaged_channels": 1,
+                "people": 1,
+                "engaged_people": 1,
+                "ordering_people": 1,
+                "paying_people": 1,
+            },
+            {
+                "utm_source": "google",
+                "utm_medium": "cpc",
+                "utm_campaign": "winter",
+                "channels": 2,
+                "engaged_channels": 2,
+                "people": 2,
+                "engaged_people": 2,
+                "ordering_people": 2,
+                "paying_people": 1,
+                "paying_share": 0.5,
+            },
+            {
+                "utm_source": None,
+                "utm_medium": None,
+                "utm_campaign": None,
+                "channels": 2,
+                "engaged_channels": 2,
+                "people": 2,
+                "engaged_people": 2,
+                "ordering_people": 2,
+                "paying_people": 2,
+            },
+        ],
+    )
     revenue = fixture_warehouse.rows("utm_revenue", order_by="utm_source nulls last, currency")
     # p1's o1/o2 count under both of p1's combinations; untagged: o5 (p3, RUB), o6 (p4, USD)
-    approx_rows(revenue, [
-        {"utm_source": "fb", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
-        {"utm_source": "fb", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
-        {"utm_source": "google", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
-        {"utm_source": "google", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
-        {"utm_source": None, "currency": "RUB", "paid_orders": 1, "revenue": 700.0},
-        {"utm_source": None, "currency": "USD", "paid_orders": 1, "revenue": 50.0},
-    ])
+    approx_rows(
+        revenue,
+        [
+            {"utm_source": "fb", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
+            {"utm_source": "fb", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
+            {"utm_source": "google", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
+            {"utm_source": "google", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
+            {"utm_source": None, "currency": "RUB", "paid_orders": 1, "revenue": 700.0},
+            {"utm_source": None, "currency": "USD", "paid_orders": 1, "revenue": 50.0},
+        ],
+    )
 
 
 def test_manager_response_times(fixture_warehouse: Warehouse) -> None:
@@ -211,15 +357,36 @@ def test_manager_response_times(fixture_warehouse: Warehouse) -> None:
     # p90 at position 0.9*3 = 2.7 -> 10 + 0.7*(30-10) = 24; mean 48/4 = 12.
     # u2: m05 -> m06 = 30 (week 01-01); m12 Mon 00:25 -> m13 09:25 = 540 (week 01-08).
     # m14 is never answered by a manager: not counted.
-    approx_rows(rows, [
-        {"manager_id": "u1", "manager_name": "Masha", "week_start": D("2024-01-01"), "answered_messages": 4,
-         "median_response_minutes": 8.0, "p90_response_minutes": 24.0, "avg_response_minutes": 12.0,
-         "max_response_minutes": 30.0},
-        {"manager_id": "u2", "manager_name": "Pavel", "week_start": D("2024-01-01"), "answered_messages": 1,
-         "median_response_minutes": 30.0, "p90_response_minutes": 30.0},
-        {"manager_id": "u2", "week_start": D("2024-01-08"), "answered_messages": 1,
-         "median_response_minutes": 540.0, "p90_response_minutes": 540.0},
-    ])
+    approx_rows(
+        rows,
+        [
+            {
+                "manager_id": "u1",
+                "manager_name": "Masha",
+                "week_start": D("2024-01-01"),
+                "answered_messages": 4,
+                "median_response_minutes": 8.0,
+                "p90_response_minutes": 24.0,
+                "avg_response_minutes": 12.0,
+                "max_response_minutes": 30.0,
+            },
+            {
+                "manager_id": "u2",
+                "manager_name": "Pavel",
+                "week_start": D("2024-01-01"),
+                "answered_messages": 1,
+                "median_response_minutes": 30.0,
+                "p90_response_minutes": 30.0,
+            },
+            {
+                "manager_id": "u2",
+                "week_start": D("2024-01-08"),
+                "answered_messages": 1,
+                "median_response_minutes": 540.0,
+                "p90_response_minutes": 540.0,
+            },
+        ],
+    )
     assert fixture_warehouse.result.materialized["manager_response_times"] == "table"
 
 
@@ -229,17 +396,36 @@ def test_cohort_conversion(fixture_warehouse: Warehouse) -> None:
     # p4 has no created_at -> its channel c5 01-09 08:00; p5 01-10 -> cohort 2024-01-08 (2).
     # first paid: p1 o1 01-02 13:00 (27 h -> week 0); p3 o5 01-21 12:00 (13.5 days -> week 1);
     # p4 o6 01-09 09:00 (1 h -> week 0); p2 (open/refunded only) and p5 never -> NULL.
-    approx_rows(rows, [
-        {"cohort_week": D("2024-01-01"), "weeks_to_first_paid": 0, "people": 1, "cohort_size": 3,
-         "share_of_cohort": 1 / 3, "cumulative_paying_share": 1 / 3},
-        {"cohort_week": D("2024-01-01"), "weeks_to_first_paid": 1, "people": 1, "cohort_size": 3,
-         "cumulative_paying_share": 2 / 3},
-        {"cohort_week": D("2024-01-01"), "weeks_to_first_paid": None, "people": 1,
-         "cumulative_paying_share": None},
-        {"cohort_week": D("2024-01-08"), "weeks_to_first_paid": 0, "people": 1, "cohort_size": 2,
-         "share_of_cohort": 0.5, "cumulative_paying_share": 0.5},
-        {"cohort_week": D("2024-01-08"), "weeks_to_first_paid": None, "people": 1, "cohort_size": 2},
-    ])
+    approx_rows(
+        rows,
+        [
+            {
+                "cohort_week": D("2024-01-01"),
+                "weeks_to_first_paid": 0,
+                "people": 1,
+                "cohort_size": 3,
+                "share_of_cohort": 1 / 3,
+                "cumulative_paying_share": 1 / 3,
+            },
+            {
+                "cohort_week": D("2024-01-01"),
+                "weeks_to_first_paid": 1,
+                "people": 1,
+                "cohort_size": 3,
+                "cumulative_paying_share": 2 / 3,
+            },
+            {"cohort_week": D("2024-01-01"), "weeks_to_first_paid": None, "people": 1, "cumulative_paying_share": None},
+            {
+                "cohort_week": D("2024-01-08"),
+                "weeks_to_first_paid": 0,
+                "people": 1,
+                "cohort_size": 2,
+                "share_of_cohort": 0.5,
+                "cumulative_paying_share": 0.5,
+            },
+            {"cohort_week": D("2024-01-08"), "weeks_to_first_paid": None, "people": 1, "cohort_size": 2},
+        ],
+    )
 
 
 def test_tunnel_revenue_and_summary(fixture_warehouse: Warehouse) -> None:
@@ -247,12 +433,15 @@ def test_tunnel_revenue_and_summary(fixture_warehouse: Warehouse) -> None:
 
     revenue = fixture_warehouse.rows("tunnel_revenue", order_by="tunnel_id, currency")
     # t1 members p1, p2, p3: o1 + o5 RUB (once each although p1 has 3 t1 entries), o2 USD
-    approx_rows(revenue, [
-        {"tunnel_id": "t1", "currency": "RUB", "paid_orders": 2, "paying_people": 2, "revenue": 1700.0},
-        {"tunnel_id": "t1", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
-        {"tunnel_id": "t2", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
-        {"tunnel_id": "t2", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
-    ])
+    approx_rows(
+        revenue,
+        [
+            {"tunnel_id": "t1", "currency": "RUB", "paid_orders": 2, "paying_people": 2, "revenue": 1700.0},
+            {"tunnel_id": "t1", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
+            {"tunnel_id": "t2", "currency": "RUB", "paid_orders": 1, "revenue": 1000.0},
+            {"tunnel_id": "t2", "currency": "USD", "paid_orders": 1, "revenue": 20.0},
+        ],
+    )
     summary = {r["tunnel"]: r for r in summary_rows(fixture_warehouse.pipeline, "leeloo")}
     assert set(summary) == {"Main", "Zero", "Unused"}
     assert summary["Main"]["visits"] == 150  # the latest snapshot, 2024-01-04
@@ -276,10 +465,15 @@ def test_build_reports_orphans_and_missing_raw(fixture_warehouse: Warehouse) -> 
 
 @pytest.mark.parametrize(
     "table, order_by",
-    [("daily_activity", '"date"'), ("manager_response_times", "manager_id, week_start"),
-     ("cohort_conversion", "cohort_week, weeks_to_first_paid")],
+    [
+        ("daily_activity", '"date"'),
+        ("manager_response_times", "manager_id, week_start"),
+        ("cohort_conversion", "cohort_week, weeks_to_first_paid"),
+    ],
 )
-def test_reports_do_not_depend_on_the_readers_time_zone(fixture_warehouse: Warehouse, table: str, order_by: str) -> None:
+def test_reports_do_not_depend_on_the_readers_time_zone(
+    fixture_warehouse: Warehouse, table: str, order_by: str
+) -> None:
     # a dashboard session in UTC+14 or UTC-10 must still see UTC days and weeks: m09 at
     # Sunday 23:50 UTC would move to Monday (the next week) if the SQL used the session zone
     utc = fixture_warehouse.rows_in_time_zone(table, "UTC", order_by)

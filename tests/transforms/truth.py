@@ -13,9 +13,17 @@ from typing import Any
 
 PAID = {"RESOLVED", "SUCCESS"}
 COUNTERS = {  # report column -> truth key
-    "visits": "visits", "uniq_visits": "uniqVisits", "shows": "shows", "uniq_shows": "uniqShows",
-    "subscribers": "subscribers", "uniq_subscribers": "uniqSubscribers", "orders": "orders",
-    "sales": "sales", "uniq_sales": "uniqSales", "total_sale": "totalSale", "total_expenses": "totalExpenses",
+    "visits": "visits",
+    "uniq_visits": "uniqVisits",
+    "shows": "shows",
+    "uniq_shows": "uniqShows",
+    "subscribers": "subscribers",
+    "uniq_subscribers": "uniqSubscribers",
+    "orders": "orders",
+    "sales": "sales",
+    "uniq_sales": "uniqSales",
+    "total_sale": "totalSale",
+    "total_expenses": "totalExpenses",
 }
 
 
@@ -23,6 +31,13 @@ def parse(ts: str | None) -> datetime | None:
     if not ts:
         return None
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def parse_known(ts: str) -> datetime:
+    """A time stamp the emulator always sets."""
+    at = parse(ts)
+    assert at is not None, ts
+    return at
 
 
 def week_start(ts: datetime) -> date:
@@ -60,15 +75,21 @@ def tunnel_funnel(truth: dict[str, Any], snapshot_date: date) -> dict[tuple, dic
 
 def _people_sets(truth: dict[str, Any]) -> tuple[set, set, set]:
     owner = {c["id"]: c["person_id"] for c in truth["communication_channels"]}
-    engaged = {owner[m["account_id"]] for m in truth["chat_messages"]
-               if m["type"] == "FRIEND_MESSAGE" and m["account_id"] in owner}
+    engaged = {
+        owner[m["account_id"]]
+        for m in truth["chat_messages"]
+        if m["type"] == "FRIEND_MESSAGE" and m["account_id"] in owner
+    }
     ordering = {o["person_id"] for o in truth["orders"]}
     paying = {o["person_id"] for o in truth["orders"] if o["status"] in PAID}
     return engaged, ordering, paying
 
 
 def _entries(person: dict[str, Any]) -> set[tuple]:
-    return {(h.get("tunnelId"), h.get("leadgentoolId"), h.get("trafficSourceId")) for h in person.get("subscribeHistory") or []}
+    return {
+        (h.get("tunnelId"), h.get("leadgentoolId"), h.get("trafficSourceId"))
+        for h in person.get("subscribeHistory") or []
+    }
 
 
 def source_funnel(truth: dict[str, Any]) -> dict[tuple, dict]:
@@ -95,7 +116,7 @@ def revenue_by_source(truth: dict[str, Any]) -> dict[tuple, dict]:
         if o["status"] not in PAID:
             continue
         for entry in entries.get(o["person_id"], ()):
-            cell = out[entry + (o["currency"],)]
+            cell = out[(*entry, o["currency"])]
             cell["paid_orders"] += 1
             cell["revenue"] += float(o["price"])
     return dict(out)
@@ -105,20 +126,22 @@ def daily_activity(truth: dict[str, Any]) -> dict[date, dict]:
     cols = ("new_channels", "inbound_messages", "outbound_messages", "orders_created", "paid_orders_created")
     days: dict[date, dict] = defaultdict(lambda: dict.fromkeys(cols, 0))
     for c in truth["communication_channels"]:
-        days[parse(c["createdAt"]).date()]["new_channels"] += 1
+        days[parse_known(c["createdAt"]).date()]["new_channels"] += 1
     for m in truth["chat_messages"]:
-        day = days[parse(m["createdAt"]).date()]
+        day = days[parse_known(m["createdAt"]).date()]
         if m["type"] == "FRIEND_MESSAGE":
             day["inbound_messages"] += 1
         elif m["type"] in ("BOT_MESSAGE", "YOUR_MESSAGE"):
             day["outbound_messages"] += 1
     for o in truth["orders"]:
-        day = days[parse(o["createdAt"]).date()]
+        day = days[parse_known(o["createdAt"]).date()]
         day["orders_created"] += 1
         day["paid_orders_created"] += o["status"] in PAID
     first, last = min(days), max(days)
-    return {first + timedelta(days=i): dict(days.get(first + timedelta(days=i)) or dict.fromkeys(cols, 0))
-            for i in range((last - first).days + 1)}
+    return {
+        first + timedelta(days=i): dict(days.get(first + timedelta(days=i)) or dict.fromkeys(cols, 0))
+        for i in range((last - first).days + 1)
+    }
 
 
 def utm_funnel(truth: dict[str, Any]) -> dict[tuple, dict]:
@@ -152,7 +175,7 @@ def manager_response_times(truth: dict[str, Any]) -> dict[tuple, dict]:
         for i, (at, _, m) in enumerate(msgs):
             if m["type"] != "FRIEND_MESSAGE":
                 continue
-            reply = next((x for x in msgs[i + 1:] if x[2]["type"] == "YOUR_MESSAGE"), None)
+            reply = next((x for x in msgs[i + 1 :] if x[2]["type"] == "YOUR_MESSAGE"), None)
             if reply is None:
                 continue
             manager = ((reply[2].get("links") or {}).get("createdBy") or {}).get("id")
@@ -172,8 +195,9 @@ def manager_response_times(truth: dict[str, Any]) -> dict[tuple, dict]:
 def cohort_conversion(truth: dict[str, Any]) -> dict[tuple, dict]:
     seen: dict[str, datetime] = {}
     for p in truth["people"]:
-        if parse(p.get("created_at")):
-            seen[p["id"]] = parse(p["created_at"])
+        created = parse(p.get("created_at"))
+        if created:
+            seen[p["id"]] = created
     ids = {p["id"] for p in truth["people"]}
     for c in truth["communication_channels"]:
         at = parse(c["createdAt"])
@@ -181,7 +205,7 @@ def cohort_conversion(truth: dict[str, Any]) -> dict[tuple, dict]:
             seen[c["person_id"]] = at
     first_paid: dict[str, datetime] = {}
     for o in truth["orders"]:
-        at = parse(o["createdAt"])
+        at = parse_known(o["createdAt"])
         if o["status"] in PAID and (o["person_id"] not in first_paid or at < first_paid[o["person_id"]]):
             first_paid[o["person_id"]] = at
     cells: dict[tuple, int] = defaultdict(int)
@@ -204,7 +228,7 @@ def utm_revenue(truth: dict[str, Any]) -> dict[tuple, dict]:
     for o in truth["orders"]:
         if o["status"] in PAID:
             for key in utms.get(o["person_id"], ()):
-                cell = out[key + (o["currency"],)]
+                cell = out[(*key, o["currency"])]
                 cell["paid_orders"] += 1
                 cell["revenue"] += float(o["price"])
     return dict(out)
@@ -220,5 +244,89 @@ def tunnel_revenue(truth: dict[str, Any]) -> dict[tuple, dict]:
                 cell["paid_orders"] += 1
                 cell["revenue"] += float(o["price"])
                 cell["payers"].add(o["person_id"])
-    return {k: {"paid_orders": v["paid_orders"], "revenue": v["revenue"], "paying_people": len(v["payers"])}
-            for k, v in out.items()}
+    return {
+        k: {"paid_orders": v["paid_orders"], "revenue": v["revenue"], "paying_people": len(v["payers"])}
+        for k, v in out.items()
+    }
+
+
+# ------------------------------------------------------------------ from raw rows (fixtures)
+# These take rows in the shape the sources load them (snake_case, aware datetimes), as the
+# hand-made fixtures of tests/transforms hold them.
+
+
+def order_timing(people: list[dict], orders: list[dict], changes: list[dict]) -> dict[tuple, dict]:
+    """Leeloo `order_timing`: per (first subscribe-history tunnel, week of creation)."""
+    first_tunnel = {p["id"]: p["subscribe_history"][0]["tunnel_id"] for p in people if p.get("subscribe_history")}
+    paid_at: dict[str, datetime] = {}
+    for c in changes:
+        if c["new_status"].upper() in PAID:
+            at = c["changed_at"] or c["observed_at"]
+            paid_at[c["order_id"]] = min(at, paid_at.get(c["order_id"], at))
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for o in orders:
+        if o.get("created_at"):
+            groups[(first_tunnel.get(o["person_id"]), week_start(o["created_at"]))].append(o)
+    out = {}
+    for key, members in groups.items():
+        hours = [(paid_at[o["id"]] - o["created_at"]).total_seconds() / 3600 for o in members if o["id"] in paid_at]
+        paid = sum(o["id"] in paid_at or o["status"].upper() in PAID for o in members)
+        out[key] = {
+            "orders": len(members),
+            "paid_orders": paid,
+            "paid_share": paid / len(members),
+            "median_hours_to_paid": percentile_cont(hours, 0.5) if hours else None,
+            "p90_hours_to_paid": percentile_cont(hours, 0.9) if hours else None,
+        }
+    return out
+
+
+MESSENGERS = {
+    0: "vkontakte",
+    1: "telegram",
+    2: "viber",
+    3: "facebook",
+    4: "online_chat",
+    6: "whatsapp",
+    7: "avito",
+    8: "ok",
+    9: "instagram",
+    13: "telephony",
+}
+
+
+def salebot_order_timing(clients: list[dict], orders: list[dict], changes: list[dict]) -> dict[tuple, dict]:
+    """Salebot `order_timing`: per (messenger, channel group, week of the first observation)."""
+    client = {str(c["id"]): c for c in clients}
+    first_seen: dict[str, datetime] = {}
+    first_success: dict[str, datetime] = {}
+    for c in changes:
+        oid = str(c["order_id"])
+        first_seen[oid] = min(c["observed_at"], first_seen.get(oid, c["observed_at"]))
+        if str(c["new_status"]) in ("1", "success"):
+            first_success[oid] = min(c["observed_at"], first_success.get(oid, c["observed_at"]))
+    groups: dict[tuple, list[str]] = defaultdict(list)
+    successful_now = {str(o["id"]) for o in orders if o["status"] == 1}
+    for o in orders:
+        oid = str(o["id"])
+        if oid not in first_seen:
+            continue
+        owner = client.get(str(o["client_id"]))
+        messenger = MESSENGERS.get(owner["client_type"], "other") if owner else None
+        group = owner["group"] if owner else None
+        groups[(messenger, group, week_start(first_seen[oid]))].append(oid)
+    out = {}
+    for key, ids in groups.items():
+        hours = [
+            (first_success[i] - first_seen[i]).total_seconds() / 3600
+            for i in ids
+            if i in first_success and first_success[i] > first_seen[i]
+        ]
+        out[key] = {
+            "orders": len(ids),
+            "successful_orders": sum(i in first_success or i in successful_now for i in ids),
+            "timed_orders": len(hours),
+            "median_hours_to_success": percentile_cont(hours, 0.5) if hours else None,
+            "p90_hours_to_success": percentile_cont(hours, 0.9) if hours else None,
+        }
+    return out

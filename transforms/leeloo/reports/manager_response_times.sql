@@ -3,7 +3,8 @@
 -- this manager, with the median, 90th percentile (interpolated), mean and max minutes from
 -- the client's message to that reply. Each client message counts (three messages before
 -- one reply are three answered messages); messages never answered by a manager are left
--- out; manager_id is NULL for manager messages that carry no author.
+-- out, and so are those answered by a manager since deleted from the account; manager_id
+-- is NULL for manager messages that carry no author.
 -- materialized: table — it windows over every chat message (the largest table); as a view
 -- dashboards would redo that on every query.
 -- tests: unique(manager_id, week_start); not_null(week_start, answered_messages)
@@ -13,6 +14,7 @@ with sequenced as (
         m.channel_id,
         m.message_type,
         m.manager_id,
+        m.manager_deleted,
         m.created_at,
         row_number() over (partition by m.channel_id order by m.created_at, m.message_id) as seq
     from stg_chat_messages m
@@ -36,7 +38,7 @@ answered as (
         cast((extract(epoch from r.created_at) - extract(epoch from q.created_at)) / 60.0 as double precision) as minutes
     from with_reply q
     join sequenced r on r.channel_id = q.channel_id and r.seq = q.reply_seq
-    where q.message_type = 'FRIEND_MESSAGE'
+    where q.message_type = 'FRIEND_MESSAGE' and not r.manager_deleted
 )
 
 select

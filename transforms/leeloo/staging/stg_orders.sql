@@ -1,4 +1,4 @@
--- One row per order (latest version): price and currency, status upper-cased and grouped
+-- One row per order the API still has (latest version): price and currency, status upper-cased and grouped
 -- (paid = RESOLVED, SUCCESS; failed = REJECTED, FAILED; refunded = REFUNDED; open = other).
 -- tests: unique(order_id); not_null(order_id); no_future(created_at, updated_at)
 -- tests: orphans(person_id -> stg_people.person_id)
@@ -15,9 +15,10 @@ with versions as (
         cast(o.created_at as timestamptz) as created_at,
         cast(o.updated_at as timestamptz) as updated_at
     from raw.orders o
-    -- the latest load of each key; two rows of one key in the SAME load are kept, so
-    -- that the unique() test reports them instead of one being picked at random
-    where not exists (
+    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
+    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
+    -- unique() test reports them instead of one being picked at random
+    where o.deleted_at is null and not exists (
         select 1 from raw.orders newer
         where newer.id = o.id and newer._dlt_load_id > o._dlt_load_id
     )

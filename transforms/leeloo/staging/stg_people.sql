@@ -1,4 +1,4 @@
--- One row per person (the latest loaded version of each id), contacts cleaned:
+-- One row per person the API still has (the latest loaded version of each id), contacts cleaned:
 -- placeholders ('', NOT_DEFINED, NO_DATA, null) to NULL, email trimmed and lower-cased
 -- (NULL unless it has an @), phone as '+' and digits (NULL when it has no digit).
 -- _dlt_id identifies this version's row, for joining the people__* child tables.
@@ -18,9 +18,10 @@ with versions as (
         cast(p._dlt_id as text) as _dlt_id,
         cast(p._dlt_load_id as text) as _dlt_load_id
     from raw.people p
-    -- the latest load of each key; two rows of one key in the SAME load are kept, so
-    -- that the unique() test reports them instead of one being picked at random
-    where not exists (
+    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
+    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
+    -- unique() test reports them instead of one being picked at random
+    where p.deleted_at is null and not exists (
         select 1 from raw.people newer
         where newer.id = p.id and newer._dlt_load_id > p._dlt_load_id
     )

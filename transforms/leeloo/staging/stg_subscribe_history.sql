@@ -1,5 +1,7 @@
 -- One row per entry of a person's subscribe history (latest person version): which tunnel,
 -- lead-generation tool and traffic source brought them, in the order Leeloo lists them.
+-- An entry that points at a tunnel or lead-generation tool the API no longer has is left
+-- out: the rows it would make in the reports describe something that no longer exists.
 -- tests: not_null(person_id)
 select
     p.person_id,
@@ -13,3 +15,21 @@ select
     cast(h.account_id as text) as account_id
 from raw.people__subscribe_history h
 join stg_people p on p._dlt_id = h._dlt_parent_id
+where not exists (
+    select 1 from raw.tunnels t
+    where cast(t.id as text) = cast(h.tunnel_id as text)
+        and t.deleted_at is not null
+        and not exists (
+            select 1 from raw.tunnels t_newer
+            where t_newer.id = t.id and t_newer._dlt_load_id > t._dlt_load_id
+        )
+)
+and not exists (
+    select 1 from raw.leadgentools l
+    where cast(l.id as text) = cast(h.leadgentool_id as text)
+        and l.deleted_at is not null
+        and not exists (
+            select 1 from raw.leadgentools l_newer
+            where l_newer.id = l.id and l_newer._dlt_load_id > l._dlt_load_id
+        )
+)

@@ -1,5 +1,6 @@
 -- One row per tunnel per snapshot date (UTC day): Leeloo's cumulative counters for the
--- tunnel as read that day (latest version of the snapshot).
+-- tunnel as read that day (latest version of the snapshot); none for a tunnel the API no
+-- longer has.
 -- tests: unique(tunnel_id, snapshot_date); not_null(tunnel_id, snapshot_date); no_future(snapshot_date, snapshot_at)
 with versions as (
     select
@@ -22,7 +23,18 @@ with versions as (
     -- that the unique() test reports them instead of one being picked at random
     where not exists (
         select 1 from raw.tunnel_stats newer
-        where newer.tunnel_id = s.tunnel_id and newer.snapshot_date = s.snapshot_date and newer._dlt_load_id > s._dlt_load_id
+        where newer.tunnel_id = s.tunnel_id
+            and newer.snapshot_date = s.snapshot_date
+            and newer._dlt_load_id > s._dlt_load_id
+    )
+    and not exists (
+        select 1 from raw.tunnels t
+        where cast(t.id as text) = cast(s.tunnel_id as text)
+            and t.deleted_at is not null
+            and not exists (
+                select 1 from raw.tunnels t_newer
+                where t_newer.id = t.id and t_newer._dlt_load_id > t._dlt_load_id
+            )
     )
 )
 

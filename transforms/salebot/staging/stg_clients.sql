@@ -1,5 +1,6 @@
--- One row per Salebot client (latest version): the messenger it came from (decoded from
--- client_type), the bot/channel group it is attached to, and when it was created and last active.
+-- One row per Salebot client the API still has (latest version): the messenger it came
+-- from (decoded from client_type), the bot/channel group it is attached to, and when it
+-- was created and last active.
 -- tests: unique(client_id); not_null(client_id, created_at); no_future(created_at, updated_at)
 with versions as (
     select
@@ -10,9 +11,15 @@ with versions as (
         cast(c.name as text) as name,
         cast(c.tag as text) as tag,
         cast(c.created_at as timestamptz) as created_at,
-        cast(c.updated_at as timestamptz) as updated_at,
-        rank() over (partition by c.id order by c._dlt_load_id desc) as version_rank
+        cast(c.updated_at as timestamptz) as updated_at
     from raw.clients c
+    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
+    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
+    -- unique() test reports them instead of one being picked at random
+    where c.deleted_at is null and not exists (
+        select 1 from raw.clients newer
+        where newer.id = c.id and newer._dlt_load_id > c._dlt_load_id
+    )
 )
 
 select
@@ -38,4 +45,3 @@ select
     created_at,
     updated_at
 from versions
-where version_rank = 1

@@ -1,6 +1,7 @@
--- One row per message (latest version): inbound (written by the client) or outbound (sent
--- by the bot or by a manager), the bot block it came from, and whether it was polled from
--- get_history or is still only known from a webhook push (created_at = time received).
+-- One row per message the API still has, of a client it still has (latest version):
+-- inbound (written by the client) or outbound (sent by the bot or by a manager), the bot
+-- block it came from, and whether it was polled from get_history or is still only known
+-- from a webhook push (created_at = time received).
 -- tests: unique(message_id); not_null(message_id, client_id, created_at); no_future(created_at)
 -- tests: orphans(client_id -> stg_clients.client_id)
 with versions as (
@@ -13,9 +14,25 @@ with versions as (
         cast(m.message_id as text) as block_id,
         cast(m.text as text) as text,
         cast(m.delivered as boolean) as delivered,
-        cast(m.origin as text) as origin,
-        rank() over (partition by m.id order by m._dlt_load_id desc) as version_rank
+        cast(m.origin as text) as origin
     from raw.messages m
+    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
+    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
+    -- unique() test reports them instead of one being picked at random
+    where m.deleted_at is null and not exists (
+        select 1 from raw.messages newer
+        where newer.id = m.id and newer._dlt_load_id > m._dlt_load_id
+    )
+    -- nor its client (the deletion cascade marks this row too; this holds before it runs)
+    and not exists (
+        select 1 from raw.clients gone
+        where cast(gone.id as text) = cast(m.client_id as text)
+            and gone.deleted_at is not null
+            and not exists (
+                select 1 from raw.clients gone_newer
+                where gone_newer.id = gone.id and gone_newer._dlt_load_id > gone._dlt_load_id
+            )
+    )
 )
 
 select
@@ -34,4 +51,3 @@ select
     delivered,
     coalesce(origin, 'history') as origin
 from versions
-where version_rank = 1

@@ -1,6 +1,7 @@
--- One row per CRM order (latest version): its status (0 active, 1 success, 2 failed, as
--- get_orders lists it), the SalebotCRM funnel state, and its creation time when the order
--- variables carry one.
+-- One row per CRM order the API still has, of a client it still has (latest version): its
+-- status (0 active, 1 success, 2 failed, as get_orders lists it), the SalebotCRM funnel
+-- state, and created_at: the order variable "created_at" when the project's order
+-- variables carry one (the API documents no creation time of its own), else NULL.
 -- tests: unique(order_id); not_null(order_id, client_id, status_name); no_future(created_at)
 -- tests: orphans(client_id -> stg_clients.client_id)
 with versions as (
@@ -9,9 +10,25 @@ with versions as (
         cast(o.client_id as text) as client_id,
         cast(o.status as integer) as status,
         cast(o.state_id as text) as state_id,
-        cast(o.created_at as timestamptz) as created_at,
-        rank() over (partition by o.id order by o._dlt_load_id desc) as version_rank
+        cast(o.created_at as timestamptz) as created_at
     from raw.orders o
+    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
+    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
+    -- unique() test reports them instead of one being picked at random
+    where o.deleted_at is null and not exists (
+        select 1 from raw.orders newer
+        where newer.id = o.id and newer._dlt_load_id > o._dlt_load_id
+    )
+    -- nor its client (the deletion cascade marks this row too; this holds before it runs)
+    and not exists (
+        select 1 from raw.clients gone
+        where cast(gone.id as text) = cast(o.client_id as text)
+            and gone.deleted_at is not null
+            and not exists (
+                select 1 from raw.clients gone_newer
+                where gone_newer.id = gone.id and gone_newer._dlt_load_id > gone._dlt_load_id
+            )
+    )
 )
 
 select
@@ -23,4 +40,3 @@ select
     state_id,
     created_at
 from versions
-where version_rank = 1

@@ -1,0 +1,22 @@
+-- One row per client with at least one UTM variable (utm_source, utm_medium, utm_campaign,
+-- utm_content, utm_term: Salebot stores a start link's UTM marks as client variables; the
+-- name is matched case-insensitively): the marks, trimmed, '' as NULL.
+-- tests: unique(client_id); not_null(client_id)
+with marks as (
+    select
+        v.client_id,
+        lower(trim(v.name)) as mark,
+        nullif(trim(v.value), '') as value
+    from stg_client_variables v
+    where lower(trim(v.name)) in ('utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term')
+)
+
+select
+    m.client_id,
+    max(case when m.mark = 'utm_source' then m.value end) as utm_source,
+    max(case when m.mark = 'utm_medium' then m.value end) as utm_medium,
+    max(case when m.mark = 'utm_campaign' then m.value end) as utm_campaign,
+    max(case when m.mark = 'utm_content' then m.value end) as utm_content,
+    max(case when m.mark = 'utm_term' then m.value end) as utm_term
+from marks m
+group by m.client_id
