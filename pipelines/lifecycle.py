@@ -81,6 +81,7 @@ IO_SWITCH_INTERVAL = 0.001
 class Recovery:
     """What a run found left behind by an interrupted one, and did about it."""
 
+    killed: dict[str, Any] | None = None  # what a run that was killed left in the lock file
     finished: list[str] = field(default_factory=list)  # load ids loaded now
     aborted: list[str] = field(default_factory=list)  # load ids dlt aborted (their data is read again)
     state_reset: bool = False  # the local state ran ahead of the destination's committed state
@@ -88,12 +89,15 @@ class Recovery:
     note: str | None = None  # the description, when it came from another process
 
     def __bool__(self) -> bool:
-        return bool(self.finished or self.aborted or self.state_reset or self.note)
+        return bool(self.killed or self.finished or self.aborted or self.state_reset or self.note)
 
     def describe(self) -> str | None:
         if self.note:
             return self.note
         parts = []
+        if self.killed:
+            parts.append(f"the previous run (pid {self.killed.get('pid')}, started {self.killed.get('started_at')}) "
+                         f"was killed during its {self.killed.get('step', 'unknown')} step")
         if self.finished:
             parts.append(f"finished an interrupted load from {_load_time(self.finished[0])}")
         if self.aborted:
@@ -280,6 +284,7 @@ class _Run:
         self.account = options.target
         self.publish = publish
         self.step = "config"
+        self.lock: Any = None
         self.pipeline: dlt.Pipeline | None = None
         self.built: BuiltSource | None = None
         self.outcome = RunOutcome(
@@ -289,6 +294,12 @@ class _Run:
         )
 
     # ---- steps
+
+    def at(self, step: str) -> None:
+        """Enter `step`; the lock file says so, for whoever finds this run killed."""
+        self.step = step
+        if self.lock is not None:
+            self.lock.note(step)
 
     def configure(self) -> None:
         self.step = "config"
@@ -305,7 +316,7 @@ class _Run:
         return pipeline
 
     def preflight(self, pipeline: dlt.Pipeline) -> None:
-        self.step = "preflight"
+        self.at("preflight")
         if self.options.destination == "filesystem":
             with pipeline.destination_client() as client:
                 client.initialize_storage()
@@ -314,9 +325,30 @@ class _Run:
                 client.execute_sql("select 1")
         self.outcome.location = describe_location(pipeline)
         runs.flush_journal(pipeline)
+        killed = self.outcome.recovery.killed
+        if killed:
+            runs.record(pipeline, self._killed_record(killed))
+
+    def _killed_record(self, killed: dict[str, Any]) -> runs.RunRecord:
+        """The run the lock file says was killed could not record itself: record it now."""
+        def when(key: str) -> datetime:
+            try:
+                return datetime.fromisoformat(str(killed.get(key)).replace("Z", "+00:00"))
+            except ValueError:
+                return datetime.now(timezone.utc)
+
+        started = when("started_at")
+        return runs.RunRecord(
+            source=self.account.source, account=self.account.name, pipeline_name=self.outcome.pipeline_name,
+            dataset=self.outcome.dataset, destination=self.options.destination, started_at=started,
+            finished_at=max(started, when("last_seen_at")), outcome="interrupted", step=killed.get("step"),
+            error=f"The run (pid {killed.get('pid')} on {killed.get('host')}) was killed during its "
+                  f"{killed.get('step', 'unknown')} step and could not record itself; the next run recovered "
+                  "what it left.",
+        )
 
     def recover(self, pipeline: dlt.Pipeline) -> None:
-        self.step = "recover"
+        self.at("recover")
         recovery = self.outcome.recovery
         pipeline.sync_destination()  # a fresh machine, or another host ran: the committed state wins
         pending = sorted(set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages()))
@@ -348,18 +380,18 @@ class _Run:
 
     def extract(self, pipeline: dlt.Pipeline) -> None:
         assert self.built is not None
-        self.step = "extract"
+        self.at("extract")
         self._columns_before = _columns(pipeline)
         pipeline.extract(self.built.source, refresh="drop_sources" if self.options.full_refresh else None,
                          loader_file_format=loader_file_format(self.options.destination))
-        self.step = "normalize"
+        self.at("normalize")
         info = pipeline.normalize()
         counts = info.row_counts if info is not None else {}
         self.outcome.rows = {t: n for t, n in counts.items() if not t.startswith("_")}
         self.outcome.new_columns = _new_columns(self._columns_before, _columns(pipeline))
 
     def load(self, pipeline: dlt.Pipeline) -> None:
-        self.step = "load"
+        self.at("load")
         if self.options.full_refresh:
             from transforms.runner import drop_reports
 
@@ -368,7 +400,7 @@ class _Run:
         info = pipeline.load()
         if info is not None and info.loads_ids:
             self.outcome.load_id = info.loads_ids[-1]
-        self.step = "reconcile"
+        self.at("reconcile")
         if self.options.destination != "filesystem":
             self.outcome.facts.update(reconcile.apply_deletions(pipeline, self.spec.deletion_cascades))
         if self.spec.after_load is not None and self.built is not None:
@@ -377,7 +409,7 @@ class _Run:
     def reports(self, pipeline: dlt.Pipeline) -> None:
         if not self.options.transform:
             return
-        self.step = "reports"
+        self.at("reports")
         self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination)
 
     def finish_report(self) -> None:
@@ -513,9 +545,11 @@ def _drive(run: _Run, options: RunOptions) -> None:
     try:
         run.configure()
         run.step = "lock"
-        with run_lock(run.outcome.pipeline_name, wait=options.wait):
+        with run_lock(run.outcome.pipeline_name, wait=options.wait) as lock:
+            run.lock = lock
+            run.outcome.recovery.killed = lock.previous
             pipeline = run.open()
-            run.step = "preflight"
+            run.at("preflight")
             with destination_lock(pipeline, wait=options.wait or operations().postgres_lock_wait_seconds):
                 with warehouse_lock(options.destination):
                     run.preflight(pipeline)
@@ -525,9 +559,10 @@ def _drive(run: _Run, options: RunOptions) -> None:
                     run.load(pipeline)
                     run.finish_report()
                     run.reports(pipeline)
+                    run.at("record")
                     _close(run, step=None, alert=False, publish=False)
                 if run.publish and options.destination == "duckdb":
-                    run.step = "publish"
+                    run.at("publish")
                     with warehouse_lock(options.destination):
                         run.outcome.published = publish.publish_snapshot(duckdb_file())
         _alert(run)

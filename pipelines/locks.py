@@ -27,7 +27,7 @@ import os
 import socket
 import sys
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Iterable, Iterator
@@ -61,7 +61,7 @@ def _safe(name: str) -> str:
 
 def _holder(path: Path) -> str:
     try:
-        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+        info = json.loads(path.read_text(encoding="utf-8").strip() or "{}")
     except (OSError, ValueError):
         return "another process"
     parts = [f"pid {info.get('pid')}" if info.get("pid") else "another process"]
@@ -74,18 +74,65 @@ def _holder(path: Path) -> str:
     return " ".join(parts)
 
 
+class HeldLock:
+    """A lock this process holds. Its file says who holds it and at which step; the file is
+    emptied on release, so a holder that was killed leaves its last words behind
+    (`previous`), which is how the next run (and `chatfunnel status`) knows of it."""
+
+    def __init__(self, path: Path, fd: int, info: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        self.path = path
+        self._fd = fd
+        self.info = info
+        self.previous = previous
+
+    def note(self, step: str) -> None:
+        """Record the step the run is at (a pwrite; cheap enough for every step)."""
+        self.info["step"] = step
+        data = json.dumps(self.info).encode()
+        with suppress(OSError):
+            os.pwrite(self._fd, data.ljust(max(len(data), 512)), 0)
+
+
+def _read(fd: int) -> dict[str, Any] | None:
+    try:
+        text = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+        return json.loads(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def killed_holder(name: str) -> dict[str, Any] | None:
+    """What a holder of `name` that was killed left in its lock file; None if the last
+    holder released it (or it is held right now)."""
+    path = lock_dir() / f"{_safe(name)}.lock"
+    if fcntl is None or not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return None  # held: a run is going
+        try:
+            return _read(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
-def run_lock(name: str, wait: float = 0) -> Iterator[Path]:
+def run_lock(name: str, wait: float = 0) -> Iterator[HeldLock]:
     """Hold the exclusive lock `name` for the duration of the block.
 
     Waits up to `wait` seconds (0 = do not wait) for a run holding it to finish, then
-    raises `RunLocked`. Yields the lock file's path.
+    raises `RunLocked`.
     """
     directory = lock_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{_safe(name)}.lock"
     if fcntl is None:  # pragma: no cover
-        yield path
+        yield HeldLock(path, -1, {}, None)
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + max(0.0, wait)
@@ -107,36 +154,39 @@ def run_lock(name: str, wait: float = 0) -> Iterator[Path]:
                         step="lock",
                     ) from None
                 time.sleep(POLL_SECONDS)
-        info = {
+        previous = _read(fd)
+        if previous is not None:  # its holder was killed: when it last wrote is when it died
+            previous["last_seen_at"] = datetime.fromtimestamp(os.fstat(fd).st_mtime, timezone.utc).isoformat()
+        info: dict[str, Any] = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "command": ("chatfunnel " + " ".join(sys.argv[1:3])) if sys.argv[1:] else None,
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        held = HeldLock(path, fd, info, previous)
+        with suppress(OSError):
+            os.ftruncate(fd, 0)
+        held.note("started")
         try:
-            yield path
+            yield held
         finally:
-            try:
+            with suppress(OSError):
                 os.ftruncate(fd, 0)
-            except OSError:
-                pass
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 
 
 @contextmanager
-def run_locks(names: Iterable[str], wait: float = 0) -> Iterator[list[Path]]:
+def run_locks(names: Iterable[str], wait: float = 0) -> Iterator[list[HeldLock]]:
     """Several locks, taken in sorted order (no deadlock), released in reverse; one deadline."""
     deadline = time.monotonic() + max(0.0, wait)
     with ExitStack() as stack:
-        paths = []
+        held = []
         for name in sorted(set(names)):
             remaining = max(0.0, deadline - time.monotonic())
-            paths.append(stack.enter_context(run_lock(name, wait=remaining)))
-        yield paths
+            held.append(stack.enter_context(run_lock(name, wait=remaining)))
+        yield held
 
 
 def warehouse_lock_name(path: str | os.PathLike[str]) -> str:

@@ -120,5 +120,5 @@ def test_run_locks_take_names_in_one_order(dlt_env: Path, names: list[str]) -> N
     from pipelines.locks import lock_dir, run_locks
 
     with run_locks(names) as paths:
-        assert [p.name for p in paths] == ["a.lock", "b.lock"]
-        assert all(p.parent == lock_dir() for p in paths)
+        assert [h.path.name for h in paths] == ["a.lock", "b.lock"]
+        assert all(h.path.parent == lock_dir() for h in paths)
