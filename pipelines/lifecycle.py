@@ -61,11 +61,19 @@ from .errors import (
 )
 from .locks import destination_lock, run_lock, warehouse_lock
 from .options import RunOptions
+from .packages import remove_normalize_remnants
 from .progress import progress_collector
 from .redaction import scrub
 from .registry import BuiltSource, SourceSpec, source_spec
 from .settings import operations
-from .warehouse import describe_location, duckdb_file, loader_file_format, make_pipeline, pipeline_name
+from .warehouse import (
+    describe_location,
+    drop_replay_traps,
+    duckdb_file,
+    loader_file_format,
+    make_pipeline,
+    pipeline_name,
+)
 
 logger = logging.getLogger("chatfunnel.lifecycle")
 
@@ -84,6 +92,7 @@ class Recovery:
     killed: dict[str, Any] | None = None  # what a run that was killed left in the lock file
     finished: list[str] = field(default_factory=list)  # load ids loaded now
     aborted: list[str] = field(default_factory=list)  # load ids dlt aborted (their data is read again)
+    deduplicated: dict[str, int] = field(default_factory=dict)  # rows a replayed job had loaded twice
     state_reset: bool = False  # the local state ran ahead of the destination's committed state
     cause: str | None = None
     note: str | None = None  # the description, when it came from another process
@@ -100,6 +109,9 @@ class Recovery:
                          f"was killed during its {self.killed.get('step', 'unknown')} step")
         if self.finished:
             parts.append(f"finished an interrupted load from {_load_time(self.finished[0])}")
+        if self.deduplicated:
+            parts.append(f"removed {sum(self.deduplicated.values())} rows a replayed load job had written twice ("
+                         + ", ".join(f"{t}={n}" for t, n in sorted(self.deduplicated.items())) + ")")
         if self.aborted:
             why = f" ({self.cause})" if self.cause else ""
             parts.append(f"dropped an interrupted load from {_load_time(self.aborted[0])} that could not be "
@@ -350,25 +362,41 @@ class _Run:
     def recover(self, pipeline: dlt.Pipeline) -> None:
         self.at("recover")
         recovery = self.outcome.recovery
-        pipeline.sync_destination()  # a fresh machine, or another host ran: the committed state wins
+        remove_normalize_remnants(pipeline)
         pending = sorted(set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages()))
         if pending:
+            drop_replay_traps(pipeline)
+            if any(pipeline.get_load_package_info(i).dropped_tables for i in pending):
+                self._drop_reports(pipeline)  # an interrupted full refresh: its drops go first
             if pipeline.list_extracted_load_packages():
                 pipeline.normalize()
             try:
                 info = pipeline.load()
             except Exception as exc:
-                if pending and not pipeline.has_pending_data and _aborted(pipeline, pending):
+                if not pipeline.has_pending_data and _aborted(pipeline, pending):
                     recovery.aborted = pending
                     recovery.cause = short(_innermost(exc), 240)
                 else:
                     raise
             else:
                 recovery.finished = [i for i in info.loads_ids if i in pending] if info else pending
-        elif self._local_state_ahead(pipeline):
-            pipeline.drop()
+                recovery.deduplicated = reconcile.remove_replayed_rows(pipeline)
+        else:
+            # nothing left behind here: a fresh machine, or another host's run, or a local state
+            # that ran ahead of the warehouse — the destination's committed state wins
             pipeline.sync_destination()
-            recovery.state_reset = True
+            if self._local_state_ahead(pipeline):
+                pipeline.drop()
+                pipeline.sync_destination()
+                recovery.state_reset = True
+
+    def _drop_reports(self, pipeline: dlt.Pipeline) -> None:
+        """The reports (views over the raw tables) go before dlt drops those tables: on
+        Postgres a view stops a table from being dropped. They are rebuilt in the reports step."""
+        from transforms.runner import drop_reports
+
+        if pipeline.default_schema_name:
+            drop_reports(pipeline, self.spec.name)
 
     def _local_state_ahead(self, pipeline: dlt.Pipeline) -> bool:
         if not pipeline.default_schema_name or self.options.full_refresh:
@@ -393,10 +421,7 @@ class _Run:
     def load(self, pipeline: dlt.Pipeline) -> None:
         self.at("load")
         if self.options.full_refresh:
-            from transforms.runner import drop_reports
-
-            with contextlib.suppress(Exception):  # a first run has no reports to drop
-                drop_reports(pipeline, self.spec.name)
+            self._drop_reports(pipeline)
         info = pipeline.load()
         if info is not None and info.loads_ids:
             self.outcome.load_id = info.loads_ids[-1]
@@ -581,13 +606,16 @@ def _explain(run: _Run, exc: BaseException) -> ChatfunnelError:
     error = explain(exc, step=run.step, account=run.account, secret_env=run.spec.secret_env(run.account),
                     destination=run.options.destination, disks=_disks(run.options))
     pipeline = run.pipeline
-    if isinstance(error, DestinationUnreachable) and pipeline is not None and run.step in ("load", "reconcile"):
-        with contextlib.suppress(Exception):
-            if pipeline.has_pending_data:
-                error = DestinationUnreachable(
-                    f"{error} The extracted data is kept in a pending load package and the next run loads it "
-                    "first.", step=error.step)
-    return error
+    if pipeline is None or run.step not in ("load", "reconcile"):
+        return error
+    try:
+        pending = pipeline.has_pending_data
+    except Exception:  # noqa: BLE001 - a half-written dlt folder: say nothing rather than guess
+        return error
+    tail = (" The extracted data is kept in a pending load package; the next run loads it first." if pending else
+            " dlt abandoned this load and restored the state it started from, so the next run reads that "
+            "data again.")
+    return type(error)(f"{error}{tail}", step=error.step, requests=error.requests)
 
 
 def _close(run: _Run, *, step: str | None, alert: bool, publish: bool = False) -> None:

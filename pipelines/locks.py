@@ -220,35 +220,28 @@ def destination_lock(pipeline: Any, wait: float = 0) -> Iterator[None]:
     if pipeline.destination.destination_name != "postgres":
         yield
         return
-    import psycopg2
-
-    credentials = pipeline.destination_client().config.credentials
     key = int(hashlib.sha1(pipeline.pipeline_name.encode()).hexdigest()[:7], 16)
-    holder = f"chatfunnel {socket.gethostname()} pid {os.getpid()}"
-    conn = psycopg2.connect(credentials.to_native_representation(), application_name=holder[:63],
-                            keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
-    conn.autocommit = True
+    holder = f"chatfunnel {socket.gethostname()} pid {os.getpid()}"[:63]
     deadline = time.monotonic() + max(0.0, wait)
-    try:
-        with conn.cursor() as cur:
-            while True:
-                cur.execute("select pg_try_advisory_lock(%s, %s)", (ADVISORY_NAMESPACE, key))
-                if cur.fetchone()[0]:
-                    break
-                if time.monotonic() >= deadline:
-                    cur.execute(
-                        "select a.application_name, a.client_addr, a.backend_start from pg_locks l "
-                        "join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' "
-                        "and l.classid = %s and l.objid = %s and l.granted", (ADVISORY_NAMESPACE, key))
-                    row = cur.fetchone()
-                    who = f"{row[0] or 'another client'} since {row[2]:%Y-%m-%d %H:%M:%S} UTC" if row else "another host"
-                    raise RunLocked(
-                        f"Another chatfunnel run of {pipeline.pipeline_name} is loading the same Postgres "
-                        f"dataset ({who}); this run did nothing and exits so the two cannot overlap. "
-                        f"Pass --wait SECONDS to queue behind it.",
-                        step="lock",
-                    )
-                time.sleep(1.0)
-        yield
-    finally:
-        conn.close()
+    with pipeline.sql_client() as client:  # a connection of its own, with the run's timeouts and keepalives
+        client.execute_sql("select set_config('application_name', %s, false)", holder)
+        while not client.execute_sql("select pg_try_advisory_lock(%s, %s)", ADVISORY_NAMESPACE, key)[0][0]:
+            if time.monotonic() >= deadline:
+                rows = client.execute_sql(
+                    "select a.application_name, a.backend_start from pg_locks l join pg_stat_activity a "
+                    "on a.pid = l.pid where l.locktype = 'advisory' and l.classid = %s and l.objid = %s "
+                    "and l.granted", ADVISORY_NAMESPACE, key)
+                who = f"{rows[0][0] or 'another client'} since {rows[0][1]:%Y-%m-%d %H:%M:%S} UTC" if rows \
+                    else "another host"
+                raise RunLocked(
+                    f"Another chatfunnel run of {pipeline.pipeline_name} is loading the same Postgres dataset "
+                    f"({who}); this run did nothing and exits so the two cannot overlap. Pass --wait SECONDS "
+                    "to queue behind it.",
+                    step="lock",
+                )
+            time.sleep(1.0)
+        try:
+            yield
+        finally:
+            with suppress(Exception):
+                client.execute_sql("select pg_advisory_unlock(%s, %s)", ADVISORY_NAMESPACE, key)

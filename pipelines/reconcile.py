@@ -64,3 +64,37 @@ def apply_deletions(pipeline: dlt.Pipeline, cascades: Sequence[Cascade] = ()) ->
                 if rows:
                     marked[f"deleted_{child}"] = marked.get(f"deleted_{child}", 0) + len(rows)
     return marked
+
+
+def remove_replayed_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """After finishing an interrupted load: rows a replayed job loaded twice, removed.
+
+    A kill between a load job's commit and dlt's record of it makes dlt run that job again
+    when the package is resumed. dlt's merge deduplicates nested tables for exactly that
+    case, but a root table with nested tables keeps both copies (they share one `_dlt_id`,
+    which is what the merge selects by). Two rows with one `_dlt_id` are always such a
+    replay, never data: this keeps one of each. Returns {table: rows removed}.
+    """
+    if not pipeline.default_schema_name:
+        return {}
+    tables = [name for name, table in pipeline.default_schema.tables.items()
+              if "_dlt_id" in table.get("columns", {}) and not name.startswith("_dlt")]
+    postgres = pipeline.destination.destination_name == "postgres"
+    removed: dict[str, int] = {}
+    with pipeline.sql_client() as client:
+        for table in tables:
+            target = client.make_qualified_table_name(table)
+            try:
+                extra = client.execute_sql(f"select count(*) - count(distinct _dlt_id) from {target}")[0][0]
+            except Exception:  # noqa: BLE001 - a table of the schema not created yet
+                continue
+            if not extra:
+                continue
+            if postgres:
+                sql = f"delete from {target} a using {target} b where a._dlt_id = b._dlt_id and a.ctid > b.ctid"
+            else:
+                sql = (f"delete from {target} where rowid in (select rowid from (select rowid, row_number() over "
+                       f"(partition by _dlt_id order by rowid) as copy from {target}) where copy > 1)")
+            client.execute_sql(sql)
+            removed[table] = int(extra)
+    return removed

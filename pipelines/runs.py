@@ -25,6 +25,7 @@ from typing import Any
 
 import dlt
 
+from .packages import settle
 from .redaction import scrub
 
 logger = logging.getLogger("chatfunnel.runs")
@@ -122,6 +123,7 @@ def _runs_pipeline(pipeline: dlt.Pipeline) -> dlt.Pipeline:
 
 def _load_rows(pipeline: dlt.Pipeline, rows: list[dict[str, Any]]) -> None:
     runs = _runs_pipeline(pipeline)
+    settle(runs)  # a run killed while recording left a package: dlt would load it instead of these rows
     resource = dlt.resource(rows, name=RUNS_TABLE, table_name=RUNS_TABLE, write_disposition="merge",
                             primary_key="run_id", columns=RUNS_COLUMNS)
     info = runs.run(resource, schema=dlt.Schema(RUNS_SCHEMA))

@@ -132,6 +132,13 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
                      f"{ago(row.get('finished_at'), now)}: {short(row.get('error') or '', 240)}")
         if row.get("outcome") == "failed":
             status.unhealthy = True
+    from .locks import killed_holder
+
+    killed = killed_holder(pipeline.pipeline_name)
+    if killed:
+        status.unhealthy = True
+        lines.append(f"  the last run was killed during its {killed.get('step', 'unknown')} step (pid {killed.get('pid')} "
+                     f"on {killed.get('host')}, started {killed.get('started_at')}); the next run recovers what it left")
     leftover = pending_packages(pipeline)
     if leftover:
         lines.append(f"  left-over load package from an interrupted run ({_load_time(leftover[0])}): the next run "
@@ -150,7 +157,8 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
     with contextlib.suppress(Exception):
         cursors = state_cursors(pipeline, spec.name)
         if cursors:
-            lines.append("  state cursors:")
+            lines.append("  state cursors (local; committed when the left-over package loads):" if leftover
+                         else "  state cursors:")
             lines.extend("    " + name + ": " + ", ".join(f"{k}={v}" for k, v in values.items())
                          for name, values in cursors.items())
     for line in _inbox_lines(spec, account):

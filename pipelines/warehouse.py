@@ -55,10 +55,63 @@ def make_destination(name: str) -> Any:
         configured = configured_duckdb_credentials()
         return dlt.destinations.duckdb() if configured else dlt.destinations.duckdb(str(duckdb_file()))
     if name == "postgres":
-        return dlt.destinations.postgres()
+        return postgres_destination()
     if name == "filesystem":
         return dlt.destinations.filesystem()
     raise UsageError(f"Unknown destination '{name}'. Use one of: {', '.join(DESTINATIONS)}.")
+
+
+def postgres_destination() -> Any:
+    """dlt's Postgres destination, with what a nightly job needs on top of the user's DSN:
+
+    - timeouts on everything a run can wait for: connecting, a statement, a transaction left
+      idle, and a peer that stops answering without closing (TCP user timeout, keepalives),
+      so a silent network ends a run with an error instead of hanging it for ever;
+    - no unique index on `_dlt_id` (`create_indexes=False`): dlt's merge deduplicates rows
+      that a replayed job writes twice into the staging dataset after a crash, and that index
+      was the only thing that made such a replay fail, every night, for good;
+    - CSV quoted in full (dlt loads Arrow tables with COPY): an empty text stays an empty
+      text instead of becoming NULL.
+    """
+    from dlt.common.configuration import resolve_configuration
+    from dlt.common.destination.configuration import CsvFormatConfiguration
+    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+    from .settings import operations
+
+    ops = operations()
+    credentials = resolve_configuration(PostgresCredentials(), sections=("destination", "postgres", "credentials"))
+    query = dict(credentials.query or {})
+    options = " ".join(filter(None, [
+        str(query.get("options", "")),
+        f"-c statement_timeout={ops.postgres_statement_timeout_seconds * 1000}",
+        f"-c idle_in_transaction_session_timeout={ops.postgres_idle_in_transaction_timeout_seconds * 1000}",
+    ]))
+    query.update(options=options, keepalives=1, keepalives_idle=15, keepalives_interval=5, keepalives_count=3,
+                 tcp_user_timeout=ops.postgres_tcp_user_timeout_seconds * 1000)
+    credentials.query = query
+    credentials.connect_timeout = ops.postgres_connect_timeout_seconds
+    return dlt.destinations.postgres(credentials=credentials, create_indexes=False,
+                                     csv_format=CsvFormatConfiguration(quoting="quote_all"))
+
+
+def drop_replay_traps(pipeline: dlt.Pipeline) -> int:
+    """Postgres datasets created before `create_indexes=False` still carry a unique constraint
+    on `_dlt_id` in their staging tables and their state table: drop those (a replayed job
+    would violate them). Returns how many were dropped."""
+    if pipeline.destination.destination_name != "postgres":
+        return 0
+    with pipeline.sql_client() as client:
+        schemas = [pipeline.dataset_name, f"{pipeline.dataset_name}_staging"]
+        rows = client.execute_sql(
+            "select n.nspname, t.relname, c.conname from pg_constraint c join pg_class t on t.oid = c.conrelid "
+            "join pg_namespace n on n.oid = t.relnamespace where c.contype = 'u' and n.nspname = any(%s) "
+            "and c.conname like %s and (n.nspname = %s or t.relname = '_dlt_pipeline_state')",
+            schemas, "%\\_dlt\\_id\\_key", schemas[1],
+        )
+        for schema, table, constraint in rows:
+            client.execute_sql(f'alter table "{schema}"."{table}" drop constraint if exists "{constraint}"')
+    return len(rows)
 
 
 def loader_file_format(destination: str) -> str | None:

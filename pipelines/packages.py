@@ -1,0 +1,43 @@
+"""dlt load packages an interrupted run left behind, made whole again.
+
+`pipelines.lifecycle` finishes a run's own left-over packages (and says so); the small
+sibling pipeline that writes the run history uses `settle` to do the same quietly, so a
+run killed while recording cannot block every later record.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dlt
+
+logger = logging.getLogger("chatfunnel.packages")
+
+
+def remove_normalize_remnants(pipeline: dlt.Pipeline) -> list[str]:
+    """dlt commits a normalized package, then deletes the extracted one it came from ("do not
+    kill this process"). A kill between the two leaves the extracted package, whole or half
+    deleted, beside the committed one with the same load id; the next normalize would redo
+    it and fail on the missing files. It is a remnant of finished work: remove it."""
+    normalized = set(pipeline.list_normalized_load_packages())
+    remnants = [i for i in pipeline.list_extracted_load_packages() if i in normalized]
+    if remnants:
+        storage = pipeline._get_normalize_storage()  # tests/crash/test_recovery.py fails if dlt moves this
+        for load_id in remnants:
+            storage.extracted_packages.delete_package(load_id, not_exists_ok=True)
+    return remnants
+
+
+def settle(pipeline: dlt.Pipeline) -> None:
+    """Load what an interrupted run of `pipeline` left; abort it when it cannot be loaded."""
+    remove_normalize_remnants(pipeline)
+    if not pipeline.has_pending_data:
+        return
+    try:
+        if pipeline.list_extracted_load_packages():
+            pipeline.normalize()
+        pipeline.load()
+    except Exception as exc:  # noqa: BLE001 - a package that cannot load must not block the next one
+        logger.warning("dropping a left-over package of %s that could not be loaded (%s)",
+                       pipeline.pipeline_name, type(exc).__name__)
+        pipeline.abort_packages()
