@@ -82,7 +82,9 @@ class PublishFailed(ChatfunnelError):
 
 
 class DeadlineExceeded(ChatfunnelError):
-    """The run reached --max-runtime and stopped."""
+    """The run reached --max-runtime and stopped (exits like an interruption; it is alerted)."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class RunLocked(ChatfunnelError):

@@ -32,6 +32,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -49,10 +50,11 @@ from dlt.common.runtime.run_context import active as active_run_context
 from . import lake, publish, reconcile, runs
 from .accounts import Account
 from .alerts import notify
-from .diagnosis import explain, short
+from .diagnosis import causes, explain, short
 from .errors import (
     ChatfunnelError,
     DeadlineExceeded,
+    DestinationFull,
     DestinationUnreachable,
     Interrupted,
     ReportsFailed,
@@ -66,6 +68,7 @@ from .progress import progress_collector
 from .redaction import scrub
 from .registry import BuiltSource, SourceSpec, source_spec
 from .settings import operations
+from .watchdog import DestinationWatchdog
 from .warehouse import (
     describe_location,
     drop_replay_traps,
@@ -156,7 +159,7 @@ class RunOutcome:
 
     @property
     def outcome(self) -> str:
-        if isinstance(self.error, Interrupted):
+        if isinstance(self.error, Interrupted | DeadlineExceeded):
             return "interrupted"
         if self.error is not None:
             return "failed"
@@ -206,26 +209,38 @@ class StopGuard:
 
     The first signal (or the deadline) raises `StopRequested` in the main thread, which
     unwinds the run cleanly: dlt keeps what it committed and the next run recovers the
-    rest. If the main thread is stuck where Python cannot interrupt it (a driver waiting
-    on a socket that went silent), a watchdog writes the journal and exits the process
-    after `grace` seconds: what a kill would leave, never worse. dlt's own signal
-    interception (drain the job pool, ignore the first signal) is switched off for our
-    pipelines: a nightly job must stop when told.
+    rest. Python runs a signal handler only when the main thread gets back to Python code,
+    and a driver waiting on a socket that went silent never does; so the signal is also
+    seen at once by a thread of ours (through the signal wakeup fd), which ends such waits
+    after a second (`unblock`) and, should the run still not stop, writes the journal and
+    exits the process after `grace` seconds: what a kill would leave, never worse. dlt's
+    own signal interception (drain the job pool, ignore the first signal) is switched off
+    for our pipelines: a nightly job must stop when told.
     """
 
-    def __init__(self, deadline_seconds: float | None, grace: float, on_hard_exit: Any) -> None:
+    def __init__(self, deadline_seconds: float | None, grace: float, on_hard_exit: Any,
+                 unblock: Any = None) -> None:
         self.deadline_seconds = deadline_seconds
         self.grace = grace
         self.on_hard_exit = on_hard_exit
+        self.unblock = unblock
         self.reason: str | None = None
+        self._raised = False
         self._timers: list[threading.Timer] = []
         self._previous: dict[int, Any] = {}
         self._main = threading.main_thread()
+        self._wakeup: tuple[socket.socket, socket.socket] | None = None
+        self._previous_wakeup = -1
 
     def __enter__(self) -> StopGuard:
         if threading.current_thread() is self._main:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._on_signal)
+            reader, writer = socket.socketpair()
+            writer.setblocking(False)
+            self._wakeup = (reader, writer)
+            self._previous_wakeup = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+            threading.Thread(target=self._watch, args=(reader,), name="chatfunnel-signals", daemon=True).start()
         if self.deadline_seconds:
             self._start(self.deadline_seconds, self._on_deadline)
         return self
@@ -235,6 +250,27 @@ class StopGuard:
             timer.cancel()
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(self._previous_wakeup)
+            for end in self._wakeup:
+                end.close()
+
+    def _watch(self, reader: socket.socket) -> None:
+        """Sees a signal the moment it arrives, whatever the main thread is doing."""
+        while True:
+            try:
+                data = reader.recv(16)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum in (signal.SIGINT, signal.SIGTERM):
+                    self._stop(self._signal_reason(signum))
+
+    @staticmethod
+    def _signal_reason(signum: int) -> str:
+        return "interrupted (Ctrl-C)" if signum == signal.SIGINT else f"stopped ({signal.Signals(signum).name})"
 
     def _start(self, seconds: float, action: Any) -> None:
         timer = threading.Timer(seconds, action)
@@ -246,29 +282,38 @@ class StopGuard:
         if self.reason is not None:
             return
         self.reason = reason
+        if self.unblock is not None:  # a wait on a mute database cannot see the signal: end that wait
+            self._start(min(1.0, self.grace / 2), self.unblock)
         self._start(self.grace, self._hard_exit)
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        first = self.reason is None
-        self._stop("interrupted (Ctrl-C)" if signum == signal.SIGINT else f"stopped ({signal.Signals(signum).name})")
-        if first:
+        self._stop(self._signal_reason(signum))
+        if not self._raised:
+            self._raised = True
             raise StopRequested(self.reason or "stopped")
 
     def _on_deadline(self) -> None:
-        self._stop(f"stopped at its deadline ({(self.deadline_seconds or 0) / 3600:g} h, --max-runtime)")
+        self._stop(f"stopped at its deadline ({_duration(self.deadline_seconds or 0)}, --max-runtime)")
         if self._previous:  # our handlers are installed: interrupt the main thread's wait
             signal.pthread_kill(self._main.ident or 0, signal.SIGUSR1)
 
     def _hard_exit(self) -> None:
         if not self._previous:
             return  # a run inside a host process (an orchestrator's thread) never ends the process
+        reason = f"{self.reason}; the run did not stop within {self.grace:g} s and was ended"
         with contextlib.suppress(Exception):
-            self.on_hard_exit(f"{self.reason}; the run did not stop within {self.grace:g} s and was ended")
+            self.on_hard_exit(reason)
+        with contextlib.suppress(OSError):
+            os.write(2, f"chatfunnel: error: {reason}. The next run recovers what it left.\n".encode())
         os._exit(Interrupted.exit_code)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
 def _raise_deadline(signum: int, frame: object) -> None:
-    raise StopRequested("deadline")
+    raise StopRequested("deadline")  # the deadline timer's SIGUSR1: StopGuard has set the reason
 
 
 @contextlib.contextmanager
@@ -297,6 +342,7 @@ class _Run:
         self.publish = publish
         self.step = "config"
         self.lock: Any = None
+        self.watchdog: DestinationWatchdog | None = None
         self.pipeline: dlt.Pipeline | None = None
         self.built: BuiltSource | None = None
         self.outcome = RunOutcome(
@@ -544,7 +590,11 @@ def run_account(options: RunOptions, *, publish: bool = True, alert: bool = True
     previous_usr1 = signal.getsignal(signal.SIGUSR1) if threading.current_thread() is threading.main_thread() else None
     if previous_usr1 is not None:
         signal.signal(signal.SIGUSR1, _raise_deadline)
-    guard = StopGuard(deadline, ops.stop_grace_seconds, hard_exit)
+    def unblock() -> None:
+        if run.watchdog is not None:
+            run.watchdog.stop_all()
+
+    guard = StopGuard(deadline, ops.stop_grace_seconds, hard_exit, unblock)
     try:
         with guard, io_bound_process():
             _drive(run, options)
@@ -570,28 +620,32 @@ def _drive(run: _Run, options: RunOptions) -> None:
     try:
         run.configure()
         run.step = "lock"
-        with run_lock(run.outcome.pipeline_name, wait=options.wait) as lock:
+        with run_lock(run.outcome.pipeline_name, wait=options.wait) as lock, contextlib.ExitStack() as stack:
             run.lock = lock
             run.outcome.recovery.killed = lock.previous
             pipeline = run.open()
             run.at("preflight")
-            with destination_lock(pipeline, wait=options.wait or operations().postgres_lock_wait_seconds):
+            run.watchdog = stack.enter_context(_watchdog(pipeline))
+            stack.enter_context(destination_lock(pipeline, wait=options.wait or operations().postgres_lock_wait_seconds))
+            with warehouse_lock(options.destination):
+                run.preflight(pipeline)
+                run.recover(pipeline)
+            run.extract(pipeline)
+            with warehouse_lock(options.destination):
+                run.load(pipeline)
+                run.finish_report()
+                run.reports(pipeline)
+                run.at("record")
+                _close(run, step=None, alert=False, publish=False)
+            if run.publish and options.destination == "duckdb":
+                run.at("publish")
                 with warehouse_lock(options.destination):
-                    run.preflight(pipeline)
-                    run.recover(pipeline)
-                run.extract(pipeline)
-                with warehouse_lock(options.destination):
-                    run.load(pipeline)
-                    run.finish_report()
-                    run.reports(pipeline)
-                    run.at("record")
-                    _close(run, step=None, alert=False, publish=False)
-                if run.publish and options.destination == "duckdb":
-                    run.at("publish")
-                    with warehouse_lock(options.destination):
-                        run.outcome.published = publish.publish_snapshot(duckdb_file())
+                    run.outcome.published = publish.publish_snapshot(duckdb_file())
         _alert(run)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one typed, human message
+        stop = next((c for c in causes(exc) if isinstance(c, StopRequested | KeyboardInterrupt)), None)
+        if stop is not None:  # dlt wrapped the stop in its own step error: it is still a stop
+            raise stop from None
         run.finish_report()
         run.outcome.error = _explain(run, exc)
         if run.outcome.error.requests == 0:
@@ -602,7 +656,23 @@ def _drive(run: _Run, options: RunOptions) -> None:
         _close(run, step=run.step, alert=True)
 
 
+@contextlib.contextmanager
+def _watchdog(pipeline: dlt.Pipeline) -> Iterator[DestinationWatchdog | None]:
+    """On Postgres, the watchdog over the run's connections (see `pipelines.watchdog`)."""
+    if pipeline.destination.destination_name != "postgres":
+        yield None
+        return
+    credentials = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
+    with DestinationWatchdog(credentials.host, int(credentials.port or 5432),
+                             operations().postgres_silence_seconds) as watchdog:
+        yield watchdog
+
+
 def _explain(run: _Run, exc: BaseException) -> ChatfunnelError:
+    if run.watchdog is not None and run.watchdog.tripped:
+        return DestinationUnreachable(
+            f"The postgres destination stopped answering during the {run.step} step: {run.watchdog.tripped}. "
+            "Check the network between this machine and the database.", step=run.step)
     error = explain(exc, step=run.step, account=run.account, secret_env=run.spec.secret_env(run.account),
                     destination=run.options.destination, disks=_disks(run.options))
     pipeline = run.pipeline
@@ -626,7 +696,10 @@ def _close(run: _Run, *, step: str | None, alert: bool, publish: bool = False) -
     run.outcome.recorded = ""
     if pipeline is not None and run.outcome.error is None:
         run.outcome.recorded = runs.record(pipeline, record)  # the caller holds the warehouse lock
-    elif pipeline is not None:
+    elif pipeline is not None and not isinstance(run.outcome.error, DestinationUnreachable | DestinationFull
+                                                                     | Interrupted | DeadlineExceeded):
+        # a stopped run or an unreachable warehouse records locally (at once, never waiting on a
+        # database); the next run that reaches the warehouse moves the record there
         with contextlib.suppress(Exception), warehouse_lock(run.options.destination, wait=30):
             run.outcome.recorded = runs.record(pipeline, record)
     if not run.outcome.recorded:

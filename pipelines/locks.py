@@ -24,6 +24,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -207,6 +208,37 @@ def warehouse_lock(destination: str, wait: float = 24 * 3600) -> Iterator[None]:
 
 
 ADVISORY_NAMESPACE = 0x43464E4C  # "CFNL": keeps chatfunnel's advisory locks apart from others'
+HOLDER = re.compile(r"^chatfunnel (?P<host>\S+) pid (?P<pid>\d+)$")
+
+
+def _end_zombie_holder(client: Any, key: int) -> bool:
+    """The lock's holder is a session of a chatfunnel run on this very host whose process is
+    gone (its connection went silent and it was ended, but the server never heard): end
+    that session so the lock is free. A holder on another host is left alone."""
+    rows = client.execute_sql(
+        "select a.pid, a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+        "where l.locktype = 'advisory' and l.classid = %s and l.objid = %s and l.granted", ADVISORY_NAMESPACE, key)
+    for backend, application in rows:
+        match = HOLDER.match(application or "")
+        if match and match["host"] == socket.gethostname()[:40] and not _alive(int(match["pid"])):
+            if not client.execute_sql("select pg_terminate_backend(%s)", backend)[0][0]:
+                return False
+            for _ in range(50):  # termination is asynchronous: wait for the session to be gone
+                if not client.execute_sql("select 1 from pg_stat_activity where pid = %s", backend):
+                    return True
+                time.sleep(0.1)
+            return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
@@ -221,11 +253,13 @@ def destination_lock(pipeline: Any, wait: float = 0) -> Iterator[None]:
         yield
         return
     key = int(hashlib.sha1(pipeline.pipeline_name.encode()).hexdigest()[:7], 16)
-    holder = f"chatfunnel {socket.gethostname()} pid {os.getpid()}"[:63]
+    holder = f"chatfunnel {socket.gethostname()[:40]} pid {os.getpid()}"
     deadline = time.monotonic() + max(0.0, wait)
     with pipeline.sql_client() as client:  # a connection of its own, with the run's timeouts and keepalives
         client.execute_sql("select set_config('application_name', %s, false)", holder)
         while not client.execute_sql("select pg_try_advisory_lock(%s, %s)", ADVISORY_NAMESPACE, key)[0][0]:
+            if _end_zombie_holder(client, key):
+                continue
             if time.monotonic() >= deadline:
                 rows = client.execute_sql(
                     "select a.application_name, a.backend_start from pg_locks l join pg_stat_activity a "

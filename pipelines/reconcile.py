@@ -35,7 +35,8 @@ def apply_deletions(pipeline: dlt.Pipeline, cascades: Sequence[Cascade] = ()) ->
     schema = pipeline.default_schema
     if DELETIONS_TABLE not in schema.tables:
         return {}
-    deletable = {name for name, table in schema.tables.items() if "deleted_at" in table.get("columns", {})}
+    deletable = {name for name, table in schema.tables.items()
+                 if name != DELETIONS_TABLE and {"deleted_at", "id"} <= set(table.get("columns", {}))}
     marked: dict[str, int] = {}
     with pipeline.sql_client() as client:
         ledger = client.make_qualified_table_name(DELETIONS_TABLE)

@@ -27,7 +27,10 @@ class OperationsConfiguration(BaseConfiguration):
     postgres_statement_timeout_seconds: int = 3600
     postgres_idle_in_transaction_timeout_seconds: int = 600
     postgres_tcp_user_timeout_seconds: int = 60
-    """A Postgres connection whose peer stops answering (no RST) fails after this long."""
+    """A Postgres connection whose packets go unacknowledged this long (a dropped network) fails."""
+    postgres_silence_seconds: float = 3660.0
+    """A Postgres server that sends nothing back this long after a request is treated as gone
+    (keep it above the statement timeout: a legitimate statement never waits longer)."""
     postgres_lock_wait_seconds: float = 0.0
     """How long a run waits for another host's run of the same dataset (0: exit 75 at once)."""
 

@@ -86,6 +86,9 @@ def postgres_destination() -> Any:
         str(query.get("options", "")),
         f"-c statement_timeout={ops.postgres_statement_timeout_seconds * 1000}",
         f"-c idle_in_transaction_session_timeout={ops.postgres_idle_in_transaction_timeout_seconds * 1000}",
+        # and the server's side: a session whose client vanished is ended in about a minute, so
+        # the advisory lock it held is free again (the server's default is two hours)
+        "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
     ]))
     query.update(options=options, keepalives=1, keepalives_idle=15, keepalives_interval=5, keepalives_count=3,
                  tcp_user_timeout=ops.postgres_tcp_user_timeout_seconds * 1000)
