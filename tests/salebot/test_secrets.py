@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pipelines.runner import ChatfunnelError, run
 
 from emulators.salebot import SalebotEmulator
 from pipelines.options import RunOptions
-from pipelines.runner import ChatfunnelError, run
 from tests.salebot.conftest import API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,11 @@ def test_wrong_key_exits_non_zero_with_a_clear_message_and_no_trace(emu: Salebot
     )
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines", "-v", "run", "salebot", "--no-transform"],
-        cwd=dlt_env, env=env, capture_output=True, text=True, timeout=300,
+        cwd=dlt_env,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
@@ -92,13 +96,17 @@ def test_the_key_is_in_no_table_of_the_warehouse(emu: SalebotEmulator, warehouse
     p = warehouse.pipeline()
     dumped = []
     with p.sql_client() as c:
-        tables = [t for t in p.default_schema.tables if not t.startswith("_dlt_pipeline_state")] + ["_dlt_pipeline_state"]
+        tables = [t for t in p.default_schema.tables if not t.startswith("_dlt_pipeline_state")] + [
+            "_dlt_pipeline_state"
+        ]
         for table in tables:
             with c.execute_query(f"select * from {c.make_qualified_table_name(table)}") as cur:
                 rows = cur.fetchall()
             dumped.append(repr(rows))
             if table == "_dlt_pipeline_state":
-                states = [decompress_state(r[3]) for r in rows]  # columns: version, engine_version, pipeline_name, state, ...
+                states = [
+                    decompress_state(r[3]) for r in rows
+                ]  # columns: version, engine_version, pipeline_name, state, ...
                 assert states and all("salebot" in json.dumps(s) for s in states)
                 dumped.append(json.dumps(states, default=str))
     text = "\n".join(dumped)
