@@ -38,6 +38,7 @@ access_logger = logging.getLogger(ACCESS_LOGGER)
 
 DEFAULT_PATH = "/salebot/webhook"
 CLOSE = {"connection": "close"}
+_OUTCOMES = {200: "ok", 404: "not_found", 405: "method_not_allowed", 503: "unavailable"}
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]  # all reach the secret check
 
 
@@ -219,13 +220,15 @@ class AccessLog:
         finally:
             note: dict[str, Any] = scope["state"].get("webhook", {})
             client = scope.get("client")
+            outcome = note.get("outcome") or _OUTCOMES.get(status or 0, "error")
             fields = {
                 "event": "request",
                 "method": scope["method"],
                 "route": note.get("route", "other"),
-                "status": 499 if note.get("outcome") == "client_disconnected" else status,
+                "status": 499 if outcome == "client_disconnected" else status,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
                 "client": client[0] if client else None,
                 **{k: v for k, v in note.items() if k != "route"},
+                "outcome": outcome,
             }
             access_logger.info("request", extra={"fields": fields})

@@ -56,6 +56,7 @@ class GuardedH11Protocol(H11Protocol):
             self._requests += 1
             if self._requests >= self.config.max_requests_per_connection:
                 self.cycle.keep_alive = False
+                self.cycle.default_headers = [*self.cycle.default_headers, (b"connection", b"close")]
 
     def on_response_complete(self) -> None:
         self._arm()  # before: a pipelined request handled inside disarms it again

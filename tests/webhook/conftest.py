@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,13 +14,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from emulators.salebot import SalebotEmulator
 from pipelines.accounts import Account
 from pipelines.webhook import AppSettings, Inbox, Receiver, ServerSettings
 
 SECRET = "whs_" + uuid.uuid4().hex  # distinctive, so a leak is greppable
+API_KEY = "sbk_" + uuid.uuid4().hex
 ACME_SECRET = "whs_acme_" + uuid.uuid4().hex
 GLOBEX_SECRET = "whs_globex_" + uuid.uuid4().hex
 FAST = ServerSettings(port=0, header_timeout=2.0, keep_alive=2.0)
@@ -103,6 +107,50 @@ def serve(cwd: Path, env: dict[str, str], *flags: str, expect: int = 1, timeout:
         time.sleep(0.05)
     proc.kill()
     raise AssertionError(f"the receiver did not start:\n{served.output()[-3000:]}")
+
+
+@pytest.fixture
+def salebot(dlt_env: Path, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SalebotEmulator]:
+    """A served Salebot emulator (seed 11, 60 clients); `chatfunnel run salebot` in this
+    process loads it into ``duckdb_path`` and reads the unnamed account's inbox."""
+    emu = SalebotEmulator(seed=11, api_key=API_KEY)
+    with emu.serve() as url:
+        monkeypatch.setenv("SOURCES__SALEBOT__BASE_URL", url)
+        monkeypatch.setenv("SOURCES__SALEBOT__API_KEY", API_KEY)
+        monkeypatch.setenv("SOURCES__SALEBOT__REQUESTS_PER_MINUTE", "0")
+        monkeypatch.setenv("SOURCES__SALEBOT__WEBHOOK_STORE", str(dlt_env / "inbox.sqlite"))
+        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
+        yield emu
+
+
+def run_salebot(*flags: str) -> None:
+    """`chatfunnel run salebot` (no reports), as the nightly job runs it."""
+    from pipelines.cli import main
+
+    assert main(["run", "salebot", "--no-transform", "--progress", "none", *flags]) == 0
+
+
+def messages_by_origin(duckdb_path: Path, ids: set[int], dataset: str = "salebot") -> dict[int, list[str]]:
+    """For each of ``ids``, the origins of its rows in ``messages`` (one row: loaded once)."""
+    import duckdb
+
+    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
+        rows = conn.execute(f"select id, origin from {dataset}.messages").fetchall()
+    found: dict[int, list[str]] = {i: [] for i in ids}
+    for message_id, origin in rows:
+        if int(message_id) in found:
+            found[int(message_id)].append(origin)
+    return found
+
+
+def new_messages(emu: SalebotEmulator, **activity: Any) -> list[bytes]:
+    """Activity in the emulator, not pushed: the push bodies of the messages it created."""
+    created = set(emu.simulate(**activity)["messages"])
+    with emu.data_lock:
+        return [
+            json.dumps(emu.webhook_payload(cid, m), ensure_ascii=False).encode()
+            for cid, msgs in emu.messages.items() for m in msgs if m["id"] in created
+        ]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,16 +73,29 @@ async def _push_once(url: str, body: bytes, timeout: float, start: asyncio.Event
             writer.close()
 
 
-def burst(url: str, bodies: Sequence[bytes], timeout: float = 60.0, connect_first: bool = False) -> list[Answer]:
+def burst(
+    url: str,
+    bodies: Sequence[bytes],
+    timeout: float = 60.0,
+    connect_first: bool = False,
+    on_answer: Callable[[Answer], None] | None = None,
+) -> list[Answer]:
     """One connection per body, all opened at once; each answer, in the order of ``bodies``.
 
     ``connect_first``: open every connection, then send every request together (the
     receiver holds all of them at once); else each sends as soon as it is connected.
+    ``on_answer`` is called with each answer as it arrives.
     """
+
+    async def one(body: bytes, start: asyncio.Event | None) -> Answer:
+        answer = await _push_once(url, body, timeout, start)
+        if on_answer is not None:
+            on_answer(answer)
+        return answer
 
     async def main() -> list[Answer]:
         start = asyncio.Event() if connect_first else None
-        tasks = [asyncio.create_task(_push_once(url, b, timeout, start)) for b in bodies]
+        tasks = [asyncio.create_task(one(b, start)) for b in bodies]
         if start is not None:
             await asyncio.sleep(0.5)
             start.set()
