@@ -132,7 +132,9 @@ def tunnel_funnel_figure(latest: Sequence[dict[str, Any]], top: int = 6) -> Char
 
     shown = list(latest[:top])
     names = tunnel_names(shown)
-    titles = [f"{n}<br>({day(r['snapshot_date'])})" for n, r in zip(names, shown, strict=True)]
+    # a column is a sixth of the page wide: its title gets a short form of the name
+    short = unique(label(r.get("tunnel_name"), fallback=f"tunnel {r.get('tunnel_id')}", limit=24) for r in shown)
+    titles = [f"{n}<br>({day(r['snapshot_date'])})" for n, r in zip(short, shown, strict=True)]
     fig = make_subplots(rows=1, cols=max(1, len(shown)), shared_yaxes=True, subplot_titles=titles,
                         horizontal_spacing=0.02)
     stages = [title for _, title in FUNNEL_STAGES]
@@ -185,21 +187,36 @@ def romi_figure(latest: Sequence[dict[str, Any]]) -> Chart | None:
 
 @dataclass(frozen=True)
 class TrendDays:
-    """The calendar of a tunnel trend: which days have a stats snapshot and which do not."""
+    """The calendar of a tunnel trend: which days have a stats snapshot, of how many of the
+    tunnels that existed then, and which days have none (a gap)."""
 
     days: list[date]
-    snapshot_days: set[date]
-    tunnels_per_day: dict[date, int]
-    tunnels: int
+    snapshotted: dict[date, int]  # tunnels snapshotted that day
+    expected: dict[date, int]  # tunnels that existed that day
+    gaps: list[date]
 
     @property
-    def gaps(self) -> list[date]:
-        return [d for d in self.days if d not in self.snapshot_days]
+    def snapshot_days(self) -> list[date]:
+        return [d for d in self.days if self.snapshotted.get(d)]
+
+    @property
+    def partial_days(self) -> list[date]:
+        """Days on which only some of the tunnels were snapshotted (a run cut short)."""
+        return [d for d in self.snapshot_days if self.snapshotted[d] < self.expected.get(d, 0)]
 
 
-def trend_days(snapshots: Sequence[dict[str, Any]], today: date, window: int = 90) -> TrendDays | None:
-    """Days from the first snapshot (at most `window` days back) to the later of the last
-    snapshot and yesterday: today's run may simply not have happened yet."""
+def trend_days(coverage: Sequence[dict[str, Any]] | None, snapshots: Sequence[dict[str, Any]], today: date,
+               window: int = 90) -> TrendDays | None:
+    """The last `window` days of the `tunnel_stats_coverage` report when it is built (it
+    says which days are gaps, as `chatfunnel status` does), else the same read from the
+    snapshots: from the first one to the later of the last and yesterday (today's run may
+    simply not have happened yet)."""
+    if coverage:
+        dated = sorted(((when, r) for r in coverage if (when := day(r.get("date"))) is not None),
+                       key=lambda pair: pair[0])[-window:]
+        snapshotted = {d: int(num(r.get("tunnels_snapshotted"))) for d, r in dated}
+        expected = {d: int(num(r.get("tunnels_snapshotted")) + num(r.get("tunnels_missing"))) for d, r in dated}
+        return TrendDays([d for d, _ in dated], snapshotted, expected, [d for d, r in dated if r.get("is_gap")])
     per_day: dict[date, set[str]] = {}
     for row in snapshots:
         when = day(row.get("snapshot_date"))
@@ -209,9 +226,10 @@ def trend_days(snapshots: Sequence[dict[str, Any]], today: date, window: int = 9
         return None
     end = max(*per_day, today - timedelta(days=1))
     start = max(min(per_day), end - timedelta(days=window - 1))
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    span = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     tunnels = len({t for ts in per_day.values() for t in ts})
-    return TrendDays(days, set(per_day), {d: len(ts) for d, ts in per_day.items()}, tunnels)
+    counts = {d: len(ts) for d, ts in per_day.items()}
+    return TrendDays(span, counts, dict.fromkeys(span, tunnels), [d for d in span if d not in per_day])
 
 
 def _gap_bands(gaps: Sequence[date]) -> list[tuple[date, date]]:
@@ -243,13 +261,13 @@ def tunnel_trend_figure(daily: Sequence[dict[str, Any]], calendar: TrendDays) ->
                         subplot_titles=[chart_text(t) for _, t in TREND_STAGES])
     x = [f"{d.isoformat()}T12:00:00" for d in shown]
     spans = [max(int(num(r.get("days_between")) or 1) for r in by_day[d]) for d in shown]
-    partial = [calendar.tunnels_per_day.get(d, 0) for d in shown]
+    counts = [[calendar.snapshotted.get(d, 0), calendar.expected.get(d, 0)] for d in shown]
     for i, (column, title) in enumerate(TREND_STAGES):
         colour = PALETTE[i]
         fig.add_trace(go.Bar(
             x=x, y=[sum(num(r.get(column)) for r in by_day[d]) for d in shown], name=title, width=DAY_MS * 0.8,
             marker={"color": colour, "opacity": [1.0 if s == 1 else 0.4 for s in spans]},
-            customdata=[[s, n, calendar.tunnels] for s, n in zip(spans, partial, strict=True)],
+            customdata=[[s, *n] for s, n in zip(spans, counts, strict=True)],
             hovertemplate="%{x|%Y-%m-%d}: %{y:,} " + title.lower()
                           + "<br>change over %{customdata[0]} day(s) since the previous snapshot"
                           + "<br>%{customdata[1]} of %{customdata[2]} tunnels snapshotted<extra></extra>",

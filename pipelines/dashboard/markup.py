@@ -15,7 +15,8 @@ only by the hashes of the page's own inline scripts, nothing loaded from anywher
 event handlers, no forms, no base URL. Styles allow 'unsafe-inline' because plotly.js writes
 style elements and style attributes while it draws (measured: with a strict style-src every
 chart loses its layout); style injection needs an HTML injection first, which the escaping
-above rules out.
+above rules out. Images only as `data:` URLs: plotly draws a heatmap as a PNG it encodes
+itself.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ LABEL_LIMIT = 60
 # bidirectional embeddings, overrides and isolates: in an SVG label they reorder the
 # characters around them (a label could read backwards); shown as text they mean nothing
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-# C0 controls but tab and newline, DEL, and the C1 range: not printable in a label
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls but tab, newline and carriage return, DEL, and the C1 range: not printable in a label
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACE_RUN = re.compile(r"\s+")
 
 

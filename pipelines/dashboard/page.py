@@ -84,6 +84,7 @@ th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e5e7eb;vertical-a
 th{color:#6b7280;font-weight:600;background:#fff;position:sticky;top:0}
 td.n,th.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 td.neg{color:#b91c1c}
+td.date{white-space:nowrap}
 td.name{max-width:420px;overflow-wrap:anywhere;unicode-bidi:isolate}
 td.error{white-space:pre-wrap;overflow-wrap:break-word;word-break:normal;min-width:320px;max-width:760px}
 td.error summary{cursor:pointer}

@@ -96,19 +96,19 @@ def _tunnel_trend(ctx: Context) -> list[Block]:
     daily = ctx.report("tunnel_funnel_daily", "snapshot_date")
     if not snapshots:
         return [Block("tunnel_trend", heading, empty=ctx.missing("tunnel_funnel", snapshots))]
-    calendar = charts.trend_days(snapshots, ctx.now.date())
+    calendar = charts.trend_days(ctx.report("tunnel_stats_coverage", '"date"'), snapshots, ctx.now.date())
     if calendar is None:
         return [Block("tunnel_trend", heading, empty=ctx.missing("tunnel_funnel", []))]
-    ctx.facts["snapshot_days"] = sorted(d.isoformat() for d in calendar.snapshot_days if d in set(calendar.days))
+    ctx.facts["snapshot_days"] = [d.isoformat() for d in calendar.snapshot_days]
     ctx.facts["snapshot_gaps"] = [d.isoformat() for d in calendar.gaps]
     figure = charts.tunnel_trend_figure(daily or [], calendar)
     if figure is None:
-        days = sorted(calendar.snapshot_days)
+        days = calendar.snapshot_days
         return [Block("tunnel_trend", heading, empty=(
             f"The trend starts with the second day that has a tunnel stats snapshot; so far "
             f"{len(days)} day(s): {', '.join(d.isoformat() for d in days[-3:])}. Leeloo keeps no history "
             "of its counters, so each night's run adds one point."))]
-    return [Block("tunnel_trend", heading, chart=figure, html=tables.gaps_note(calendar.gaps))]
+    return [Block("tunnel_trend", heading, chart=figure, html=tables.gaps_note(calendar.gaps, calendar.partial_days))]
 
 
 def _daily(report: str, chart_id: str, series: Any) -> Builder:

@@ -42,7 +42,7 @@ def tunnels_table(latest: Sequence[dict[str, Any]]) -> str:
         romi = maybe_num(r.get("romi"))
         rows.append(
             "<tr>" + name_cell(r.get("tunnel_name"), f"tunnel {r.get('tunnel_id')}")
-            + f"<td>{text(day(r.get('snapshot_date')))}</td>"
+            + f'<td class="date">{text(day(r.get("snapshot_date")))}</td>'
             + "".join(f'<td class="n">{fmt_int(r.get(c))}</td>' for c, _ in FUNNEL_STAGES)
             + f'<td class="n">{fmt_share(r.get("subscribe_rate"))}</td>'
             + f'<td class="n">{fmt_share(r.get("sale_rate"))}</td>'
@@ -68,13 +68,23 @@ def names_note(title: str, names: Sequence[Any]) -> str:
     return f'<p class="note">{text(title)}: {shown}{more}.</p>'
 
 
-def gaps_note(gaps: Sequence[date]) -> str:
-    if not gaps:
-        return '<p class="note">Every day in this range has a stats snapshot.</p>'
-    listed = ", ".join(d.isoformat() for d in gaps[-20:])
-    more = f" (the last 20 of {len(gaps)})" if len(gaps) > 20 else ""
-    return (f'<p class="note">No tunnel stats snapshot on {listed}{more}: Leeloo keeps no history of its counters, '
-            "so a night whose run failed or stopped before the tunnels leaves that day empty.</p>")
+def _days(days: Sequence[date]) -> str:
+    listed = ", ".join(d.isoformat() for d in days[-20:])
+    return listed + (f" (the last 20 of {len(days)})" if len(days) > 20 else "")
+
+
+def gaps_note(gaps: Sequence[date], partial: Sequence[date] = ()) -> str:
+    """Which days the trend cannot show, and why: never smoothed over."""
+    notes = []
+    if gaps:
+        notes.append(f"No tunnel stats snapshot on {_days(gaps)}: Leeloo keeps no history of its counters, so a "
+                     "night whose run failed or stopped before the tunnels leaves that day empty.")
+    if partial:
+        notes.append(f"Only some tunnels were snapshotted on {_days(partial)} (hover a bar for how many); the "
+                     "others' change shows on their next snapshot.")
+    if not notes:
+        notes.append("Every day in this range has a snapshot of every tunnel.")
+    return "".join(f'<p class="note">{text(n)}</p>' for n in notes)
 
 
 def _error_cell(error: Any) -> str:

@@ -63,8 +63,9 @@ class Browser:
         ]
         self._log = open(Path(self._profile) / "chromium.log", "wb")
         # preexec_fn only dups two descriptors (async-signal-safe): the emulators' threads are no risk
-        self._proc = subprocess.Popen(command, preexec_fn=fds,  # noqa: PLW1509 close_fds=False, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, stderr=self._log)
+        self._proc = subprocess.Popen(
+            command, preexec_fn=fds, close_fds=False,  # noqa: PLW1509 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self._log)
         os.close(to_child_r)
         os.close(from_child_w)
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]

@@ -30,12 +30,14 @@ DOM_PROBE = r"""
     csp: window.__csp, errors: window.__errors, handlers: handlers,
     hrefs: Array.prototype.map.call(document.querySelectorAll('[href]'),
                                     function (e) { return e.getAttribute('href'); }),
-    xlinks: document.querySelectorAll('[*|href]:not([href])').length,
+    xlinks: Array.prototype.map.call(document.querySelectorAll('[*|href]:not([href])'), function (e) {
+      return e.tagName + ' ' + e.getAttributeNS('http://www.w3.org/1999/xlink', 'href');
+    }),
     svg_links: document.querySelectorAll('svg a').length,
     embedded: document.querySelectorAll('img, iframe, object, embed, form, input, frame, base, link').length,
     scripts: Array.prototype.map.call(document.querySelectorAll('script'), function (s) { return s.type || 'inline'; }),
     styled_labels: document.querySelectorAll('svg tspan[style]').length,
-    markup_tags: document.querySelectorAll('main b, main i, main sup, main br, main svg b').length,
+    markup_tags: document.querySelectorAll('b, i, em, sup, sub, u, s, svg b').length,
     page: page ? page.id : null,
     plots: visible.reduce(function (n, p) { return n + p.querySelectorAll('.js-plotly-plot').length; }, 0),
     text: visible.map(function (p) { return p.innerText; }).join('\n'),
