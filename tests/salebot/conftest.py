@@ -16,7 +16,6 @@ import pytest
 
 from emulators.salebot import SalebotEmulator
 from pipelines.options import RunOptions
-from pipelines.reconcile import apply_deletions
 from pipelines.registry import SOURCES
 from sources.report import SourceReport as RunReport
 
@@ -66,7 +65,6 @@ class Warehouse:
         built = spec.build(RunOptions(source="salebot", dataset=self.dataset, **options))
         info = p.run(built.source)
         assert not info.has_failed_jobs
-        apply_deletions(p, spec.deletion_cascades)  # as `chatfunnel run` does after a load
         assert spec.after_load is not None
         spec.after_load(p, built.settings)
         return built.report
@@ -101,8 +99,15 @@ class Warehouse:
         return out
 
     def live_ids(self, table: str) -> list[int]:
-        """Ids of `table` whose row is not marked deleted."""
-        return sorted(int(r[0]) for r in self.query(f"select id from {{{table}}} where deleted_at is null"))
+        """Ids of `table` minus those proven gone, directly or through their client: what the
+        run's reconcile step marks with `deleted_at`, derived here from the proofs alone."""
+        gone = self.deleted()
+        gone_clients = set(gone.get("clients", {}))
+        if table == "clients":
+            rows = [(i, i) for i in self.ids("clients")]
+        else:
+            rows = [(int(i), int(c)) for i, c in self.query(f"select id, client_id from {{{table}}}")]
+        return sorted(i for i, c in rows if i not in gone.get(table, {}) and c not in gone_clients)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -184,6 +189,8 @@ def variables_of(wh: Warehouse, truth: dict[str, Any]) -> dict[tuple[int, str], 
     whether a stored text is read as JSON)."""
     originals = {(int(c), _no_nul(n)): v for c, vs in truth["client_variables"].items() for n, v in vs.items()}
     out = {}
-    for cid, name, value in wh.query("select client_id, name, value from {client_variables} where deleted_at is null"):
-        out[(int(cid), name)] = as_stored(value, originals.get((int(cid), name), value))
+    gone = set(wh.deleted().get("clients", {}))
+    for cid, name, value in wh.query("select client_id, name, value from {client_variables}"):
+        if int(cid) not in gone:
+            out[(int(cid), name)] = as_stored(value, originals.get((int(cid), name), value))
     return out

@@ -166,3 +166,26 @@ def test_day_windows_survive_any_project_time_zone(emu: SalebotEmulator, warehou
     emu.simulate(active_clients=6, new_clients=2)
     warehouse.run()
     assert_equals_truth(warehouse, emu)
+
+
+def test_memory_kept_in_dlt_state_by_an_earlier_version_moves_into_the_dataset(
+    emu: SalebotEmulator, warehouse: Warehouse
+) -> None:
+    """A pipeline of a version that kept per-client memory in dlt state: the next run does
+    not re-read every client as new, and the state sheds the memory."""
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    old = {str(c["id"]): {"seen": c["updated_at"], "through": today, "checked": 1.0} for c in emu.truth()["clients"]}
+    warehouse.run(resources=["channels"])  # the pipeline exists, with no memory of clients
+    p = warehouse.pipeline()
+    with p.managed_state() as state:
+        resources = state.setdefault("sources", {}).setdefault("salebot", {}).setdefault("resources", {})
+        resources["messages"] = {"clients": old, "webhook_through": 0, "flagged": []}
+        resources["orders"] = {"clients": old, "webhook_through": 0, "flagged": []}
+    report = warehouse.run()
+    planned = report.planned["client_details"]
+    assert planned["new"] == 0 and planned["changed"] == 0, "the migrated clients are known, as they were"
+    assert planned["sweep"] == math.ceil(len(old) / 7)
+    resources = warehouse.pipeline().state["sources"]["salebot"]["resources"]
+    assert "messages" not in resources and "orders" not in resources
+    (known,) = warehouse.query("select count(*) from {_chatfunnel_entities} where entity_id like 'client:%'")[0]
+    assert known == len(old)
