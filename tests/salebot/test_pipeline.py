@@ -189,3 +189,28 @@ def test_memory_kept_in_dlt_state_by_an_earlier_version_moves_into_the_dataset(
     assert "messages" not in resources and "orders" not in resources
     (known,) = warehouse.query("select count(*) from {_chatfunnel_entities} where entity_id like 'client:%'")[0]
     assert known == len(old)
+
+
+def test_an_order_gets_a_creation_window_not_an_invented_date(emu: SalebotEmulator, warehouse: Warehouse) -> None:
+    """The API gives no order creation time: an order that appears after its client was read
+    is known to be created between that read and the run that first saw it."""
+    warehouse.run()
+    first = {
+        int(i): (seen, after)
+        for i, seen, after in warehouse.query("select id, first_seen_at, created_after from {orders}")
+    }
+    assert first and all(after is None for _, after in first.values()), "orders of a first read have no known creation"
+    new = emu.simulate(new_orders=4)["new_orders"]
+    warehouse.run()
+    rows = {
+        int(i): (seen, after)
+        for i, seen, after in warehouse.query("select id, first_seen_at, created_after from {orders}")
+    }
+    made = {o["id"]: o["created_at"] for o in emu.truth()["orders"]}
+    for oid in new:
+        seen, after = rows[oid]
+        # (the emulator stamps events at least a second apart, so its clock may run ahead of ours:
+        # only the lower bound is compared with the truth)
+        assert after is not None and after.timestamp() <= made[oid] and after < seen, oid
+    assert all(rows[oid] == first[oid] for oid in first), "re-reads keep the first sighting"
+    assert "created_at" not in warehouse.pipeline().default_schema.tables["orders"]["columns"]
