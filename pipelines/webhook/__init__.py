@@ -12,7 +12,7 @@ not to lose a push it answered 200 to, while facing the internet: see docs/webho
 
 from .app import AppSettings, create_app
 from .cli import add_webhook_arguments, serve_webhook_from_args
-from .config import Inbox, WebhookInboxConfiguration, configured_inboxes
+from .config import Inbox, WebhookInboxConfiguration, configured_inboxes, retention_days
 from .server import Receiver, ServerSettings
 from .validation import BadPush, parse_push, validate_push
 
@@ -27,6 +27,7 @@ __all__ = [
     "configured_inboxes",
     "create_app",
     "parse_push",
+    "retention_days",
     "serve_webhook_from_args",
     "validate_push",
 ]

@@ -20,8 +20,26 @@ SECRET_FLAG_WARNING = (
 )
 
 
+EPILOG = """examples:
+  chatfunnel webhook serve              secrets from .dlt/secrets.toml or the environment
+  chatfunnel webhook serve --port 8093  the TLS proxy in front forwards to this port
+
+URLs: <path>/<secret> or <path>?token=<secret> for the unnamed account, <path>/<account>/<secret>
+for an account under [sources.salebot.accounts.<account>]. See docs/webhook.md.
+
+exit codes:
+  0    stopped by SIGTERM or Ctrl-C after answering the pushes in flight
+  1    the receiver did not start (its log says why)
+  2    bad configuration (no secret, a short one, one in config.toml, a shared one), or the
+       port is taken"""
+
+
 def add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `chatfunnel webhook serve` (the caller adds the sub-command)."""
+    parser.description = parser.description or (
+        "Receive Salebot's message pushes into each account's durable inbox: every 200 is on disk first."
+    )
+    parser.epilog = parser.epilog or EPILOG
     parser.add_argument("--host", default=_DEFAULTS.host, help="interface (default 127.0.0.1: behind a proxy)")
     parser.add_argument("--port", type=int, default=_DEFAULTS.port, help="port (default 8092; 0 picks a free one)")
     parser.add_argument("--path", default=DEFAULT_PATH, help=f"URL path (default {DEFAULT_PATH})")

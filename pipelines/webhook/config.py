@@ -118,6 +118,16 @@ def _inbox(account: Account, secret: str | None, store: str | None) -> Inbox:
     return Inbox(account, value, Path(resolved.webhook_store), float(resolved.webhook_retention_days))
 
 
+def retention_days(account: Account) -> float:
+    """The account's ``webhook_retention_days`` (inherited from `[sources.salebot]`), for a
+    prune after a load: ``WebhookStore(path).prune(retention_days(account))``."""
+    try:
+        resolved = resolve_configuration(WebhookInboxConfiguration(), sections=account.sections, accept_partial=True)
+    except ConfigurationException:
+        return DEFAULT_RETENTION_DAYS
+    return float(resolved.webhook_retention_days)
+
+
 def _not_a_secret(account: Account) -> ConfigurationMissing:
     return ConfigurationMissing(
         f"The webhook secret of {account.label} could not be read. It is a secret: put it in "

@@ -13,7 +13,7 @@ from emulators.salebot import SalebotEmulator
 from pipelines.accounts import Account
 from pipelines.errors import ConfigurationMissing, UsageError
 from pipelines.registry import SOURCES
-from pipelines.webhook import AppSettings, Receiver, configured_inboxes
+from pipelines.webhook import AppSettings, Receiver, configured_inboxes, retention_days
 from sources.salebot.webhook_store import WebhookStore
 from tests.webhook.conftest import (
     ACME_SECRET,
@@ -53,6 +53,7 @@ def test_each_account_resolves_its_own_secret_and_inbox_and_inherits_no_secret(
         "globex": (GLOBEX_SECRET, "globex-own.sqlite", 90.0),
     }
     assert acme_store != "default.sqlite"
+    assert retention_days(Account("salebot", "initech")) == 7.0  # what a prune after initech's load keeps
     assert SECRET not in repr(inboxes)  # an Inbox never prints its secret
 
 
