@@ -92,3 +92,12 @@ def test_salebot_utm_funnel(salebot_warehouse: Warehouse) -> None:
         },
     ]
     assert salebot_warehouse.result.failed_tests == []
+
+
+def test_salebot_orders_created_counts_known_creation_windows(salebot_warehouse: Warehouse) -> None:
+    days = {r["date"]: r for r in salebot_warehouse.rows("daily_activity")}
+    created = {d: (r["orders_created"], r["successful_orders_created"]) for d, r in days.items() if r["orders_created"]}
+    # 5003 (failed) created between the reads of 01-02 and 01-03, 5005 (success) between
+    # 01-07 and 01-08: counted on the day first seen. 5001, 5002, 5004 were there at the
+    # first read of their client: their creation is unknown and not counted
+    assert created == {D("2024-01-03"): (1, 0), D("2024-01-08"): (1, 1)}
