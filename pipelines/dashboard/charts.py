@@ -141,7 +141,7 @@ def tunnel_funnel_figure(latest: Sequence[dict[str, Any]], top: int = 6) -> Char
     for i, row in enumerate(shown):
         fig.add_trace(go.Funnel(
             name=names[i], y=stages, x=[num(row.get(c)) for c, _ in FUNNEL_STAGES],
-            textinfo="value+percent initial", textposition="inside",
+            textinfo="value+percent initial", textposition="auto",
             marker={"color": PALETTE[: len(FUNNEL_STAGES)]}, connector={"fillcolor": "#e5e7eb"},
             showlegend=False,
             hovertemplate="%{y}: %{x:,}<br>%{percentInitial:.1%} of visits, %{percentPrevious:.1%} of the step before"
@@ -338,7 +338,8 @@ def daily_activity_figure(rows: Sequence[dict[str, Any]], series: Sequence[tuple
     xaxis: dict[str, Any] = {"type": "date", "rangeslider": {"visible": True, "thickness": 0.08}}
     if len(days) > 90:
         xaxis["range"] = [days[-90], days[-1]]
-    caption = "Messages, new channels and orders per UTC day; drag the slider under the chart to see the whole history."
+    caption = ("Messages, new contacts and orders per UTC day; drag the slider under the chart to see the whole "
+               "history.")
     fig.update_layout(**layout(
                                barmode="group", xaxis=xaxis, height=460, margin={"l": 60, "r": 20, "t": 60, "b": 30}))
     return _chart(fig, caption)
@@ -550,13 +551,14 @@ def accounts_funnel_figure(rows: Sequence[dict[str, Any]], title: str, top: int 
     fig = go.Figure()
     for column, stage in FUNNEL_STAGES:
         fig.add_trace(go.Bar(y=names, x=[totals[column] for _, totals in ordered], name=stage, orientation="h",
+                             texttemplate="%{x:,}", textposition="outside", cliponaxis=False,
                              hovertemplate="%{y}<br>" + stage + ": %{x:,}<extra></extra>"))
     note = top_note(len(ordered), len(per_account), "accounts", "visits")
     caption = (f"{title}: visits → shows → subscribers → orders → sales per account, summed over the newest "
                f"snapshot of every tunnel ({note}; log scale).")
     fig.update_layout(**layout(
                                barmode="group", height=max(320, 110 + 90 * len(ordered)),
-                               xaxis={"type": "log", "dtick": 1, "gridcolor": "#eef0f3"},
+                               xaxis={"type": "log", "dtick": "D2", "gridcolor": "#eef0f3"},
                                yaxis={"autorange": "reversed", "automargin": True}))
     return _chart(fig, caption)
 

@@ -52,6 +52,10 @@ class Freshness:
     level: str  # ok | stale | bad
 
     @property
+    def last_run_at(self) -> datetime | None:
+        return (self.runs[0].get("finished_at") or self.runs[0].get("started_at")) if self.runs else None
+
+    @property
     def age(self) -> str:
         if self.hours is None:
             return ""

@@ -167,6 +167,13 @@ def account_html(result: AccountResult) -> str:
             + tables.runs_table(result.fresh, text(account.anchor)) + "</section>")
 
 
+def _last_run(fresh: Freshness) -> str:
+    if not fresh.last_outcome:
+        return "no run recorded"
+    when = fresh.last_run_at
+    return text(fresh.last_outcome) + (f' <span class="dim">{when:%Y-%m-%d %H:%M}</span>' if when else "")
+
+
 def overview_html(results: Sequence[AccountResult], cross: Sequence[CrossChart]) -> str:
     rows = []
     for r in results:
@@ -177,7 +184,7 @@ def overview_html(results: Sequence[AccountResult], cross: Sequence[CrossChart])
             f'<tr><td>{text(a.spec.title)}</td><td class="name"><a href="#{text(a.anchor)}">'
             f"<bdi>{text(plain_label(a.label, limit=60))}</bdi></a></td>"
             f'<td><span class="level {r.fresh.level}"></span>{text(tables.freshness_text(r.fresh))}</td>'
-            f"<td>{text(r.fresh.last_outcome or 'no run recorded')}</td>"
+            f"<td>{_last_run(r.fresh)}</td>"
             f'<td class="n">{people}</td><td class="n">{tables.revenue_text(r.headline)}</td>'
             f"<td>{text(a.dataset)}</td></tr>"
         )

@@ -119,7 +119,7 @@ def runs_table(fresh: Freshness, anchor: str) -> str:
 
 def revenue_text(headline: Headline) -> str:
     if not headline.revenue:
-        return text(headline.revenue_note or "no paid orders yet")
+        return f'<span class="dim">{text(headline.revenue_note or "no paid orders yet")}</span>'
     return "<br>".join(
         f"{text(fmt_money(amount))} {text(plain_label(currency, '?', 12))}"
         f' <span class="dim">({headline.paid_orders.get(currency, 0)} orders)</span>'

@@ -62,8 +62,8 @@ def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield base
 
 
-def load(source: str, name: str | None, url: str, secret: str) -> Any:
-    """One real load of one account, then its reports."""
+def load(source: str, name: str | None, url: str, secret: str, *, reports: bool = True) -> Any:
+    """One real load of one account, then (unless told not to) its reports."""
     from transforms.runner import build_reports
 
     account = Account(source, name)
@@ -74,7 +74,8 @@ def load(source: str, name: str | None, url: str, secret: str) -> Any:
     built = spec.build(RunOptions(source=source, account=name, progress="none"))
     pipeline = make_pipeline(account, "duckdb")
     pipeline.run(built.source)
-    build_reports(pipeline, source)
+    if reports:
+        build_reports(pipeline, source)
     return pipeline
 
 
@@ -119,12 +120,12 @@ def agency(isolated: Path) -> Iterator[Built]:
     path = isolated / "chatfunnel.duckdb"
     now = datetime.now(timezone.utc)
     built = Built(path, now)
-    leeloo = LeelooEmulator(seed=7, scale=150, token=LEELOO_TOKENS[None])
+    leeloo = LeelooEmulator(seed=7, scale=100, token=LEELOO_TOKENS[None])
     acme = LeelooEmulator(seed=11, scale=60, token=LEELOO_TOKENS["acme"])
     salebot = SalebotEmulator(seed=3, scale=30, api_key=SALEBOT_KEY)
     with leeloo.serve() as url, acme.serve() as acme_url, salebot.serve() as salebot_url:
         for back in (4, 3, 1, 0):  # the night two days ago failed: no snapshot that day
-            pipeline = load("leeloo", None, url, LEELOO_TOKENS[None])
+            pipeline = load("leeloo", None, url, LEELOO_TOKENS[None], reports=False)
             if back:
                 move_snapshots_back(path, "leeloo", back)
                 leeloo.simulate(active_people=10, new_people=4, new_orders=6, status_changes=3)
