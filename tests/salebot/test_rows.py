@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from emulators import hostile
 from sources.salebot.rows import (
     BLOCK_FIELDS,
     CHANNEL_FIELDS,
@@ -37,7 +38,23 @@ scalars = (
     | st.integers(min_value=-(2**80), max_value=2**80)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=30)
-    | st.sampled_from(["", "\x00", "nul\x00byte", "12486", " 42 ", "1e400", "nan", "2024-01-02T03:04:05Z", "true"])
+    | st.sampled_from(
+        [
+            "",
+            "\x00",
+            "nul\x00byte",
+            "12486",
+            " 42 ",
+            "1e400",
+            "nan",
+            "2024-01-02T03:04:05Z",
+            "true",
+            "9999-12-31T23:59:59-05:00",
+            "99999999999999999999",
+            hostile.LONG_TEXT,
+            *hostile.PAYLOADS,
+        ]
+    )
 )
 json_values = st.recursive(
     scalars,
