@@ -39,13 +39,12 @@ SIDE = "__v_text"  # suffix of the side column that keeps a value its column can
 INT64 = (-(2**63), 2**63 - 1)
 
 KINDS = {
-    "json": "objects or lists where text was expected, stored as JSON text",
-    "number": "not numbers, kept as text in {field}" + SIDE,
-    "integer": "not whole numbers, kept as text in {field}" + SIDE,
-    "boolean": "not true/false, kept as text in {field}" + SIDE,
-    "timestamp": "not timestamps, kept as text in {field}" + SIDE,
-    "nul": "contained NUL characters, replaced by U+FFFD",
-    "id": "entries without a usable id, skipped",
+    "json": "of the wrong shape (an object or list instead of text), stored as JSON text",
+    "number": "of the wrong shape (not a number), kept as text in {field}" + SIDE,
+    "integer": "of the wrong shape (not a whole number), kept as text in {field}" + SIDE,
+    "boolean": "of the wrong shape (not true/false), kept as text in {field}" + SIDE,
+    "timestamp": "of the wrong shape (not a time), kept as text in {field}" + SIDE,
+    "nul": "with NUL characters, replaced by U+FFFD",
 }
 
 
@@ -66,21 +65,15 @@ class Oddities:
             return sum(n for (e, _, _), n in self._counts.items() if entity is None or e == entity)
 
     def warnings(self, entities: Iterable[str] | None = None) -> list[str]:
-        """One line per entity, field and kind, e.g. `people.name: 3 values were objects...`."""
+        """One line per entity, field and kind, e.g. `orders.price: 2 values of the wrong shape ...`."""
         wanted = None if entities is None else set(entities)
         with self._lock:
             items = sorted(self._counts.items())
-        lines = []
-        for (entity, column, kind), n in items:
-            if wanted is not None and entity not in wanted:
-                continue
-            values = "value was" if n == 1 else "values were"
-            what = KINDS[kind].format(field=column)
-            if kind == "id":
-                lines.append(f"{entity}: {n} {what}")
-            else:
-                lines.append(f"{entity}.{column}: {n} {values} {what}")
-        return lines
+        return [
+            f"{entity}.{column}: {n} value{'' if n == 1 else 's'} {KINDS[kind].format(field=column)}"
+            for (entity, column, kind), n in items
+            if wanted is None or entity in wanted
+        ]
 
 
 QUIET = Oddities()  # for callers that do not report (tests, one-off reads)
@@ -121,6 +114,11 @@ def text(value: Any, where: str, odd: Oddities = QUIET) -> str | None:
         return as_json(value, where, odd) if not isinstance(value, float) or math.isfinite(value) else None
     odd.note(where, "json")
     return as_json(value, where, odd)
+
+
+def side_text(value: Any, where: str, odd: Oddities) -> str:
+    """What a column could not hold, as text for its side column (counted by the caller)."""
+    return clean(value, where, odd) if isinstance(value, str) else as_json(value, where, odd)
 
 
 def optional_text(value: Any, where: str, odd: Oddities = QUIET) -> str | None:
@@ -171,7 +169,7 @@ def number(value: Any, where: str, odd: Oddities = QUIET) -> tuple[float | None,
     if parsed is not None:
         return parsed, None
     odd.note(where, "number")
-    return None, text(value, where, odd)
+    return None, side_text(value, where, odd)
 
 
 def integer(value: Any, where: str, odd: Oddities = QUIET) -> tuple[int | None, str | None]:
@@ -181,7 +179,7 @@ def integer(value: Any, where: str, odd: Oddities = QUIET) -> tuple[int | None, 
     if parsed is not None and parsed.is_integer() and INT64[0] <= parsed <= INT64[1]:
         return int(parsed), None
     odd.note(where, "integer")
-    return None, text(value, where, odd)
+    return None, side_text(value, where, odd)
 
 
 def boolean(value: Any, where: str, odd: Oddities = QUIET) -> tuple[bool | None, str | None]:
@@ -192,7 +190,7 @@ def boolean(value: Any, where: str, odd: Oddities = QUIET) -> tuple[bool | None,
     if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
         return value.strip().lower() in ("true", "1", "yes"), None
     odd.note(where, "boolean")
-    return None, text(value, where, odd)
+    return None, side_text(value, where, odd)
 
 
 def _plain_utc(moment: datetime) -> datetime:
@@ -240,7 +238,7 @@ def timestamp(value: Any, where: str, odd: Oddities = QUIET) -> tuple[datetime |
     if moment is not None:
         return moment, None
     odd.note(where, "timestamp")
-    return None, text(value, where, odd)
+    return None, side_text(value, where, odd)
 
 
 def put(row: dict[str, Any], column: str, converted: tuple[Any, str | None]) -> None:
