@@ -4,7 +4,8 @@ destination, and which accounts a warehouse holds.
 An account's raw dataset is `<source>` (the unnamed account, shown as `default`) or
 `<source>_<account>`; its reports are in `<dataset>_reports`, its run history in
 `<dataset>._chatfunnel_runs`. A dataset counts as an account's when it holds dlt's or
-chatfunnel's bookkeeping tables, so `leeloo_reports` and `leeloo_accounts` never do.
+chatfunnel's bookkeeping tables or has its source's reports beside it (the lake's DuckDB
+file has views, not dlt's tables), so `leeloo_reports` and `leeloo_accounts` never do.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def discover_accounts(reader: ReportReader) -> list[AccountPage]:
     for spec in SOURCES.values():
         names: list[tuple[int, str, str]] = []
         for schema, tables in schemas.items():
-            if not any(marker in tables for marker in RAW_MARKERS):
+            has_reports = bool(spec.report_marker) and spec.report_marker in schemas.get(f"{schema}_reports", set())
+            if not has_reports and not any(marker in tables for marker in RAW_MARKERS):
                 continue
             if schema == spec.name:
                 names.append((0, DEFAULT_ACCOUNT, schema))
