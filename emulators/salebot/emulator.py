@@ -200,6 +200,10 @@ class SalebotEmulator(EmulatorApp):
                 }
                 for i, name in enumerate(["Старт", "Прайс", "Заявка", "Спасибо", "Напоминание", "Рассылка"])
             ]
+            if self.knobs.hostile:  # type: ignore[attr-defined]
+                self.blocks[1]["name"] = {"ru": hostile.PAYLOADS[0], "en": "Price"}  # an object where text is
+                self.channels["telegram"][1]["name"] = hostile.PAYLOADS[2]
+                self.channels["telegram"][1]["short_name"] = ["funnel", "help"]
             self.clients: dict[int, dict[str, Any]] = {}
             self.client_vars: dict[int, dict[str, Any]] = {}
             self.messages: dict[int, list[dict[str, Any]]] = {}

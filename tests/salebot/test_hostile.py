@@ -65,8 +65,27 @@ def test_hostile_data_loads_equal_to_the_truth(emu: SalebotEmulator, warehouse: 
         got = variables[o["id"]] if isinstance(variables[o["id"]], dict) else json.loads(variables[o["id"]])
         assert got == json.loads(json.dumps(o["variables"]).replace("\\u0000", "\\ufffd"))
 
+    # the small snapshots too: an object as a block's name, a list as a bot's short name
+    blocks = _stored(warehouse, "blocks", "name")
+    assert all(as_stored(blocks[b["id"]], b["name"]) == stored_text(b["name"]) for b in truth["blocks"])
+    bots = {
+        (m, int(i)): (n, s) for m, i, n, s in warehouse.query("select messenger, id, name, short_name from {channels}")
+    }
+    for messenger, items in truth["channels"].items():
+        for item in items if isinstance(items, list) else []:
+            name, short = bots[(messenger, item["id"])]
+            assert as_stored(name, item.get("name")) == stored_text(item.get("name"))
+            assert as_stored(short, item.get("short_name")) == stored_text(item.get("short_name"))
+
     said = " ".join(report.warnings)
-    for where in ("clients.name", "messages.text", "clients.project_id", "client_variables.value"):
+    for where in (
+        "clients.name",
+        "messages.text",
+        "clients.project_id",
+        "client_variables.value",
+        "blocks.name",
+        "channels.short_name",
+    ):
         assert where in said, where
     assert "NUL" in said and "clients.utm" in said and "messages.forwarded_from" in said
 

@@ -148,7 +148,7 @@ def test_backfill_window_reads_every_client_without_moving_cursors(emu: SalebotE
             emu.clients[cid]["updated_at"] -= 10**6
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     emu.reset_counts()
-    report = warehouse.run(since=today - dt.timedelta(days=1), resources=["client_details"])
+    report = warehouse.run(since=today - dt.timedelta(days=1), resources=["messages"])  # the resource that loads it
     assert report.planned["client_details"]["backfill"] == len(emu.clients)
     counts = emu.request_counts()["by_endpoint"]
     assert counts["GET /api/{api_key}/get_history"] == len(emu.clients)
