@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 from pipelines.errors import ChatfunnelError
+from sources.salebot.webhook_store import WebhookStore
 
 from .app import DEFAULT_PATH, AppSettings, create_app
 from .config import SECRET_ENV, configured_inboxes
@@ -88,6 +90,13 @@ def serve_webhook_from_args(args: argparse.Namespace) -> int:
         max_requests_per_connection=args.max_requests_per_connection,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )
+    for inbox in inboxes:  # a clear message now rather than a failed start later
+        try:
+            WebhookStore(inbox.store_path).close()
+        except (OSError, sqlite3.Error) as exc:
+            print(f"chatfunnel webhook: cannot open the inbox of {inbox.label} at {inbox.store_path} "
+                  f"({type(exc).__name__}: {exc}).", file=sys.stderr, flush=True)
+            return 2
     app_settings = AppSettings(path=args.path, body_timeout=args.body_timeout, prune_interval=args.prune_interval)
     configure_logging(i.secret for i in inboxes)
     raise_open_file_limit(server_settings.max_connections)
