@@ -25,9 +25,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sources.salebot.webhook_store import WebhookStore
-
 from .config import Inbox
+from .housekeeping import prune_forever
 from .logs import ACCESS_LOGGER
 from .routing import Router
 from .validation import MAX_BODY_BYTES, BadPush, parse_push
@@ -102,7 +101,7 @@ def create_app(inboxes: list[Inbox], settings: AppSettings | None = None) -> Sta
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for writer in writers.values():
             writer.start()
-        pruning = asyncio.create_task(_prune_forever(inboxes, settings.prune_interval))
+        pruning = asyncio.create_task(prune_forever(inboxes, settings.prune_interval))
         try:
             yield
         finally:
@@ -128,31 +127,6 @@ def create_app(inboxes: list[Inbox], settings: AppSettings | None = None) -> Sta
 def _declared_too_large(declared: str | None) -> bool:
     digits = (declared or "").strip()
     return digits.isdigit() and (len(digits) > 9 or int(digits) > MAX_BODY_BYTES)
-
-
-async def _prune_forever(inboxes: list[Inbox], interval: float) -> None:
-    """Prune every inbox now and then every ``interval`` seconds, off the event loop."""
-    if interval <= 0:
-        return
-    while True:
-        for inbox in inboxes:
-            try:
-                deleted = await asyncio.to_thread(_prune, inbox)
-            except Exception as exc:  # noqa: BLE001 - housekeeping must never stop the receiver
-                logger.warning("could not prune the inbox of %s: %s", inbox.label, type(exc).__name__)
-                continue
-            if deleted:
-                logger.info("pruned loaded pushes older than %g days", inbox.retention_days,
-                            extra={"fields": {"event": "prune", "account": inbox.label, "deleted": deleted}})
-        await asyncio.sleep(interval)
-
-
-def _prune(inbox: Inbox) -> int:
-    store = WebhookStore(inbox.store_path)
-    try:
-        return store.prune(inbox.retention_days)
-    finally:
-        store.close()
 
 
 async def _read_body(request: Request) -> bytes:

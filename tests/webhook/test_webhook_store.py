@@ -6,7 +6,9 @@ import json
 import time
 from pathlib import Path
 
+from pipelines.webhook import AppSettings, Receiver
 from sources.salebot.webhook_store import PushRecord, WebhookStore, inbox_stats
+from tests.webhook.conftest import FAST, inbox
 
 DAY = 86400.0
 
@@ -71,3 +73,17 @@ def test_a_batch_is_committed_whole_or_not_at_all(tmp_path: Path) -> None:
         raise AssertionError("a NULL payload was stored")
     assert store.counts()["total"] == 0
     assert store.append_many([_record(3, time.time())]) == [1]  # the rolled-back sequence number too
+
+
+def test_the_receiver_prunes_its_inboxes_as_it_runs(tmp_path: Path) -> None:
+    path = tmp_path / "inbox.sqlite"
+    store = WebhookStore(path)
+    now = time.time()
+    loaded = store.append_many([_record(1, now - 40 * DAY), _record(2, now - 1 * DAY)])
+    store.mark_consumed(loaded[-1])
+    store.append_many([_record(3, now - 40 * DAY)])  # never loaded
+    with Receiver([inbox(path, retention_days=30)], FAST, AppSettings(prune_interval=3600)):
+        deadline = time.monotonic() + 10
+        while store.counts()["total"] > 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert sorted(r["payload"]["id"] for r in store.read_after(0)) == [2, 3]
