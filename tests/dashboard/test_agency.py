@@ -4,6 +4,8 @@ DuckDB file): what the page says, checked against the emulators' truth and the r
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 from collections import defaultdict
 from datetime import timedelta
@@ -208,6 +210,12 @@ def test_every_page_draws_in_chromium(agency: Built, page: tuple[str, dict], tmp
         overview = probe(browser, path.as_uri())
         assert overview["page"] == "overview" and overview["plots"] == 1
         assert "acme" in overview["text"] and "interrupted" in overview["text"]
-        shot = browser.screenshot(tmp_path / "overview.png")
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        shots = [browser.screenshot(tmp_path / "overview.png")]
+        probe(browser, f"{path.as_uri()}#account-leeloo")
+        shots.append(browser.screenshot(tmp_path / "account-leeloo.png"))
+    for shot in shots:
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        keep = os.environ.get("CHATFUNNEL_SCREENSHOT_DIR")  # to look at the page a CI run drew
+        if keep:
+            shutil.copy(shot, Path(keep) / shot.name)
     assert summary_in(html)["accounts"] == summary["accounts"]
