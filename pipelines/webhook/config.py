@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dlt
 from dlt.common.configuration import configspec, resolve_configuration
-from dlt.common.configuration.exceptions import ConfigurationException
+from dlt.common.configuration.exceptions import ConfigurationException, ValueNotSecretException
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
@@ -103,8 +103,14 @@ def _inbox(account: Account, secret: str | None, store: str | None) -> Inbox:
         resolved = resolve_configuration(
             WebhookInboxConfiguration(), sections=account.sections, explicit_value=explicit or None
         )
-    except ConfigurationException:
+    except ValueNotSecretException:
         raise _not_a_secret(account) from None
+    except ConfigurationException as exc:
+        raise UsageError(
+            f"The webhook settings of {account.label} could not be read ({type(exc).__name__}): check "
+            f"webhook_store and webhook_retention_days under [{account.config_path}].",
+            step="config",
+        ) from None
     value = str(resolved.webhook_secret)
     if len(value) < MIN_SECRET_LENGTH or not _URL_SAFE.fullmatch(value):
         raise UsageError(

@@ -71,6 +71,12 @@ def test_the_command_line_secret_is_the_unnamed_accounts_and_shared_secrets_or_i
     monkeypatch.setenv("SOURCES__SALEBOT__ACCOUNTS__ACME__WEBHOOK_STORE", "flag.sqlite")
     with pytest.raises(UsageError, match="share the webhook inbox"):
         configured_inboxes(secret=SECRET, store="flag.sqlite")
+    monkeypatch.setenv("SOURCES__SALEBOT__ACCOUNTS__ACME__WEBHOOK_STORE", "acme.sqlite")
+    monkeypatch.setenv("SOURCES__SALEBOT__ACCOUNTS__ACME__WEBHOOK_RETENTION_DAYS", "a month")
+    with pytest.raises(UsageError, match="webhook_retention_days") as refused:
+        configured_inboxes(secret=SECRET)
+    assert ACME_SECRET not in str(refused.value)
+    monkeypatch.delenv("SOURCES__SALEBOT__ACCOUNTS__ACME__WEBHOOK_RETENTION_DAYS")
     monkeypatch.setenv("SOURCES__SALEBOT__ACCOUNTS__BAD-NAME__WEBHOOK_SECRET", GLOBEX_SECRET)
     with pytest.raises(UsageError, match="account name"):
         configured_inboxes(secret=SECRET)
