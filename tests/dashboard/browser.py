@@ -33,6 +33,17 @@ class BrowserError(RuntimeError):
     pass
 
 
+def require_chromium() -> None:
+    """Skip without Chromium on a developer's machine; fail in CI, which must install it."""
+    import pytest
+
+    if CHROMIUM is not None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail("Chromium is not installed; CI must install Debian's chromium (.ci/run does)")
+    pytest.skip("Chromium not installed (apt-get install chromium); the browser tests run in CI")
+
+
 class Browser:
     """One headless Chromium with one page (tab), as a context manager."""
 

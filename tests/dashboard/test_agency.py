@@ -25,7 +25,7 @@ from pipelines.dashboard import (
     summary_in,
 )
 from pipelines.dashboard.markup import text
-from tests.dashboard.browser import CHROMIUM, Browser
+from tests.dashboard.browser import Browser, require_chromium
 from tests.dashboard.conftest import LONG_ERROR, Built
 from tests.dashboard.pages import elements, probe, section
 
@@ -192,8 +192,8 @@ def test_salebot_page(page: tuple[str, dict]) -> None:
     assert all(account["charts"].values())
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium); CI installs it")
 def test_every_page_draws_in_chromium(agency: Built, page: tuple[str, dict], tmp_path: Path) -> None:
+    require_chromium()
     html, summary = page
     path = tmp_path / "dashboard.html"
     path.write_text(html, encoding="utf-8")

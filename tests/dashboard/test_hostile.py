@@ -18,7 +18,7 @@ from emulators.leeloo import LeelooEmulator
 from emulators.salebot import SalebotEmulator, SalebotKnobs
 from pipelines.dashboard import ReportReader, discover_accounts, figures_in, render_dashboard
 from pipelines.dashboard.markup import plain_label
-from tests.dashboard.browser import CHROMIUM, Browser
+from tests.dashboard.browser import Browser, require_chromium
 from tests.dashboard.conftest import LEELOO_TOKENS, SALEBOT_KEY, account_views, load
 from tests.dashboard.pages import elements, normalized, probe, strings
 
@@ -26,7 +26,6 @@ from tests.dashboard.pages import elements, normalized, probe, strings
 OWN_TAGS = re.compile(r"<br>|</?extra>")
 VISIBLE = [p for p in PAYLOADS if plain_label(p, fallback="")]
 ACCOUNT_LABELS = (PAYLOADS[0], PAYLOADS[4], PAYLOADS[2])  # img onerror, a href, </script>
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
 
 
 def _hostile_managers(emu: LeelooEmulator) -> None:
@@ -108,8 +107,8 @@ def _assert_inert(seen: dict[str, Any]) -> None:
     assert seen["scripts"] == ["application/json", "application/json", "inline", "inline"], seen["scripts"]
 
 
-@needs_chromium
 def test_chromium_shows_payloads_as_text(hostile: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    require_chromium()
     page, summary = hostile
     path = tmp_path / "hostile.html"
     path.write_text(page, encoding="utf-8")
@@ -133,9 +132,9 @@ def test_chromium_shows_payloads_as_text(hostile: tuple[str, dict[str, Any]], tm
         assert "<svg onload=window.__xss=1>" in normalized(salebot["svg_text"])
 
 
-@needs_chromium
 def test_escaping_alone_holds_without_the_policy(hostile: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
     """The CSP is the second wall: with it removed, nothing runs either."""
+    require_chromium()
     page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", hostile[0], count=1)
     assert "Content-Security-Policy" not in page
     path = tmp_path / "no-csp.html"
@@ -145,10 +144,10 @@ def test_escaping_alone_holds_without_the_policy(hostile: tuple[str, dict[str, A
             _assert_inert(probe(browser, f"{path.as_uri()}#{anchor}"))
 
 
-@needs_chromium
 def test_policy_stops_what_an_escaping_bug_would_let_in(hostile: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
     """Markup pasted raw into the page, as a missed escape would: the policy blocks every
     handler, inline script and remote load, and the charts still draw."""
+    require_chromium()
     raw = ('<img src="http://127.0.0.1:9/pixel.png" onerror="window.__xss=1">'
            "<script>window.__xss=2</script><svg onload=\"window.__xss=3\"></svg>"
            '<div onmouseover="window.__xss=4" id="bait">x</div>')
