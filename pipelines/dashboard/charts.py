@@ -1,6 +1,7 @@
 """The figures: rows of a report in, a plotly figure (as JSON-ready dict) and its number of
-data points out. Every stranger's string goes through `markup.label`; titles through
-`markup.chart_text`. Nothing here reads the warehouse."""
+data points out. Every stranger's string goes through `markup.label`, and reaches a hover
+template only as data (`%{customdata[..]}`, `%{fullData.name}`), never spliced into the
+template, where plotly would read `%{...}` in it. Nothing here reads the warehouse."""
 
 from __future__ import annotations
 
@@ -145,7 +146,7 @@ def tunnel_funnel_figure(latest: Sequence[dict[str, Any]], top: int = 6) -> Char
             marker={"color": PALETTE[: len(FUNNEL_STAGES)]}, connector={"fillcolor": "#e5e7eb"},
             showlegend=False,
             hovertemplate="%{y}: %{x:,}<br>%{percentInitial:.1%} of visits, %{percentPrevious:.1%} of the step before"
-                          "<extra>" + names[i] + "</extra>",
+                          "<extra>%{fullData.name}</extra>",
         ), row=1, col=i + 1)
     for annotation in fig.layout.annotations:
         annotation.font = {"size": 12}
@@ -424,7 +425,7 @@ def revenue_figure(title: str, rows: Sequence[dict[str, Any]], labeller: Any, to
             marker={"color": PALETTE[i % len(PALETTE)]},
             text=[f"{num(r.get('revenue')):,.0f} {cur}" for r in shown], textposition="auto",
             customdata=[[int(num(r.get("paid_orders")))] for r in shown],
-            hovertemplate="%{y}<br>%{x:,.2f} " + cur + " from %{customdata[0]} paid orders<extra></extra>",
+            hovertemplate="%{y}<br>%{x:,.2f} %{fullData.name} from %{customdata[0]} paid orders<extra></extra>",
             showlegend=False,
         ), row=i + 1, col=1)
         fig.update_yaxes(autorange="reversed", automargin=True, row=i + 1, col=1)
@@ -513,8 +514,8 @@ def order_status_figure(rows: Sequence[dict[str, Any]]) -> Chart:
         state = label(row.get("state_id"), fallback="—", limit=30)
         fig.add_trace(go.Bar(
             x=[status(row)], y=[num(row.get("orders"))], name=f"state {state}",
-            customdata=[[int(num(row.get("clients")))]],
-            hovertemplate="%{x}, state " + state + ": %{y} orders of %{customdata[0]} clients<extra></extra>",
+            customdata=[[int(num(row.get("clients"))), state]],
+            hovertemplate="%{x}, state %{customdata[1]}: %{y} orders of %{customdata[0]} clients<extra></extra>",
         ))
     caption = "Orders now in each status, stacked by SalebotCRM state."
     fig.update_layout(**layout(barmode="stack",
