@@ -26,6 +26,19 @@ class Target:
     def cli_args(self) -> list[str]:
         return ["--destination", self.destination, "--dataset", self.dataset]
 
+    def pipeline(self) -> Any:
+        """The dlt pipeline the CLI ran for this target (its state, schema and dataset)."""
+        import dlt
+
+        from pipelines.accounts import Account
+        from pipelines.warehouse import pipeline_name
+
+        return dlt.attach(pipeline_name(Account("leeloo"), self.destination, self.dataset))
+
+    def resource_state(self, resource: str) -> dict[str, Any]:
+        state = self.pipeline().state
+        return dict(state.get("sources", {}).get("leeloo", {}).get("resources", {}).get(resource, {}))
+
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def target(request: pytest.FixtureRequest, dlt_env: Path, duckdb_path: Path,
