@@ -53,6 +53,7 @@ def test_two_machines_rebuilding_one_dataset_take_turns(warehouse_factory) -> No
         assert len(first.rows("tunnel_funnel")) == 5
 
 
+@pytest.mark.slow
 def test_accounts_rebuilding_while_the_cross_account_views_are_replaced(warehouse_factory) -> None:
     accounts = [warehouse_factory("postgres") for _ in range(3)]
     for wh in accounts:
