@@ -3,6 +3,7 @@
     accounts  ->  load_account (mapped over the accounts, in the `chatfunnel` pool)
               ->  cross_account_views (the `<source>_accounts` views, the BI snapshot)
               ->  dashboard
+              ->  every_account_loaded (fails the DAG run, naming any account that failed)
 
 Runs on Airflow 3 (the Task SDK) and on 2.x (2.9 or newer). Copy this file into the DAGs
 folder; on the workers, install chatfunnel into Airflow's own Python
@@ -143,6 +144,17 @@ def dashboard() -> str:
     return DASHBOARD
 
 
+@task(trigger_rule="all_done")
+def every_account_loaded(targets: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> None:
+    """The night's verdict, as `chatfunnel run` exits non-zero when an account failed: the
+    DAG run fails, naming the failed accounts, after the others were loaded and reported."""
+    loaded = {label(outcome) for outcome in outcomes if outcome}
+    failed = [label(target) for target in targets if label(target) not in loaded]
+    if failed:
+        raise AirflowException(f"{len(failed)} of {len(targets)} account(s) did not load tonight: "
+                               f"{', '.join(failed)}; each one's message is in its load_account task.")
+
+
 with DAG(
     dag_id="chatfunnel_nightly",
     description="Leeloo.ai + Salebot.pro accounts -> warehouse -> funnel reports",
@@ -153,5 +165,6 @@ with DAG(
     default_args={"owner": "data"},
     tags=["chatfunnel", "dlt"],
 ) as dag:
-    loads = load_account.expand(target=accounts())
-    cross_account_views(loads) >> dashboard()
+    targets = accounts()
+    loads = load_account.expand(target=targets)
+    cross_account_views(loads) >> dashboard() >> every_account_loaded(targets, loads)

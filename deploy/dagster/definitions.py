@@ -25,7 +25,7 @@ All account runs use the `chatfunnel` pool: its limit in `dagster.yaml` bounds h
 accounts load at once on the instance; the run queue there lets one run per account in.
 """
 
-
+# no `from __future__ import annotations`: Dagster reads the asset functions' annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass

@@ -94,6 +94,10 @@ def test_real_airflow_parses_the_dag(major: int, tmp_path: Path) -> None:
     assert load["upstream"] == ["accounts"]
     views = tasks["cross_account_views"]
     assert views["upstream"] == ["load_account"] and views["trigger_rule"] == "all_done"
+    verdict = tasks["every_account_loaded"]
+    assert verdict["upstream"] == ["accounts", "dashboard", "load_account"] and verdict["trigger_rule"] == "all_done"
+    leaves = {task for task in tasks if not any(task in other["upstream"] for other in tasks.values())}
+    assert leaves == {"every_account_loaded"}  # the only leaf: its state is the DAG run's
 
 
 @pytest.mark.slow
@@ -103,7 +107,8 @@ def test_real_airflow_runs_every_account_and_a_failed_one_alone(
         leeloo_accounts: LeelooAccounts) -> None:
     """`dag.test()` on a real Airflow: the mapped task runs each account through chatfunnel's
     run, the broken account fails its own task with chatfunnel's message and no retry,
-    and the final task still builds the cross-account views from the two that loaded."""
+    the final tasks still build the cross-account views and the dashboard from the two that
+    loaded, and the DAG run fails naming the broken account."""
     python = need_airflow(major)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
     emulators = leeloo_accounts({"acme": 31, "broken": 33, "globex": 32}, wrong_token="broken")
@@ -116,6 +121,9 @@ def test_real_airflow_runs_every_account_and_a_failed_one_alone(
     states = {ti["task_id"]: ti["state"] for ti in facts["task_instances"] if ti["map_index"] < 0}
     assert states["accounts"] == "success" and states["cross_account_views"] == "success"
     assert states["dashboard"] == "success" and (tmp_path / "dashboard.html").stat().st_size > 0
+    # the night as a whole failed, and says which account did
+    assert states["every_account_loaded"] == "failed" and facts["state"] == "failed"
+    assert "1 of 3 account(s) did not load tonight: leeloo/broken" in output
 
     for name in ("acme", "globex"):
         assert_matches_truth(Warehouse("duckdb", f"leeloo_{name}", duckdb_path=duckdb_path), emulators[name].truth())

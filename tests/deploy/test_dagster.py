@@ -157,6 +157,26 @@ def test_two_accounts_load_into_their_own_datasets_and_a_failed_one_fails_alone(
     assert duckdb_path.with_name(f"{duckdb_path.stem}_bi.duckdb").exists()  # the BI snapshot
 
 
+def test_a_selected_subset_loads_only_those_resources(dlt_env: Path, duckdb_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                     leeloo_accounts: LeelooAccounts) -> None:
+    """Materialising some assets of a partition (as the UI allows) runs only their dlt
+    resources for that account, through the same chatfunnel run."""
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
+    emulators = leeloo_accounts({"acme": 41})
+    defs = definitions_module().build_definitions("duckdb", sources=["leeloo"])
+    job = defs.resolve_job_def("leeloo_accounts_load")
+    wanted = [dg.AssetKey(["leeloo", "tags"]), dg.AssetKey(["leeloo", "users"])]
+    result = job.execute_in_process(partition_key="acme", instance=shipped_instance(tmp_path), asset_selection=wanted)
+    assert result.success
+    materialized = {e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert set(materialized) == set(wanted)
+    truth = emulators["acme"].truth()
+    assert materialized[wanted[0]]["rows_loaded"].value == len(truth["tags"])
+    tables = Warehouse("duckdb", "leeloo_acme", duckdb_path=duckdb_path).tables()
+    assert {"tags", "users"} <= tables and "people" not in tables and "orders" not in tables
+
+
 @pytest.mark.postgres
 def test_two_accounts_on_postgres(dlt_env: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                   leeloo_accounts: LeelooAccounts) -> None:
