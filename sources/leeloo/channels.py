@@ -77,7 +77,7 @@ def channels_resource(run: LeelooRun) -> DltResource:
                         continue
                     listed.add(channel_id)
                     newest.see(channel.get("lastMessageTime"))
-                    entry = ledger.get(channel_id)
+                    entry = None if channel_id in run.deleted(NAME) else ledger.get(channel_id)  # back: read anew
                     listed_print = fingerprint(channel)
                     changed = run.backfill or entry is None or entry.fingerprint != listed_print
                     if changed and (row := channel_row(channel, run.odd)) is not None:

@@ -84,7 +84,7 @@ def orders_resource(run: LeelooRun) -> DltResource:
                     listed.add(order_id)
                     entry = ledger.get(order_id)
                     listed_print = fingerprint(order)
-                    if entry is None or entry.fingerprint != listed_print:
+                    if entry is None or entry.fingerprint != listed_print or order_id in run.deleted(NAME):
                         yield order, order_id, listed_print
 
         def news() -> Iterator[dict[str, Any]]:

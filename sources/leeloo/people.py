@@ -69,7 +69,8 @@ def people_resource(run: LeelooRun) -> DltResource:
                     listed.add(person_id)
                     newest.see(person.get("lastMessageTime"))
                     entry = ledger.get(person_id)
-                    if run.backfill or entry is None or entry.fingerprint != fingerprint(person):
+                    if (run.backfill or entry is None or entry.fingerprint != fingerprint(person)
+                            or person_id in run.deleted(NAME)):
                         yield person, person_id
 
         def news() -> Iterator[dict[str, Any]]:

@@ -215,10 +215,10 @@ def channel_row(channel: Any, odd: Oddities = QUIET) -> dict[str, Any] | None:
     }
     put(row, "last_message_time", timestamp(channel.get("lastMessageTime"), f"{e}.last_message_time", odd))
     put(row, "created_at", timestamp(channel.get("createdAt"), f"{e}.created_at", odd))
-    marks = {k: optional_text(utm.get(k), f"{e}.utm_marks", odd) for k in UTM_KEYS}
+    marks = {k: optional_text(utm.get(k), f"{e}.utm_marks__{k}", odd) for k in UTM_KEYS}
     for key, value in utm.items():
         if isinstance(key, str) and key.strip() and key not in UTM_KEYS and column_name(key) not in marks:
-            marks[column_name(key)] = optional_text(value, f"{e}.utm_marks", odd)
+            marks[column_name(key)] = optional_text(value, f"{e}.utm_marks__{column_name(key)}", odd)
     row["utm_marks"] = marks
     add_extras(row, channel, CHANNEL_KNOWN, e, odd)
     return row

@@ -23,6 +23,8 @@ from .shapes import Oddities
 from .times import api_time, to_utc, window_bounds
 
 NEWS = ("people", "communication_channels", "orders")  # resources whose new activity goes before any sweep
+DELETABLE = ("people", "communication_channels", "chat_messages", "orders", "tunnels", "leadgentools", "users",
+             "tags", "connections", "template_categories", "templates")
 
 
 def fingerprint(item: Any) -> str:
@@ -119,9 +121,10 @@ class LeelooRun:
         return self._ledgers[name]
 
     def deleted(self, table: str) -> set[str]:
-        """Ids of `table` a run proved gone and that did not come back (read once per run)."""
+        """Ids of `table` marked deleted in the warehouse (read once per run): one that is
+        listed again is loaded again, whatever its fingerprint says."""
         if self._deleted is None:
-            self._deleted = stored.deleted_ids()
+            self._deleted = stored.deleted_ids(DELETABLE)
         return self._deleted.get(table, set())
 
     def window(self, state: dict[str, Any], path: str, *, full: bool = False) -> tuple[Listing, datetime]:

@@ -1,8 +1,9 @@
 """What the warehouse already holds, read back at the start of an extract.
 
 Two questions need the loaded data itself rather than the per-entity ledger: which
-entities a run marked deleted (so one that reappears is restored), and which messages of
-a channel are loaded (so a chain read in full shows which ones are gone).
+entities are marked deleted (so one that reappears is loaded again, which clears the
+mark), and which messages of a channel are loaded (so a chain read in full shows which
+ones are gone).
 """
 
 from __future__ import annotations
@@ -36,18 +37,21 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def deleted_ids() -> dict[str, set[str]]:
-    """Per table, the ids whose newest deletion row says they are gone."""
-    if not _has_table(DELETIONS_TABLE):
-        return {}
-    sql = (
-        "select table_name, entity_id from (select table_name, entity_id, deleted_at, row_number() over "
-        f"(partition by table_name, entity_id order by _dlt_load_id desc) as version from {DELETIONS_TABLE}) v "
-        "where version = 1 and deleted_at is not null"
-    )
-    found: dict[str, set[str]] = {}
-    for table, entity in _query(sql):
-        found.setdefault(str(table), set()).add(str(entity))
+def deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
+    """Per table, the ids marked gone: by a deletion row that still stands, or by
+    `deleted_at` on the raw row (also set when a parent's deletion took the row with it)."""
+    found: dict[str, set[str]] = {table: set() for table in tables}
+    if _has_table(DELETIONS_TABLE):
+        sql = (
+            "select table_name, entity_id from (select table_name, entity_id, deleted_at, row_number() over "
+            f"(partition by table_name, entity_id order by _dlt_load_id desc) as version from {DELETIONS_TABLE}) v "
+            "where version = 1 and deleted_at is not null"
+        )
+        for table, entity in _query(sql):
+            found.setdefault(str(table), set()).add(str(entity))
+    for table, ids in found.items():
+        if _has_table(table, "deleted_at"):
+            ids.update(str(r[0]) for r in _query(f"select distinct id from {table} where deleted_at is not null"))
     return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,9 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., LeelooEm
     """Start a Leeloo emulator and point the pipeline at it (no client rate limit)."""
     started: list[Any] = []
 
-    def start(scale: int = 60, seed: int = 7, **knobs: Any) -> LeelooEmulator:
-        emu = LeelooEmulator(seed=seed, scale=scale, token=TOKEN, knobs=Knobs(**knobs))
+    def start(scale: int = 60, seed: int = 7, anchor: datetime | None = None, modes: dict[str, bool] | None = None,
+              **knobs: Any) -> LeelooEmulator:
+        emu = LeelooEmulator(seed=seed, scale=scale, token=TOKEN, knobs=Knobs(**knobs), anchor=anchor, **(modes or {}))
         context = emu.serve()
         url = context.__enter__()
         started.append(context)

@@ -7,6 +7,7 @@ ever loaded: a row never loaded cannot be marked).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -17,21 +18,34 @@ DELETABLE = ("people", "communication_channels", "chat_messages", "orders", "tun
              "tags", "connections", "template_categories", "templates")
 
 
-def _none(value: Any) -> Any:
-    return None if value in (PLACEHOLDER, None) else value
-
-
-def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 def _text(value: Any) -> str | None:
-    """A custom field's value as the warehouse keeps it: text (numbers as their digits)."""
-    if value is None or value == PLACEHOLDER:
+    """A value where the warehouse keeps text, as the documented rule stores it: an object
+    or list as its JSON text, a number as its digits, a NUL as U+FFFD, "" as ""."""
+    if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return (value if isinstance(value, str) else str(value)).replace("\x00", "\ufffd")
+
+
+def _none(value: Any) -> Any:
+    """Text where the API writes a placeholder for "unknown"."""
+    return None if value == PLACEHOLDER else _text(value)
+
+
+def _num(value: Any) -> float | None:
+    """A number; text that is none is kept beside the column, which holds NULL."""
+    try:
+        return None if value is None or isinstance(value, bool) else float(str(value).replace(",", "."))
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    number = _num(value)
+    return None if number is None else int(number)
 
 
 def expected_rows(truth: dict[str, Any]) -> dict[str, Counter]:
@@ -40,16 +54,18 @@ def expected_rows(truth: dict[str, Any]) -> dict[str, Counter]:
     fields = lambda p: p["custom_fields"].items() if isinstance(p.get("custom_fields"), dict) else (  # noqa: E731
         (f.get("name"), f.get("value")) for f in p.get("custom_fields") or [])
     return {
-        "people": Counter((p["id"], _none(p.get("email")), _none(p.get("phone"))) for p in people),
-        "people__tags": Counter((p["id"], t) for p in people for t in p.get("tags") or []),
+        "people": Counter(
+            (p["id"], _text(p.get("name")), _none(p.get("email")), _none(p.get("phone"))) for p in people),
+        "people__tags": Counter((p["id"], _text(t)) for p in people for t in p.get("tags") or []),
         "people__accounts": Counter((p["id"], a["account_id"]) for p in people for a in p.get("accounts") or []),
         "people__subscribe_history": Counter(
             (p["id"], h.get("tunnelId"), h.get("leadgentoolId"), h.get("trafficSourceId"), h.get("accountId"))
             for p in people for h in p.get("subscribeHistory") or []
         ),
-        "people__custom_fields": Counter((p["id"], name, _text(value)) for p in people for name, value in fields(p)),
+        "people__custom_fields": Counter((p["id"], name, _none(value)) for p in people for name, value in fields(p)),
         "communication_channels": Counter(
-            (c["id"], c["person_id"], c["from"], (c.get("utmMarks") or {}).get("utm_source"))
+            (c["id"], c["person_id"], _text(c.get("name")), c["from"],
+             _none((c.get("utmMarks") or {}).get("utm_source")))
             for c in truth["communication_channels"]
         ),
         "chat_messages": Counter(
@@ -57,26 +73,27 @@ def expected_rows(truth: dict[str, Any]) -> dict[str, Counter]:
             for m in truth["chat_messages"]
         ),
         "orders": Counter(
-            (o["id"], o["person_id"], o["status"], o["currency"], _num(o["price"]), o.get("paymentMethod"))
+            (o["id"], o["person_id"], _text(o.get("title")), o["status"], o["currency"], _num(o["price"]),
+             o.get("paymentMethod"))
             for o in truth["orders"]
         ),
-        "tunnels": Counter((t["id"], t["name"]) for t in truth["tunnels"]),
+        "tunnels": Counter((t["id"], _text(t["name"])) for t in truth["tunnels"]),
         "leadgentools": Counter((t["id"], t["tunnel_id"], t["type"]) for t in truth["leadgentools"]),
         "tunnel_stats": Counter(
-            (s["tunnel_id"], int(s["visits"]), int(s["subscribers"]), int(s["sales"]), _num(s["totalSale"]))
+            (s["tunnel_id"], _int(s["visits"]), _int(s["subscribers"]), _int(s["sales"]), _num(s["totalSale"]))
             for s in truth["tunnel_stats"]
         ),
-        "users": Counter(u["id"] for u in truth["users"]),
-        "tags": Counter(t["id"] for t in truth["tags"]),
+        "users": Counter((u["id"], _text(u["name"])) for u in truth["users"]),
+        "tags": Counter((t["id"], _text(t["name"])) for t in truth["tags"]),
         "connections": Counter(c["id"] for c in truth["connections"]),
         "template_categories": Counter(c["id"] for c in truth["template_categories"]),
-        "templates": Counter((t["id"], t["category_id"]) for t in truth["templates"]),
+        "templates": Counter((t["id"], t["category_id"], _text(t["message_name"])) for t in truth["templates"]),
     }
 
 
 LIVE = "deleted_at is null"
 LOADED_SQL = {
-    "people": f"select id, email, phone from {{ds}}.people where {LIVE}",
+    "people": f"select id, name, email, phone from {{ds}}.people where {LIVE}",
     "people__tags": (
         "select p.id, c.value from {ds}.people__tags c join {ds}.people p on c._dlt_parent_id = p._dlt_id "
         f"where p.{LIVE}"
@@ -94,10 +111,10 @@ LOADED_SQL = {
         f"join {{ds}}.people p on c._dlt_parent_id = p._dlt_id where p.{LIVE}"
     ),
     "communication_channels": (
-        f'select id, person_id, "from", utm_marks__utm_source from {{ds}}.communication_channels where {LIVE}'
+        f'select id, person_id, name, "from", utm_marks__utm_source from {{ds}}.communication_channels where {LIVE}'
     ),
     "chat_messages": f"select id, account_id, type, links__created_by__id from {{ds}}.chat_messages where {LIVE}",
-    "orders": f"select id, person_id, status, currency, price, payment_method from {{ds}}.orders where {LIVE}",
+    "orders": f"select id, person_id, title, status, currency, price, payment_method from {{ds}}.orders where {LIVE}",
     "tunnels": f"select id, name from {{ds}}.tunnels where {LIVE}",
     "leadgentools": f"select id, tunnel_id, type from {{ds}}.leadgentools where {LIVE}",
     "tunnel_stats": (
@@ -105,11 +122,11 @@ LOADED_SQL = {
         f"join {{ds}}.tunnels t on t.id = s.tunnel_id and t.{LIVE} "
         "where s.snapshot_date = (select max(snapshot_date) from {ds}.tunnel_stats)"
     ),
-    "users": f"select id from {{ds}}.users where {LIVE}",
-    "tags": f"select id from {{ds}}.tags where {LIVE}",
+    "users": f"select id, name from {{ds}}.users where {LIVE}",
+    "tags": f"select id, name from {{ds}}.tags where {LIVE}",
     "connections": f"select id from {{ds}}.connections where {LIVE}",
     "template_categories": f"select id from {{ds}}.template_categories where {LIVE}",
-    "templates": f"select id, category_id from {{ds}}.templates where {LIVE}",
+    "templates": f"select id, category_id, message_name from {{ds}}.templates where {LIVE}",
 }
 
 
