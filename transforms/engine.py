@@ -67,15 +67,19 @@ def catalog_columns(client: Any, schema: str) -> dict[str, set[str]]:
     return out
 
 
-def relation_shapes(client: Any, schemas: Iterable[str]) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """(schema, relation), lower case -> [(column, data type)] in column order, tables and views."""
+def relation_shapes(
+    client: Any, schemas: Iterable[str], relations: Iterable[str] | None = None
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(schema, relation), lower case -> [(column, data type)] in column order, for the
+    tables and views of ``schemas`` (only those named in ``relations``, when given)."""
     names = ", ".join(literal(s) for s in schemas)
     if not names:
         return {}
+    only = "" if relations is None else f" and table_name in ({', '.join(literal(r) for r in relations)})"
     rows = query(
         client,
         "select table_schema, table_name, column_name, data_type from information_schema.columns "
-        f"where table_schema in ({names}) order by table_schema, table_name, ordinal_position",
+        f"where table_schema in ({names}){only} order by table_schema, table_name, ordinal_position",
     )
     out: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for schema, table, column, data_type in rows:

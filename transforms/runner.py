@@ -199,7 +199,7 @@ def _same_shape(client: Any, schema: str, name: str, body: str) -> bool:
     probe = qualified(schema, PROBE)
     client.execute_sql(f"create view {probe} as {body}")
     try:
-        shapes = relation_shapes(client, [schema])
+        shapes = relation_shapes(client, [schema], [PROBE, name])
     finally:
         client.execute_sql(f"drop view {probe}")
     return shapes.get((schema.lower(), PROBE)) == shapes.get((schema.lower(), name))

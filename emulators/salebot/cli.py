@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 
 from emulators.base import EmulatorServer
-from emulators.salebot.emulator import DEFAULT_API_KEY, SalebotEmulator, SalebotKnobs
+from emulators.salebot.emulator import ACTIONS, DEFAULT_API_KEY, SalebotEmulator, SalebotKnobs
 
 
 def add_salebot_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,10 +18,41 @@ def add_salebot_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8091, help="port (default 8091; 0 picks a free one)")
     parser.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
     parser.add_argument("--scale", type=int, default=60, help="number of clients (default 60)")
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the key accepted in /api/<key>/... (default: the document's example key)")
-    parser.add_argument("--anchor", default=None, help="ISO datetime (UTC) the generated history ends at (default: now)")
+    parser.add_argument(
+        "--api-key",
+        default=DEFAULT_API_KEY,
+        help="the key accepted in /api/<key>/... (default: the document's example key)",
+    )
+    parser.add_argument(
+        "--anchor", default=None, help="ISO datetime (UTC) the generated history ends at (default: now)"
+    )
     parser.add_argument("--webhook-url", default=None, help="POST every new message (from simulate) here")
-    parser.add_argument("--history-tz-hours", type=int, default=3, help="time zone of dd.mm.yyyy history windows (default 3, Moscow)")
+    parser.add_argument(
+        "--history-tz-hours", type=int, default=3, help="time zone of dd.mm.yyyy history windows (default 3, Moscow)"
+    )
+    parser.add_argument(
+        "--silent-crm",
+        action="store_true",
+        help="orders, order moves, variables and managers' messages leave updated_at as it was",
+    )
+    parser.add_argument(
+        "--deny",
+        action="append",
+        default=[],
+        choices=ACTIONS,
+        metavar="ACTION",
+        help="answer ACTION as for a key without its permission (repeatable)",
+    )
+    parser.add_argument(
+        "--denied-status",
+        type=int,
+        choices=(403, 404),
+        default=403,
+        help="HTTP status of a denied action (default 403)",
+    )
+    parser.add_argument(
+        "--hostile", action="store_true", help="strangers' strings, odd shapes and undocumented fields in the data"
+    )
     add_knob_arguments(parser)
 
 
@@ -35,7 +66,16 @@ def run_salebot_from_args(args: argparse.Namespace) -> int:
         if anchor.tzinfo is None:
             anchor = anchor.replace(tzinfo=dt.UTC)
     knobs = knobs_from_args(args, SalebotKnobs)
-    knobs.history_tz_hours = args.history_tz_hours  # type: ignore[attr-defined]
+    assert isinstance(knobs, SalebotKnobs)
+    knobs.update(
+        {
+            "history_tz_hours": args.history_tz_hours,
+            "silent_crm": args.silent_crm,
+            "denied_actions": list(args.deny),
+            "denied_status": args.denied_status,
+            "hostile": args.hostile,
+        }
+    )
     emu = SalebotEmulator(seed=args.seed, scale=args.scale, api_key=args.api_key, knobs=knobs, anchor=anchor)
     if args.webhook_url:
         emu.webhook_url = args.webhook_url
@@ -48,7 +88,9 @@ def run_salebot_from_args(args: argparse.Namespace) -> int:
     )
     print(f"  SOURCES__SALEBOT__BASE_URL={url}", flush=True)
     print("  SOURCES__SALEBOT__API_KEY=<the --api-key value>", flush=True)
-    print(f"  admin: {url}/__admin/requests | /__admin/knobs | /__admin/truth | POST /__admin/simulate | /__admin/webhook", flush=True)
+    print("  SOURCES__SALEBOT__REQUESTS_PER_MINUTE=0   (lifts the loader's own rate limit of 300/min)", flush=True)
+    admin = "/__admin/requests | /__admin/knobs | /__admin/truth | POST /__admin/simulate | /__admin/webhook"
+    print(f"  admin: {url}{admin}", flush=True)
     return serve_in_foreground(server)
 
 

@@ -22,7 +22,21 @@ Follows ``../shared/api-docs/salebot-api.ru.md`` and the readings in ``API-NOTES
   this emulator answers ``{"status": "success", "messages": [block, ...]}`` and a flat
   ``{name: value}`` dict respectively (choices, see docs/salebot.md);
 - a wrong key: the document is silent; this emulator answers HTTP 401 with
-  ``{"status": "error", "message": "Unauthorized"}``.
+  ``{"status": "error", "message": "Unauthorized"}``;
+- a key without the permission an action needs (knob ``denied_actions``): the document
+  only says the call "will not work"; this emulator answers HTTP 403 (or 404 with
+  ``denied_status``) with ``{"status": "error", "message": ...}``;
+- no order creation time: the document gives none, so orders carry none (the truth keeps
+  the moment an order was made as ``created_at``, for tests to reason about);
+- a client's ``updated_at`` moves on each of its messages and, by default, on order
+  changes and variable changes; knob ``silent_crm`` keeps it still for orders, order
+  moves, variables and managers' messages (the reading the document leaves open).
+
+Knobs beyond the shared ones (:class:`SalebotKnobs`): ``webhook_url``, ``history_tz_hours``,
+``silent_crm``, ``denied_actions``/``denied_status``, ``hostile`` (strangers' strings,
+odd shapes and undocumented fields in generated data: set it before the data is made,
+i.e. at construction or before ``POST /__admin/reset {"data": true}``, and it applies to
+everything ``simulate`` makes).
 
 Webhook: set ``emu.webhook_url`` (or the ``webhook_url`` knob via ``POST /__admin/knobs``)
 and every NEW message created by :meth:`SalebotEmulator.simulate` (or by ``mutate_rate``)
@@ -43,9 +57,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from emulators import hostile
 from emulators.base import EmulatorApp, HTTPError, Knobs, Request
 
-__all__ = ["DEFAULT_API_KEY", "ORDER_STATUSES", "SalebotEmulator", "SalebotKnobs"]
+__all__ = ["ACTIONS", "DEFAULT_API_KEY", "ORDER_STATUSES", "SalebotEmulator", "SalebotKnobs"]
 
 DEFAULT_API_KEY = "d3f31dabef80ddeb73d43938b4ef8bb0"
 ORDER_STATUSES = {0: "active", 1: "success", 2: "failed"}
@@ -62,9 +77,35 @@ _MESSENGERS = [
 ]
 # SalebotCRM funnel states: (state_id, order_status it belongs to)
 _STATES = [(101, 0), (102, 0), (103, 0), (104, 1), (105, 2)]
+# every READ action served, GET and POST alike (Salebot accepts both)
+ACTIONS = (
+    "get_clients",
+    "get_history",
+    "get_orders",
+    "get_current_order_id",
+    "get_order_state",
+    "get_order_vars",
+    "connected_channels",
+    "get_messages",
+    "get_variables",
+)
 _FIRST_NAMES = ["Ольга", "Елена", "Иван", "Пётр", "Анна", "Мария", "Алексей", "Дмитрий", "Сергей", "Наталья"]
-_CLIENT_TEXTS = ["Здравствуйте", "Сколько стоит?", "Хочу записаться", "А есть рассрочка?", "Спасибо!", "Да", "Нет", "Расскажи об услугах"]
-_BOT_TEXTS = ["Добрый день! Чем помочь?", "Стоимость услуг: от 1500 руб.", "Оставьте заявку", "Спасибо, с вами свяжется менеджер"]
+_CLIENT_TEXTS = [
+    "Здравствуйте",
+    "Сколько стоит?",
+    "Хочу записаться",
+    "А есть рассрочка?",
+    "Спасибо!",
+    "Да",
+    "Нет",
+    "Расскажи об услугах",
+]
+_BOT_TEXTS = [
+    "Добрый день! Чем помочь?",
+    "Стоимость услуг: от 1500 руб.",
+    "Оставьте заявку",
+    "Спасибо, с вами свяжется менеджер",
+]
 
 
 @dataclass
@@ -73,11 +114,22 @@ class SalebotKnobs(Knobs):
 
     webhook_url: str | None = None  # POST every new message here (documented payload)
     history_tz_hours: int = 3  # the time zone dd.mm.yyyy history windows are read in
+    # updated_at stays still for new orders, order moves, variable changes, deletions of
+    # orders and managers' messages (only the client's and the bot's messages move it)
+    silent_crm: bool = False
+    denied_actions: list[str] = dataclasses.field(default_factory=list)  # the key lacks their permission
+    denied_status: int = 403  # how a denied action is answered: 403 or 404
+    hostile: bool = False  # strangers' strings, odd shapes and extra fields in the data made from now on
 
     def validate(self) -> None:
         super().validate()
         if not -12 <= int(self.history_tz_hours) <= 14:
             raise ValueError("history_tz_hours must be within [-12, 14]")
+        if int(self.denied_status) not in (403, 404):
+            raise ValueError("denied_status must be 403 or 404")
+        unknown = sorted(set(self.denied_actions) - set(ACTIONS))
+        if unknown:
+            raise ValueError(f"denied_actions: unknown action(s) {', '.join(unknown)}; known: {', '.join(ACTIONS)}")
 
 
 def _parse_day(value: str) -> dt.date:
@@ -117,21 +169,10 @@ class SalebotEmulator(EmulatorApp):
         self._sim_rng = random.Random(seed * 7919 + 17)
         self.regenerate()
         prefix = "/api/{api_key}/"
-        for action in (
-            "get_clients",
-            "get_history",
-            "get_orders",
-            "get_current_order_id",
-            "get_order_state",
-            "connected_channels",
-            "get_messages",
-            "get_variables",
-        ):
-            handler = getattr(self, "_h_" + action)
+        for action in ACTIONS:
+            handler = self._permitted(action, getattr(self, "_h_" + action))
             self.route("GET", prefix + action, handler)
             self.route("POST", prefix + action, handler)  # Salebot accepts both
-        self.route("POST", prefix + "get_order_vars", self._h_get_order_vars)
-        self.route("GET", prefix + "get_order_vars", self._h_get_order_vars)
         self.route("GET", "/__admin/webhook", lambda r: self._admin_webhook_get(), api=False)
         self.route("POST", "/__admin/webhook", self._admin_webhook_set, api=False)
 
@@ -159,6 +200,10 @@ class SalebotEmulator(EmulatorApp):
                 }
                 for i, name in enumerate(["Старт", "Прайс", "Заявка", "Спасибо", "Напоминание", "Рассылка"])
             ]
+            if self.knobs.hostile:  # type: ignore[attr-defined]
+                self.blocks[1]["name"] = {"ru": hostile.PAYLOADS[0], "en": "Price"}  # an object where text is
+                self.channels["telegram"][1]["name"] = hostile.PAYLOADS[2]
+                self.channels["telegram"][1]["short_name"] = ["funnel", "help"]
             self.clients: dict[int, dict[str, Any]] = {}
             self.client_vars: dict[int, dict[str, Any]] = {}
             self.messages: dict[int, list[dict[str, Any]]] = {}
@@ -187,13 +232,33 @@ class SalebotEmulator(EmulatorApp):
             cid = 14 + n * 9
             if messenger == "telegram":
                 items = [
-                    {"id": cid, "short_name": "funnel_shop_bot", "name": "funnel_shop_bot", "enabled": True, "group_id": "funnel_shop_bot"},
-                    {"id": cid + 1, "short_name": "funnel_help_bot", "name": "funnel_help_bot", "enabled": True, "group_id": "funnel_help_bot"},
+                    {
+                        "id": cid,
+                        "short_name": "funnel_shop_bot",
+                        "name": "funnel_shop_bot",
+                        "enabled": True,
+                        "group_id": "funnel_shop_bot",
+                    },
+                    {
+                        "id": cid + 1,
+                        "short_name": "funnel_help_bot",
+                        "name": "funnel_help_bot",
+                        "enabled": True,
+                        "group_id": "funnel_help_bot",
+                    },
                 ]
             elif messenger == "vkontakte":
                 items = [{"id": cid, "group": "143414131", "group_id": "143414131"}]
             elif messenger == "whatsapp":
-                items = [{"id": cid, "name": "79001234567", "enabled": True, "group_id": "1hwF7lwEjv4SKYIGFhQnBw==", "status": 1}]
+                items = [
+                    {
+                        "id": cid,
+                        "name": "79001234567",
+                        "enabled": True,
+                        "group_id": "1hwF7lwEjv4SKYIGFhQnBw==",
+                        "status": 1,
+                    }
+                ]
             elif messenger == "viber":
                 items = [{"id": cid, "uri": "salebotstage", "name": "salebotstage", "enabled": True, "group_id": 11}]
             else:
@@ -204,7 +269,7 @@ class SalebotEmulator(EmulatorApp):
         return out
 
     def _pick_channel(self, rng: random.Random) -> tuple[int, str]:
-        messenger, ctype = rng.choice(_MESSENGERS[:4] + _MESSENGERS[:2])
+        messenger, ctype = rng.choice([*_MESSENGERS[:4], *_MESSENGERS[:2]])
         item = rng.choice(self.channels[messenger])
         return ctype, str(item["group_id"])
 
@@ -217,7 +282,7 @@ class SalebotEmulator(EmulatorApp):
             "id": cid,
             "platform_id": platform,
             "client_type": ctype,
-            "name": rng.choice(_FIRST_NAMES + [None]),
+            "name": self._text(rng, rng.choice([*_FIRST_NAMES, None])),
             "avatar": None if rng.random() < 0.5 else f"https://files.salebot.pro/uploads/avatars/{platform[:9]}.jpg",
             "message_id": None,
             "project_id": self.project_id,
@@ -228,9 +293,32 @@ class SalebotEmulator(EmulatorApp):
             "group": group,
             "operator_start_dialog": None,
         }
-        self.client_vars[cid] = {"client.name": self.clients[cid]["name"], "utm_source": rng.choice(["ig", "vk", "site", None])}
+        self.client_vars[cid] = {
+            "client.name": self.clients[cid]["name"],
+            "utm_source": rng.choice(["ig", "vk", "site", None]),
+        }
+        if self.knobs.hostile:  # type: ignore[attr-defined]
+            client = self.clients[cid]
+            if rng.random() < 0.2:
+                client["project_id"] = f"project {self.project_id}"  # text where a number is
+            client["comment"] = hostile.payload(rng)  # fields the document does not list
+            client["utm"] = {"campaign": hostile.payload(rng), "clicks": rng.randint(0, 9)}
+            self.client_vars[cid].update(
+                {f"note {hostile.payload(rng)[:40]}": hostile.payload(rng), "profile": hostile.odd_shape(rng)}
+            )
         self.messages[cid] = []
         return cid
+
+    def _text(self, rng: random.Random, usual: Any) -> Any:
+        """``usual``, or with the ``hostile`` knob often a stranger's string or an odd shape."""
+        if not self.knobs.hostile:  # type: ignore[attr-defined]
+            return usual
+        roll = rng.random()
+        if roll < 0.45:
+            return hostile.payload(rng)
+        if roll < 0.55:
+            return copy.deepcopy(hostile.odd_shape(rng))
+        return usual
 
     def _new_message(self, rng: random.Random, cid: int, t: int, kind: str | None = None) -> dict[str, Any]:
         kind = kind or rng.choice(["client", "client", "bot", "bot", "manager"])
@@ -244,16 +332,21 @@ class SalebotEmulator(EmulatorApp):
             "message_id": block,
             "message_from_outside": 1 if kind == "manager" else 0,
             "created_at": t,
-            "text": rng.choice(_CLIENT_TEXTS if kind == "client" else _BOT_TEXTS),
+            "text": self._text(rng, rng.choice(_CLIENT_TEXTS if kind == "client" else _BOT_TEXTS)),
             "attachments": {},
             "delivered": True,
             "error_message": None,
             "manager_id": 12486 if kind == "manager" else None,
             "manager_email": "manager@example.com" if kind == "manager" else None,
         }
+        if self.knobs.hostile:  # type: ignore[attr-defined]
+            msg["forwarded_from"] = hostile.payload(rng)  # a field the document does not list
+            if msg["manager_id"] is not None:
+                msg["manager_id"] = str(msg["manager_id"])  # a number as text
         self.messages[cid].append(msg)
         client = self.clients[cid]
-        client["updated_at"] = max(client["updated_at"], t)
+        if kind != "manager" or not self.knobs.silent_crm:  # type: ignore[attr-defined]
+            client["updated_at"] = max(client["updated_at"], t)
         if block is not None:
             client["message_id"] = block
         return msg
@@ -268,12 +361,19 @@ class SalebotEmulator(EmulatorApp):
             "status": status,
             "state_id": state,
             "variables": {
-                "name": f"Заказ {oid}",
+                "name": self._text(rng, f"Заказ {oid}"),
                 "budget": str(rng.choice([990, 1500, 4900, 12000])),
-                "created_at": t,
             },
+            "created_at": t,  # the truth's, never served: the API gives no creation time
         }
+        if self.knobs.hostile:  # type: ignore[attr-defined]
+            self.orders[oid]["variables"]["comment"] = copy.deepcopy(hostile.odd_shape(rng))
         return oid
+
+    def _touch(self, cid: int, t: int) -> None:
+        """A CRM-side change of the client: moves ``updated_at`` unless ``silent_crm``."""
+        if not self.knobs.silent_crm and cid in self.clients:  # type: ignore[attr-defined]
+            self.clients[cid]["updated_at"] = max(self.clients[cid]["updated_at"], t)
 
     # ------------------------------------------------------------------ auth & errors
     def authorize(self, req: Request) -> bool:
@@ -281,6 +381,16 @@ class SalebotEmulator(EmulatorApp):
 
     def error_body(self, status: int, message: str) -> Any:
         return {"status": "error", "message": message}
+
+    def _permitted(self, action: str, handler: Any) -> Any:
+        """``handler``, unless the key lacks the permission for ``action`` (knob ``denied_actions``)."""
+
+        def guarded(req: Request) -> Any:
+            if action in self.knobs.denied_actions:  # type: ignore[attr-defined]
+                raise HTTPError(int(self.knobs.denied_status), f"the API key has no permission for {action}")  # type: ignore[attr-defined]
+            return handler(req)
+
+        return guarded
 
     # ------------------------------------------------------------------ helpers
     def _arg(self, req: Request, name: str) -> Any:
@@ -419,8 +529,6 @@ class SalebotEmulator(EmulatorApp):
             except ValueError:
                 wanted = [wanted]
         variables = dict(order["variables"])
-        if self.knobs.drift:
-            variables["created_at"] = str(variables["created_at"])
         if wanted:
             variables = {k: v for k, v in variables.items() if k in wanted}
         return {"status": "success", "result": variables}
@@ -442,12 +550,15 @@ class SalebotEmulator(EmulatorApp):
 
     # ------------------------------------------------------------------ truth
     def truth(self) -> dict:
-        """The whole project in the API's own shapes (+ ``client_id`` on messages and orders)."""
+        """The whole project in the API's own shapes, plus ``client_id`` on messages and
+        orders, the moment each order was made (``created_at``, which the API never
+        serves) and ``client_variables`` (``{client id: get_variables answer}``)."""
         with self.data_lock:
             return {
-                "clients": [dict(self.clients[c]) for c in sorted(self.clients)],
+                "clients": [copy.deepcopy(self.clients[c]) for c in sorted(self.clients)],
+                "client_variables": {c: copy.deepcopy(self.client_vars[c]) for c in sorted(self.clients)},
                 "messages": [
-                    {**m, "client_id": cid} for cid in sorted(self.messages) for m in self.messages[cid]
+                    {**copy.deepcopy(m), "client_id": cid} for cid in sorted(self.messages) for m in self.messages[cid]
                 ],
                 "orders": [copy.deepcopy(self.orders[o]) for o in sorted(self.orders)],
                 "channels": copy.deepcopy(self.channels),
@@ -463,28 +574,44 @@ class SalebotEmulator(EmulatorApp):
 
     def simulate(
         self,
+        *,
         active_clients: int = 0,
         new_clients: int = 0,
         new_orders: int = 0,
         status_changes: int = 0,
-        touch_clients: bool = True,
+        variable_changes: int = 0,
+        delete_clients: int = 0,
+        delete_orders: int = 0,
+        touch_clients: bool | None = None,
     ) -> dict:
         """Make activity happen now.
 
         ``active_clients`` existing clients each exchange 1-3 messages; ``new_clients``
-        arrive and greet the bot; ``new_orders`` are opened for random clients;
-        ``status_changes`` orders move to another status/CRM state. ``touch_clients``:
-        whether an order change advances its client's ``updated_at`` (True is the reading
-        this project builds on - the CRM moves orders when the client talks to the bot;
-        False reproduces a silent change that only a periodic sweep can find).
+        arrive and greet the bot; ``new_orders`` are opened for random clients (as a bot
+        block or a manager would); ``status_changes`` open orders move to another CRM state
+        (and so, maybe, status); ``variable_changes`` clients get a variable set by a
+        block; ``delete_clients`` clients are deleted with their messages, orders and
+        variables (they answer ``client_not_found`` from now on); ``delete_orders``
+        orders are deleted. ``touch_clients``: whether these CRM-side changes advance the
+        client's ``updated_at``; None (default) follows the ``silent_crm`` knob.
         Every new message is pushed to ``webhook_url`` when set.
         """
-        for name, v in (("active_clients", active_clients), ("new_clients", new_clients), ("new_orders", new_orders), ("status_changes", status_changes)):
+        counts = {
+            "active_clients": active_clients,
+            "new_clients": new_clients,
+            "new_orders": new_orders,
+            "status_changes": status_changes,
+            "variable_changes": variable_changes,
+            "delete_clients": delete_clients,
+            "delete_orders": delete_orders,
+        }
+        for name, v in counts.items():
             if int(v) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        touch = (not self.knobs.silent_crm) if touch_clients is None else bool(touch_clients)  # type: ignore[attr-defined]
         rng = self._sim_rng
         created_msgs: list[tuple[int, dict[str, Any]]] = []
-        out: dict[str, list[int]] = {"active_clients": [], "new_clients": [], "new_orders": [], "status_changes": [], "messages": []}
+        out: dict[str, list[int]] = {k: [] for k in (*counts, "messages")}
         with self.data_lock:
             existing = sorted(self.clients)
             for cid in rng.sample(existing, min(int(active_clients), len(existing))):
@@ -501,7 +628,7 @@ class SalebotEmulator(EmulatorApp):
                 cid = rng.choice(sorted(self.clients))
                 t = self._now()
                 out["new_orders"].append(self._new_order(rng, cid, t, 0))
-                if touch_clients:
+                if touch:
                     self.clients[cid]["updated_at"] = max(self.clients[cid]["updated_at"], t)
             candidates = sorted(o for o in self.orders if self.orders[o]["status"] == 0 and o not in out["new_orders"])
             for oid in rng.sample(candidates, min(int(status_changes), len(candidates))):
@@ -509,12 +636,43 @@ class SalebotEmulator(EmulatorApp):
                 new_state, new_status = rng.choice([(s, st) for s, st in _STATES if s != order["state_id"]])
                 order["state_id"], order["status"] = new_state, new_status
                 out["status_changes"].append(oid)
-                if touch_clients:
+                if touch:
                     c = self.clients[order["client_id"]]
                     c["updated_at"] = max(c["updated_at"], self._now())
+            for cid in rng.sample(sorted(self.clients), min(int(variable_changes), len(self.clients))):
+                value = self._text(rng, rng.choice(["lead", "hot", "cold", "vip"]))
+                self.client_vars[cid]["segment"] = value
+                out["variable_changes"].append(cid)
+                if touch:
+                    self.clients[cid]["updated_at"] = max(self.clients[cid]["updated_at"], self._now())
+            fresh = set(out["new_clients"])
+            doomed = rng.sample(
+                [c for c in sorted(self.clients) if c not in fresh],
+                min(int(delete_clients), max(0, len(self.clients) - len(fresh))),
+            )
+            for cid in doomed:
+                self._delete_client(cid)
+                out["delete_clients"].append(cid)
+            for oid in rng.sample(sorted(self.orders), min(int(delete_orders), len(self.orders))):
+                order = self.orders.pop(oid)
+                out["delete_orders"].append(oid)
+                if touch:
+                    c = self.clients[order["client_id"]]
+                    c["updated_at"] = max(c["updated_at"], self._now())
+            created_msgs = [(cid, m) for cid, m in created_msgs if cid in self.clients]
             out["messages"] = [m["id"] for _, m in created_msgs]
+            for key in ("new_orders", "status_changes"):
+                out[key] = [oid for oid in out[key] if oid in self.orders]
         self._push(created_msgs)
         return out
+
+    def _delete_client(self, cid: int) -> None:
+        """The client is gone from every answer, with its messages, orders and variables."""
+        del self.clients[cid]
+        self.client_vars.pop(cid, None)
+        self.messages.pop(cid, None)
+        for oid in [o for o, order in self.orders.items() if order["client_id"] == cid]:
+            del self.orders[oid]
 
     def _mutate_one(self) -> None:
         """``mutate_rate``: a client writes while the loader pages."""
@@ -557,7 +715,9 @@ class SalebotEmulator(EmulatorApp):
         for payload in payloads:
             record: dict[str, Any] = {"message_id": payload["id"], "client_id": payload["client"]["id"]}
             data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-            request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                url, data=data, method="POST", headers={"Content-Type": "application/json"}
+            )
             try:
                 with urllib.request.urlopen(request, timeout=10) as resp:
                     record["status"] = resp.status
@@ -575,4 +735,3 @@ class SalebotEmulator(EmulatorApp):
         body = self._admin_body(req)
         self.webhook_url = body.get("url") or body.get("webhook_url")
         return self._admin_webhook_get()
-

@@ -16,6 +16,7 @@ TUNNELS = "api/v2/tunnels"
 TUNNEL = "api/v2/tunnels/{id}"
 TUNNEL_STATS = "api/v2/tunnels/{id}/stats"
 USERS = "api/v2/users"
+USER = "api/v2/users/{id}"
 TAGS = "api/v2/tags"
 CONNECTIONS = "api/v2/connections"
 TEMPLATE_CATEGORIES = "api/v2/categories/templates"
@@ -32,5 +33,7 @@ WINDOW_OVERLAP_HOURS = 24
 # Leeloo's help pages state 300 requests per minute per account.
 REQUESTS_PER_MINUTE = 300
 CONCURRENCY = 8
+# Every channel's messages and every person's detail are re-verified at least once per this many runs.
+SWEEP_RUNS = 7
 
 PLACEHOLDERS = frozenset({"NOT_DEFINED", "NO_DATA"})

@@ -1,63 +1,30 @@
-"""Salebot API wrapper, paging, history windows, and the nightly re-read plan.
+"""Salebot API wrapper: the READ actions, client paging, history windows, order lists,
+and the permissions a key turns out not to have.
 
-Salebot gives no updated-since filter and no totals, so the work of a run is "per
-client": one history call per client (more when a window is full) and three
-``get_orders`` calls plus two detail calls per order. This module keeps those calls
-behind a small typed wrapper on the shared :class:`~sources.http.ApiClient`
-(retries, rate limit, request budget, key redaction) and decides which clients a run
-must re-read (:func:`plan_clients`).
+The work of a run is per client: one history call (more when a window is full), one
+variables call, three ``get_orders`` calls plus two detail calls per order. This module
+keeps those calls behind a small typed wrapper on the shared :class:`~sources.http.ApiClient`
+(retries, rate limit, request budget, key redaction) and reads one client's data
+(:func:`read_client`); what to make of it is the source's business.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sources.http import ApiClient, ApiError, RateLimiter, RequestBudget
+from sources.http import ApiClient, ApiError, Forbidden, RateLimiter, RequestBudget
 from sources.salebot import settings
+from sources.salebot.plan import Scope
+from sources.salebot.rows import to_int
 
 logger = logging.getLogger("chatfunnel.salebot")
 
 UTC = dt.UTC
-
-
-# --------------------------------------------------------------------------- typing helpers
-
-
-def to_utc(value: Any) -> dt.datetime | None:
-    """Unix seconds (int, float or digit string, as drift may deliver) -> aware UTC datetime."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        return dt.datetime.fromtimestamp(float(value), tz=UTC)
-    except (TypeError, ValueError):
-        import pendulum
-
-        parsed = pendulum.parse(str(value))
-        return dt.datetime.fromisoformat(parsed.in_timezone("UTC").isoformat())  # type: ignore[union-attr]
-
-
-def to_int(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def to_bool(value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes")
-    return bool(value)
 
 
 def day(d: dt.date) -> str:
@@ -68,16 +35,63 @@ def utc_today() -> dt.date:
     return dt.datetime.now(UTC).date()
 
 
-# --------------------------------------------------------------------------- API wrapper
-
-
 def _is_app_error(body: Any) -> bool:
     """A 200 whose body says the call failed transiently (retried by the client)."""
     return isinstance(body, dict) and body.get("status") in settings.TRANSIENT_ERROR_STATUSES
 
 
-def _not_found(body: Any) -> bool:
+def not_found(body: Any) -> bool:
     return isinstance(body, dict) and str(body.get("status", "")).lower() in settings.NOT_FOUND_STATUSES
+
+
+def client_not_found(body: Any) -> bool:
+    return isinstance(body, dict) and str(body.get("status", "")).lower() == settings.CLIENT_NOT_FOUND
+
+
+class ActionDenied(Exception):
+    """The key may not call this action (403, or 404 for an action the document lists)."""
+
+    def __init__(self, action: str, status: int) -> None:
+        super().__init__(f"{action}: HTTP {status}")
+        self.action = action
+        self.status = status
+
+
+class Permissions:
+    """The actions this key turned out not to be allowed, learnt from their first refusal:
+    later calls of a refused action are skipped without a request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.denied: dict[str, int] = {}
+
+    def check(self, action: str) -> None:
+        status = self.denied.get(action)
+        if status is not None:
+            raise ActionDenied(action, status)
+
+    def deny(self, action: str, status: int) -> None:
+        with self._lock:
+            self.denied.setdefault(action, status)
+
+    def missing(self) -> list[str]:
+        """The permissions (as the document names them) of the refused actions."""
+        return sorted({settings.PERMISSIONS.get(a, a) for a in self.denied})
+
+    def warnings(self) -> list[str]:
+        """One sentence per missing permission: what it cost and how to get it."""
+        out = []
+        for permission in self.missing():
+            actions = sorted(a for a in self.denied if settings.PERMISSIONS.get(a, a) == permission)
+            answers = ", ".join(f"{a} answered HTTP {self.denied[a]}" for a in actions)
+            lost = "; ".join(settings.LOADS.get(a, a) for a in actions)
+            english = settings.PERMISSION_IN_ENGLISH.get(permission, permission)
+            out.append(
+                f"The Salebot API key lacks the permission «{permission}» ({english}): {answers}. "
+                f"Not loaded: {lost}; everything else was. Give the key that permission "
+                f"(project settings -> Integrations -> API keys) to load it."
+            )
+        return out
 
 
 class SalebotApi:
@@ -97,6 +111,7 @@ class SalebotApi:
             raise ValueError("Salebot API key is empty: set SOURCES__SALEBOT__API_KEY")
         self._key = api_key
         self.budget = RequestBudget(max_requests)
+        self.permissions = Permissions()
         self.client = ApiClient(
             base_url,
             secrets=(api_key,),
@@ -116,51 +131,78 @@ class SalebotApi:
 
     def get(self, action: str, **params: Any) -> Any:
         # "Body" parameters of GET actions travel in the query string
-        return self.client.get_json(self._path(action), params={k: v for k, v in params.items() if v is not None})
+        return self._call(
+            action,
+            lambda: self.client.get_json(self._path(action), params={k: v for k, v in params.items() if v is not None}),
+        )
 
     def post(self, action: str, body: Mapping[str, Any]) -> Any:
-        return self.client.post_json(self._path(action), json=dict(body))
+        return self._call(action, lambda: self.client.post_json(self._path(action), json=dict(body)))
+
+    def _call(self, action: str, send: Any) -> Any:
+        """Send, unless the key is known not to have the action's permission; a 403 (or a
+        404 on a documented action) teaches it that."""
+        self.permissions.check(action)
+        try:
+            return send()
+        except Forbidden:
+            self.permissions.deny(action, 403)
+            raise ActionDenied(action, 403) from None
+        except ApiError as exc:
+            if exc.status == 404 and action != settings.GET_CLIENTS:  # a 404 on get_clients is a wrong base URL
+                self.permissions.deny(action, 404)
+                raise ActionDenied(action, 404) from None
+            raise
 
     # ---- lists
-    def iter_client_pages(self, page_limit: int = settings.CLIENTS_PAGE_LIMIT) -> Iterator[list[dict[str, Any]]]:
-        """Every client, page by page.
+    def iter_client_pages(self, page_limit: int = settings.CLIENTS_PAGE_LIMIT) -> Iterator[list[Any]]:
+        """Every client, page by page, as the API sends them.
 
         ``reverse=1`` asks for oldest first, so clients created while we page are appended
         at the end instead of shifting every later offset. There is no total: stop only on
-        an empty page (a short page may just be a server-side cap). A client seen twice
-        (the server ignored ``reverse`` and the list moved) is yielded once.
+        an empty page (a short page may just be a server-side cap).
         """
-        offset, seen = 0, set()
+        offset = 0
         while True:
-            body = self.get(settings.GET_CLIENTS, offset=offset, limit=page_limit, reverse=1)
+            try:
+                body = self.get(settings.GET_CLIENTS, offset=offset, limit=page_limit, reverse=1)
+            except ActionDenied:
+                raise Forbidden(
+                    f"get_clients: the key lacks the permission «{settings.READ_CLIENTS}» "
+                    "(read client information), without which nothing can be loaded",
+                    403,
+                    settings.GET_CLIENTS,
+                ) from None
             page = body.get("clients") if isinstance(body, dict) else body
-            if not page:
+            if not isinstance(page, list) or not page:
                 return
             offset += len(page)
-            fresh = [c for c in page if c.get("id") not in seen]
-            seen.update(c.get("id") for c in page)
-            if fresh:
-                yield fresh
+            yield page
 
     def history(
         self, client_id: int, start: dt.date, stop: dt.date, limit: int = settings.HISTORY_LIMIT
-    ) -> list[dict[str, Any]] | None:
+    ) -> list[Any] | None:
         """All messages of a client between two days (both inclusive); None if the client vanished.
 
         A window that comes back with ``limit`` messages may be truncated (the API has no
         paging): it is split in two overlapping halves until each fits or is one day.
         """
-        body = self.get(settings.GET_HISTORY, client_id=client_id, limit=limit, start_date=day(start), stop_date=day(stop))
-        if _not_found(body):
+        body = self.get(
+            settings.GET_HISTORY, client_id=client_id, limit=limit, start_date=day(start), stop_date=day(stop)
+        )
+        if client_not_found(body):
             return None
-        rows = list(body.get("result") or []) if isinstance(body, dict) else list(body or [])
+        result = body.get("result") if isinstance(body, dict) else body
+        rows = list(result) if isinstance(result, list) else []
         if len(rows) < limit:
             return rows
         days = (stop - start).days
         if days == 0:
             logger.warning(
                 "Salebot history of client %s on %s has %s+ messages: the API cannot page further",
-                client_id, day(start), limit,
+                client_id,
+                day(start),
+                limit,
             )
             return rows
         if days == 1:
@@ -168,199 +210,210 @@ class SalebotApi:
         else:
             mid = start + dt.timedelta(days=days // 2)
             halves = [(start, mid), (mid, stop)]  # overlap the middle day: safe under either edge reading
-        out: dict[Any, dict[str, Any]] = {}
+        out: list[Any] = []
         for a, b in halves:
-            for row in self.history(client_id, a, b, limit) or []:
-                out[row.get("id")] = row
-        return list(out.values())
-
-    def orders(self, client_id: int, variables: Sequence[str] | None = None) -> list[dict[str, Any]] | None:
-        """Every order of a client with its status, CRM state and variables; None if the client vanished."""
-        found: dict[int, int] = {}
-        for status in settings.ORDER_STATUSES:
-            body = self.get(settings.GET_ORDERS, client_id=client_id, order_status=status)
-            if _not_found(body):
+            half = self.history(client_id, a, b, limit)
+            if half is None:
                 return None
-            ids = body.get("order_id") if isinstance(body, dict) else None
-            if isinstance(ids, (int, str)):
-                ids = [ids]
-            for oid in ids or []:
-                found[int(oid)] = status  # a later status wins if the order moved while we read
-        out = []
-        for oid, status in sorted(found.items()):
-            state = self.get(settings.GET_ORDER_STATE, client_id=client_id, order_id=oid)
-            body: dict[str, Any] = {"client_id": client_id, "order_id": oid}
-            if variables:
-                body["variables"] = list(variables)
-            vars_ = self.post(settings.GET_ORDER_VARS, body)
-            if _not_found(state) and _not_found(vars_):
-                continue  # deleted between the list and the detail
-            out.append(order_row(oid, client_id, status, state, vars_))
+            out.extend(half)
         return out
 
-    def channels(self) -> list[dict[str, Any]]:
-        body = self.get(settings.CONNECTED_CHANNELS)
-        return channel_rows(body)
+    def order_ids(self, client_id: int, status: int) -> list[int] | None:
+        """Ids of the client's orders in ``status``; None if the client vanished."""
+        body = self.get(settings.GET_ORDERS, client_id=client_id, order_status=status)
+        if client_not_found(body):
+            return None
+        ids = body.get("order_id") if isinstance(body, dict) else None
+        if isinstance(ids, (int, str)):
+            ids = [ids]
+        out = []
+        for oid in ids if isinstance(ids, list) else []:
+            number = _order_id(oid)
+            if number is not None:
+                out.append(number)
+        return out
 
-    def blocks(self) -> list[dict[str, Any]]:
+    def order_state(self, client_id: int, order_id: int) -> Any:
+        return self.get(settings.GET_ORDER_STATE, client_id=client_id, order_id=order_id)
+
+    def order_vars(self, client_id: int, order_id: int, variables: Sequence[str] | None) -> Any:
+        body: dict[str, Any] = {"client_id": client_id, "order_id": order_id}
+        if variables:
+            body["variables"] = list(variables)
+        return self.post(settings.GET_ORDER_VARS, body)
+
+    def variables(self, client_id: int) -> Any:
+        """``get_variables``: the document shows no answer; read as a flat ``{name: value}``
+        (or ``{"status": "success", "result"|"variables": {...}}``); None if the client vanished."""
+        body = self.get(settings.GET_VARIABLES, client_id=client_id)
+        if client_not_found(body) and len(body) == 1:
+            return None
+        if isinstance(body, dict) and body.get("status") == "success":
+            for key in ("result", "variables"):
+                if isinstance(body.get(key), dict):
+                    return body[key]
+        return body
+
+    def channels(self) -> Any:
+        return self.get(settings.CONNECTED_CHANNELS)
+
+    def blocks(self) -> list[Any]:
         body = self.get(settings.GET_MESSAGES)
         if isinstance(body, list):
             return body
         if isinstance(body, dict):
             for key in ("messages", "result", "blocks", "items"):
                 if isinstance(body.get(key), list):
-                    return body[key]
+                    return list(body[key])
         raise ApiError(f"get_messages: unexpected answer shape ({type(body).__name__})")
 
 
-# --------------------------------------------------------------------------- row shaping
+def _order_id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value.strip())
+    return None
 
 
-def client_row(c: Mapping[str, Any]) -> dict[str, Any]:
-    row = dict(c)
-    row["id"] = int(row["id"])
-    for k in ("created_at", "updated_at"):
-        row[k] = to_utc(row.get(k))
-    for k in ("client_type", "project_id", "message_id"):
-        if k in row:
-            row[k] = to_int(row[k])
-    return row
-
-
-def message_row(m: Mapping[str, Any], client_id: int) -> dict[str, Any]:
-    row = dict(m)
-    row["id"] = int(row["id"])
-    row["client_id"] = client_id
-    row["created_at"] = to_utc(row.get("created_at"))
-    for k in ("answered", "client_replica", "delivered"):
-        if k in row:
-            row[k] = to_bool(row[k])
-    for k in ("message_id", "manager_id", "message_from_outside"):
-        if k in row:
-            row[k] = to_int(row[k])
-    row["origin"] = "history"
-    row["received_at"] = None
-    return row
-
-
-def webhook_message_row(payload: Mapping[str, Any], received_at: float) -> dict[str, Any]:
-    """A push in the shape of a history row. ``created_at`` is the time we received it
-    (the push carries none); the history row, when polled, replaces it."""
-    at = to_utc(received_at)
-    return {
-        "id": int(payload["id"]),
-        "client_id": int(payload["client"]["id"]),
-        "created_at": at,
-        "text": payload.get("message"),
-        "client_replica": to_bool(payload.get("is_input")),
-        "message_id": to_int(payload.get("message_id")),
-        "attachments": payload.get("attachments"),
-        "delivered": to_bool(payload.get("delivered")),
-        "error_message": payload.get("error_message"),
-        "origin": "webhook",
-        "received_at": at,
-    }
-
-
-def order_row(oid: int, client_id: int, status: int, state: Any, vars_: Any) -> dict[str, Any]:
-    variables = vars_.get("result") if isinstance(vars_, dict) and vars_.get("status") == "success" else None
-    state_id = to_int(state.get("state_id")) if isinstance(state, dict) and state.get("status") == "success" else None
-    created = to_utc((variables or {}).get("created_at")) if isinstance(variables, dict) else None
-    return {
-        "id": oid,
-        "client_id": client_id,
-        "status": status,
-        "status_name": settings.ORDER_STATUSES[status],
-        "state_id": state_id,
-        "created_at": created,
-        "variables": variables,
-    }
-
-
-def channel_rows(body: Any) -> list[dict[str, Any]]:
-    """``connected_channels`` is a dict keyed by messenger: one row per connected bot."""
-    if not isinstance(body, dict):
-        raise ApiError(f"connected_channels: unexpected answer shape ({type(body).__name__})")
-    project_id = to_int(body.get("project_id"))
-    rows = []
-    for messenger, items in body.items():
-        if not isinstance(items, list):
-            continue
-        for item in items:
-            if isinstance(item, dict) and item.get("id") is not None:
-                group_id = item.get("group_id")
-                rows.append({**item, "messenger": messenger, "project_id": project_id,
-                             "group_id": None if group_id is None else str(group_id)})
-    return rows
-
-
-# --------------------------------------------------------------------------- the plan
+# --------------------------------------------------------------------------- one client
 
 
 @dataclass
-class ClientPlan:
-    """Which listed clients a resource re-reads this run, most urgent first, and why."""
+class OrderSeen:
+    """One order as this run read it: its list, its CRM state, its variables."""
 
-    order: list[int] = field(default_factory=list)
-    reasons: dict[int, str] = field(default_factory=dict)
-
-    def add(self, cid: int, reason: str) -> None:
-        if cid not in self.reasons:
-            self.reasons[cid] = reason
-            self.order.append(cid)
-
-    def count(self, reason: str) -> int:
-        return sum(1 for r in self.reasons.values() if r == reason)
+    status: int
+    state_id: int | None = None
+    state_read: bool = False
+    variables: Any = None
+    gone: bool = False  # every detail call said "order not found"
+    unchanged: bool = False  # an open-order check found status and state as known: nothing more read
 
 
-def plan_clients(
-    listed: Mapping[int, Mapping[str, Any]],
-    known: Mapping[str, Mapping[str, Any]],
-    *,
-    flagged: Sequence[int] = (),
-    sweep_days: int = settings.DEFAULT_SWEEP_DAYS,
-    everyone: bool = False,
-) -> ClientPlan:
-    """Decide whom to re-read.
+@dataclass
+class ClientRead:
+    """What one client's task read. ``None`` in a part means it was not read (not in the
+    task's scope, or the key may not read it)."""
 
-    In order of urgency: clients a webhook push named; new clients; clients whose
-    ``updated_at`` advanced past what we stored; then a rotating sweep - the
-    ``ceil(known / sweep_days)`` clients checked longest ago - so that a change that
-    did not move ``updated_at`` is still found within ``sweep_days`` runs.
+    client_id: int
+    gone: bool = False  # client_not_found: the client was deleted
+    messages: list[Any] | None = None
+    orders: dict[int, OrderSeen] | None = None  # the orders whose details were read
+    listed_orders: set[int] = field(default_factory=set)  # every id the lists read named
+    orders_complete: bool = False  # every status list was read: orders absent from them are gone
+    variables: Any = None
+    variables_read: bool = False
+
+
+@dataclass
+class ClientTask:
+    """Everything a worker needs to read one client, decided before the fan-out."""
+
+    client_id: int
+    scope: Scope
+    start: dt.date
+    stop: dt.date
+    open_orders: frozenset[int] = field(default_factory=frozenset)  # known open orders (scope "orders")
+    known: Mapping[int, tuple[int | None, int | None]] = field(default_factory=dict)  # order -> (status, state)
+
+
+def read_client(
+    api: SalebotApi, task: ClientTask, history_limit: int, order_variables: Sequence[str] | None
+) -> ClientRead:
+    """Read one client's history, orders and variables as its task's scope asks.
+
+    A part the key may not read is left ``None``; ``client_not_found`` anywhere means the
+    client is gone. Only the request budget (and errors retries did not cure) raise.
     """
-    plan = ClientPlan()
-    for cid in flagged:
-        if cid in listed:
-            plan.add(cid, "webhook")
-    for cid, c in listed.items():
-        if str(cid) not in known:
-            plan.add(cid, "new")
-    changed = []
-    for cid, c in listed.items():
-        k = known.get(str(cid))
-        if k is not None and _ts(c.get("updated_at")) > float(k.get("seen", 0) or 0):
-            changed.append(cid)
-    for cid in sorted(changed, key=lambda i: -_ts(listed[i].get("updated_at"))):
-        plan.add(cid, "changed")
-    if everyone:
-        for cid in listed:
-            plan.add(cid, "backfill")
-        return plan
-    if sweep_days and sweep_days > 0:
-        quota = math.ceil(len(known) / sweep_days)
-        stale = sorted(
-            (cid for cid in listed if cid not in plan.reasons and str(cid) in known),
-            key=lambda i: (float(known[str(i)].get("checked", 0) or 0), i),
-        )
-        for cid in stale[:quota]:
-            plan.add(cid, "sweep")
-    return plan
-
-
-def _ts(value: Any) -> float:
-    if isinstance(value, dt.datetime):
-        return value.timestamp()
+    out = ClientRead(task.client_id)
+    cid = task.client_id
+    if task.scope in ("full", "history"):
+        try:
+            messages = api.history(cid, task.start, task.stop, history_limit)
+        except ActionDenied:
+            pass
+        else:
+            if messages is None:
+                out.gone = True
+                return out
+            out.messages = messages
+    if task.scope == "history":
+        return out
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
+        if not _read_orders(api, task, out, order_variables):
+            out.gone = True
+            return out
+    except ActionDenied:  # get_orders itself: the key may not read orders at all
+        out.orders, out.orders_complete = None, False
+    if task.scope == "full":
+        try:
+            variables = api.variables(cid)
+        except ActionDenied:
+            pass
+        else:
+            if variables is None:
+                out.gone = True
+                return out
+            out.variables, out.variables_read = variables, True
+    return out
+
+
+def _read_orders(api: SalebotApi, task: ClientTask, out: ClientRead, variables: Sequence[str] | None) -> bool:
+    """Fill ``out.orders``; False if the client vanished. Scope "orders" reads the open list,
+    and the other two only when a known open order left it (to find where it went)."""
+    cid = task.client_id
+    found: dict[int, int] = {}
+    statuses = list(settings.ORDER_STATUSES) if task.scope == "full" else [settings.OPEN_STATUS]
+    for status in statuses:
+        ids = api.order_ids(cid, status)
+        if ids is None:
+            return False
+        for oid in ids:
+            found[oid] = status  # a later status wins if the order moved while we read
+    if task.scope != "full" and task.open_orders - set(found):
+        for status in (s for s in settings.ORDER_STATUSES if s != settings.OPEN_STATUS):
+            ids = api.order_ids(cid, status)
+            if ids is None:
+                return False
+            for oid in ids:
+                found.setdefault(oid, status)
+        statuses = list(settings.ORDER_STATUSES)
+    out.orders_complete = len(statuses) == len(settings.ORDER_STATUSES)
+    out.listed_orders = set(found)
+    orders: dict[int, OrderSeen] = {}
+    for oid, status in sorted(found.items()):
+        known = task.known.get(oid)
+        if task.scope != "full" and status != settings.OPEN_STATUS and known is not None and known[0] == status:
+            continue  # a closed order that stayed as it was: the sweep re-reads its details
+        seen = OrderSeen(status)
+        state: Any = None
+        vars_: Any = None
+        try:
+            state = api.order_state(cid, oid)
+            seen.state_read = True
+            if isinstance(state, dict) and state.get("status") == "success":
+                seen.state_id = to_int(state.get("state_id"))
+        except ActionDenied:
+            pass
+        same_state = not seen.state_read or (seen.state_id == known[1] if known is not None else False)
+        if task.scope != "full" and known is not None and status == known[0] and same_state and not not_found(state):
+            seen.unchanged = True  # the nightly check of an open order: its variables wait for the sweep
+            orders[oid] = seen
+            continue
+        try:
+            vars_ = api.order_vars(cid, oid, variables)
+            if isinstance(vars_, dict) and vars_.get("status") == "success":
+                seen.variables = vars_.get("result")
+        except ActionDenied:
+            pass
+        if client_not_found(state) or client_not_found(vars_):
+            return False
+        # deleted between the list and the detail: every detail the key may read says so
+        read = [body for body in (state, vars_) if body is not None]
+        seen.gone = bool(read) and all(not_found(body) for body in read)
+        orders[oid] = seen
+    out.orders = orders
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,19 @@ class Target:
 
     def cli_args(self) -> list[str]:
         return ["--destination", self.destination, "--dataset", self.dataset]
+
+    def pipeline(self) -> Any:
+        """The dlt pipeline the CLI ran for this target (its state, schema and dataset)."""
+        import dlt
+
+        from pipelines.accounts import Account
+        from pipelines.warehouse import pipeline_name
+
+        return dlt.attach(pipeline_name(Account("leeloo"), self.destination, self.dataset))
+
+    def resource_state(self, resource: str) -> dict[str, Any]:
+        state = self.pipeline().state
+        return dict(state.get("sources", {}).get("leeloo", {}).get("resources", {}).get(resource, {}))
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -50,8 +64,9 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., LeelooEm
     """Start a Leeloo emulator and point the pipeline at it (no client rate limit)."""
     started: list[Any] = []
 
-    def start(scale: int = 60, seed: int = 7, **knobs: Any) -> LeelooEmulator:
-        emu = LeelooEmulator(seed=seed, scale=scale, token=TOKEN, knobs=Knobs(**knobs))
+    def start(scale: int = 60, seed: int = 7, anchor: datetime | None = None, modes: dict[str, bool] | None = None,
+              **knobs: Any) -> LeelooEmulator:
+        emu = LeelooEmulator(seed=seed, scale=scale, token=TOKEN, knobs=Knobs(**knobs), anchor=anchor, **(modes or {}))
         context = emu.serve()
         url = context.__enter__()
         started.append(context)

@@ -16,16 +16,44 @@ from emulators.salebot import SalebotEmulator
 
 # key sets of the document's examples (salebot-api.ru.md)
 DOC_CLIENT_KEYS = {
-    "id", "platform_id", "client_type", "name", "avatar", "message_id", "project_id",
-    "created_at", "updated_at", "custom_answer", "tag", "group", "operator_start_dialog",
+    "id",
+    "platform_id",
+    "client_type",
+    "name",
+    "avatar",
+    "message_id",
+    "project_id",
+    "created_at",
+    "updated_at",
+    "custom_answer",
+    "tag",
+    "group",
+    "operator_start_dialog",
 }
 DOC_HISTORY_KEYS = {
-    "id", "answered", "client_replica", "message_id", "message_from_outside", "created_at",
-    "text", "attachments", "delivered", "error_message", "manager_id", "manager_email",
+    "id",
+    "answered",
+    "client_replica",
+    "message_id",
+    "message_from_outside",
+    "created_at",
+    "text",
+    "attachments",
+    "delivered",
+    "error_message",
+    "manager_id",
+    "manager_email",
 }
 DOC_WEBHOOK_KEYS = {
-    "id", "client", "message", "attachments", "message_id", "project_id", "is_input",
-    "delivered", "error_message",
+    "id",
+    "client",
+    "message",
+    "attachments",
+    "message_id",
+    "project_id",
+    "is_input",
+    "delivered",
+    "error_message",
 }
 DOC_WEBHOOK_CLIENT_KEYS = {"id", "recepient", "client_type", "name", "avatar", "created_at", "tag", "group"}
 
@@ -50,11 +78,18 @@ def test_shapes_match_the_document(emu: tuple[SalebotEmulator, str]) -> None:
         f"{api}/get_orders", params={"client_id": order["client_id"], "order_status": order["status"]}
     ).json()
     assert ids == {"status": "success", "order_id": ids["order_id"]} and order["id"] in ids["order_id"]
-    state = requests.get(f"{api}/get_order_state", params={"client_id": order["client_id"], "order_id": order["id"]}).json()
+    state = requests.get(
+        f"{api}/get_order_state", params={"client_id": order["client_id"], "order_id": order["id"]}
+    ).json()
     assert state == {"status": "success", "state_id": order["state_id"]}
-    vars_ = requests.post(f"{api}/get_order_vars", json={"client_id": order["client_id"], "order_id": order["id"], "variables": ["budget"]}).json()
+    vars_ = requests.post(
+        f"{api}/get_order_vars",
+        json={"client_id": order["client_id"], "order_id": order["id"], "variables": ["budget"]},
+    ).json()
     assert vars_ == {"status": "success", "result": {"budget": order["variables"]["budget"]}}
-    assert requests.get(f"{api}/get_orders", params={"client_id": 1, "order_status": 0}).json() == {"status": "client_not_found"}
+    assert requests.get(f"{api}/get_orders", params={"client_id": 1, "order_status": 0}).json() == {
+        "status": "client_not_found"
+    }
     channels = requests.get(f"{api}/connected_channels").json()
     assert channels["project_id"] == e.project_id and channels["telegram"][0]["group_id"]
     assert all(isinstance(channels[k], list) for k in channels if k != "project_id")
@@ -142,7 +177,10 @@ def test_simulate_changes_truth_and_pushes_every_new_message() -> None:
         with e.serve() as url:
             requests.post(f"{url}/__admin/webhook", json={"url": f"http://127.0.0.1:{hook.server_address[1]}/hook"})
             before = e.truth()
-            out = requests.post(f"{url}/__admin/simulate", json={"active_clients": 3, "new_clients": 2, "new_orders": 2, "status_changes": 2}).json()
+            out = requests.post(
+                f"{url}/__admin/simulate",
+                json={"active_clients": 3, "new_clients": 2, "new_orders": 2, "status_changes": 2},
+            ).json()
             after = e.truth()
     finally:
         hook.shutdown()

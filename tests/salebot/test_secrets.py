@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from emulators.salebot import SalebotEmulator
+from pipelines.accounts import Account
+from pipelines.lifecycle import run_account
 from pipelines.options import RunOptions
-from pipelines.runner import ChatfunnelError, run
-from tests.salebot.conftest import API_KEY
+from pipelines.warehouse import make_pipeline
+from tests.salebot.conftest import API_KEY, Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +41,12 @@ def test_wrong_key_exits_non_zero_with_a_clear_message_and_no_trace(emu: Salebot
     )
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines", "-v", "run", "salebot", "--no-transform"],
-        cwd=dlt_env, env=env, capture_output=True, text=True, timeout=300,
+        cwd=dlt_env,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
@@ -57,10 +64,10 @@ def test_wrong_key_error_and_logs_are_redacted_in_process(
     monkeypatch.setenv("SOURCES__SALEBOT__API_KEY", wrong)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(dlt_env / "w.duckdb"))
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(ChatfunnelError) as err:
-        run(RunOptions(source="salebot", transform=False, progress="none"))
-    assert "refused the credentials" in str(err.value)
-    assert wrong not in str(err.value) and wrong not in repr(err.value)
+    outcome = run_account(RunOptions(source="salebot", transform=False, progress="none"), publish=False, alert=False)
+    assert outcome.error is not None and outcome.exit_code != 0
+    assert "refused the credentials" in str(outcome.error)
+    assert wrong not in str(outcome.error) and wrong not in repr(outcome.error)
     assert "/api/***/get_clients" in caplog.text and wrong not in caplog.text
     assert _files_containing(dlt_env, wrong) == []
 
@@ -70,19 +77,18 @@ def test_a_successful_run_leaves_the_key_nowhere(
 ) -> None:
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(dlt_env / "w.duckdb"))
     caplog.set_level(logging.DEBUG)
-    result = run(RunOptions(source="salebot", transform=False, progress="log"))
-    assert result.rows.get("messages", 0) == len(emu.truth()["messages"])
+    outcome = run_account(RunOptions(source="salebot", transform=False, progress="log"), publish=False, alert=False)
+    assert outcome.error is None, outcome.error
+    assert outcome.rows.get("messages", 0) == len(emu.truth()["messages"])
     assert API_KEY not in caplog.text
     assert "/api/***/get_clients" in caplog.text  # urllib3 logged every URL, redacted
     assert _files_containing(dlt_env, API_KEY) == []
-    from pipelines.runner import make_pipeline
-
-    p = make_pipeline("salebot", "duckdb", "salebot")
+    p = make_pipeline(Account("salebot"), "duckdb", "salebot")
     assert API_KEY not in json.dumps(p.state, default=str)
     assert p.last_trace is not None and API_KEY not in str(p.last_trace)
 
 
-def test_the_key_is_in_no_table_of_the_warehouse(emu: SalebotEmulator, warehouse) -> None:  # type: ignore[no-untyped-def]
+def test_the_key_is_in_no_table_of_the_warehouse(emu: SalebotEmulator, warehouse: Warehouse) -> None:
     """Every row of every table the run wrote (dlt's own included, state decompressed),
     on DuckDB and on Postgres."""
     from dlt.common.versioned_state import decompress_state
@@ -92,13 +98,17 @@ def test_the_key_is_in_no_table_of_the_warehouse(emu: SalebotEmulator, warehouse
     p = warehouse.pipeline()
     dumped = []
     with p.sql_client() as c:
-        tables = [t for t in p.default_schema.tables if not t.startswith("_dlt_pipeline_state")] + ["_dlt_pipeline_state"]
+        tables = [t for t in p.default_schema.tables if not t.startswith("_dlt_pipeline_state")] + [
+            "_dlt_pipeline_state"
+        ]
         for table in tables:
             with c.execute_query(f"select * from {c.make_qualified_table_name(table)}") as cur:
                 rows = cur.fetchall()
             dumped.append(repr(rows))
             if table == "_dlt_pipeline_state":
-                states = [decompress_state(r[3]) for r in rows]  # columns: version, engine_version, pipeline_name, state, ...
+                states = [
+                    decompress_state(r[3]) for r in rows
+                ]  # columns: version, engine_version, pipeline_name, state, ...
                 assert states and all("salebot" in json.dumps(s) for s in states)
                 dumped.append(json.dumps(states, default=str))
     text = "\n".join(dumped)

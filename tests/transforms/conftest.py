@@ -12,7 +12,7 @@ import dlt
 import pytest
 
 from tests.conftest import PG_DSN, _postgres_reachable
-from tests.transforms import fixture_data
+from tests.transforms import fixture_data, salebot_fixture
 from transforms.runner import BuildResult, build_reports
 
 ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -163,6 +163,22 @@ def fixture_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
         wh = Warehouse(request.param, workdir)
         try:
             wh.load(fixture_data.resources())
+            wh.result = wh.build()
+            yield wh
+        finally:
+            wh.drop()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def salebot_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """The hand-made Salebot project loaded and built once per engine for a test module."""
+    workdir = tmp_path_factory.mktemp(f"sb_{request.param}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DLT_DATA_DIR", str(workdir / "dlt_data"))
+        mp.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        wh = Warehouse(request.param, workdir, source="salebot")
+        try:
+            wh.load(salebot_fixture.resources())
             wh.result = wh.build()
             yield wh
         finally:

@@ -58,23 +58,25 @@ MESSAGES = [
 ]
 
 
-def order(oid: int, cid: int, status: int, state: int) -> dict[str, Any]:
+def order(oid: int, cid: int, status: int, state: int, first_seen: str, created_after: str | None) -> dict[str, Any]:
+    """An order as the source loads it: no creation time, a creation window instead."""
     return {
         "id": oid,
         "client_id": cid,
         "status": status,
         "status_name": ["active", "success", "failed"][status],
         "state_id": state,
-        "created_at": None,
+        "first_seen_at": ts(first_seen),
+        "created_after": ts(created_after) if created_after else None,
     }
 
 
 ORDERS = [
-    order(5001, 101, 1, 11),
-    order(5002, 101, 0, 10),
-    order(5003, 103, 2, 13),
-    order(5004, 104, 1, 11),
-    order(5005, 102, 1, 11),
+    order(5001, 101, 1, 11, "2024-01-01 20:00", None),  # there at the first read of 101
+    order(5002, 101, 0, 10, "2024-01-01 20:00", None),
+    order(5003, 103, 2, 13, "2024-01-03 20:00", "2024-01-02 20:00"),  # created in that window
+    order(5004, 104, 1, 11, "2024-01-05 20:00", None),  # a new client's order
+    order(5005, 102, 1, 11, "2024-01-08 20:00", "2024-01-07 20:00"),
 ]
 
 VARIABLES = [

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
+from pipelines import cli
+from pipelines.accounts import Account
+from pipelines.warehouse import make_pipeline
 from tests.transforms import fixture_data
-
-cli = pytest.importorskip("pipelines.cli")
-runner = pytest.importorskip("pipelines.runner")
 
 
 def test_transform_command_fails_on_a_planted_duplicate(dlt_env: Path, duckdb_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
-    pipeline = runner.make_pipeline("leeloo", "duckdb", "leeloo")
+    monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", "configured-but-unused")  # makes the account known
+    pipeline = make_pipeline(Account("leeloo"), "duckdb", "leeloo")
     pipeline.run(fixture_data.resources()).raise_on_failed_jobs()
 
     assert cli.main(["transform", "leeloo"]) == 0

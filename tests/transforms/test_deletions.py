@@ -212,11 +212,7 @@ def test_salebot_deleted_entities_leave_every_model(warehouse_factory, engine: s
     assert marked.build().failed_tests == []
 
     expected = warehouse_factory(engine, source="salebot")
-    expected.load(
-        salebot.resources(
-            salebot_without(GONE_CLIENTS, GONE_MESSAGES, GONE_ORDERS, GONE_VARIABLES)
-        )
-    )
+    expected.load(salebot.resources(salebot_without(GONE_CLIENTS, GONE_MESSAGES, GONE_ORDERS, GONE_VARIABLES)))
     expected.build()
     got = every_model(marked)
     assert_models_equal(got, every_model(expected))

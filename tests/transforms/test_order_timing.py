@@ -67,21 +67,6 @@ def test_leeloo_order_timing_before_the_change_history_exists(warehouse_factory,
     assert (t1["orders"], t1["paid_orders"], t1["median_hours_to_paid"]) == (4, 2, None)
 
 
-@pytest.fixture(scope="module", params=ENGINES)
-def salebot_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    workdir = tmp_path_factory.mktemp(f"sb_{request.param}")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DLT_DATA_DIR", str(workdir / "dlt_data"))
-        mp.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-        wh = Warehouse(request.param, workdir, source="salebot")
-        try:
-            wh.load(salebot_fixture.resources())
-            wh.result = wh.build()
-            yield wh
-        finally:
-            wh.drop()
-
-
 def test_salebot_order_timing_equals_python(salebot_warehouse: Warehouse) -> None:
     rows = keyed(salebot_warehouse.rows("order_timing"), "messenger", "channel_group_id", "week_start")
     want = reference.salebot_order_timing(salebot_fixture.CLIENTS, salebot_fixture.ORDERS, salebot_fixture.CHANGES)

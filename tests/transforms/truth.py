@@ -85,18 +85,27 @@ def _people_sets(truth: dict[str, Any]) -> tuple[set, set, set]:
     return engaged, ordering, paying
 
 
-def _entries(person: dict[str, Any]) -> set[tuple]:
-    return {
-        (h.get("tunnelId"), h.get("leadgentoolId"), h.get("trafficSourceId"))
+def _history(truth: dict[str, Any], person: dict[str, Any]) -> list[dict[str, Any]]:
+    """The person's subscribe-history entries that name no deleted tunnel or tool: the
+    reports describe what exists (the emulator keeps such entries in the person)."""
+    gone = truth.get("deleted") or {}
+    tunnels, tools = set(gone.get("tunnels", ())), set(gone.get("leadgentools", ()))
+    return [
+        h
         for h in person.get("subscribeHistory") or []
-    }
+        if h.get("tunnelId") not in tunnels and h.get("leadgentoolId") not in tools
+    ]
+
+
+def _entries(truth: dict[str, Any], person: dict[str, Any]) -> set[tuple]:
+    return {(h.get("tunnelId"), h.get("leadgentoolId"), h.get("trafficSourceId")) for h in _history(truth, person)}
 
 
 def source_funnel(truth: dict[str, Any]) -> dict[tuple, dict]:
     engaged, ordering, paying = _people_sets(truth)
     members: dict[tuple, set] = defaultdict(set)
     for p in truth["people"]:
-        for entry in _entries(p):
+        for entry in _entries(truth, p):
             members[entry].add(p["id"])
     return {
         entry: {
@@ -110,7 +119,7 @@ def source_funnel(truth: dict[str, Any]) -> dict[tuple, dict]:
 
 
 def revenue_by_source(truth: dict[str, Any]) -> dict[tuple, dict]:
-    entries = {p["id"]: _entries(p) for p in truth["people"]}
+    entries = {p["id"]: _entries(truth, p) for p in truth["people"]}
     out: dict[tuple, dict] = defaultdict(lambda: {"paid_orders": 0, "revenue": 0.0})
     for o in truth["orders"]:
         if o["status"] not in PAID:
@@ -166,6 +175,7 @@ def utm_funnel(truth: dict[str, Any]) -> dict[tuple, dict]:
 
 
 def manager_response_times(truth: dict[str, Any]) -> dict[tuple, dict]:
+    gone_users = set((truth.get("deleted") or {}).get("users", ()))
     by_channel: dict[str, list] = defaultdict(list)
     for m in truth["chat_messages"]:
         by_channel[m["account_id"]].append((parse(m["createdAt"]), m["id"], m))
@@ -179,6 +189,8 @@ def manager_response_times(truth: dict[str, Any]) -> dict[tuple, dict]:
             if reply is None:
                 continue
             manager = ((reply[2].get("links") or {}).get("createdBy") or {}).get("id")
+            if manager in gone_users:  # a deleted manager's answers are not reported
+                continue
             waits[(manager, week_start(at))].append((reply[0] - at).total_seconds() / 60)
     return {
         key: {
@@ -235,7 +247,7 @@ def utm_revenue(truth: dict[str, Any]) -> dict[tuple, dict]:
 
 
 def tunnel_revenue(truth: dict[str, Any]) -> dict[tuple, dict]:
-    tunnels = {p["id"]: {e[0] for e in _entries(p)} for p in truth["people"]}
+    tunnels = {p["id"]: {e[0] for e in _entries(truth, p)} for p in truth["people"]}
     out: dict[tuple, dict] = defaultdict(lambda: {"paid_orders": 0, "revenue": 0.0, "payers": set()})
     for o in truth["orders"]:
         if o["status"] in PAID:
@@ -248,6 +260,38 @@ def tunnel_revenue(truth: dict[str, Any]) -> dict[tuple, dict]:
         k: {"paid_orders": v["paid_orders"], "revenue": v["revenue"], "paying_people": len(v["payers"])}
         for k, v in out.items()
     }
+
+
+def order_timing_from_truth(truth: dict[str, Any]) -> dict[tuple, dict]:
+    """Leeloo `order_timing` from the emulator's truth: the first paid moment is the first
+    paid entry of the order's real status history (a run sees it at the order's updatedAt)."""
+    first_tunnel = {}
+    for p in truth["people"]:
+        history = _history(truth, p)
+        if history:
+            first_tunnel[p["id"]] = history[0].get("tunnelId")
+    paid_at: dict[str, datetime] = {}
+    for h in truth["order_status_history"]:
+        if h["status"] in PAID:
+            at = parse_known(h["at"])
+            paid_at[h["order_id"]] = min(at, paid_at.get(h["order_id"], at))
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for o in truth["orders"]:
+        groups[(first_tunnel.get(o["person_id"]), week_start(parse_known(o["createdAt"])))].append(o)
+    out = {}
+    for key, members in groups.items():
+        hours = [
+            (paid_at[o["id"]] - parse_known(o["createdAt"])).total_seconds() / 3600
+            for o in members
+            if o["id"] in paid_at
+        ]
+        out[key] = {
+            "orders": len(members),
+            "paid_orders": sum(o["id"] in paid_at or o["status"] in PAID for o in members),
+            "median_hours_to_paid": percentile_cont(hours, 0.5) if hours else None,
+            "p90_hours_to_paid": percentile_cont(hours, 0.9) if hours else None,
+        }
+    return out
 
 
 # ------------------------------------------------------------------ from raw rows (fixtures)

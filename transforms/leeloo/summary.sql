@@ -15,7 +15,10 @@ revenue as (
     select
         r.tunnel_id,
         cast(sum(r.paid_orders) as bigint) as paid_orders,
-        string_agg(coalesce(r.currency, '?') || ' ' || cast(cast(r.revenue as decimal(18, 2)) as text), ', ' order by r.currency) as paid_revenue
+        string_agg(
+            coalesce(r.currency, '?') || ' ' || cast(cast(r.revenue as decimal(18, 2)) as text), ', '
+            order by r.currency
+        ) as paid_revenue
     from tunnel_revenue r
     group by r.tunnel_id
 )

@@ -36,7 +36,9 @@ people as (
         case
             when f.first_paid_at is not null then greatest(
                 0,
-                cast(floor((extract(epoch from f.first_paid_at) - extract(epoch from s.first_seen_at)) / 604800.0) as bigint)
+                cast(floor(
+                    (extract(epoch from f.first_paid_at) - extract(epoch from s.first_seen_at)) / 604800.0
+                ) as bigint)
             )
         end as weeks_to_first_paid
     from first_seen s
@@ -62,10 +64,12 @@ select
     z.cohort_size,
     cast(c.people as double precision) / z.cohort_size as share_of_cohort,
     case
-        when c.weeks_to_first_paid is not null then cast(sum(case when c.weeks_to_first_paid is not null then c.people else 0 end) over (
-            partition by c.cohort_week order by c.weeks_to_first_paid nulls last
-            rows between unbounded preceding and current row
-        ) as double precision) / z.cohort_size
+        when c.weeks_to_first_paid is not null then cast(
+            sum(case when c.weeks_to_first_paid is not null then c.people else 0 end) over (
+                partition by c.cohort_week order by c.weeks_to_first_paid nulls last
+                rows between unbounded preceding and current row
+            ) as double precision
+        ) / z.cohort_size
     end as cumulative_paying_share
 from cells c
 join sizes z on z.cohort_week = c.cohort_week

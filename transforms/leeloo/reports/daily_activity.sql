@@ -42,7 +42,7 @@ active_days as (
 days as (
     select cast(g.day as date) as day
     from (select min(day) as first_day, max(day) as last_day from active_days) b
-    cross join lateral generate_series(b.first_day, b.last_day, interval '1 day') as g(day)
+    cross join lateral generate_series(b.first_day, b.last_day, interval '1 day') g (day)
 )
 
 select

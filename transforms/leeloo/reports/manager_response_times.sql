@@ -35,7 +35,9 @@ answered as (
     select
         q.created_at as asked_at,
         r.manager_id,
-        cast((extract(epoch from r.created_at) - extract(epoch from q.created_at)) / 60.0 as double precision) as minutes
+        cast(
+            (extract(epoch from r.created_at) - extract(epoch from q.created_at)) / 60.0 as double precision
+        ) as minutes
     from with_reply q
     join sequenced r on r.channel_id = q.channel_id and r.seq = q.reply_seq
     where q.message_type = 'FRIEND_MESSAGE' and not r.manager_deleted

@@ -18,7 +18,8 @@ orderers as (
 ),
 
 payers as (
-    select distinct person_id from stg_orders where is_paid
+    select distinct person_id from stg_orders
+    where is_paid
 ),
 
 counts as (

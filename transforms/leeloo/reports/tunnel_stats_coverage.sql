@@ -21,7 +21,7 @@ bounds as (
 days as (
     select cast(g.day as date) as day, b.today
     from bounds b
-    cross join lateral generate_series(b.first_day, b.today, interval '1 day') as g(day)
+    cross join lateral generate_series(b.first_day, b.today, interval '1 day') g (day)
     where b.first_day is not null
 ),
 
@@ -30,10 +30,11 @@ missing as (
     from days d
     join stg_tunnels t
         on t.created_at is null or cast(t.created_at at time zone 'UTC' as date) <= d.day
-    where not exists (
-        select 1 from stg_tunnel_stats s
-        where s.tunnel_id = t.tunnel_id and s.snapshot_date = d.day
-    )
+    where
+        not exists (
+            select 1 from stg_tunnel_stats s
+            where s.tunnel_id = t.tunnel_id and s.snapshot_date = d.day
+        )
     group by d.day
 )
 

@@ -1,5 +1,6 @@
 -- One row per communication channel (a person's conversation in one messenger; latest
--- version; none for a channel the API no longer has, or whose person it no longer has), with the messenger ("from") and the UTM marks it arrived with (NULL if none).
+-- version; none for a channel the API no longer has, or whose person it no longer has),
+-- with the messenger ("from") and the UTM marks it arrived with (NULL if none).
 -- tests: unique(channel_id); not_null(channel_id); no_future(created_at, last_message_time)
 -- tests: orphans(person_id -> stg_people.person_id)
 with versions as (
@@ -27,11 +28,14 @@ with versions as (
     -- nor is its person (the deletion cascade marks this row too; this holds before it runs)
     and not exists (
         select 1 from raw.people gone_person
-        where cast(gone_person.id as text) = cast(c.person_id as text)
+        where
+            cast(gone_person.id as text) = cast(c.person_id as text)
             and gone_person.deleted_at is not null
             and not exists (
                 select 1 from raw.people gone_person_newer
-                where gone_person_newer.id = gone_person.id and gone_person_newer._dlt_load_id > gone_person._dlt_load_id
+                where
+                    gone_person_newer.id = gone_person.id
+                    and gone_person_newer._dlt_load_id > gone_person._dlt_load_id
             )
     )
 )

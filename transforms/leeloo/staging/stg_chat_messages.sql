@@ -41,7 +41,8 @@ gone_channels as (
         c.deleted_at is not null
         or exists (
             select 1 from raw.people p
-            where cast(p.id as text) = cast(c.person_id as text)
+            where
+                cast(p.id as text) = cast(c.person_id as text)
                 and p.deleted_at is not null
                 and not exists (
                     select 1 from raw.people p_newer
@@ -78,8 +79,14 @@ select
     case when v.message_type = 'YOUR_MESSAGE' then v.created_by_id end as manager_id,
     coalesce(
         v.message_type = 'YOUR_MESSAGE'
-        and exists (select 1 from gone_users g where g.user_id = v.created_by_id),
+        and exists (
+            select 1 from gone_users g
+            where g.user_id = v.created_by_id
+        ),
         false
     ) as manager_deleted
 from versions v
-where not exists (select 1 from gone_channels g where g.channel_id = v.channel_id)
+where not exists (
+    select 1 from gone_channels g
+    where g.channel_id = v.channel_id
+)

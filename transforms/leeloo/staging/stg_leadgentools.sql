@@ -19,11 +19,14 @@ with versions as (
     -- nor is its tunnel (the deletion cascade marks this row too; this holds before it runs)
     and not exists (
         select 1 from raw.tunnels gone_tunnel
-        where cast(gone_tunnel.id as text) = cast(l.tunnel_id as text)
+        where
+            cast(gone_tunnel.id as text) = cast(l.tunnel_id as text)
             and gone_tunnel.deleted_at is not null
             and not exists (
                 select 1 from raw.tunnels gone_tunnel_newer
-                where gone_tunnel_newer.id = gone_tunnel.id and gone_tunnel_newer._dlt_load_id > gone_tunnel._dlt_load_id
+                where
+                    gone_tunnel_newer.id = gone_tunnel.id
+                    and gone_tunnel_newer._dlt_load_id > gone_tunnel._dlt_load_id
             )
     )
 )

@@ -16,7 +16,8 @@ select
 from raw.order_status_changes s
 where not exists (
     select 1 from raw.orders o
-    where cast(o.id as text) = cast(s.order_id as text)
+    where
+        cast(o.id as text) = cast(s.order_id as text)
         and o.deleted_at is not null
         and not exists (
             select 1 from raw.orders o_newer

@@ -30,12 +30,30 @@ with versions as (
 trimmed as (
     select
         person_id,
-        case when upper(trim(name)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null else trim(name) end as name,
-        case when upper(trim(email)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null else lower(trim(email)) end as email,
-        case when upper(trim(phone)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null else regexp_replace(phone, '[^0-9]', '', 'g') end as phone_digits,
-        case when upper(trim(profile_image)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null else trim(profile_image) end as profile_image,
-        case when upper(trim(gender)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null else lower(trim(gender)) end as gender,
-        case when upper(trim(locale)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null else trim(locale) end as locale,
+        case
+            when upper(trim(name)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null
+            else trim(name)
+        end as name,
+        case
+            when upper(trim(email)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null
+            else lower(trim(email))
+        end as email,
+        case
+            when upper(trim(phone)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null
+            else regexp_replace(phone, '[^0-9]', '', 'g')
+        end as phone_digits,
+        case
+            when upper(trim(profile_image)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null
+            else trim(profile_image)
+        end as profile_image,
+        case
+            when upper(trim(gender)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null
+            else lower(trim(gender))
+        end as gender,
+        case
+            when upper(trim(locale)) in ('', 'NOT_DEFINED', 'NO_DATA', 'NULL', 'NONE', 'UNDEFINED') then null
+            else trim(locale)
+        end as locale,
         last_message_time,
         created_at,
         updated_at,

@@ -17,7 +17,8 @@ from raw.people__subscribe_history h
 join stg_people p on p._dlt_id = h._dlt_parent_id
 where not exists (
     select 1 from raw.tunnels t
-    where cast(t.id as text) = cast(h.tunnel_id as text)
+    where
+        cast(t.id as text) = cast(h.tunnel_id as text)
         and t.deleted_at is not null
         and not exists (
             select 1 from raw.tunnels t_newer
@@ -26,7 +27,8 @@ where not exists (
 )
 and not exists (
     select 1 from raw.leadgentools l
-    where cast(l.id as text) = cast(h.leadgentool_id as text)
+    where
+        cast(l.id as text) = cast(h.leadgentool_id as text)
         and l.deleted_at is not null
         and not exists (
             select 1 from raw.leadgentools l_newer

@@ -17,11 +17,14 @@ with versions as (
     -- nor is its category (the deletion cascade marks this row too; this holds before it runs)
     and not exists (
         select 1 from raw.template_categories gone_category
-        where cast(gone_category.id as text) = cast(t.category_id as text)
+        where
+            cast(gone_category.id as text) = cast(t.category_id as text)
             and gone_category.deleted_at is not null
             and not exists (
                 select 1 from raw.template_categories gone_category_newer
-                where gone_category_newer.id = gone_category.id and gone_category_newer._dlt_load_id > gone_category._dlt_load_id
+                where
+                    gone_category_newer.id = gone_category.id
+                    and gone_category_newer._dlt_load_id > gone_category._dlt_load_id
             )
     )
 )

@@ -23,13 +23,15 @@ with versions as (
     -- that the unique() test reports them instead of one being picked at random
     where not exists (
         select 1 from raw.tunnel_stats newer
-        where newer.tunnel_id = s.tunnel_id
+        where
+            newer.tunnel_id = s.tunnel_id
             and newer.snapshot_date = s.snapshot_date
             and newer._dlt_load_id > s._dlt_load_id
     )
     and not exists (
         select 1 from raw.tunnels t
-        where cast(t.id as text) = cast(s.tunnel_id as text)
+        where
+            cast(t.id as text) = cast(s.tunnel_id as text)
             and t.deleted_at is not null
             and not exists (
                 select 1 from raw.tunnels t_newer

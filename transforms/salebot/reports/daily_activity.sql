@@ -1,7 +1,10 @@
 -- One row per UTC calendar day from the first to the last day with any activity (days
 -- without activity have zeros): clients created, inbound (client) and outbound (bot and
--- manager) messages, orders created and successful orders by creation date. Orders whose
--- variables carry no creation time are not counted here (they are in order_funnel).
+-- manager) messages, and orders created: Salebot gives no creation time, so these are the
+-- orders with a known creation window (created after the previous full read of their
+-- client) by the day a run first saw them, and of them those successful now. Orders that
+-- were already there at the first read of their client are not counted here (they are in
+-- order_funnel).
 -- tests: unique(date); not_null(date); no_future(date)
 with client_days as (
     select cast(c.created_at at time zone 'UTC' as date) as day, count(*) as new_clients
@@ -22,12 +25,12 @@ message_days as (
 
 order_days as (
     select
-        cast(o.created_at at time zone 'UTC' as date) as day,
+        cast(o.first_seen_at at time zone 'UTC' as date) as day,
         count(*) as orders_created,
         count(*) filter (where o.is_successful) as successful_orders_created
     from stg_orders o
-    where o.created_at is not null
-    group by cast(o.created_at at time zone 'UTC' as date)
+    where o.created_after is not null and o.first_seen_at is not null
+    group by cast(o.first_seen_at at time zone 'UTC' as date)
 ),
 
 active_days as (
@@ -41,7 +44,7 @@ active_days as (
 days as (
     select cast(g.day as date) as day
     from (select min(day) as first_day, max(day) as last_day from active_days) b
-    cross join lateral generate_series(b.first_day, b.last_day, interval '1 day') as g(day)
+    cross join lateral generate_series(b.first_day, b.last_day, interval '1 day') g (day)
 )
 
 select

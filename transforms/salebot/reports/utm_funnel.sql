@@ -5,7 +5,8 @@
 -- tests: unique(utm_source, utm_medium, utm_campaign); not_null(clients)
 -- tests: share(engaged_share, ordering_share, success_share)
 with engaged as (
-    select distinct m.client_id from stg_messages m where m.direction = 'inbound'
+    select distinct m.client_id from stg_messages m
+    where m.direction = 'inbound'
 ),
 
 orderers as (
@@ -13,7 +14,8 @@ orderers as (
 ),
 
 successful as (
-    select distinct o.client_id from stg_orders o where o.is_successful
+    select distinct o.client_id from stg_orders o
+    where o.is_successful
 ),
 
 counts as (

@@ -17,7 +17,8 @@ where v.deleted_at is null and not exists (
 -- nor its client (the deletion cascade marks this row too; this holds before it runs)
 and not exists (
     select 1 from raw.clients gone
-    where cast(gone.id as text) = cast(v.client_id as text)
+    where
+        cast(gone.id as text) = cast(v.client_id as text)
         and gone.deleted_at is not null
         and not exists (
             select 1 from raw.clients gone_newer

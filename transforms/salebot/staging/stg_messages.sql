@@ -26,7 +26,8 @@ with versions as (
     -- nor its client (the deletion cascade marks this row too; this holds before it runs)
     and not exists (
         select 1 from raw.clients gone
-        where cast(gone.id as text) = cast(m.client_id as text)
+        where
+            cast(gone.id as text) = cast(m.client_id as text)
             and gone.deleted_at is not null
             and not exists (
                 select 1 from raw.clients gone_newer

@@ -28,7 +28,8 @@ gone_orders as (
         o.deleted_at is not null
         or exists (
             select 1 from raw.clients c
-            where cast(c.id as text) = cast(o.client_id as text)
+            where
+                cast(c.id as text) = cast(o.client_id as text)
                 and c.deleted_at is not null
                 and not exists (
                     select 1 from raw.clients c_newer
@@ -50,4 +51,7 @@ select
     ch.changed_at,
     ch.observed_at
 from changes ch
-where not exists (select 1 from gone_orders g where g.order_id = ch.order_id)
+where not exists (
+    select 1 from gone_orders g
+    where g.order_id = ch.order_id
+)

@@ -1,8 +1,10 @@
 -- One row per CRM order the API still has, of a client it still has (latest version): its
 -- status (0 active, 1 success, 2 failed, as get_orders lists it), the SalebotCRM funnel
--- state, and created_at: the order variable "created_at" when the project's order
--- variables carry one (the API documents no creation time of its own), else NULL.
--- tests: unique(order_id); not_null(order_id, client_id, status_name); no_future(created_at)
+-- state, and its creation window: the API documents no creation time, so the order was
+-- created after created_after (the previous full read of its client; NULL when unknown:
+-- the order was there at the first read) and by first_seen_at (the run that first saw it).
+-- tests: unique(order_id); not_null(order_id, client_id, status_name)
+-- tests: no_future(first_seen_at, created_after)
 -- tests: orphans(client_id -> stg_clients.client_id)
 with versions as (
     select
@@ -10,7 +12,8 @@ with versions as (
         cast(o.client_id as text) as client_id,
         cast(o.status as integer) as status,
         cast(o.state_id as text) as state_id,
-        cast(o.created_at as timestamptz) as created_at
+        cast(o.first_seen_at as timestamptz) as first_seen_at,
+        cast(o.created_after as timestamptz) as created_after
     from raw.orders o
     -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
     -- row stays for audit); two rows of one key in the SAME load are kept, so that the
@@ -22,7 +25,8 @@ with versions as (
     -- nor its client (the deletion cascade marks this row too; this holds before it runs)
     and not exists (
         select 1 from raw.clients gone
-        where cast(gone.id as text) = cast(o.client_id as text)
+        where
+            cast(gone.id as text) = cast(o.client_id as text)
             and gone.deleted_at is not null
             and not exists (
                 select 1 from raw.clients gone_newer
@@ -38,5 +42,6 @@ select
     case status when 0 then 'active' when 1 then 'success' when 2 then 'failed' else 'unknown' end as status_name,
     coalesce(status = 1, false) as is_successful,
     state_id,
-    created_at
+    first_seen_at,
+    created_after
 from versions

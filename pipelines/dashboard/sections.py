@@ -1,0 +1,224 @@
+"""The sections a source's page is made of, by the ids `pipelines.registry` lists in a
+source's `dashboard_sections`. A section reads its reports and returns blocks (a chart, or
+the reason it has none, and HTML beside it). A section may bring companions: the sections
+that answer the next question about the same report (the tunnel funnel brings ROMI and the
+trend), so a registry entry that predates them still shows them; a companion the registry
+lists itself is shown once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from . import charts, tables
+from .charts import Chart
+from .facts import Headline, leeloo_headline, salebot_headline
+from .reading import AccountPage, ReportReader
+
+
+@dataclass(frozen=True)
+class Block:
+    chart_id: str
+    heading: str
+    chart: Chart | None = None
+    empty: str | None = None  # why there is no chart yet
+    html: str = ""  # shown under the chart (tables, notes), already escaped
+
+
+@dataclass
+class Context:
+    """One account's page being built: its reader, the reports read so far, and facts the
+    sections leave for the summary (e.g. which days lack a tunnel snapshot)."""
+
+    reader: ReportReader
+    account: AccountPage
+    now: datetime
+    facts: dict[str, Any] = field(default_factory=dict)
+    _reports: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
+
+    def report(self, name: str, order: str = "") -> list[dict[str, Any]] | None:
+        if name not in self._reports:
+            self._reports[name] = self.reader.table(self.account.reports, name, order)
+        return self._reports[name]
+
+    def missing(self, name: str, rows: list[dict[str, Any]] | None) -> str:
+        where = f"{self.account.reports}.{name}"
+        if rows is None:
+            return f"{where}: report not built yet (run `chatfunnel transform`)"
+        return f"{where}: no rows yet"
+
+
+Builder = Callable[[Context], list[Block]]
+HeadlineReader = Callable[[ReportReader, AccountPage], Headline]
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    build: Builder
+    companions: tuple[str, ...] = ()
+    headline: HeadlineReader | None = None  # what the accounts overview says of the account
+
+
+# ---------------------------------------------------------------- Leeloo
+
+
+def _tunnel_funnel(ctx: Context) -> list[Block]:
+    rows = ctx.report("tunnel_funnel", "tunnel_id, snapshot_date")
+    heading = "Funnel per tunnel"
+    if not rows:
+        return [Block("tunnel_funnel", heading, empty=ctx.missing("tunnel_funnel", rows))]
+    latest = charts.latest_snapshots(rows)
+    ctx.facts["tunnels"] = len(latest)
+    return [Block("tunnel_funnel", heading, chart=charts.tunnel_funnel_figure(latest),
+                  html=tables.tunnels_table(latest))]
+
+
+def _tunnel_romi(ctx: Context) -> list[Block]:
+    rows = ctx.report("tunnel_funnel", "tunnel_id, snapshot_date")
+    heading = "ROMI per tunnel"
+    if not rows:
+        return [Block("tunnel_romi", heading, empty=ctx.missing("tunnel_funnel", rows))]
+    latest = charts.latest_snapshots(rows)
+    figure = charts.romi_figure(latest)
+    without = [r for r in latest if charts.maybe_num(r.get("romi")) is None]
+    note = tables.names_note("No expenses recorded (ROMI undefined)", [r.get("tunnel_name") for r in without])
+    if figure is None:
+        return [Block("tunnel_romi", heading, empty="No tunnel has expenses recorded in Leeloo, so ROMI is undefined.",
+                      html=note)]
+    return [Block("tunnel_romi", heading, chart=figure, html=note)]
+
+
+def _tunnel_trend(ctx: Context) -> list[Block]:
+    heading = "Funnel trend over days"
+    snapshots = ctx.report("tunnel_funnel", "tunnel_id, snapshot_date")
+    daily = ctx.report("tunnel_funnel_daily", "snapshot_date")
+    if not snapshots:
+        return [Block("tunnel_trend", heading, empty=ctx.missing("tunnel_funnel", snapshots))]
+    calendar = charts.trend_days(ctx.report("tunnel_stats_coverage", '"date"'), snapshots, ctx.now.date())
+    if calendar is None:
+        return [Block("tunnel_trend", heading, empty=ctx.missing("tunnel_funnel", []))]
+    ctx.facts["snapshot_days"] = [d.isoformat() for d in calendar.snapshot_days]
+    ctx.facts["snapshot_gaps"] = [d.isoformat() for d in calendar.gaps]
+    figure = charts.tunnel_trend_figure(daily or [], calendar)
+    if figure is None:
+        days = calendar.snapshot_days
+        return [Block("tunnel_trend", heading, empty=(
+            f"The trend starts with the second day that has a tunnel stats snapshot; so far "
+            f"{len(days)} day(s): {', '.join(d.isoformat() for d in days[-3:])}. Leeloo keeps no history "
+            "of its counters, so each night's run adds one point."))]
+    return [Block("tunnel_trend", heading, chart=figure, html=tables.gaps_note(calendar.gaps, calendar.partial_days))]
+
+
+def _daily(report: str, chart_id: str, series: Any) -> Builder:
+    def build(ctx: Context) -> list[Block]:
+        rows = ctx.report(report, '"date"')
+        heading = "Daily activity"
+        if not rows:
+            return [Block(chart_id, heading, empty=ctx.missing(report, rows))]
+        return [Block(chart_id, heading, chart=charts.daily_activity_figure(rows, series))]
+    return build
+
+
+def _source_funnel(ctx: Context) -> list[Block]:
+    rows = ctx.report("source_funnel")
+    heading = "Source funnel: where people came from"
+    if not rows:
+        return [Block("source_funnel", heading, empty=ctx.missing("source_funnel", rows))]
+    return [Block("source_funnel", heading, chart=charts.source_funnel_figure(rows))]
+
+
+def _revenue_by_source(ctx: Context) -> list[Block]:
+    heading = "Paid revenue by traffic source"
+    rows = ctx.report("revenue_by_source")
+    if not rows:
+        return [Block("revenue_by_source", heading, empty=ctx.missing("revenue_by_source", rows))]
+    names = {(r.get("tunnel_id"), r.get("leadgentool_id"), r.get("traffic_source_id")): r
+             for r in ctx.report("source_funnel") or []}
+    named = []
+    for row in rows:
+        entry = names.get((row.get("tunnel_id"), row.get("leadgentool_id"), row.get("traffic_source_id")), {})
+        named.append({**row, **{k: entry.get(k) for k in ("tunnel_name", "leadgentool_name", "traffic_source")}})
+    chart = charts.revenue_figure(
+        "Paid revenue per currency by traffic source · tunnel / lead-gen tool (an order counts under every entry "
+        "of its buyer's subscribe history)", named, charts.entry_label)
+    return [Block("revenue_by_source", heading, chart=chart)]
+
+
+def _utm_funnel(ctx: Context) -> list[Block]:
+    rows = ctx.report("utm_funnel")
+    heading = "UTM funnel"
+    if not rows:
+        return [Block("utm_funnel", heading, empty=ctx.missing("utm_funnel", rows))]
+    return [Block("utm_funnel", heading, chart=charts.utm_funnel_figure(rows))]
+
+
+def _utm_revenue(ctx: Context) -> list[Block]:
+    heading = "Paid revenue by UTM campaign"
+    rows = ctx.report("utm_revenue")
+    if not rows:
+        return [Block("utm_revenue", heading, empty=ctx.missing("utm_revenue", rows))]
+    chart = charts.revenue_figure(
+        "Paid revenue per currency by UTM campaign · source / medium (an order counts under every UTM "
+        "combination of its buyer's channels)", rows, charts.utm_label)
+    return [Block("utm_revenue", heading, chart=chart)]
+
+
+def _manager_response(ctx: Context) -> list[Block]:
+    rows = ctx.report("manager_response_times", "week_start")
+    heading = "Manager response times"
+    if not rows:
+        return [Block("manager_response_times", heading, empty=ctx.missing("manager_response_times", rows))]
+    return [Block("manager_response_times", heading, chart=charts.manager_response_figure(rows))]
+
+
+# ---------------------------------------------------------------- Salebot
+
+
+def _order_funnel(ctx: Context) -> list[Block]:
+    rows = ctx.report("order_funnel")
+    heading = "Orders by status"
+    if not rows:
+        return [Block("salebot_order_funnel", heading, empty=ctx.missing("order_funnel", rows))]
+    return [Block("salebot_order_funnel", heading, chart=charts.order_status_figure(rows))]
+
+
+def _channel_funnel(ctx: Context) -> list[Block]:
+    rows = ctx.report("channel_funnel")
+    heading = "Channel funnel"
+    if not rows:
+        return [Block("salebot_channel_funnel", heading, empty=ctx.missing("channel_funnel", rows))]
+    return [Block("salebot_channel_funnel", heading, chart=charts.channel_funnel_figure(rows))]
+
+
+SECTIONS: dict[str, Section] = {
+    s.id: s
+    for s in (
+        Section("tunnel_funnel", _tunnel_funnel, companions=("tunnel_romi", "tunnel_trend"), headline=leeloo_headline),
+        Section("tunnel_romi", _tunnel_romi),
+        Section("tunnel_trend", _tunnel_trend),
+        Section("daily_activity", _daily("daily_activity", "daily_activity", charts.LEELOO_DAILY)),
+        Section("source_funnel", _source_funnel, companions=("revenue_by_source",)),
+        Section("revenue_by_source", _revenue_by_source),
+        Section("utm_funnel", _utm_funnel, companions=("utm_revenue",)),
+        Section("utm_revenue", _utm_revenue),
+        Section("manager_response_times", _manager_response),
+        Section("salebot_daily_activity", _daily("daily_activity", "salebot_daily_activity", charts.SALEBOT_DAILY),
+                headline=salebot_headline),
+        Section("salebot_order_funnel", _order_funnel),
+        Section("salebot_channel_funnel", _channel_funnel),
+    )
+}
+
+
+def sections_for(ids: tuple[str, ...]) -> list[Section]:
+    """The registry's section ids with their companions, each once, unknown ids skipped."""
+    order: list[str] = []
+    for section_id in ids:
+        if section_id not in SECTIONS:
+            continue
+        for wanted in (section_id, *SECTIONS[section_id].companions):
+            if wanted not in order:
+                order.append(wanted)
+    return [SECTIONS[i] for i in order]

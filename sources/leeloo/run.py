@@ -1,0 +1,186 @@
+"""What the resources of one run share: the client, the settings, the report, and the rules
+for windows, cursors, budgets and the order of work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import dlt
+from dlt.extract.hints import HintsMeta
+
+from sources.bookkeeping import Ledger, table_hints
+from sources.http import ApiClient, ApiError, BudgetExhausted, fan_out
+from sources.report import SourceReport
+
+from . import settings, stored
+from .paging import Listing
+from .shapes import Oddities
+from .times import api_time, to_utc, window_bounds
+
+NEWS = ("people", "communication_channels", "orders")  # resources whose new activity goes before any sweep
+DELETABLE = ("people", "communication_channels", "chat_messages", "orders", "tunnels", "leadgentools", "users",
+             "tags", "connections", "template_categories", "templates")
+
+
+def fingerprint(item: Any) -> str:
+    """A short digest of a list item: any change the list shows changes it."""
+    return hashlib.blake2b(json.dumps(item, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
+class Latest:
+    """The newest timestamp seen so far: what a window cursor moves to once its window is done."""
+
+    def __init__(self) -> None:
+        self.value: datetime | None = None
+
+    def see(self, value: Any) -> None:
+        moment = to_utc(value)
+        if moment is not None and (self.value is None or moment > self.value):
+            self.value = moment
+
+
+class NewsFirst:
+    """New activity goes before the sweep, across resources: when the request budget is
+    short, a resource's sweep must not spend what another resource's news still needs.
+
+    A resource calls `finished(name)` when its news is done (or stopped), and runs its
+    sweep after `wait()`, which yields None to dlt (dlt then advances the other
+    resources) until every selected news resource has finished."""
+
+    def __init__(self) -> None:
+        self.done: set[str] = set()
+
+    def finished(self, name: str) -> None:
+        self.done.add(name)
+
+    def wait(self) -> Iterator[None]:
+        try:
+            selected = set(dlt.current.source().selected_resources)
+        except Exception:  # noqa: BLE001 - outside a source (a test calling a resource) nothing waits
+            return
+        while not (selected & set(NEWS)) <= self.done:
+            yield None
+
+
+@dataclass
+class LeelooRun:
+    client: ApiClient
+    report: SourceReport
+    concurrency: int
+    page_size: int
+    overlap: timedelta
+    start_of_history: datetime
+    now: datetime
+    since: datetime | None
+    until: datetime | None
+    sweep_runs: int
+    order_details: bool
+    odd: Oddities = field(default_factory=Oddities)
+    gate: NewsFirst = field(default_factory=NewsFirst)
+    _deleted: dict[str, set[str]] | None = None
+    _ledgers: dict[str, Ledger] = field(default_factory=dict)
+
+    @property
+    def backfill(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.client.get_json(path, params)
+
+    def get_or_none(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """The answer, or None when the API says the entity does not exist (404)."""
+        try:
+            return self.client.get_json(path, params)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def fan_out(self, items: Any, work: Callable[[Any], Any], concurrency: int | None = None) -> Any:
+        return fan_out(items, work, concurrency or self.concurrency, self.client.workers)
+
+    def guarded(self, name: str, work: Callable[[], Iterator[Any]]) -> Iterator[Any]:
+        """Run part of a resource; a spent budget ends it cleanly, marked incomplete."""
+        try:
+            yield from work()
+        except BudgetExhausted:
+            self.report.spent(name)
+
+    def stopped(self, name: str) -> bool:
+        return name in self.report.incomplete
+
+    def ledger(self, name: str) -> Ledger:
+        """The resource's ledger, read once per run (a transformer runs once per page)."""
+        if name not in self._ledgers:
+            self._ledgers[name] = Ledger(name, dlt.current.resource_state())
+        return self._ledgers[name]
+
+    def deleted(self, table: str) -> set[str]:
+        """Ids of `table` marked deleted in the warehouse (read once per run): one that is
+        listed again is loaded again, whatever its fingerprint says."""
+        if self._deleted is None:
+            self._deleted = stored.deleted_ids(DELETABLE)
+        return self._deleted.get(table, set())
+
+    def window(self, state: dict[str, Any], path: str, *, full: bool = False) -> tuple[Listing, datetime]:
+        """The last-message window to list: from the cursor (minus the overlap), or from the
+        start of history when the sweep period's full listing is due."""
+        cursor = None if full else state.get("cursor")
+        start, end = window_bounds(cursor, self.start_of_history, self.overlap, since=self.since, until=self.until,
+                                   now=self.now)
+        params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end)}
+        return Listing(self.client, path, params, self.page_size), start
+
+    def advance(self, state: dict[str, Any], name: str, listing: Listing, newest: Latest) -> None:
+        """Move the window cursor, only when the whole window is done."""
+        if self.backfill:
+            return
+        if not listing.complete or self.stopped(name):
+            self.report.incomplete.add(name)
+            return
+        newest.see(state.get("cursor"))  # never move a cursor backwards
+        if newest.value is not None:
+            state["cursor"] = newest.value.isoformat()
+
+    def full_listing_due(self, state: dict[str, Any], ledger: Ledger) -> bool:
+        """Once per sweep period a windowed resource lists everything: what a listing ever
+        missed is found, and what is gone is noticed."""
+        if self.backfill or not len(ledger) or self.sweep_runs <= 0:
+            return False
+        return ledger.run - int(state.get("full_listing_run") or 0) >= self.sweep_runs
+
+    def active_since(self, state: dict[str, Any]) -> datetime | None:
+        """Entities active since the run before the previous one started had news that the
+        previous run (or this one) read: the sweep follows them up at once."""
+        starts = state.get("recent_run_starts") or []
+        return to_utc(starts[0]) if len(starts) == 2 else None
+
+    def started(self, state: dict[str, Any]) -> None:
+        if not self.backfill:
+            state["recent_run_starts"] = [*(state.get("recent_run_starts") or [])[-1:], self.now.isoformat()]
+
+    def skipped(self, name: str, listing: Listing) -> None:
+        if listing.unidentified:
+            self.report.warn(f"{name}: {listing.unidentified} list entries without a usable id were skipped")
+
+    def warn_oddities(self, entities: Sequence[str]) -> None:
+        for line in self.odd.warnings(entities):
+            self.report.warn(line)
+
+
+def for_table(meta: Any, table: str) -> bool:
+    """A transformer gets every item of its parent, the parent's bookkeeping rows included."""
+    return not isinstance(meta, HintsMeta) or meta.hints.get("table_name") == table
+
+
+def hinted(rows: Any, hints: Any) -> Any:
+    return dlt.mark.with_hints(rows, hints, create_table_variant=True)
+
+
+def rows_hints(table: str, columns: dict[str, Any], primary_key: str | tuple[str, ...] = "id") -> Any:
+    return table_hints(table, columns, primary_key)

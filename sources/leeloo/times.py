@@ -1,0 +1,51 @@
+"""Time as the Leeloo API reads and writes it: UTC, millisecond precision."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from . import settings
+from .shapes import parse_time
+
+
+def to_utc(value: Any) -> datetime | None:
+    """An API timestamp as an aware UTC datetime; placeholders and junk become None."""
+    if isinstance(value, str) and value in settings.PLACEHOLDERS:
+        return None
+    return parse_time(value)
+
+
+def api_time(value: datetime) -> str:
+    """The form the window filter takes: UTC, millisecond precision, as the documents' examples."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_initial_date(value: str | date | datetime) -> datetime:
+    parsed = to_utc(value)
+    if parsed is None:
+        raise ValueError(f"initial_date {value!r} is not a date")
+    return parsed
+
+
+def window_bounds(
+    cursor: str | None,
+    initial_date: datetime,
+    overlap: timedelta,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+) -> tuple[datetime, datetime]:
+    """The last-message window of a run: a backfill's own, else from the cursor minus the
+    overlap (or the start of history) to now."""
+    if since is not None or until is not None:
+        return since or initial_date, until or now
+    start = to_utc(cursor) if cursor else None
+    if start is None:
+        return initial_date, now
+    return max(start - overlap, initial_date), now

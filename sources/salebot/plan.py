@@ -1,0 +1,168 @@
+"""Which clients a run re-reads, in what order, and how long a full re-verification takes.
+
+Salebot has no updated-since filter, so the plan is built from the client list and the
+memory of earlier runs. In order of urgency:
+
+1. ``webhook``: clients a push named (new messages exist);
+2. ``new``: clients never read in full (new, or cut by a budget before);
+3. ``changed``: clients whose ``updated_at`` advanced past what the last read saw;
+4. ``open_orders``: every client with an open order has its orders re-checked (only the
+   orders: a block or a manager may move an order without moving ``updated_at``; open
+   orders are few, and what an analyst watches);
+5. ``sweep``: the ``ceil(known / sweep_runs)`` clients read longest ago, in full, so that
+   whatever moved silently is found within ``sweep_runs`` runs.
+
+Under a request budget the urgent work goes first, but the sweep keeps a fixed share of
+the budget (``SWEEP_BUDGET_SHARE``) however busy the night: that share is what bounds the
+nights until every client is re-verified (:func:`reverify_within`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sources.salebot import settings
+from sources.salebot.memory import Memory
+
+Scope = Literal["full", "orders", "history"]
+REASONS = ("webhook", "new", "changed", "open_orders", "sweep", "backfill")
+
+
+@dataclass(frozen=True)
+class Task:
+    client_id: int
+    reason: str
+    scope: Scope
+    cost: int  # estimated requests
+
+
+@dataclass
+class Plan:
+    tasks: list[Task] = field(default_factory=list)
+    sweep_quota: int = 0
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(t.reason for t in self.tasks)
+        return {reason: counted.get(reason, 0) for reason in REASONS}
+
+
+def read_cost(orders: int) -> int:
+    """Requests of a full read of a client with ``orders`` orders (history in one window)."""
+    return settings.CLIENT_READ_REQUESTS + settings.ORDER_READ_REQUESTS * orders
+
+
+def mean_orders(memory: Memory) -> float:
+    """Orders per client as far as the memory knows (1 before anything is known)."""
+    clients = sum(1 for c in memory.clients.values() if c.verified_run is not None and not c.deleted)
+    orders = sum(1 for o in memory.orders.values() if not o.deleted)
+    return orders / clients if clients else 1.0
+
+
+def _updated(client: Mapping[str, Any]) -> int | None:
+    value = client.get("updated_at")
+    return int(value.timestamp()) if isinstance(value, dt.datetime) else None
+
+
+def plan_clients(
+    listed: Mapping[int, Mapping[str, Any]],
+    memory: Memory,
+    *,
+    sweep_runs: int = settings.DEFAULT_SWEEP_RUNS,
+    budget: int | None = None,
+    backfill: bool = False,
+) -> Plan:
+    """The run's tasks, most urgent first (see the module docstring)."""
+    plan = Plan()
+    if backfill:
+        plan.tasks = [Task(cid, "backfill", "history", 1) for cid in listed]
+        return plan
+    planned: set[int] = set()
+    urgent: list[Task] = []
+    new_cost = read_cost(round(mean_orders(memory)))
+
+    def add(queue: list[Task], cid: int, reason: str, scope: Scope, cost: int) -> None:
+        if cid not in planned:
+            planned.add(cid)
+            queue.append(Task(cid, reason, scope, cost))
+
+    def full_cost(cid: int) -> int:
+        return read_cost(len(memory.orders_of(cid))) if cid in memory.clients else new_cost
+
+    for cid in sorted(memory.flagged()):
+        if cid in listed:
+            add(urgent, cid, "webhook", "full", full_cost(cid))
+    for cid in listed:
+        known = memory.client(cid)
+        if known is None or known.verified_run is None or known.deleted:
+            add(urgent, cid, "new", "full", new_cost)
+    changed = []
+    for cid, client in listed.items():
+        known = memory.client(cid)
+        updated = _updated(client)
+        if known is not None and updated is not None and (known.seen is None or updated > known.seen):
+            changed.append((-updated, cid))
+    for _, cid in sorted(changed):
+        add(urgent, cid, "changed", "full", full_cost(cid))
+
+    sweep: list[Task] = []
+    verified = [cid for cid in listed if (c := memory.client(cid)) is not None and c.verified_run is not None]
+    if sweep_runs > 0 and verified:
+        plan.sweep_quota = math.ceil(len(verified) / sweep_runs)
+        due = sorted(
+            (cid for cid in verified if cid not in planned), key=lambda i: (memory.clients[i].verified_run or 0, i)
+        )
+        for cid in due[: plan.sweep_quota]:
+            add(sweep, cid, "sweep", "full", full_cost(cid))
+
+    open_clients = [cid for cid in memory.open_order_clients() if cid in listed and cid not in planned]
+    for cid in sorted(open_clients, key=lambda i: (memory.clients[i].orders_run or 0 if i in memory.clients else 0, i)):
+        opened = sum(1 for o in memory.orders_of(cid).values() if o.status == settings.OPEN_STATUS)
+        add(urgent, cid, "open_orders", "orders", 1 + settings.ORDER_READ_REQUESTS * opened)
+
+    plan.tasks = interleave(urgent, sweep) if budget is not None else urgent + sweep
+    return plan
+
+
+def interleave(urgent: list[Task], sweep: list[Task], share: float = settings.SWEEP_BUDGET_SHARE) -> list[Task]:
+    """Urgent tasks first, except that the sweep gets ``share`` of the estimated requests
+    while both have work: a budget that ends the run anywhere leaves the sweep its share."""
+    out: list[Task] = []
+    u = s = 0
+    spent_urgent = spent_sweep = 0
+    while u < len(urgent) or s < len(sweep):
+        take_sweep = s < len(sweep) and (u >= len(urgent) or spent_sweep < share * (spent_urgent + spent_sweep))
+        if take_sweep:
+            out.append(sweep[s])
+            spent_sweep += sweep[s].cost
+            s += 1
+        else:
+            out.append(urgent[u])
+            spent_urgent += urgent[u].cost
+            u += 1
+    return out
+
+
+def reverify_within(
+    known: int,
+    sweep_runs: int,
+    budget: int | None,
+    *,
+    orders_per_client: float = 1.0,
+    share: float = settings.SWEEP_BUDGET_SHARE,
+) -> int | None:
+    """Runs within which every one of ``known`` clients is re-read in full, however busy the
+    runs are: the sweep's quota, or what its share of the budget pays for, whichever is
+    smaller. None: never (no sweep, or a budget too small for even one client)."""
+    if sweep_runs <= 0 or known <= 0:
+        return None if sweep_runs <= 0 else 0
+    quota = math.ceil(known / sweep_runs)
+    if budget is not None:
+        listing = math.ceil(known / settings.CLIENTS_PAGE_LIMIT) + 1
+        cost = settings.CLIENT_READ_REQUESTS + settings.ORDER_READ_REQUESTS * orders_per_client
+        quota = min(quota, math.floor(share * max(0, budget - listing) / cost))
+    return math.ceil(known / quota) if quota > 0 else None

@@ -1,0 +1,221 @@
+"""The dashboard of an agency's warehouse (two Leeloo accounts and a Salebot project in one
+DuckDB file): what the page says, checked against the emulators' truth and the raw tables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipelines.dashboard import (
+    ReportReader,
+    add_report_arguments,
+    charts_with_data,
+    figures_in,
+    render_dashboard,
+    report_from_args,
+    summary_in,
+)
+from pipelines.dashboard.markup import text
+from tests.dashboard.browser import Browser, require_chromium
+from tests.dashboard.conftest import LONG_ERROR, Built
+from tests.dashboard.pages import elements, probe, section
+
+PAID = {"SUCCESS", "RESOLVED"}  # stg_orders.is_paid
+
+
+@pytest.fixture(scope="module")
+def page(agency: Built) -> tuple[str, dict[str, Any]]:
+    return render_dashboard(ReportReader(agency.path), now=agency.now)
+
+
+def _account(summary: dict[str, Any], dataset: str) -> dict[str, Any]:
+    return next(a for a in summary["accounts"] if a["dataset"] == dataset)
+
+
+def test_overview_has_one_row_per_account_with_its_headline(agency: Built, page: tuple[str, dict]) -> None:
+    html, summary = page
+    assert [(a["source"], a["account"], a["dataset"]) for a in summary["accounts"]] == [
+        ("leeloo", "default", "leeloo"), ("leeloo", "acme", "leeloo_acme"), ("salebot", "default", "salebot")]
+    for dataset in ("leeloo", "leeloo_acme"):
+        truth = agency.emulators[dataset].truth()
+        revenue: dict[str, float] = defaultdict(float)
+        for order in truth["orders"]:
+            if order["status"] in PAID:
+                revenue[order["currency"]] += float(order["price"])
+        account = _account(summary, dataset)
+        assert account["people"] == len(truth["people"])
+        assert account["revenue"] == pytest.approx(dict(revenue), abs=0.01)
+    assert _account(summary, "salebot")["people"] == len(agency.emulators["salebot"].clients)
+    assert _account(summary, "salebot")["revenue"] == {}
+    fresh = {a["dataset"]: a["freshness"] for a in summary["accounts"]}
+    assert (fresh["leeloo"]["last_outcome"], fresh["leeloo"]["level"]) == ("success", "ok")
+    # the newer history format: an `interrupted` outcome, an `account` column, no duration column
+    assert (fresh["leeloo_acme"]["last_outcome"], fresh["leeloo_acme"]["level"]) == ("interrupted", "bad")
+    assert fresh["leeloo_acme"]["last_success"] is not None
+    overview = section(html, "accounts")
+    links = [str(attrs["href"]) for tag, attrs in elements(overview).tags if tag == "a"]
+    assert links == ["#account-leeloo", "#account-leeloo_acme", "#account-salebot"]
+    assert all(f'id="{link[1:]}"' in html for link in links)
+    assert "Salebot orders carry no amount" in overview
+    # the cross-account view: both Leeloo accounts side by side
+    figure = figures_in(html)["accounts:leeloo.tunnel_funnel"]
+    assert {tuple(t["y"]) for t in figure["data"]} == {("default", "acme")}
+
+
+def test_every_tunnel_is_on_the_page(agency: Built, page: tuple[str, dict]) -> None:
+    html, summary = page
+    tunnels = {t["id"]: t["name"] for t in agency.emulators["leeloo"].truth()["tunnels"]}
+    funnel = figures_in(html)["leeloo.tunnel_funnel"]
+    assert len(funnel["data"]) == min(6, len(tunnels))
+    table = section(html, "account-leeloo-tunnel_funnel")
+    cells = [str(attrs.get("title")) for tag, attrs in elements(table).tags
+             if tag == "td" and attrs.get("class") == "name"]
+    assert sorted(cells) == sorted(tunnels.values())
+    assert f"all {len(tunnels)} tunnels" in table
+    assert _account(summary, "leeloo")["facts"]["tunnels"] == len(tunnels)
+
+
+def test_romi_per_tunnel_is_leeloos_counters(agency: Built, page: tuple[str, dict]) -> None:
+    emu = agency.emulators["leeloo"]
+    with emu.data_lock:
+        stats, _ = emu.data.tunnel_stats()
+        names = {t["id"]: t["name"] for t in emu.data.tunnels}
+    expected = {names[tid]: round((s["totalSale"] - s["totalExpenses"]) / s["totalExpenses"] * 100, 1)
+                for tid, s in stats.items() if s["totalExpenses"]}
+    bars = figures_in(page[0])["leeloo.tunnel_romi"]["data"][0]
+    assert dict(zip(bars["y"], bars["x"], strict=True)) == pytest.approx(expected, abs=0.05)
+    assert bars["x"] == sorted(bars["x"], reverse=True)
+
+
+def _daily_changes(path: Path, dataset: str, column: str) -> dict[str, float]:
+    """Per snapshot day, the change of `column` since each tunnel's previous snapshot,
+    summed over tunnels: computed from the raw table, not from the reports."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(f"select tunnel_id, snapshot_date, {column} from {dataset}.tunnel_stats "
+                           "order by tunnel_id, snapshot_date").fetchall()
+    changes: dict[str, float] = defaultdict(float)
+    previous: dict[str, float] = {}
+    for tunnel, day, value in rows:
+        if tunnel in previous:
+            changes[day.isoformat()] += value - previous[tunnel]
+        previous[tunnel] = value
+    return dict(changes)
+
+
+def test_trend_shows_the_failed_night_as_a_gap(agency: Built, page: tuple[str, dict]) -> None:
+    html, summary = page
+    today = agency.today
+    missing = (today - timedelta(days=2)).isoformat()
+    facts = _account(summary, "leeloo")["facts"]
+    assert facts["snapshot_gaps"] == [missing]
+    assert facts["snapshot_days"] == [(today - timedelta(days=d)).isoformat() for d in (4, 3, 1, 0)]
+    figure = figures_in(html)["leeloo.tunnel_trend"]
+    bars = {t["name"]: t for t in figure["data"] if t["type"] == "bar"}
+    subscribers = bars["New subscribers"]
+    shown = {x[:10]: y for x, y in zip(subscribers["x"], subscribers["y"], strict=True)}
+    assert missing not in shown, "a day without a snapshot must stay empty, never interpolated"
+    assert shown == pytest.approx(_daily_changes(agency.path, "leeloo", "subscribers"))
+    spans = {x[:10]: c[0] for x, c in zip(subscribers["x"], subscribers["customdata"], strict=True)}
+    assert spans[(today - timedelta(days=1)).isoformat()] == 2  # the change spans the missing night
+    assert [s["x0"][:10] for s in figure["layout"]["shapes"]] == [missing]
+    assert "No tunnel stats snapshot on " + missing in section(html, "account-leeloo-tunnel_trend")
+    # one night of snapshots: a clear empty state, not an empty chart
+    assert "second day that has a tunnel stats snapshot" in summary["empty"]["leeloo_acme:tunnel_trend"]
+
+
+def test_revenue_is_per_currency_by_traffic_source(agency: Built, page: tuple[str, dict]) -> None:
+    emu = agency.emulators["leeloo"]
+    truth = emu.truth()
+    price = {o["id"]: (o["currency"], float(o["price"])) for o in truth["orders"] if o["status"] in PAID}
+    expected: dict[str, dict[tuple, float]] = defaultdict(lambda: defaultdict(float))
+    with emu.data_lock:
+        for person in emu.data.people:
+            entries = {(s["tunnelId"], s["leadgentoolId"], s["trafficSourceId"]) for s in person.subscribe_history}
+            for order in person.orders:
+                if order.id in price:
+                    currency, amount = price[order.id]
+                    for entry in entries:
+                        expected[currency][entry] += amount
+    figure = figures_in(page[0])["leeloo.revenue_by_source"]
+    panels = {t["name"]: t for t in figure["data"]}
+    assert set(panels) == set(expected)  # one panel per currency, never a sum across them
+    for currency, trace in panels.items():
+        top = sorted(expected[currency].values(), reverse=True)[: len(trace["x"])]
+        assert trace["x"] == pytest.approx(top)
+
+
+def test_manager_response_is_one_row_per_manager(agency: Built, page: tuple[str, dict]) -> None:
+    with duckdb.connect(str(agency.path), read_only=True) as con:
+        managers = con.execute("select count(distinct coalesce(manager_id, '-')), count(distinct week_start) "
+                               "from leeloo_reports.manager_response_times").fetchone() or (0, 0)
+    heatmap = figures_in(page[0])["leeloo.manager_response_times"]["data"]
+    assert [t["type"] for t in heatmap] == ["heatmap"]
+    assert len(heatmap[0]["y"]) == len(set(heatmap[0]["y"])) == min(20, managers[0])
+    assert len(heatmap[0]["x"]) <= managers[1] and all(len(row) == len(heatmap[0]["x"]) for row in heatmap[0]["z"])
+
+
+def test_runs_table_keeps_the_whole_error(page: tuple[str, dict]) -> None:
+    runs = section(page[0], "account-leeloo-runs")
+    assert text(LONG_ERROR) in runs, "the full error text must be on the page"
+    preview = elements(runs).texts["summary"][0]
+    assert preview.endswith(" …")
+    shown = preview[: -len(" …")]
+    assert LONG_ERROR.startswith(shown) and LONG_ERROR[len(shown)] == " ", "cut inside a word"
+
+
+def test_report_writes_under_the_ignored_folder(agency: Built, isolated: Path, capsys: pytest.CaptureFixture) -> None:
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    assert report_from_args(parser.parse_args([])) == 0
+    out = isolated / ".chatfunnel" / "dashboard.html"
+    assert f"dashboard: {out.resolve()}" in capsys.readouterr().out
+    charts = charts_with_data(out.read_text(encoding="utf-8"))
+    assert charts["tunnel_funnel"] > 0 and charts["leeloo_acme:tunnel_funnel"] > 0
+    assert charts["salebot_order_funnel"] > 0
+    repo = Path(__file__).resolve().parents[2]
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".chatfunnel/dashboard.html"], cwd=repo, check=False)
+    assert ignored.returncode == 0, ".chatfunnel/ must be git-ignored"
+
+
+def test_salebot_page(page: tuple[str, dict]) -> None:
+    account = _account(page[1], "salebot")
+    assert set(account["charts"]) == {"salebot_daily_activity", "salebot_order_funnel", "salebot_channel_funnel"}
+    assert all(account["charts"].values())
+
+
+def test_every_page_draws_in_chromium(agency: Built, page: tuple[str, dict], tmp_path: Path) -> None:
+    require_chromium()
+    html, summary = page
+    path = tmp_path / "dashboard.html"
+    path.write_text(html, encoding="utf-8")
+    policy = next(attrs["content"] for tag, attrs in elements(html).tags
+                  if tag == "meta" and attrs.get("http-equiv") == "Content-Security-Policy")
+    script_src = next(d for d in (policy or "").split(";") if d.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src and "'sha256-" in script_src
+    with Browser(width=1400, height=1000) as browser:
+        for account in summary["accounts"]:
+            seen = probe(browser, f"{path.as_uri()}#{account['anchor']}")
+            assert seen["page"] == account["anchor"]
+            assert seen["plots"] == len(account["charts"]), seen["plots"]
+            assert seen["csp"] == [] and seen["errors"] == [], (seen["csp"], seen["errors"])
+        overview = probe(browser, path.as_uri())
+        assert overview["page"] == "overview" and overview["plots"] == 1
+        assert "acme" in overview["text"] and "interrupted" in overview["text"]
+        shots = [browser.screenshot(tmp_path / "overview.png")]
+        probe(browser, f"{path.as_uri()}#account-leeloo")
+        shots.append(browser.screenshot(tmp_path / "account-leeloo.png"))
+    for shot in shots:
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        keep = os.environ.get("CHATFUNNEL_SCREENSHOT_DIR")  # to look at the page a CI run drew
+        if keep:
+            shutil.copy(shot, Path(keep) / shot.name)
+    assert summary_in(html)["accounts"] == summary["accounts"]
