@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing chatfunnel with dev extras"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet -e '.[dev,dagster]'
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -26,8 +26,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	@echo "==> ruff and mypy over sources, pipelines, transforms, emulators"
-	@$(BIN)/ruff check sources pipelines transforms emulators tests bench
+	@$(BIN)/ruff check sources pipelines transforms emulators tests bench deploy
 	@$(BIN)/mypy
+	@$(BIN)/sqlfluff lint transforms
 
 docs: $(STAMP)
 	@$(BIN)/python -m pipelines.reference

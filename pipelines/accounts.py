@@ -20,7 +20,11 @@ from typing import Iterable
 
 import dlt
 
+from .errors import UsageError
+
 ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# names that would collide with the datasets chatfunnel makes beside an account's own
+RESERVED = re.compile(r"^(default|accounts|reports|staging)$|_(accounts|reports|staging)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -94,8 +98,8 @@ def _env_account_names(source: str) -> set[str]:
     return names
 
 
-class InvalidAccountName(ValueError):
-    pass
+class InvalidAccountName(UsageError):
+    """An account name that cannot become part of a dataset name."""
 
 
 def configured_accounts(source: str, secret_keys: Iterable[str]) -> list[Account]:
@@ -110,10 +114,12 @@ def configured_accounts(source: str, secret_keys: Iterable[str]) -> list[Account
     if all(account_value(default, k) for k in keys):
         accounts.append(default)
     for name in sorted(_toml_account_names(source) | _env_account_names(source)):
-        if not ACCOUNT_NAME.match(name):
+        if not ACCOUNT_NAME.match(name) or RESERVED.search(name):
             raise InvalidAccountName(
                 f"account name {name!r} under [sources.{source}.accounts] must be lower-case letters, "
-                "digits and underscores, starting with a letter (it becomes part of a dataset name)"
+                "digits and underscores, starting with a letter (it becomes part of a dataset name), and "
+                "not 'default', 'accounts', 'reports', 'staging' or end in _accounts, _reports or _staging "
+                "(names of the datasets chatfunnel makes beside it)"
             )
         account = Account(source, name)
         if all(account_value(account, k) for k in keys):

@@ -181,10 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulator_subcommands(emulator_sub)
     emulator.set_defaults(handler=lambda args: args._emulator_run(args))
 
-    try:  # TEMPORARY while the receiver moves to its own package
-        from .webhook import add_webhook_arguments, serve_webhook_from_args
-    except ImportError:
-        return parser
+    from .webhook import add_webhook_arguments, serve_webhook_from_args
 
     webhook = sub.add_parser("webhook", help="the Salebot webhook receiver", formatter_class=_formatter,
                              description=_describe("Receive Salebot's message pushes into a durable inbox."))
@@ -273,9 +270,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         outcomes.extend(run_accounts(options_list[0], accounts, parallel, show))
         if any(o.exit_code == EXIT_INTERRUPTED for o in outcomes):
             break
-    for line in after_all_accounts(planned[0].destination, outcomes, publish=not args.no_publish):
-        print(line)
-    return _exit_code(o.exit_code for o in outcomes)
+    after = after_all_accounts(planned[0].destination, outcomes, publish=not args.no_publish)
+    for line in after.lines:
+        print(line, file=sys.stderr if line.startswith("chatfunnel: error") else sys.stdout)
+    return _exit_code([*(o.exit_code for o in outcomes), *(e.exit_code for e in after.failures)])
 
 
 def _exit_code(codes: object) -> int:
@@ -300,9 +298,10 @@ def cmd_transform(args: argparse.Namespace) -> int:
         else:
             print(f"{result.account.label}: reports rebuilt ({result.reports})")
         codes.append(result.exit_code)
-    for line in after_all_accounts(args.destination, [], publish=True):
-        print(line)
-    return _exit_code(codes)
+    after = after_all_accounts(args.destination, [], publish=True)
+    for line in after.lines:
+        print(line, file=sys.stderr if line.startswith("chatfunnel: error") else sys.stdout)
+    return _exit_code([*codes, *(e.exit_code for e in after.failures)])
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -75,9 +75,10 @@ def _load(round_name: str) -> bool:
         if outcome.error is not None:
             print(f"  error: {outcome.error}")
             ok = False
-    for line in after_all_accounts("duckdb", outcomes, publish=True):
+    after = after_all_accounts("duckdb", outcomes, publish=True)
+    for line in after.lines:
         print(f"  {line}")
-    return ok
+    return ok and not after.failures
 
 
 def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:

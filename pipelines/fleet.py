@@ -22,14 +22,15 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from . import errors as error_types
 from .accounts import Account
-from .errors import ChatfunnelError
+from .diagnosis import short
+from .errors import ChatfunnelError, ReportsFailed
 from .lifecycle import RunOutcome, run_account
 from .options import RunOptions
 
@@ -193,36 +194,48 @@ def write_outcome(path: str, outcome: RunOutcome) -> None:
     os.replace(tmp, path)
 
 
-def after_all_accounts(destination: str, outcomes: Sequence[RunOutcome], *, publish: bool) -> list[str]:
+@dataclass
+class AfterAll:
+    """What the step after every account did: lines for the summary, and what failed."""
+
+    lines: list[str] = field(default_factory=list)
+    failures: list[ChatfunnelError] = field(default_factory=list)
+
+
+def after_all_accounts(destination: str, outcomes: Sequence[RunOutcome], *, publish: bool) -> AfterAll:
     """After every account of a command: the cross-account views, then one BI snapshot.
 
-    Returns lines for the summary; a failure here is said, never raised (the loads are done).
+    Never raises (the accounts' own loads are done and stay so); a failure is in
+    `failures`, typed, for the caller's exit code or its orchestrator's task state.
     """
-    from .diagnosis import short
     from .lifecycle import publish_snapshot_or_raise
     from .locks import warehouse_lock
     from .registry import SOURCES
 
-    lines: list[str] = []
+    done = AfterAll()
+    if destination == "filesystem":
+        return done
     with warehouse_lock(destination):
         for spec in SOURCES.values():
             accounts = spec.accounts()
-            if not any(a.name for a in accounts) or destination == "filesystem":
+            if not any(a.name for a in accounts):
                 continue
             try:
                 built = build_account_views(spec.name, accounts, destination)
             except Exception as exc:  # noqa: BLE001 - the accounts' own reports are fine
-                lines.append(f"{spec.name}: the cross-account views were not rebuilt: {short(exc, 300)}")
+                error = ReportsFailed(f"The {spec.name} cross-account views were not rebuilt: {short(exc, 300)}. "
+                                      "Each account's own reports are intact.", step="reports")
+                done.failures.append(error)
+                done.lines.append(f"chatfunnel: error: {error}")
                 continue
-            if built:
-                lines.append(f"{spec.name}: cross-account views rebuilt in {spec.name}_accounts ({built} views)")
-        if publish and destination == "duckdb" and any(o.ok for o in outcomes) or (publish and not outcomes
-                                                                                    and destination == "duckdb"):
+            done.lines.append(f"{spec.name}: cross-account views rebuilt in {spec.name}_accounts ({built} views)")
+        if publish and destination == "duckdb" and (not outcomes or any(o.ok for o in outcomes)):
             try:
-                lines.append(f"BI snapshot published: {publish_snapshot_or_raise()}")
+                done.lines.append(f"BI snapshot published: {publish_snapshot_or_raise()}")
             except ChatfunnelError as exc:
-                lines.append(f"chatfunnel: warning: {exc}")
-    return lines
+                done.failures.append(exc)
+                done.lines.append(f"chatfunnel: error: {exc}")
+    return done
 
 
 def build_account_views(source: str, accounts: Sequence[Account], destination: str) -> int:
@@ -233,5 +246,4 @@ def build_account_views(source: str, accounts: Sequence[Account], destination: s
 
     pipeline = make_pipeline(accounts[0], destination)
     pairs = [(a.name or "default", f"{a.dataset}_reports") for a in accounts]
-    result = build_views(pipeline, source, pairs)
-    return len(result) if isinstance(result, list | tuple | dict) else int(bool(result))
+    return len(build_views(pipeline, source, pairs).views)

@@ -47,7 +47,7 @@ def configured_secrets() -> list[str]:
 
     for spec in SOURCES.values():
         for account in _safe_accounts(spec):
-            for key in spec.secret_keys:
+            for key in (*spec.secret_keys, "webhook_secret"):
                 value = _account_secret(account, key)
                 if value:
                     values.add(value)

@@ -47,6 +47,7 @@ class SourceSpec:
     after_load: AfterLoad | None = None
     report_marker: str = ""  # a report only this source builds: tells whose reports a dataset holds
     dashboard_sections: tuple[str, ...] = ()
+    gaps_report: str | None = None  # a report of days without a snapshot, for `chatfunnel status`
 
     @cached_property
     def package(self) -> ModuleType:
@@ -154,6 +155,7 @@ SOURCES: dict[str, SourceSpec] = {
             factory_name="leeloo_source",
             secret_keys=("api_token",),
             report_marker="tunnel_funnel",
+            gaps_report="tunnel_stats_coverage",
             dashboard_sections=("tunnel_funnel", "daily_activity", "source_funnel", "utm_funnel",
                                 "manager_response_times"),
         ),

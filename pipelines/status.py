@@ -161,8 +161,9 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
                          else "  state cursors:")
             lines.extend("    " + name + ": " + ", ".join(f"{k}={v}" for k, v in values.items())
                          for name, values in cursors.items())
-    for line in _inbox_lines(spec, account):
-        lines.append(line)
+    lines.extend(_inbox_lines(spec, account))
+    if reachable:
+        lines.extend(_gap_lines(spec, pipeline))
     with contextlib.suppress(Exception):
         lines.append(f"  warehouse: {scrub(describe_location(pipeline))}")
     return status
@@ -188,27 +189,40 @@ def _facts_lines(facts: dict[str, Any]) -> list[str]:
 
 
 def _inbox_lines(spec: SourceSpec, account: Account) -> list[str]:
-    """The Salebot webhook inbox of the account, when it has one."""
+    """The account's webhook inbox, when its source has one: size and the oldest unloaded push."""
     if "webhook_store" not in spec.account_only:
         return []
     try:
-        settings = spec.settings(account)
-        from sources.salebot.webhook_store import WebhookStore
+        path = spec.settings(account).get("webhook_store")
+        from sources.salebot.webhook_store import inbox_stats
 
-        path = settings.get("webhook_store")
-        if not path:
-            return []
-        from pathlib import Path
-
-        if not Path(path).exists():
-            return [f"  webhook inbox: none yet ({path})"]
-        stats = WebhookStore(path).stats()
-    except Exception:  # noqa: BLE001 - the inbox is optional
+        stats = inbox_stats(path) if path else None
+    except Exception:  # noqa: BLE001 - the inbox is optional; status must still print
         return []
-    oldest = stats.get("oldest_pending_at")
-    when = f", oldest unconsumed push {ago(datetime.fromtimestamp(oldest, timezone.utc), datetime.now(timezone.utc))}" \
-        if oldest else ""
-    return [f"  webhook inbox: {stats.get('total', 0)} pushes, {stats.get('pending', 0)} not loaded yet{when}"]
+    if stats is None:
+        return [f"  webhook inbox: none yet ({path})"] if path else []
+    now = datetime.now(timezone.utc)
+    oldest = (f", the oldest not loaded yet received {ago(datetime.fromtimestamp(stats['oldest_pending_at'], timezone.utc), now)}"
+              if stats["oldest_pending_at"] else "")
+    return [f"  webhook inbox: {stats['total']} pushes ({stats['file_bytes'] / 2**20:.1f} MiB), {stats['pending']} not loaded "
+            f"yet{oldest}"]
+
+
+def _gap_lines(spec: SourceSpec, pipeline: dlt.Pipeline) -> list[str]:
+    """Days without a snapshot of the source's day-by-day counters (never interpolated)."""
+    if not spec.gaps_report:
+        return []
+    try:
+        with pipeline.sql_client() as client:
+            name = f'"{pipeline.dataset_name}_reports"."{spec.gaps_report}"'
+            rows = client.execute_sql(f'select "date" from {name} where is_gap order by "date" desc limit 30')
+    except Exception:  # noqa: BLE001 - no reports yet
+        return []
+    if not rows:
+        return []
+    days = ", ".join(f"{r[0]:%Y-%m-%d}" for r in reversed(rows[:10]))
+    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+    return [f"  days without a tunnel stats snapshot (shown as gaps, never interpolated): {days}{more}"]
 
 
 def accounts_to_show(sources: Iterable[str], account_names: Iterable[str] | None = None) -> list[Account]:

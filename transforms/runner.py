@@ -95,6 +95,9 @@ class BuildResult:
     rebuilt_in_place: list[str] = field(default_factory=list)  # Postgres: same shape, rows replaced
     tests: list[TestResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # raw tables or columns dlt has not created yet (an account without tags has no people__tags),
+    # read as empty / NULL: expected, so logged at INFO, not warned about
+    padded: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -281,7 +284,7 @@ def build_reports(
         existing = existing_objects(client, reports_dataset)
         for model in models:
             tree = model.ast.copy()
-            pad_missing(model, tree, raw_dataset, raw_columns, result.warnings)
+            pad_missing(model, tree, raw_dataset, raw_columns, result.padded)
             body = render(tree, dialect_name, raw_dataset, reports_dataset, names)
             try:
                 _build_model(
@@ -304,6 +307,8 @@ def build_reports(
         if test.failures and test.severity == "warn":
             result.warnings.append(f"{test.model}: {test.test}: {test.message}")
     result.seconds = time.monotonic() - started
+    for note in result.padded:
+        logger.info(note)
     for warning in result.warnings:
         logger.warning(warning)
     failed = result.failed_tests

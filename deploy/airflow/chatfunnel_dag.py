@@ -126,10 +126,12 @@ def cross_account_views(outcomes: list[dict[str, Any]]) -> list[str]:
     in_project()
     from pipelines.fleet import after_all_accounts, outcome_from_json
 
-    lines = after_all_accounts(DESTINATION, [outcome_from_json(o) for o in outcomes if o], publish=True)
-    for line in lines:
+    after = after_all_accounts(DESTINATION, [outcome_from_json(o) for o in outcomes if o], publish=True)
+    for line in after.lines:
         log.info(line)
-    return lines
+    if after.failures:
+        raise RuntimeError(str(after.failures[0]))
+    return after.lines
 
 
 @task(trigger_rule="all_done")

@@ -258,10 +258,12 @@ def cross_account_views(upstream: Sequence[dg.AssetsDefinition]) -> dg.AssetsDef
     def views(context: dg.AssetExecutionContext, chatfunnel: ChatfunnelRuns) -> dg.MaterializeResult:
         """`<source>_accounts`: one view per report, the union over the accounts; then the
         DuckDB BI snapshot. The accounts' own loads are done and stay so whatever happens here."""
-        lines = after_all_accounts(chatfunnel.destination, (), publish=True)
-        for line in lines:
+        after = after_all_accounts(chatfunnel.destination, (), publish=True)
+        for line in after.lines:
             context.log.info(line)
-        return dg.MaterializeResult(metadata={"summary": dg.MetadataValue.md("\n".join(f"- {x}" for x in lines))})
+        if after.failures:
+            raise dg.Failure(description=str(after.failures[0]), allow_retries=False)
+        return dg.MaterializeResult(metadata={"summary": dg.MetadataValue.md("\n".join(f"- {x}" for x in after.lines))})
 
     return views
 

@@ -261,7 +261,7 @@ def test_build_before_any_load_gives_empty_reports(warehouse_factory, engine: st
     wh.load(fixture_data.resources({"tags": (fixture_data.TAGS, "id")}))
     result = wh.build()
     assert "source_funnel" in result.models and result.failed_tests == []
-    assert any("people does not exist yet" in w for w in result.warnings)
+    assert any("people does not exist yet" in w for w in result.padded)
     for report in ("tunnel_funnel", "source_funnel", "daily_activity", "manager_response_times"):
         assert wh.rows(report) == [], report
     assert [r["tag_name"] for r in wh.rows("stg_tags", order_by="tag_id")] == ["vip", "lead"]
