@@ -569,6 +569,8 @@ def _configure_dlt() -> None:
     # Arrow tables (chat messages) get `_dlt_load_id`/`_dlt_id` like every other table
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+    # the local dlt folder stays bounded: a loaded package keeps its metadata, not its data files
+    os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
     dlt_logger = logging.getLogger("dlt")
     if _append_fallback not in dlt_logger.filters:
         dlt_logger.addFilter(_append_fallback)

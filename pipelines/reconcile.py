@@ -39,8 +39,11 @@ def apply_deletions(pipeline: dlt.Pipeline, cascades: Sequence[Cascade] = ()) ->
                  if name != DELETIONS_TABLE and {"deleted_at", "id"} <= set(table.get("columns", {}))}
     marked: dict[str, int] = {}
     with pipeline.sql_client() as client:
-        ledger = client.make_qualified_table_name(DELETIONS_TABLE)
-        if not client.execute_sql(f"select 1 from {ledger} where deleted_at is not null limit 1"):
+        loads = client.make_qualified_table_name("_dlt_loads")
+        # proofs of completed loads only: a load that failed halfway proves nothing
+        ledger = (f"(select * from {client.make_qualified_table_name(DELETIONS_TABLE)} where _dlt_load_id in "
+                  f"(select load_id from {loads} where status = 0))")
+        if not client.execute_sql(f"select 1 from {ledger} d where deleted_at is not null limit 1"):
             return {}
         with client.begin_transaction():
             for table in sorted(deletable):

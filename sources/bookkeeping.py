@@ -8,6 +8,8 @@ as rows of the same load package as the data, and read back at the start of the 
 extract, after dlt has loaded any pending package. So it is exactly as current as the
 data in the warehouse: a package that never loads advances neither.
 
+Rows count only when the load that wrote them completed (is in `_dlt_loads`), as dlt's
+own state does: a load that failed halfway never advances what the source thinks it has.
 Only an *epoch* and a run counter live in resource state. A full refresh resets the
 state, so the epoch changes and rows of the old epoch are ignored (dlt drops the table
 only at the load step, after the extract has read it).
@@ -120,12 +122,16 @@ def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
         return {}
     literal = resource.replace("'", "''")
     epoch_literal = epoch.replace("'", "''")
-    # newest version per key: the filesystem destination appends instead of merging
+    # Only rows of completed loads count, as dlt counts its own state: a load that failed
+    # halfway (or was aborted) may have committed these rows without the data they describe,
+    # and an entry missing here only means the entity is read again. The newest version per
+    # key, because the filesystem destination appends instead of merging.
     sql = (
         "select entity_id, fingerprint, mark, verified_run, verified_at from ("
         "select entity_id, fingerprint, mark, verified_run, verified_at, epoch, row_number() over "
         f"(partition by entity_id order by _dlt_load_id desc) as version from {TABLE} "
-        f"where resource = '{literal}') v where version = 1 and epoch = '{epoch_literal}'"
+        f"where resource = '{literal}' and _dlt_load_id in (select load_id from _dlt_loads where status = 0)"
+        f") v where version = 1 and epoch = '{epoch_literal}'"
     )
     try:
         rows: Iterable[tuple[Any, ...]] = pipeline.dataset().query(sql).fetchall()
