@@ -319,10 +319,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _configure_logging(verbose: bool) -> None:
+    """Without -v, stderr carries chatfunnel's own words only: each failure in one paragraph.
+    dlt's log (job retries with their tracebacks, notices about file formats) is what -v
+    is for."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not verbose:
-        logging.getLogger("dlt").setLevel(logging.WARNING)
+        os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")  # dlt sets its logger's level from this
+        logging.getLogger("dlt").setLevel(logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,9 @@ with a primary key are *appended* on every incremental run, so a row changed thr
 is there three times. `build_lake_views` gives SQL engines the merged view back: in a
 DuckDB file it creates, per raw table, a view over `read_parquet(...)` that keeps only
 completed loads (listed in `_dlt_loads`) and, per primary key, the row of the newest load;
-child tables (`people__tags`, ...) keep the rows whose parent row is kept. The reports are
+child tables (`people__tags`, ...) keep the rows whose parent row is kept; and, since
+Parquet files are never updated, a deletion the source proved (`_chatfunnel_deletions`)
+sets `deleted_at` in the view. The reports are
 then built over those views by `transforms.runner.build_reports`, exactly as on DuckDB.
 The same SQL works in Spark, Trino or BigQuery external tables over the same files.
 """
@@ -17,6 +19,8 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
+
+from sources.bookkeeping import DELETIONS_TABLE
 
 logger = logging.getLogger("chatfunnel.lake")
 
@@ -115,7 +119,8 @@ def build_lake_views(
             d, p = d + 1, parent(p)
         return d
 
-    for table in sorted(tables, key=lambda t: (depth(t), t)):
+    # the deletion proofs first: the views of the tables they mark read them
+    for table in sorted(tables, key=lambda t: (t != DELETIONS_TABLE, depth(t), t)):
         if table.startswith("_dlt_"):
             continue
         scan = f"read_parquet({_lit(tables[table])}, union_by_name = true)"
@@ -135,6 +140,13 @@ def build_lake_views(
             body = (
                 f"select c.* from ({body}) c where c._dlt_parent_id in "
                 f"(select _dlt_id from {_q(dataset)}.{_q(parent_table)})"
+            )
+        if DELETIONS_TABLE in created and {"deleted_at", "id"} <= columns and table != DELETIONS_TABLE:
+            # Parquet files cannot be updated: the proven deletions are applied here instead
+            body = (
+                f"select b.* replace (coalesce(b.deleted_at, d.deleted_at) as deleted_at) from ({body}) b "
+                f"left join {_q(dataset)}.{_q(DELETIONS_TABLE)} d on d.table_name = {_lit(table)} "
+                "and d.entity_id = cast(b.id as varchar)"
             )
         target = f"{_q(dataset)}.{_q(table)}"
         con.execute(f"drop view if exists {target}")

@@ -14,7 +14,8 @@ from tests.leeloo.conftest import duck_target, target  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def agency(dlt_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, LeelooEmulator]]]:
+def agency(dlt_env: Path, monkeypatch: pytest.MonkeyPatch,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., dict[str, LeelooEmulator]]]:
     """`agency({"acme": 40, "globex": 30})`: an emulator per account and the secrets.toml
     that configures them; returns the emulators by account name."""
     contexts: list[Any] = []
@@ -39,11 +40,11 @@ def agency(dlt_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
         _run_context().reload(str(dlt_env))  # dlt reads .dlt/ of its run dir: this test's folder
         return emulators
 
-    previous = _run_context().context.run_dir
     yield start
     for context in reversed(contexts):
         context.__exit__(None, None, None)
-    _run_context().reload(previous)
+    # never leave dlt reading this test's secrets.toml: later tests would see its accounts
+    _run_context().reload(str(tmp_path_factory.mktemp("no_settings")))
 
 
 def _run_context() -> Any:

@@ -77,10 +77,13 @@ def test_ctrl_c_exits_130_is_recorded_as_interrupted_and_not_alerted(emulator, d
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
     assert "interrupted" in err and "Traceback" not in err and "report the message" not in err
-    assert [r["outcome"] for r in history()] == ["interrupted"]
+    from pipelines.runs import read_journal
+
+    assert [r["outcome"] for r in read_journal()] == ["interrupted"]  # recorded at once, locally
     assert webhook.messages == [], "Ctrl-C is not a failure: no alert"
     emu.knobs.latency_ms = 0
-    assert main(_run()) == 0  # and the next run simply loads
+    assert main(_run()) == 0  # and the next run simply loads, moving the record into the warehouse
+    assert [r["outcome"] for r in history()] == ["success", "interrupted"]
 
 
 def test_only_leeloo_configured_runs_leeloo_and_names_salebot_only_when_asked(emulator, duck_target, capsys,

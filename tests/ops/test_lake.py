@@ -120,3 +120,20 @@ def test_remote_bucket_is_read_through_dlts_fsspec_client(emulator, dlt_env, mon
         "select table_name, table_type from information_schema.tables where table_schema = 'leeloo'"))
     assert kinds["people"] == "BASE TABLE"
     assert_matches_truth(Warehouse("duckdb", "leeloo", duckdb_path=reports_db), emu.truth())
+
+
+def test_deletions_reach_the_lake_views_and_reports(emulator, lake, dlt_env, monkeypatch) -> None:
+    """Parquet cannot be updated: a deletion the source proved is applied in the lake views."""
+    reports_db = dlt_env / "lake_reports.duckdb"
+    monkeypatch.setenv("CHATFUNNEL__LAKE_DUCKDB", str(reports_db))
+    emu = emulator(scale=30)
+    run_ok(leeloo_options(destination="filesystem"))
+    gone = emu.simulate(delete={"orders": 2, "tunnels": 1})
+    run_ok(leeloo_options(destination="filesystem"))
+    deleted_orders = set(gone["deleted"]["orders"]) if "deleted" in gone else set(emu.truth()["deleted"]["orders"])
+    wh = Warehouse("duckdb", "leeloo", duckdb_path=reports_db)
+    marked = {r[0] for r in wh.query("select id from {ds}.orders where deleted_at is not null")}
+    assert marked == deleted_orders and len(marked) == 2
+    reported = {r[0] for r in Warehouse("duckdb", "leeloo_reports", duckdb_path=reports_db).query(
+        "select order_id from {ds}.stg_orders")}
+    assert not reported & deleted_orders
