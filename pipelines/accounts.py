@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 import dlt
 
@@ -66,6 +66,7 @@ def account_value(account: Account, key: str) -> str | None:
     """`key` set for exactly this account (never inherited), from secrets or config."""
     path = f"{account.config_path}.{key}"
     for accessor in (dlt.secrets, dlt.config):
+        value: Any
         try:
             value = accessor.get(path)
         except Exception:  # noqa: BLE001 - a provider that cannot answer is "not set"
@@ -78,6 +79,7 @@ def account_value(account: Account, key: str) -> str | None:
 def _toml_account_names(source: str) -> set[str]:
     names: set[str] = set()
     for accessor in (dlt.secrets, dlt.config):
+        section: Any
         try:
             section = accessor.get(f"sources.{source}.accounts")
         except Exception:  # noqa: BLE001

@@ -42,9 +42,8 @@ def format_message(outcome: str, message: str, *, label: str, step: str | None,
     for key, value in (details or {}).items():
         if value in (None, "", {}, []):
             continue
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
-        lines.append(f"• {key}: {value}")
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(value.items())) if isinstance(value, dict) else value
+        lines.append(f"• {key}: {shown}")
     return scrub("\n".join(str(line) for line in lines))
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 
+from .accounts import Account
 from .errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -25,7 +26,6 @@ from .errors import (
     ConfigurationMissing,
     UsageError,
 )
-from .accounts import Account
 from .options import RunOptions
 from .progress import PROGRESS_MODES
 from .registry import SOURCES
@@ -134,15 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     transform = sub.add_parser(
         "transform", help="rebuild the reports only", formatter_class=_formatter,
-        description=_describe("Rebuild and test the SQL reports of what is loaded, then publish the BI snapshot (DuckDB)."),
-        epilog="examples:\n  chatfunnel transform\n  chatfunnel transform leeloo --destination postgres\n\n" + EXIT_CODES,
+        description=_describe("Rebuild and test the SQL reports of what is loaded, then publish the BI "
+                              "snapshot (DuckDB)."),
+        epilog="examples:\n  chatfunnel transform\n  chatfunnel transform leeloo --destination postgres\n\n"
+               + EXIT_CODES,
     )
     _add_selection(transform, what="rebuild")
     transform.set_defaults(handler=cmd_transform)
 
     status = sub.add_parser(
         "status", help="last runs, rows per table, cursors, what the next run will do", formatter_class=_formatter,
-        description=_describe("Per account: the last (successful) run, an interrupted run or a left-over load package, rows "
+        description=_describe("Per account: the last (successful) run, an interrupted run or a left-over "
+                              "load package, rows "
                     "per table, cursors and sweep progress. Exits 1 when a last run failed or a destination cannot "
                     "be reached, so a monitoring check can run it."),
         epilog="examples:\n  chatfunnel status\n  chatfunnel status leeloo --destination postgres\n\n" + EXIT_CODES,
@@ -166,14 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="emulators -> DuckDB -> reports, with a funnel summary",
                           formatter_class=_formatter,
-                          description=_describe("Start the built-in emulators, load them into a fresh DuckDB file, simulate "
+                          description=_describe("Start the built-in emulators, load them into a fresh DuckDB "
+                                                "file, simulate "
                                       "a day of activity, load again, and print a funnel summary."))
-    demo.add_argument("--scale", type=positive_int, default=500, help="people in the emulated Leeloo account (default 500)")
-    demo.add_argument("--dir", default=".chatfunnel/demo", help="where the demo writes its files (default .chatfunnel/demo)")
+    demo.add_argument("--scale", type=positive_int, default=500,
+                      help="people in the emulated Leeloo account (default 500)")
+    demo.add_argument("--dir", default=".chatfunnel/demo",
+                      help="where the demo writes its files (default .chatfunnel/demo)")
     demo.set_defaults(handler=cmd_demo)
 
     emulator = sub.add_parser("emulator", help="run an API emulator in the foreground", formatter_class=_formatter,
-                              description=_describe("Serve an emulated Leeloo.ai or Salebot.pro API on loopback, to try the "
+                              description=_describe("Serve an emulated Leeloo.ai or Salebot.pro API on loopback, "
+                                                    "to try the "
                                           "pipeline without an account."))
     from emulators.cli import add_emulator_subcommands
 
@@ -250,6 +257,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--since must be before --until.")
     planned = selected_accounts(args)
     if args.outcome_file:  # a child of a several-accounts run: exactly one account
+        from .fleet import die_with_parent
+
+        die_with_parent()
         outcome = run_account(planned[0], publish=not args.no_publish)
         print(format_outcome(outcome))
         write_outcome(args.outcome_file, outcome)
@@ -265,7 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for options in planned:
         by_source.setdefault(options.source, []).append(options)
     parallel = args.parallel_accounts or DEFAULT_PARALLEL_ACCOUNTS
-    for source, options_list in by_source.items():
+    for options_list in by_source.values():
         accounts = [o.target for o in options_list]
         outcomes.extend(run_accounts(options_list[0], accounts, parallel, show))
         if any(o.exit_code == EXIT_INTERRUPTED for o in outcomes):
@@ -283,7 +293,7 @@ def _exit_code(codes: object) -> int:
     for code in (EXIT_INTERRUPTED, EXIT_LOCKED):
         if code in found:
             return code
-    return EXIT_USAGE if found == [0, EXIT_USAGE] or found == [EXIT_USAGE] else EXIT_FAILED
+    return EXIT_USAGE if set(found) <= {0, EXIT_USAGE} else EXIT_FAILED
 
 
 def cmd_transform(args: argparse.Namespace) -> int:

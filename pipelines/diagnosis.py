@@ -54,7 +54,8 @@ def short(text: object, limit: int = 600) -> str:
 
 def _database_error(exc: BaseException) -> bool:
     module = type(exc).__module__.split(".")[0]
-    return module in ("psycopg2", "duckdb") or isinstance(exc, DestinationTransientException | DestinationTerminalException)
+    return module in ("psycopg2", "duckdb") or isinstance(
+        exc, DestinationTransientException | DestinationTerminalException)
 
 
 def _connection_error(exc: BaseException) -> bool:

@@ -73,8 +73,11 @@ def outcome_from_json(data: dict[str, Any]) -> RunOutcome:
     return outcome
 
 
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM when the parent dies, even by SIGKILL (no orphan runs)."""
+def die_with_parent() -> None:
+    """Called in a child: it gets SIGTERM when its parent dies, even by SIGKILL (Linux; no
+    orphan runs go on loading after the command that started them is gone)."""
+    if sys.platform != "linux":
+        return
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -111,8 +114,7 @@ class Children:
         with self.lock:
             if self.stopping:
                 raise KeyboardInterrupt
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             self.procs.append(proc)
             return proc
 

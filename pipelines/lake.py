@@ -54,8 +54,8 @@ def _lake_tables(bucket_url: str, dataset: str, fs: Any = None) -> dict[str, str
             if any(folder.glob("*.parquet")):
                 tables[folder.name] = str(folder / "*.parquet")
         return tables
-    base = bucket_url.rstrip("/") + "/" + dataset
-    for entry in sorted(fs.ls(base, detail=False)):
+    remote_base = bucket_url.rstrip("/") + "/" + dataset
+    for entry in sorted(fs.ls(remote_base, detail=False)):
         name = entry.rstrip("/").rsplit("/", 1)[-1]
         if fs.glob(f"{entry.rstrip('/')}/*.parquet"):
             protocol = bucket_url.split("://", 1)[0]
@@ -165,7 +165,7 @@ def lake_bucket_url(pipeline: Any = None) -> str:
             pass
     import dlt
 
-    value = dlt.config.get("destination.filesystem.bucket_url")
+    value: Any = dlt.config.get("destination.filesystem.bucket_url")
     if not value:
         raise ValueError("set DESTINATION__FILESYSTEM__BUCKET_URL (a local folder or a bucket URL)")
     return value
@@ -211,7 +211,7 @@ def build_lake_reports(
         con.execute("checkpoint")
     finally:
         con.close()
-    pipeline = dlt.pipeline(
+    pipeline = dlt.pipeline(  # type: ignore[call-overload]
         pipeline_name=f"chatfunnel_{source}_{dataset}_lake_reports",
         destination=dlt.destinations.duckdb(credentials=str(duckdb_path)),
         dataset_name=dataset,

@@ -16,10 +16,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import dlt  # noqa: E402
+import dlt
 
-from sources.leeloo import leeloo_source  # noqa: E402
-from sources.report import SourceReport  # noqa: E402
+from sources.leeloo import leeloo_source
+from sources.report import SourceReport
 
 
 def main() -> None:

@@ -35,7 +35,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -68,7 +67,6 @@ from .progress import progress_collector
 from .redaction import scrub
 from .registry import BuiltSource, SourceSpec, source_spec
 from .settings import operations
-from .watchdog import DestinationWatchdog
 from .warehouse import (
     describe_location,
     drop_replay_traps,
@@ -77,6 +75,7 @@ from .warehouse import (
     make_pipeline,
     pipeline_name,
 )
+from .watchdog import DestinationWatchdog
 
 logger = logging.getLogger("chatfunnel.lifecycle")
 
@@ -309,7 +308,9 @@ class StopGuard:
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def _raise_deadline(signum: int, frame: object) -> None:
@@ -449,7 +450,7 @@ class _Run:
             return False
         local = int(pipeline.state.get("_state_version", 0))
         with pipeline.destination_client() as client:
-            stored = client.get_stored_state(pipeline.pipeline_name)  # type: ignore[attr-defined]
+            stored = client.get_stored_state(pipeline.pipeline_name)
         return stored is not None and local > int(stored.version)
 
     def extract(self, pipeline: dlt.Pipeline) -> None:
@@ -628,7 +629,8 @@ def _drive(run: _Run, options: RunOptions) -> None:
             pipeline = run.open()
             run.at("preflight")
             run.watchdog = stack.enter_context(_watchdog(pipeline))
-            stack.enter_context(destination_lock(pipeline, wait=options.wait or operations().postgres_lock_wait_seconds))
+            across_hosts = options.wait or operations().postgres_lock_wait_seconds
+            stack.enter_context(destination_lock(pipeline, wait=across_hosts))
             with warehouse_lock(options.destination):
                 run.preflight(pipeline)
                 run.recover(pipeline)
@@ -664,7 +666,7 @@ def _watchdog(pipeline: dlt.Pipeline) -> Iterator[DestinationWatchdog | None]:
     if pipeline.destination.destination_name != "postgres":
         yield None
         return
-    credentials = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
+    credentials: Any = pipeline.destination_client().config.credentials
     with DestinationWatchdog(credentials.host, int(credentials.port or 5432),
                              operations().postgres_silence_seconds) as watchdog:
         yield watchdog
@@ -777,7 +779,7 @@ def publish_snapshot_or_raise() -> Path:
 
     try:
         return publish.publish_snapshot(duckdb_file())
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PublishFailed(
             f"The reports were rebuilt, but publishing the BI snapshot failed: {short(exc)}. Dashboards still "
             "show the previous snapshot.", step="publish") from exc

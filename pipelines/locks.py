@@ -28,10 +28,10 @@ import re
 import socket
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 try:

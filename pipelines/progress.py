@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from typing import IO, Any, TextIO, cast
 
 PROGRESS_MODES = ("auto", "log", "none")
 
@@ -33,7 +33,7 @@ def progress_collector(mode: str = "auto", stream: IO[str] | None = None) -> Any
             except ImportError:
                 continue
             return getattr(progress, name)()
-        return progress.log(log_period=2.0, logger=stream, dump_system_stats=False)
+        return progress.log(log_period=2.0, logger=cast(TextIO, stream), dump_system_stats=False)
     if mode == "auto":
         return None
-    return progress.log(log_period=60.0, logger=stream, dump_system_stats=False)
+    return progress.log(log_period=60.0, logger=cast(TextIO, stream), dump_system_stats=False)

@@ -24,7 +24,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 logger = logging.getLogger("chatfunnel.publish")
 

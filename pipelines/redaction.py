@@ -37,33 +37,34 @@ def configured_secrets() -> list[str]:
         if _SECRET_ENV.search(key) and value and "DUCKDB" not in key.upper():
             values.add(value)
     for key in _DLT_SECRETS:
+        stored: object
         try:
-            value = dlt.secrets.get(key)
+            stored = dlt.secrets.get(key)
         except Exception:  # noqa: BLE001 - a provider that cannot answer holds no secret
-            value = None
-        if isinstance(value, str):
-            values.add(value)
+            stored = None
+        if isinstance(stored, str):
+            values.add(stored)
     from .registry import SOURCES  # late: the registry imports the sources
 
     for spec in SOURCES.values():
         for account in _safe_accounts(spec):
             for key in (*spec.secret_keys, "webhook_secret"):
-                value = _account_secret(account, key)
-                if value:
-                    values.add(value)
+                secret = _account_secret(account, key)
+                if secret:
+                    values.add(secret)
     exact = set()
     for value in values:
         match = _URL_USERINFO.search(value)
-        if match:  # a DSN: its password is masked wherever a URL carries it; a long one everywhere
-            value = match.group("pw")
-        if len(value) >= MIN_EXACT_LENGTH:
-            exact.add(value)
+        # a DSN: its password is masked wherever a URL carries it, and a long one everywhere
+        secret = match.group("pw") if match else value
+        if len(secret) >= MIN_EXACT_LENGTH:
+            exact.add(secret)
     return sorted(exact, key=len, reverse=True)
 
 
 def _safe_accounts(spec: object) -> Iterable[object]:
     try:
-        return spec.accounts()  # type: ignore[attr-defined, no-any-return]
+        return spec.accounts()  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a broken config must not stop redaction
         return []
 

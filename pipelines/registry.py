@@ -4,12 +4,11 @@ secret, what to do after a load, and which dashboard sections show it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
-
 import importlib
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import ModuleType
+from typing import Any, Callable, Mapping, Sequence
 
 import dlt
 from dlt.common.configuration import resolve_configuration

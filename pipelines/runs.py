@@ -13,6 +13,7 @@ status` reads both, so no run goes unseen.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -112,7 +113,7 @@ def journal_path() -> Path:
 
 
 def _runs_pipeline(pipeline: dlt.Pipeline) -> dlt.Pipeline:
-    return dlt.pipeline(
+    return dlt.pipeline(  # type: ignore[call-overload]
         pipeline_name=f"{pipeline.pipeline_name}_runs",
         pipelines_dir=pipeline.pipelines_dir,
         destination=pipeline.destination,
@@ -124,8 +125,8 @@ def _runs_pipeline(pipeline: dlt.Pipeline) -> dlt.Pipeline:
 def _load_rows(pipeline: dlt.Pipeline, rows: list[dict[str, Any]]) -> None:
     runs = _runs_pipeline(pipeline)
     settle(runs)  # a run killed while recording left a package: dlt would load it instead of these rows
-    resource = dlt.resource(rows, name=RUNS_TABLE, table_name=RUNS_TABLE, write_disposition="merge",
-                            primary_key="run_id", columns=RUNS_COLUMNS)
+    resource = dlt.resource(rows, name=RUNS_TABLE, table_name=RUNS_TABLE,  # type: ignore[call-overload]
+                            write_disposition="merge", primary_key="run_id", columns=RUNS_COLUMNS)
     info = runs.run(resource, schema=dlt.Schema(RUNS_SCHEMA))
     info.raise_on_failed_jobs()
 
@@ -164,7 +165,8 @@ def flush_journal(pipeline: dlt.Pipeline) -> int:
     path = journal_path()
     if not path.exists():
         return 0
-    mine, others = [], []
+    mine: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             row = json.loads(line)
@@ -244,10 +246,8 @@ def _normalize(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for key in ("rows_per_table", "warnings", "facts"):
         if isinstance(out.get(key), str):
-            try:
+            with contextlib.suppress(ValueError):
                 out[key] = json.loads(out[key])
-            except ValueError:
-                pass
     for key in ("started_at", "finished_at"):
         out[key] = _utc(out.get(key))
     out.setdefault("rows_per_table", {})

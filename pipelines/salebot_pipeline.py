@@ -15,10 +15,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import dlt  # noqa: E402
+import dlt
 
-from sources.report import SourceReport  # noqa: E402
-from sources.salebot import mark_webhook_consumed, salebot_source  # noqa: E402
+from sources.report import SourceReport
+from sources.salebot import mark_webhook_consumed, salebot_source
 
 
 def main() -> None:

@@ -7,17 +7,15 @@ for alerts is dlt's own `runtime.slack_incoming_hook` secret.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from dlt.common.configuration import configspec, resolve_configuration
 from dlt.common.configuration.specs import BaseConfiguration, RuntimeConfiguration
 
 
 @configspec
 class OperationsConfiguration(BaseConfiguration):
-    bi_path: Optional[str] = None
+    bi_path: str | None = None
     """Where BI tools read the DuckDB snapshot; default `<working stem>_bi.duckdb` beside it."""
-    lake_duckdb: Optional[str] = None
+    lake_duckdb: str | None = None
     """The DuckDB file the Parquet lake's reports are built in; default `chatfunnel_lake.duckdb`."""
     max_runtime_hours: float = 6.0
     """A run that has not finished after this long stops cleanly (`--max-runtime` overrides)."""

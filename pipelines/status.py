@@ -137,15 +137,17 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
     killed = killed_holder(pipeline.pipeline_name)
     if killed:
         status.unhealthy = True
-        lines.append(f"  the last run was killed during its {killed.get('step', 'unknown')} step (pid {killed.get('pid')} "
-                     f"on {killed.get('host')}, started {killed.get('started_at')}); the next run recovers what it left")
+        lines.append(f"  the last run was killed during its {killed.get('step', 'unknown')} step "
+                     f"(pid {killed.get('pid')} on {killed.get('host')}, started {killed.get('started_at')}); "
+                     "the next run recovers what it left")
     leftover = pending_packages(pipeline)
     if leftover:
         lines.append(f"  left-over load package from an interrupted run ({_load_time(leftover[0])}): the next run "
                      "loads it first (or, if it cannot be loaded, drops it and reads its data again), then loads "
                      "what is new")
     if history:
-        recent = ", ".join(f"{r['outcome']} {r['finished_at']:%m-%d %H:%M}" for r in history[:5] if r.get("finished_at"))
+        recent = ", ".join(f"{r['outcome']} {r['finished_at']:%m-%d %H:%M}"
+                           for r in history[:5] if r.get("finished_at"))
         lines.append(f"  recent runs: {recent}")
     if reachable:
         with contextlib.suppress(Exception):
@@ -202,10 +204,11 @@ def _inbox_lines(spec: SourceSpec, account: Account) -> list[str]:
     if stats is None:
         return [f"  webhook inbox: none yet ({path})"] if path else []
     now = datetime.now(timezone.utc)
-    oldest = (f", the oldest not loaded yet received {ago(datetime.fromtimestamp(stats['oldest_pending_at'], timezone.utc), now)}"
-              if stats["oldest_pending_at"] else "")
-    return [f"  webhook inbox: {stats['total']} pushes ({stats['file_bytes'] / 2**20:.1f} MiB), {stats['pending']} not loaded "
-            f"yet{oldest}"]
+    pending_since = stats["oldest_pending_at"]
+    oldest = (f", the oldest not loaded yet received {ago(datetime.fromtimestamp(pending_since, timezone.utc), now)}"
+              if pending_since else "")
+    return [f"  webhook inbox: {stats['total']} pushes ({stats['file_bytes'] / 2**20:.1f} MiB), "
+            f"{stats['pending']} not loaded yet{oldest}"]
 
 
 def _gap_lines(spec: SourceSpec, pipeline: dlt.Pipeline) -> list[str]:
@@ -229,7 +232,7 @@ def accounts_to_show(sources: Iterable[str], account_names: Iterable[str] | None
     """Every configured account of the sources; an unconfigured source's default account
     when it has run here before."""
     wanted = set(account_names or [])
-    shown = []
+    shown: list[Account] = []
     for name in sources:
         spec = SOURCES[name]
         accounts = spec.accounts()

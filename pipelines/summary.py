@@ -14,7 +14,8 @@ def format_outcome(outcome: RunOutcome) -> str:
         if outcome.recovery:
             lines.append(f"  {outcome.recovery.describe()}")
         return "\n".join(lines)
-    state = "complete" if not outcome.incomplete else f"incomplete: {', '.join(outcome.incomplete)} (continues next run)"
+    state = ("complete" if not outcome.incomplete
+             else f"incomplete: {', '.join(outcome.incomplete)} (continues next run)")
     lines = [f"{label}: loaded into {outcome.destination} dataset '{outcome.dataset}' in {outcome.seconds:.1f}s, "
              f"{outcome.requests} API requests, {state}"]
     if outcome.recovery:
@@ -27,7 +28,8 @@ def format_outcome(outcome: RunOutcome) -> str:
         lines.append(f"  warning: {scrub(warning)}")
     deleted = {k[len("deleted_"):]: v for k, v in outcome.facts.items() if k.startswith("deleted_") and v}
     if deleted:
-        lines.append("  marked deleted (gone from the API): " + ", ".join(f"{t}={n}" for t, n in sorted(deleted.items())))
+        marked = ", ".join(f"{t}={n}" for t, n in sorted(deleted.items()))
+        lines.append(f"  marked deleted (gone from the API): {marked}")
     if outcome.reports is not None:
         lines.append(f"  reports: {outcome.reports}")
     if outcome.published is not None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import dlt
 from dlt.common.configuration.specs import ConnectionStringCredentials
+from dlt.common.destination import TLoaderFileFormat
 
 from .accounts import Account
 from .errors import UsageError
@@ -37,6 +38,7 @@ def pipeline_name(account: Account, destination: str = "duckdb", dataset: str | 
 
 
 def configured_duckdb_credentials() -> str | None:
+    value: Any
     try:
         value = dlt.config.get("destination.duckdb.credentials")
     except Exception:  # noqa: BLE001 - absent config is the default case
@@ -107,13 +109,13 @@ def drop_replay_traps(pipeline: dlt.Pipeline) -> int:
             "join pg_namespace n on n.oid = t.relnamespace where c.contype = 'u' and n.nspname = any(%s) "
             "and c.conname like %s and (n.nspname = %s or t.relname = '_dlt_pipeline_state')",
             schemas, "%\\_dlt\\_id\\_key", schemas[1],
-        )
+        ) or []
         for schema, table, constraint in rows:
             client.execute_sql(f'alter table "{schema}"."{table}" drop constraint if exists "{constraint}"')
     return len(rows)
 
 
-def loader_file_format(destination: str) -> str | None:
+def loader_file_format(destination: str) -> TLoaderFileFormat | None:
     """Parquet where the destination reads it natively: on DuckDB it loads ~6x faster and in
     a fifth of the memory of dlt's default INSERT statements (measured in bench notes).
     INSERT statements on Postgres, Arrow tables (chat messages) included: dlt's COPY of CSV

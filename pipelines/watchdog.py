@@ -36,7 +36,7 @@ _TCP_INFO_SIZE = 232
 
 def _addresses(host: str, port: int) -> set[tuple[str, int]]:
     try:
-        return {(info[4][0], port) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+        return {(str(info[4][0]), port) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
     except OSError:
         return set()
 
@@ -88,7 +88,8 @@ class DestinationWatchdog:
                 received = struct.unpack_from("Q", info, _BYTES_RECEIVED)[0]
                 last = self._counters.get(key)
                 if last is None:  # first sight: the timestamps (ms) and whether anything ever came back
-                    sent_ago, recv_ago = (struct.unpack_from("I", info, o)[0] for o in (_LAST_DATA_SENT, _LAST_DATA_RECV))
+                    sent_ago = struct.unpack_from("I", info, _LAST_DATA_SENT)[0]
+                    recv_ago = struct.unpack_from("I", info, _LAST_DATA_RECV)[0]
                     never_answered = sent > 0 and received == 0  # e.g. a connection still in its handshake
                     waiting_since = now - sent_ago / 1000 if sent_ago < recv_ago or never_answered else None
                 elif received != last[1]:
@@ -126,7 +127,7 @@ class DestinationWatchdog:
                     self.check()
                 else:
                     self.cut()  # gone for this run, or the run is stopping: new connections fail at once
-            except Exception:  # noqa: BLE001 - a watchdog that fails must not fail the run
+            except Exception:
                 logger.debug("watchdog check failed", exc_info=True)
 
     def __enter__(self) -> DestinationWatchdog:

@@ -47,7 +47,7 @@ def table_hints(table: str, columns: Mapping[str, Any], primary_key: str | tuple
     """Hints for rows a resource yields into `table` (see the module docstring)."""
     return dlt.mark.make_hints(
         table_name=table, primary_key=primary_key, write_disposition=write_disposition,  # type: ignore[arg-type]
-        columns={k: dict(v) for k, v in columns.items()},
+        columns={k: dict(v) for k, v in columns.items()},  # type: ignore[misc]
     )
 
 

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+
 from emulators.base import EmulatorApp, HTTPError, Request
 from sources.http import ApiClient, BudgetExhausted, RequestBudget, WorkerPool, fan_out
 from sources.http.client import MeteredAdapter
@@ -38,7 +39,7 @@ def test_concurrent_fan_outs_share_one_bounded_pool_and_leave_no_threads() -> No
     second = fan_out(range(20, 40), work, 3, pool)
     results: dict[int, int] = {}
     # interleave the two consumers the way dlt round-robins resources
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=False):
         results.update([a, b])
     results.update(first)
     results.update(second)

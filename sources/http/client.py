@@ -44,7 +44,7 @@ class MeteredAdapter(HTTPAdapter):
             self._pool_keys[key] = super().build_connection_pool_key_attributes(request, verify, cert)
         return self._pool_keys[key]
 
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         self._client.budget.take()
         with self._client.in_flight:
             self._client.rate_limiter.acquire()

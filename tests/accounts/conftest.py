@@ -20,7 +20,8 @@ def agency(dlt_env: Path, monkeypatch: pytest.MonkeyPatch,
     that configures them; returns the emulators by account name."""
     contexts: list[Any] = []
 
-    def start(accounts: dict[str, int], *, wrong_token_for: str | None = None, **knobs: Any) -> dict[str, LeelooEmulator]:
+    def start(accounts: dict[str, int], *, wrong_token_for: str | None = None,
+              **knobs: Any) -> dict[str, LeelooEmulator]:
         lines = ["[sources.leeloo]", 'requests_per_minute = 0', ""]
         emulators = {}
         for i, (name, scale) in enumerate(accounts.items()):

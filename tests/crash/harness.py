@@ -43,10 +43,10 @@ def load_jobs(pipeline_name: str) -> dict[str, list[str]]:
     if not base.exists():
         return out
     for package in base.iterdir():
-        for folder in out:
+        for folder, names in out.items():
             directory = package / folder
             if directory.is_dir():
-                out[folder].extend(p.name for p in directory.iterdir() if not p.name.startswith("."))
+                names.extend(p.name for p in directory.iterdir() if not p.name.startswith("."))
     return out
 
 

@@ -3,6 +3,7 @@ stops forwarding, the way a stuck middlebox or a half-dead host behaves (no RST,
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -47,7 +48,5 @@ class SilenceableProxy:
         self._closed = True
         self.listener.close()
         for sock in self._sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.close()
-            except OSError:
-                pass

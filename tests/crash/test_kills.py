@@ -10,6 +10,7 @@ long and carries table drops.
 from __future__ import annotations
 
 import random
+
 import pytest
 
 from pipelines.cli import main

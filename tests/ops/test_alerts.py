@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from pipelines.alerts import notify
 from pipelines.errors import SourceRefused
 from pipelines.lifecycle import run_account
@@ -47,7 +45,8 @@ def test_no_hook_configured_sends_nothing(monkeypatch) -> None:
     assert notify("failed", "x", label="leeloo") is False
 
 
-def test_unreachable_or_refusing_hook_never_hides_the_run_error(emulator, duck_target, webhook, monkeypatch, caplog) -> None:
+def test_unreachable_or_refusing_hook_never_hides_the_run_error(emulator, duck_target, webhook, monkeypatch,
+                                                               caplog) -> None:
     emulator(scale=10)
     webhook.status = 404
     monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", "wrong-token-qqqqqqqq")

@@ -3,10 +3,7 @@ publishes, status shows it, transform publishes, report writes, --wait queues.""
 
 from __future__ import annotations
 
-import argparse
 import subprocess
-
-import pytest
 
 from pipelines.cli import main
 from tests.ops.conftest import HOOK_SECRET, PYTHON, TOKEN, history, subprocess_env
@@ -56,7 +53,7 @@ def test_two_real_cli_runs_overlap_one_exits_75(emulator, duck_target) -> None:
     assert "still in progress" in refused and "Traceback" not in refused
     # with --wait the second one queues instead and both succeed
     emu.knobs.latency_ms = 5
-    procs = [subprocess.Popen(command + ["--wait", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    procs = [subprocess.Popen([*command, "--wait", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=subprocess_env()) for _ in range(2)]
     assert [p.wait(timeout=300) for p in procs] == [0, 0], [p.communicate() for p in procs]
     assert [r["outcome"] for r in history()] == ["success"] * 3

@@ -34,7 +34,8 @@ def test_log_collector_writes_to_the_given_stream(emulator, duck_target) -> None
     if not isinstance(collector, LogCollector):  # tqdm/enlighten installed: bars, not lines
         return
     collector.log_period = 0.0
-    pipeline = dlt.pipeline("progress_probe", destination=dlt.destinations.duckdb(str(duck_target.warehouse.duckdb_path)),
+    pipeline = dlt.pipeline("progress_probe",
+                            destination=dlt.destinations.duckdb(str(duck_target.warehouse.duckdb_path)),
                             dataset_name="probe", progress=collector)
     pipeline.run([{"id": i} for i in range(100)], table_name="t")
     text = stream.getvalue()

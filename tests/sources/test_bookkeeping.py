@@ -38,7 +38,8 @@ def test_ledger_is_read_back_from_the_warehouse_and_reset_by_a_full_refresh(
     if destination == "duckdb":
         dest, dataset = dlt.destinations.duckdb(str(dlt_env / "w.duckdb")), "ledger_test"
     else:
-        dest, dataset = dlt.destinations.postgres(request.getfixturevalue("pg_dsn")), request.getfixturevalue("unique_dataset")
+        dest = dlt.destinations.postgres(request.getfixturevalue("pg_dsn"))
+        dataset = request.getfixturevalue("unique_dataset")
     pipeline = dlt.pipeline("ledger_test", destination=dest, dataset_name=dataset)
     seen: dict[str, Any] = {}
     pipeline.run(_source(seen, {"a": 1, "b": 2}))
