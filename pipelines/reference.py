@@ -1,8 +1,10 @@
-"""The CLI reference in the docs, generated from the parser so it cannot drift.
+"""The references in the docs, generated so they cannot drift from the code.
 
-`python -m pipelines.reference` rewrites `docs/cli.md` (every command's `--help`) and the
-option tables between `<!-- cli:<command> -->` markers in README.md; `make docs` runs it,
-and a test fails when the committed text differs from what the parser says.
+`python -m pipelines.reference` rewrites `docs/cli.md` (every command's `--help`), the
+option tables between `<!-- cli:<command> -->` markers in README.md, and the model tables
+between `<!-- models:<source> -->` (reports, one line each) and `<!-- models-full:<source> -->`
+(every model with its whole header and data tests) markers, from the models' own header
+comments. `make docs` runs it; a test fails when the committed text differs.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ import re
 import sys
 from pathlib import Path
 
+from transforms.models import Model, load_models
+
 from .cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(<!-- cli:(?P<command>[a-z ]+) -->\n)(?P<body>.*?)(<!-- /cli -->)", re.S)
+MODELS_BLOCK = re.compile(
+    r"(<!-- (?P<kind>models|models-full):(?P<source>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /models -->)", re.S)
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -98,11 +104,56 @@ def readme_with_tables(text: str) -> str:
     return BLOCK.sub(lambda m: m.group(1) + options_table(m.group("command")) + m.group(4), text)
 
 
+def one_row_is(model: Model) -> str:
+    """The header's opening clause: up to the first colon or full stop outside parentheses."""
+    depth = 0
+    text = model.description
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char in ":." and (index + 1 == len(text) or text[index + 1] == " "):
+            return text[:index]
+    return text
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def models_table(source: str) -> str:
+    """The source's reports, one line each."""
+    rows = ["| report | one row is |", "|---|---|"]
+    for model in sorted(load_models(source), key=lambda m: m.name):
+        if model.layer == "reports":
+            rows.append(f"| `{model.name}` | {_cell(one_row_is(model))} |")
+    return "\n".join(rows) + "\n"
+
+
+def models_catalogue(source: str) -> str:
+    """Every model of the source: layer, what one row is (the whole header), its data tests."""
+    rows = ["| model | layer | what one row is | data tests |", "|---|---|---|---|"]
+    for model in sorted(load_models(source), key=lambda m: (m.layer != "staging", m.name)):
+        tests = "; ".join(f"`{t.text}`" for t in model.tests) or "—"
+        rows.append(f"| `{model.name}` | {model.layer} ({model.materialized}) | {_cell(model.description)} "
+                    f"| {_cell(tests)} |")
+    return "\n".join(rows) + "\n"
+
+
+def with_model_tables(text: str) -> str:
+    def block(match: re.Match[str]) -> str:
+        render = models_table if match.group("kind") == "models" else models_catalogue
+        return match.group(1) + render(match.group("source")) + match.group(5)
+    return MODELS_BLOCK.sub(block, text)
+
+
+GENERATED_IN: tuple[str, ...] = ("README.md", "docs/reports.md")
+
+
 def main() -> int:
     (ROOT / "docs" / "cli.md").write_text(cli_markdown(), encoding="utf-8")
-    readme = ROOT / "README.md"
-    readme.write_text(readme_with_tables(readme.read_text(encoding="utf-8")), encoding="utf-8")
-    print("wrote docs/cli.md and the option tables in README.md")
+    for name in GENERATED_IN:
+        path = ROOT / name
+        path.write_text(with_model_tables(readme_with_tables(path.read_text(encoding="utf-8"))), encoding="utf-8")
+    print("wrote docs/cli.md and the generated tables in " + ", ".join(GENERATED_IN))
     return 0
 
 

@@ -1,6 +1,7 @@
 """A Salebot.pro constructor-API emulator: the READ actions a loader needs, plus the webhook push.
 
-Follows ``../shared/api-docs/salebot-api.ru.md`` and the readings in ``API-NOTES.md``:
+Follows the Salebot constructor-API document (the Russian original), and where it is open,
+the readings in ``emulators/README.md``:
 
 - every action lives at ``/api/<api_key>/<action>``; the key is a path segment;
 - parameters the document lists under "Body" for GET actions are read from the query

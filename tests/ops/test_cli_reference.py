@@ -50,3 +50,23 @@ def test_version(capsys) -> None:
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.startswith("chatfunnel 0.")
+
+
+@pytest.mark.parametrize("name", reference.GENERATED_IN)
+def test_generated_model_tables_are_what_the_model_headers_say(name: str) -> None:
+    text = (ROOT / name).read_text(encoding="utf-8")
+    assert reference.with_model_tables(text) == text, f"{name}: model tables are stale: run `make docs`"
+
+
+def test_the_readme_lists_every_report_of_both_sources() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert {m.group("source") for m in reference.MODELS_BLOCK.finditer(text)} == {"leeloo", "salebot"}
+    for report in ("tunnel_funnel", "order_timing", "tunnel_stats_coverage", "utm_funnel", "channel_funnel"):
+        assert f"| `{report}` |" in text
+
+
+def test_one_row_is_stops_at_the_first_clause_outside_parentheses() -> None:
+    from transforms.models import Model
+
+    model = Model("m", ROOT, "reports", "One row per tunnel (a: b. c) and day: the rest. More.", "table", [], None)
+    assert reference.one_row_is(model) == "One row per tunnel (a: b. c) and day"

@@ -20,7 +20,7 @@ from transforms.runner import (
     load_models,
 )
 
-CONTRACT_AND_OTHER_REPORTS = {
+REPORT_KEYS = {
     # report -> the columns that identify a row
     "tunnel_funnel": "tunnel_id, snapshot_date",
     "tunnel_funnel_daily": "tunnel_id, snapshot_date",
@@ -38,7 +38,7 @@ CONTRACT_AND_OTHER_REPORTS = {
 def snapshot(wh: Warehouse) -> dict[str, list[dict[str, Any]]]:
     return {
         name: wh.rows(name, order_by=", ".join(f"{c.strip()} nulls first" for c in key.split(",")))
-        for name, key in CONTRACT_AND_OTHER_REPORTS.items()
+        for name, key in REPORT_KEYS.items()
     }
 
 

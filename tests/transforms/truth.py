@@ -1,7 +1,7 @@
 """The contract reports computed in plain Python from the Leeloo emulator's ground truth.
 
 Independent of the SQL: reads `emu.truth()` (camelCase, as the API serves it) and applies
-CONTRACT §5 and the report definitions in the README (Reports reference) directly.
+the report definitions in docs/reports.md directly.
 """
 
 from __future__ import annotations
