@@ -27,6 +27,12 @@ ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RESERVED = re.compile(r"^(default|accounts|reports|staging)$|_(accounts|reports|staging)$")
 
 
+def is_account_name(name: str) -> bool:
+    """Whether `name` can be an account's: its datasets cannot collide with chatfunnel's own
+    (`<source>_accounts`, dlt's `<dataset>_staging`, `<dataset>_reports`)."""
+    return bool(ACCOUNT_NAME.match(name)) and not RESERVED.search(name)
+
+
 @dataclass(frozen=True, order=True)
 class Account:
     """One account of one source. `name` is None for the single unnamed account."""
@@ -116,7 +122,7 @@ def configured_accounts(source: str, secret_keys: Iterable[str]) -> list[Account
     if all(account_value(default, k) for k in keys):
         accounts.append(default)
     for name in sorted(_toml_account_names(source) | _env_account_names(source)):
-        if not ACCOUNT_NAME.match(name) or RESERVED.search(name):
+        if not is_account_name(name):
             raise InvalidAccountName(
                 f"account name {name!r} under [sources.{source}.accounts] must be lower-case letters, "
                 "digits and underscores, starting with a letter (it becomes part of a dataset name), and "

@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 DEMO_TOKEN = "demo-token"
-DEMO_ANCHOR = datetime(2026, 11, 1, tzinfo=timezone.utc)  # the emulated history ends here: same data every time
+
+
+def demo_anchor() -> datetime:
+    """The emulated history ends at the start of today (UTC): the same data every run, dated
+    so that the day's news the second round adds follows it without a gap."""
+    return datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @contextlib.contextmanager
@@ -27,8 +32,9 @@ def _emulators(scale: int) -> Iterator[dict[str, Any]]:
     from emulators.salebot import SalebotEmulator
 
     with contextlib.ExitStack() as stack:
-        leeloo = LeelooEmulator(seed=1, scale=scale, token=DEMO_TOKEN, anchor=DEMO_ANCHOR)
-        salebot = SalebotEmulator(seed=1, scale=max(50, scale // 2), api_key=DEMO_TOKEN, anchor=DEMO_ANCHOR)
+        anchor = demo_anchor()
+        leeloo = LeelooEmulator(seed=1, scale=scale, token=DEMO_TOKEN, anchor=anchor)
+        salebot = SalebotEmulator(seed=1, scale=max(50, scale // 2), api_key=DEMO_TOKEN, anchor=anchor)
         leeloo_url = stack.enter_context(leeloo.serve())
         salebot_url = stack.enter_context(salebot.serve())
         os.environ.update(

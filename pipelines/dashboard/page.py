@@ -4,6 +4,7 @@ block, plotly.js inlined, and a tiny script that draws the figures of the page i
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Sequence
@@ -224,7 +225,8 @@ CrossChart = tuple[str, str, "charts.Chart | None", str]  # figure key, heading,
 def _cross_account(reader: ReportReader, results: Sequence[AccountResult]) -> list[CrossChart]:
     """Charts over `<source>_accounts` (one view per report, a leading `account` column)."""
     out: list[CrossChart] = []
-    specs = {r.account.spec.name: r.account.spec for r in results}
+    counts = Counter(r.account.spec.name for r in results)
+    specs = {r.account.spec.name: r.account.spec for r in results if counts[r.account.spec.name] > 1}
     for spec in specs.values():
         if "tunnel_funnel" not in spec.dashboard_sections:
             continue
@@ -260,7 +262,7 @@ def render_page(
     if accounts is None:
         accounts = [account_for_dataset(reader, reader.dataset)] if reader.dataset else discover_accounts(reader)
     results = [build_account(reader, a, now) for a in accounts]
-    cross = _cross_account(reader, results) if len(results) > 1 else []
+    cross = _cross_account(reader, results)
     per_source: dict[str, int] = {}
     for r in results:
         per_source[r.account.spec.name] = per_source.get(r.account.spec.name, 0) + 1

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..accounts import is_account_name
 from ..registry import SOURCES, SourceSpec
 
 DEFAULT_ACCOUNT = "default"
 RAW_MARKERS = ("_chatfunnel_runs", "_dlt_loads")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ACCOUNT_SUFFIX = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class ReportReader:
@@ -146,7 +146,7 @@ def discover_accounts(reader: ReportReader) -> list[AccountPage]:
                 continue
             if schema == spec.name:
                 names.append((0, DEFAULT_ACCOUNT, schema))
-            elif schema.startswith(spec.name + "_") and _ACCOUNT_SUFFIX.match(schema[len(spec.name) + 1:]):
+            elif schema.startswith(spec.name + "_") and is_account_name(schema[len(spec.name) + 1:]):
                 names.append((1, schema[len(spec.name) + 1:], schema))
         found.extend(AccountPage(spec, name, schema) for _, name, schema in sorted(names))
     return found
