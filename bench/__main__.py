@@ -1,188 +1,120 @@
-"""`make bench`: full and incremental Leeloo loads against the emulator, measured.
+"""`make bench`: chatfunnel measured the way a user runs it, each figure beside its target.
 
-The emulator runs in its own process (so it does not share the pipeline's GIL), the
-pipeline runs as `chatfunnel run leeloo` in another, exactly as a user would run it.
-For each load it prints wall time, requests made, the fewest requests the data needs,
-429s received, rows per second, peak memory of the pipeline process, and the floor
-max(requests x latency / concurrency, requests / rate limit) beside the achieved time.
+Every scenario runs the emulators in processes of their own and `chatfunnel run` in
+another (bench/README.md says what each one measures and what it found):
+
+    latency ratelimit large small   full and incremental loads of one account (bench.loads)
+    cpu                             a whole latency-bound run against its floor; the client's CPU per request
+    accounts                        three accounts side by side against one; accounts per hour
+    scale                           50,000 people on DuckDB and Postgres, night after night
+    webhook                         the Salebot receiver's pushes per second and latency (bench.webhook)
+    sweep                           the Leeloo sweep's cost, night by night (bench.leeloo_sweep)
+
+`python -m bench` runs the default set; name scenarios to pick others. `--against DIR`
+runs each scenario on another checkout's code too, alternately (old, new, old, new...):
+this machine is noisy, so changes are compared in pairs and medians are quoted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
-import requests
+from bench import accounts, cpu, loads, scale
+from bench.harness import REPO, code_tree, use_code
 
-REPO = Path(__file__).resolve().parent.parent
-TOKEN = "bench-token"
-PAGE = 100
+DEFAULT = ("latency", "ratelimit", "cpu", "accounts", "webhook", "sweep")
 
 
-@dataclass
-class Scenario:
-    name: str
-    scale: int
-    latency_ms: float
-    concurrency: int
-    rate_limit: int | None  # per minute, on the emulator and the client alike
-    activity: float = 0.01
+def _loads(name: str) -> Callable[[argparse.Namespace], dict[str, Any]]:
+    def run(args: argparse.Namespace) -> dict[str, Any]:
+        results = loads.run_scenario(loads.SCENARIOS[name])
+        loads.print_table(results)
+        return {"scenario": name, "results": results}
+    return run
 
 
-def start_emulator(s: Scenario, workdir: Path) -> tuple[subprocess.Popen, str]:
-    args = [sys.executable, "-m", "emulators", "leeloo", "--port", "0", "--seed", "11",
-            "--scale", str(s.scale), "--token", TOKEN, "--latency-ms", str(s.latency_ms)]
-    if s.rate_limit:
-        args += ["--rate-limit", str(s.rate_limit)]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "emulator on http" in line:
-            url = line.split(" on ", 1)[1].split()[0]
-            return proc, url
-    raise RuntimeError("the emulator did not start")
+def _cpu(args: argparse.Namespace) -> dict[str, Any]:
+    result = cpu.run(args.repeat)
+    cpu.print_summary(result)
+    return result
 
 
-def admin(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    if body is None:
-        return requests.get(f"{url}/__admin/{path}", timeout=600).json()
-    return requests.post(f"{url}/__admin/{path}", json=body, timeout=600).json()
+def _accounts(args: argparse.Namespace) -> dict[str, Any]:
+    result = accounts.run()
+    accounts.print_summary(result)
+    return result
 
 
-def run_pipeline(s: Scenario, url: str, workdir: Path) -> tuple[float, int, str]:
-    """Run the real CLI in its own process; return wall seconds, peak RSS bytes, output."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "DLT_DATA_DIR": str(workdir / "dlt"),
-        "DESTINATION__DUCKDB__CREDENTIALS": str(workdir / "bench.duckdb"),
-        "SOURCES__LEELOO__BASE_URL": url,
-        "SOURCES__LEELOO__API_TOKEN": TOKEN,
-        "SOURCES__LEELOO__REQUESTS_PER_MINUTE": str(s.rate_limit or 0),
-        "RUNTIME__DLTHUB_TELEMETRY": "false",
-    }
-    cmd = [sys.executable, "-m", "pipelines", "run", "leeloo", "--no-transform",
-           "--progress", "none", "--concurrency", str(s.concurrency)]
-    started = time.monotonic()
-    proc = psutil.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(True)))
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    wall = time.monotonic() - started
-    output = proc.stdout.read() if proc.stdout else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"pipeline failed:\n{output}")
-    return wall, peak, output
+def _scale(args: argparse.Namespace) -> dict[str, Any]:
+    result = scale.run(nights=args.nights, formats=args.formats)
+    scale.print_summary(result)
+    return result
 
 
-def fewest_requests(truth: dict[str, Any], changed: dict[str, Any] | None, window_people: int,
-                    window_channels: int) -> int:
-    """Requests the data needs at the largest honoured page size, and nothing re-read."""
-    pages = lambda n: max(1, math.ceil(n / PAGE))  # noqa: E731 - an empty list still costs one request
-    reference = (pages(len(truth["tunnels"])) + 2 * len(truth["tunnels"]) + pages(len(truth["users"]))
-                 + 1 + 1 + 1 + len(truth["template_categories"]))
-    orders = pages(len(truth["orders"]))
-    messages_per_channel: dict[str, int] = {}
-    for m in truth["chat_messages"]:
-        messages_per_channel[m["account_id"]] = messages_per_channel.get(m["account_id"], 0) + 1
-    if changed is None:
-        people = pages(len(truth["people"])) + len(truth["people"])
-        channels = pages(len(truth["communication_channels"])) + sum(
-            pages(messages_per_channel.get(c["id"], 0)) for c in truth["communication_channels"])
-        order_details = len(truth["orders"])
-    else:
-        touched_people = set(changed["active_people"]) | set(changed["new_people"])
-        touched_channels = set(changed["touched_channels"]) | set(changed["new_channels"])
-        people = pages(window_people) + len(touched_people)
-        channels = pages(window_channels) + len(touched_channels)
-        order_details = len(changed["new_orders"]) + len(changed["status_changes"])
-    return reference + orders + people + channels + order_details
+def _external(module: str, *extra: str) -> Callable[[argparse.Namespace], dict[str, Any]]:
+    """Another engineer's benchmark, run as its own command; its figures come back as JSON."""
+    def run(args: argparse.Namespace) -> dict[str, Any]:
+        if not (REPO / "bench" / f"{module}.py").exists():
+            print(f"bench.{module} is not in this checkout: skipped")
+            return {"scenario": module, "skipped": True}
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "figures.json"
+            done = subprocess.run([sys.executable, "-m", f"bench.{module}", *extra, "--json", str(out)], cwd=REPO,
+                                  check=False)
+            figures = json.loads(out.read_text()) if out.exists() else None
+        return {"scenario": module, "exit_code": done.returncode, "figures": figures}
+    return run
 
 
-def measure(s: Scenario, url: str, workdir: Path, label: str, changed: dict[str, Any] | None) -> dict[str, Any]:
-    admin(url, "reset", {})
-    wall, peak, output = run_pipeline(s, url, workdir)
-    counts = admin(url, "requests")
-    truth = admin(url, "truth")
-    rows = sum(int(part.split("=")[1]) for part in output.split("rows:")[1].split("\n")[0].split(",")
-               if "=" in part) if "rows:" in output else 0
-    made = counts["total"]
-    floor = max(made * s.latency_ms / 1000 / s.concurrency, made / (s.rate_limit / 60) if s.rate_limit else 0)
-    window_people = len(changed["active_people"]) + len(changed["new_people"]) if changed else 0
-    needed = fewest_requests(truth, changed, window_people, window_people)
-    return {
-        "scenario": s.name, "load": label, "wall_s": round(wall, 1), "requests": made,
-        "fewest_requests": needed, "requests_429": counts["by_status"].get("429", 0),
-        "rows_per_s": round(rows / wall) if wall else 0, "peak_mb": round(peak / 2**20),
-        "floor_s": round(floor, 1), "vs_floor": round(wall / floor, 2) if floor else None,
-    }
-
-
-def run_scenario(s: Scenario) -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="chatfunnel-bench-") as tmp:
-        workdir = Path(tmp)
-        proc, url = start_emulator(s, workdir)
-        try:
-            full = measure(s, url, workdir, "full", None)
-            changed = admin(url, "simulate", {"active_people": s.activity,
-                                              "new_people": max(1, int(s.scale * s.activity / 4)),
-                                              "new_orders": max(1, int(s.scale * s.activity / 4)),
-                                              "status_changes": max(1, int(s.scale * s.activity / 4))})
-            incremental = measure(s, url, workdir, "incremental", changed)
-            incremental["share_of_full"] = round(incremental["requests"] / full["requests"], 3)
-            return [full, incremental]
-        finally:
-            proc.terminate()
-            proc.wait(10)
-
-
-def print_table(results: list[dict[str, Any]]) -> None:
-    columns = ["scenario", "load", "wall_s", "floor_s", "vs_floor", "requests", "fewest_requests",
-               "requests_429", "rows_per_s", "peak_mb", "share_of_full"]
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in results)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for r in results:
-        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
-
-
-SCENARIOS = {
-    "latency": Scenario("latency", scale=5000, latency_ms=30, concurrency=16, rate_limit=None),
-    "ratelimit": Scenario("ratelimit", scale=1000, latency_ms=30, concurrency=16, rate_limit=3000),
-    "large": Scenario("large", scale=50000, latency_ms=0, concurrency=16, rate_limit=None),
-    "small": Scenario("small", scale=500, latency_ms=30, concurrency=16, rate_limit=None),
+SCENARIOS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    **{name: _loads(name) for name in loads.SCENARIOS},
+    "cpu": _cpu,
+    "accounts": _accounts,
+    "scale": _scale,
+    "webhook": _external("webhook"),
+    "sweep": _external("leeloo_sweep"),
 }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="*", default=["latency", "ratelimit"],
-                        help=f"any of {', '.join(SCENARIOS)} (default: latency ratelimit)")
-    parser.add_argument("--json", help="also write the results to this file")
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[2:]))
+    parser.add_argument("scenarios", nargs="*", default=list(DEFAULT), metavar="SCENARIO",
+                        help=f"any of {', '.join(SCENARIOS)} (default: {' '.join(DEFAULT)})")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--repeat", type=int, default=3, help="cpu: whole runs to take the median of (default 3)")
+    parser.add_argument("--nights", type=int, default=3, help="scale: incremental runs after the full load (default 3)")
+    parser.add_argument("--formats", action="store_true",
+                        help="scale: also compare Postgres load files (CSV through COPY against INSERT statements)")
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="another checkout: run each scenario on its code too, alternately, to compare in pairs")
     args = parser.parse_args()
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(unknown)}; pick from {', '.join(SCENARIOS)}")
     results: list[dict[str, Any]] = []
     for name in args.scenarios:
-        s = SCENARIOS[name]
-        print(f"== {name}: scale {s.scale}, latency {s.latency_ms} ms, concurrency {s.concurrency}, "
-              f"rate limit {s.rate_limit or 'none'}/min", flush=True)
-        results += run_scenario(s)
-    print()
-    print_table(results)
+        trees = [args.against, code_tree()] if args.against else [code_tree()]
+        for tree in trees:
+            started = time.monotonic()
+            print(f"\n== {name} ({tree})", flush=True)
+            with use_code(tree):
+                result = SCENARIOS[name](args)
+            result["code"] = str(tree)
+            result["seconds"] = round(time.monotonic() - started)
+            print(f"== {name} took {result['seconds']} s", flush=True)
+            results.append(result)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0
 
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import errno
 import importlib
 import signal
+import sys
 from collections.abc import Callable
 
 from emulators.base import EmulatorServer, Knobs
@@ -160,9 +162,21 @@ def add_emulator_subcommands(subparsers) -> None:
         sp.set_defaults(_emulator_run=run)
 
 
+def run_emulator(args: argparse.Namespace) -> int:
+    """Serve the chosen emulator; a port that is taken is a usage error, said in one line."""
+    try:
+        return int(args._emulator_run(args))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"emulator: error: {args.host}:{args.port} is already in use (another program, perhaps an "
+              "emulator started earlier, listens there); choose another --port, or --port 0 for any free one",
+              file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulators", description="Run an API emulator on loopback.")
     sub = parser.add_subparsers(dest="emulator", required=True)
     add_emulator_subcommands(sub)
-    args = parser.parse_args(argv)
-    return args._emulator_run(args)
+    return run_emulator(parser.parse_args(argv))

@@ -182,11 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
                               description=_describe("Serve an emulated Leeloo.ai or Salebot.pro API on loopback, "
                                                     "to try the "
                                           "pipeline without an account."))
-    from emulators.cli import add_emulator_subcommands
+    from emulators.cli import add_emulator_subcommands, run_emulator
 
     emulator_sub = emulator.add_subparsers(dest="emulator", required=True, metavar="API")
     add_emulator_subcommands(emulator_sub)
-    emulator.set_defaults(handler=lambda args: args._emulator_run(args))
+    emulator.set_defaults(handler=run_emulator)
 
     from .webhook import add_webhook_arguments, serve_webhook_from_args
 

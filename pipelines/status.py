@@ -106,10 +106,15 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
         lines.append(f"  DESTINATION UNREACHABLE: {short(exc, 300)}")
     last = history[0] if history else None
     last_ok = next((r for r in history if r["outcome"] in ("success", "partial")), None)
-    if reachable and not history and not journal and not pipeline.default_schema_name:
+    never_run = reachable and not history and not journal and not pipeline.default_schema_name
+    if never_run and account not in spec.accounts():
+        key = spec.secret_keys[0]
+        lines.append(f"  not configured: set {account.env_prefix}{key.upper()} (or {key} under "
+                     f"[{account.config_path}] in .dlt/secrets.toml)")
+    elif never_run:
         lines.append(f"  never run; start with `chatfunnel run {account.source}"
                      + (f" --account {account.name}`" if account.name else "`"))
-    if reachable:
+    if reachable and not never_run:
         lines.append("  last successful run: " + (_run_line(last_ok, now) if last_ok else "never"))
     if last is not None:
         lines.append("  last run: " + _run_line(last, now))

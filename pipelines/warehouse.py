@@ -13,6 +13,7 @@ wrote. Run outside a project folder that has that setting, the same default appl
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -116,15 +117,40 @@ def drop_replay_traps(pipeline: dlt.Pipeline) -> int:
 
 
 def loader_file_format(destination: str) -> TLoaderFileFormat | None:
-    """Parquet where the destination reads it natively: on DuckDB it loads ~6x faster and in
-    a fifth of the memory of dlt's default INSERT statements (measured in bench notes).
-    INSERT statements on Postgres, Arrow tables (chat messages) included: dlt's COPY of CSV
-    reads every quoted empty text as NULL (FORCE_NULL), and an empty text must stay one."""
+    """The load files a run writes for `destination` (bench/README.md has the figures).
+
+    DuckDB and the lake: Parquet, read natively; on DuckDB it loads ~6x faster and in a
+    fifth of the memory of dlt's default INSERT statements.
+
+    Postgres: INSERT statements, for every table, Arrow ones (chat messages) included. dlt's
+    faster Postgres format, CSV through COPY, cannot tell an empty text from NULL: its COPY
+    names every nullable column in FORCE_NULL, so a quoted empty string becomes NULL however
+    the CSV is quoted, and an empty message text, e-mail or tag would be lost. Left to
+    itself dlt would pick CSV for Arrow tables even with INSERT as the default."""
     if destination in ("duckdb", "filesystem"):
         return "parquet"
     if destination == "postgres":
+        _quiet_arrow_conversion_warning()
         return "insert_values"
     return None
+
+
+class _ArrowConversionFilter(logging.Filter):
+    """dlt warns, per Arrow table and per run, that it converts Arrow rows into INSERT
+    statements "which will degrade performance": on Postgres that is the choice made above
+    on purpose (the load step's figures are in bench/README.md), not news for the user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.funcName == "_get_items_normalizer" and "ArrowToInsertValuesWriter" in str(record.msg))
+
+
+_arrow_conversion = _ArrowConversionFilter()
+
+
+def _quiet_arrow_conversion_warning() -> None:
+    dlt_logger = logging.getLogger("dlt")
+    if _arrow_conversion not in dlt_logger.filters:
+        dlt_logger.addFilter(_arrow_conversion)
 
 
 def make_pipeline(

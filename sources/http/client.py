@@ -1,62 +1,40 @@
-"""The JSON API client both sources use: dlt's retrying client, metered per attempt."""
+"""The JSON API client both sources use: dlt's retry rules over a lean transport, metered per attempt."""
 
 from __future__ import annotations
 
+import json as jsonlib
 import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-from dlt.sources.helpers.requests import Client
-from requests import PreparedRequest, Response
-from requests.adapters import HTTPAdapter
+import orjson
+from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_EXCEPTIONS, DEFAULT_RETRY_STATUS, _make_retry
+from requests import Response
 from requests.exceptions import RequestException
-from requests.utils import get_environ_proxies
 
 from sources.http.errors import ApiError, ApiUnreachable, AuthError, BudgetExhausted, Forbidden
 from sources.http.fanout import WorkerPool
 from sources.http.pacing import RateLimiter, RequestBudget
 from sources.http.redaction import install_log_redaction, redact
+from sources.http.transport import Transport, build_url
 
-
-class MeteredAdapter(HTTPAdapter):
-    """Applies the budget and the rate limit to every attempt, and records statuses.
-
-    It sits below dlt's retry wrapper, so a retried request is counted (and paced) once
-    per attempt: that is what an API's rate limit and a daily cap count too.
-    """
-
-    def __init__(self, client: ApiClient, pool_maxsize: int) -> None:
-        super().__init__(pool_connections=4, pool_maxsize=pool_maxsize)
-        self._client = client
-        self._pool_keys: dict[tuple[Any, ...], Any] = {}
-
-    def build_connection_pool_key_attributes(
-        self, request: PreparedRequest, verify: bool | str, cert: Any = None
-    ) -> Any:
-        """requests re-derives this per request with filesystem checks of the CA bundle;
-        it only depends on the host and TLS settings, so compute it once per host."""
-        parts = urlsplit(request.url or "")
-        key = (parts.scheme, parts.netloc, verify, cert)
-        if key not in self._pool_keys:
-            self._pool_keys[key] = super().build_connection_pool_key_attributes(request, verify, cert)
-        return self._pool_keys[key]
-
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-        self._client.budget.take()
-        with self._client.in_flight:
-            self._client.rate_limiter.acquire()
-            response = super().send(request, *args, **kwargs)
-        self._client.record(response)
-        return response
+BACKOFF_FACTOR = 0.5
+MAX_RETRY_DELAY = 120
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 def _json_body(response: Response) -> Any:
-    """The parsed body, parsed once: the retry check and the caller both need it."""
+    """The parsed body, parsed once: the retry check and the caller both need it. orjson
+    first; what it refuses (a lone surrogate escape, a 65-bit integer, another charset)
+    is read by `requests` exactly as before."""
     if "_parsed_json" not in response.__dict__:
-        response.__dict__["_parsed_json"] = response.json()
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = response.json()
+        response.__dict__["_parsed_json"] = body
     return response.__dict__["_parsed_json"]
 
 
@@ -66,7 +44,15 @@ def _retry_after_seconds(response: Response) -> float | None:
 
 
 class ApiClient:
-    """A JSON API client: retries, rate limit, budget, redaction, thread-safe."""
+    """A JSON API client: retries, rate limit, budget, redaction, thread-safe.
+
+    Each attempt, retries included, takes one unit of the budget, waits for the rate
+    limit, holds one of `max_connections` in-flight slots and is counted by status: that
+    is what an API's rate limit and a daily cap count too. The retries are dlt's own
+    (`dlt.sources.helpers.requests.Client`'s policy: 429 and 5xx, connection errors and
+    timeouts, exponential backoff or the answer's Retry-After, `max_attempts` in all),
+    plus a 200 whose body the API marks as an error (`is_app_error`).
+    """
 
     def __init__(
         self,
@@ -91,24 +77,13 @@ class ApiClient:
         self.workers = WorkerPool(max_connections)
         self._lock = threading.Lock()
         self._is_app_error = is_app_error
-        self._client = Client(
-            request_timeout=timeout,
-            raise_for_status=False,
-            request_max_attempts=max_attempts,
-            request_backoff_factor=0.5,
-            request_max_retry_delay=120,
-            retry_condition=self._should_retry_body,
-            session_attrs={
-                "headers": dict(headers or {}),
-                # requests re-reads proxy variables from the environment on every request;
-                # read them once for this host instead (same behaviour, less CPU)
-                "trust_env": False,
-                "proxies": get_environ_proxies(self.base_url),
-            },
+        self._transport = Transport(self.base_url, headers=dict(headers or {}), timeout=timeout,
+                                    max_connections=max_connections)
+        self._retrying = _make_retry(
+            status_codes=DEFAULT_RETRY_STATUS, exceptions=DEFAULT_RETRY_EXCEPTIONS, max_attempts=max_attempts,
+            condition=self._should_retry_body, backoff_factor=BACKOFF_FACTOR, respect_retry_after_header=True,
+            max_delay=MAX_RETRY_DELAY,
         )
-        # dlt's Client mounts `_adapter` on every per-thread session it makes; there is no
-        # public hook for it. tests/test_http_client.py fails if dlt stops doing so.
-        self._client._adapter = MeteredAdapter(self, pool_maxsize=max_connections * 4)
         install_log_redaction(self.secrets)
 
     @property
@@ -120,6 +95,14 @@ class ApiClient:
             self.status_counts[response.status_code] += 1
         if response.status_code == 429:
             self.rate_limiter.penalize(_retry_after_seconds(response) or 1.0)
+
+    def _attempt(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None) -> Response:
+        self.budget.take()
+        with self.in_flight:
+            self.rate_limiter.acquire()
+            response = self._transport.send(method, url, body=body, headers=headers)
+        self.record(response)
+        return response
 
     def _should_retry_body(self, response: Response | None, exc: BaseException | None) -> bool:
         if response is None or self._is_app_error is None or response.status_code != 200:
@@ -135,11 +118,15 @@ class ApiClient:
     def post_json(self, path: str, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
         return self._request("POST", path, params=params, json=json)
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = f"{self.base_url}/{path.lstrip('/')}"
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> Any:
+        url = build_url(self.base_url, path, params)
         where = self._where(path)
+        body = headers = None
+        if json is not None:  # as requests sends `json=`: UTF-8, no NaN
+            body = jsonlib.dumps(json, allow_nan=False).encode("utf-8")
+            headers = {"Content-Type": "application/json"}
         try:
-            response = self._client.session.request(method, url, **kwargs)
+            response = self._retrying(self._attempt, method, url, body, headers)
         except BudgetExhausted:
             raise
         except RequestException as exc:
@@ -154,6 +141,10 @@ class ApiClient:
             raise Forbidden(f"{where}: HTTP 403 - the credentials may not read this", status, where)
         if status >= 400:
             raise ApiError(f"{where}: HTTP {status} after retries", status, where)
+        if status in REDIRECTS:
+            location = redact(response.headers.get("Location", "(no Location header)"), self.secrets)
+            raise ApiError(f"{where}: HTTP {status} - the API moved to {location}; set the source's base_url to it "
+                           "(redirects are not followed: they would resend the credentials)", status, where)
         try:
             body = _json_body(response)
         except ValueError:

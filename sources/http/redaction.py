@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import ClassVar
 
 MASK = "***"
 
@@ -16,7 +17,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 class _RedactingFilter(logging.Filter):
-    secrets: set[str] = set()
+    secrets: ClassVar[set[str]] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:

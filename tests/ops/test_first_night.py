@@ -66,6 +66,17 @@ def test_status_exits_non_zero_when_the_destination_is_down(emulator, dlt_env, p
     assert "last successful run: never" not in out, "a down database must not read as 'never ran'"
 
 
+def test_status_of_a_source_without_a_key_says_which_key_to_set(emulator, dlt_env, capsys, monkeypatch) -> None:
+    emulator(scale=10)  # Leeloo configured; Salebot has no key
+    monkeypatch.delenv("SOURCES__SALEBOT__API_KEY", raising=False)
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    salebot = out[out.index("salebot ("):]
+    assert "not configured: set SOURCES__SALEBOT__API_KEY" in salebot
+    assert "never run" not in salebot and "last successful run" not in salebot
+    assert "never run; start with `chatfunnel run leeloo`" in out[:out.index("salebot (")]
+
+
 def test_ctrl_c_exits_130_is_recorded_as_interrupted_and_not_alerted(emulator, duck_target, webhook) -> None:
     emu = emulator(scale=150, latency_ms=20)
     proc = subprocess.Popen([PYTHON, "-m", "pipelines", *_run()], env=subprocess_env(), stdout=subprocess.PIPE,
