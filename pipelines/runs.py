@@ -177,7 +177,7 @@ def flush_journal(pipeline: dlt.Pipeline) -> int:
         return 0
     for row in mine:
         for key in ("started_at", "finished_at"):
-            row[key] = _utc(row.get(key))
+            row[key] = as_utc(row.get(key))
     try:
         _load_rows(pipeline, mine)
     except Exception as exc:  # noqa: BLE001 - they stay journaled
@@ -231,7 +231,8 @@ def read_history(pipeline: dlt.Pipeline, limit: int = 20) -> list[dict[str, Any]
     return [_normalize(dict(zip(columns, row, strict=True))) for row in rows]
 
 
-def _utc(value: Any) -> datetime | None:
+def as_utc(value: Any) -> datetime | None:
+    """A stored time (a datetime, naive or not, or ISO text) as an aware UTC datetime; None if not one."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -249,6 +250,6 @@ def _normalize(row: Mapping[str, Any]) -> dict[str, Any]:
             with contextlib.suppress(ValueError):
                 out[key] = json.loads(out[key])
     for key in ("started_at", "finished_at"):
-        out[key] = _utc(out.get(key))
+        out[key] = as_utc(out.get(key))
     out.setdefault("rows_per_table", {})
     return out

@@ -4,25 +4,15 @@ data is, and the headline figures of the accounts overview (people, paid revenue
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from ..runs import as_utc
 from .reading import AccountPage, ReportReader
 
 STALE_HOURS = 36
 SUCCESSFUL = ("success", "partial")
 RECENT_RUNS = 10
-
-
-def utc(value: Any) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-    return None
 
 
 def run_history(reader: ReportReader, account: AccountPage, limit: int = RECENT_RUNS) -> list[dict[str, Any]]:
@@ -37,8 +27,8 @@ def run_history(reader: ReportReader, account: AccountPage, limit: int = RECENT_
     rows = reader.rows(f'select * from "{account.dataset}"."_chatfunnel_runs" '
                        f"order by {order[0]} desc nulls last limit {int(limit)}")
     for row in rows:
-        row["started_at"] = utc(row.get("started_at"))
-        row["finished_at"] = utc(row.get("finished_at"))
+        row["started_at"] = as_utc(row.get("started_at"))
+        row["finished_at"] = as_utc(row.get("finished_at"))
         row["outcome"] = str(row.get("outcome") or "unknown")
     return rows
 

@@ -111,22 +111,20 @@ def _tunnel_trend(ctx: Context) -> list[Block]:
     return [Block("tunnel_trend", heading, chart=figure, html=tables.gaps_note(calendar.gaps, calendar.partial_days))]
 
 
-def _daily(report: str, chart_id: str, series: Any) -> Builder:
+def _one_chart(report: str, chart_id: str, heading: str, figure: Callable[[list[dict[str, Any]]], Chart],
+               order: str = "") -> Builder:
+    """A section of one chart drawn from one report, or the reason there is none yet."""
     def build(ctx: Context) -> list[Block]:
-        rows = ctx.report(report, '"date"')
-        heading = "Daily activity"
+        rows = ctx.report(report, order)
         if not rows:
             return [Block(chart_id, heading, empty=ctx.missing(report, rows))]
-        return [Block(chart_id, heading, chart=charts.daily_activity_figure(rows, series))]
+        return [Block(chart_id, heading, chart=figure(rows))]
     return build
 
 
-def _source_funnel(ctx: Context) -> list[Block]:
-    rows = ctx.report("source_funnel")
-    heading = "Source funnel: where people came from"
-    if not rows:
-        return [Block("source_funnel", heading, empty=ctx.missing("source_funnel", rows))]
-    return [Block("source_funnel", heading, chart=charts.source_funnel_figure(rows))]
+def _daily(report: str, chart_id: str, series: Any) -> Builder:
+    return _one_chart(report, chart_id, "Daily activity", lambda rows: charts.daily_activity_figure(rows, series),
+                      '"date"')
 
 
 def _revenue_by_source(ctx: Context) -> list[Block]:
@@ -146,14 +144,6 @@ def _revenue_by_source(ctx: Context) -> list[Block]:
     return [Block("revenue_by_source", heading, chart=chart)]
 
 
-def _utm_funnel(ctx: Context) -> list[Block]:
-    rows = ctx.report("utm_funnel")
-    heading = "UTM funnel"
-    if not rows:
-        return [Block("utm_funnel", heading, empty=ctx.missing("utm_funnel", rows))]
-    return [Block("utm_funnel", heading, chart=charts.utm_funnel_figure(rows))]
-
-
 def _utm_revenue(ctx: Context) -> list[Block]:
     heading = "Paid revenue by UTM campaign"
     rows = ctx.report("utm_revenue")
@@ -165,31 +155,7 @@ def _utm_revenue(ctx: Context) -> list[Block]:
     return [Block("utm_revenue", heading, chart=chart)]
 
 
-def _manager_response(ctx: Context) -> list[Block]:
-    rows = ctx.report("manager_response_times", "week_start")
-    heading = "Manager response times"
-    if not rows:
-        return [Block("manager_response_times", heading, empty=ctx.missing("manager_response_times", rows))]
-    return [Block("manager_response_times", heading, chart=charts.manager_response_figure(rows))]
-
-
 # ---------------------------------------------------------------- Salebot
-
-
-def _order_funnel(ctx: Context) -> list[Block]:
-    rows = ctx.report("order_funnel")
-    heading = "Orders by status"
-    if not rows:
-        return [Block("salebot_order_funnel", heading, empty=ctx.missing("order_funnel", rows))]
-    return [Block("salebot_order_funnel", heading, chart=charts.order_status_figure(rows))]
-
-
-def _channel_funnel(ctx: Context) -> list[Block]:
-    rows = ctx.report("channel_funnel")
-    heading = "Channel funnel"
-    if not rows:
-        return [Block("salebot_channel_funnel", heading, empty=ctx.missing("channel_funnel", rows))]
-    return [Block("salebot_channel_funnel", heading, chart=charts.channel_funnel_figure(rows))]
 
 
 SECTIONS: dict[str, Section] = {
@@ -199,15 +165,21 @@ SECTIONS: dict[str, Section] = {
         Section("tunnel_romi", _tunnel_romi),
         Section("tunnel_trend", _tunnel_trend),
         Section("daily_activity", _daily("daily_activity", "daily_activity", charts.LEELOO_DAILY)),
-        Section("source_funnel", _source_funnel, companions=("revenue_by_source",)),
+        Section("source_funnel", _one_chart("source_funnel", "source_funnel", "Source funnel: where people came from",
+                                            charts.source_funnel_figure), companions=("revenue_by_source",)),
         Section("revenue_by_source", _revenue_by_source),
-        Section("utm_funnel", _utm_funnel, companions=("utm_revenue",)),
+        Section("utm_funnel", _one_chart("utm_funnel", "utm_funnel", "UTM funnel", charts.utm_funnel_figure),
+                companions=("utm_revenue",)),
         Section("utm_revenue", _utm_revenue),
-        Section("manager_response_times", _manager_response),
+        Section("manager_response_times", _one_chart("manager_response_times", "manager_response_times",
+                                                     "Manager response times", charts.manager_response_figure,
+                                                     "week_start")),
         Section("salebot_daily_activity", _daily("daily_activity", "salebot_daily_activity", charts.SALEBOT_DAILY),
                 headline=salebot_headline),
-        Section("salebot_order_funnel", _order_funnel),
-        Section("salebot_channel_funnel", _channel_funnel),
+        Section("salebot_order_funnel", _one_chart("order_funnel", "salebot_order_funnel", "Orders by status",
+                                                   charts.order_status_figure)),
+        Section("salebot_channel_funnel", _one_chart("channel_funnel", "salebot_channel_funnel", "Channel funnel",
+                                                     charts.channel_funnel_figure)),
     )
 }
 
