@@ -35,7 +35,7 @@ def orders_resource(run: LeelooRun) -> DltResource:
     def orders() -> Iterator[Any]:
         state = dlt.current.resource_state()
         ledger = Ledger(NAME, state)
-        listing = Listing(run.client, settings.ORDERS, {}, run.page_size)
+        listing = Listing(run.client, settings.ORDERS, {}, run.page_size, whole_list=True)
         listed: set[str] = set()
         gone: list[str] = []
         back: list[str] = []

@@ -77,7 +77,7 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
         @dlt.resource(name=name, write_disposition="merge")
         def listed() -> Iterator[Any]:
             ledger = run.ledger(name)
-            listing = Listing(run.client, path, {}, run.page_size)
+            listing = Listing(run.client, path, {}, run.page_size, whole_list=True)
             seen: set[str] = set()
 
             def work() -> Iterator[Any]:
