@@ -70,6 +70,8 @@ def _external(module: str, *extra: str) -> Callable[[argparse.Namespace], dict[s
             done = subprocess.run([sys.executable, "-m", f"bench.{module}", *extra, "--json", str(out)], cwd=REPO,
                                   check=False)
             figures = json.loads(out.read_text()) if out.exists() else None
+        if done.returncode != 0:
+            print(f"bench.{module} failed (exit code {done.returncode}); its output is above")
         return {"scenario": module, "exit_code": done.returncode, "figures": figures}
     return run
 

@@ -130,6 +130,39 @@ def test_every_retry_attempt_takes_the_budget_and_the_rate_limit_and_is_counted(
     assert client.status_counts == {503: 2, 200: 1}
 
 
+class _Slow(EmulatorApp):
+    """Counts the requests it is answering at once."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=1)
+        self.now = self.peak = 0
+        self.lock = threading.Lock()
+        self.route("GET", "/slow", self.slow)
+
+    def slow(self, req: Request) -> dict:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(0.02)
+        with self.lock:
+            self.now -= 1
+        return {"ok": True}
+
+    def truth(self) -> dict:
+        return {}
+
+
+def test_the_client_never_has_more_requests_in_flight_than_its_connections() -> None:
+    """Its worker pool is larger than its in-flight bound; the bound still holds."""
+    app = _Slow()
+    with app.serve() as url:
+        client = ApiClient(url, max_connections=3)
+        done = list(fan_out(range(40), lambda n: client.get_json("slow"), 3, client.workers))
+    assert len(done) == 40
+    assert client.workers.workers > 3
+    assert app.peak == 3, f"{app.peak} requests at once against a bound of 3"
+
+
 def test_the_budget_refuses_the_attempt_past_the_cap_even_inside_a_retry() -> None:
     app = _Flaky(failures=10)
     with app.serve() as url:

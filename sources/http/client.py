@@ -23,6 +23,7 @@ from sources.http.transport import Transport, build_url
 BACKOFF_FACTOR = 0.5
 MAX_RETRY_DELAY = 120
 REDIRECTS = (301, 302, 303, 307, 308)
+WORKERS_PER_SLOT = 2
 
 
 def _json_body(response: Response) -> Any:
@@ -72,9 +73,11 @@ class ApiClient:
         self.rate_limiter = rate_limiter or RateLimiter(None)
         self.budget = budget or RequestBudget(None)
         self.status_counts: Counter[int] = Counter()
-        # the fan-outs share `workers`; this also bounds requests made outside them
+        # at most `max_connections` requests in flight, from the fan-outs' shared workers or
+        # elsewhere; twice as many workers, so that a slot freed while its worker parses the
+        # answer (or waits for the GIL) is taken at once by another (bench/README.md)
         self.in_flight = threading.BoundedSemaphore(max_connections)
-        self.workers = WorkerPool(max_connections)
+        self.workers = WorkerPool(WORKERS_PER_SLOT * max_connections)
         self._lock = threading.Lock()
         self._is_app_error = is_app_error
         self._transport = Transport(self.base_url, headers=dict(headers or {}), timeout=timeout,

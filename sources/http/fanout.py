@@ -17,8 +17,9 @@ class WorkerPool:
 
     Three resources fan out at once (people, channels, orders); with a pool each they
     ran 3 x concurrency threads that queued on the in-flight bound, and every hand-over
-    cost a wake-up and a GIL round. One pool of `workers` threads keeps exactly that
-    many requests in flight with no queueing. It starts with the first fan-out that
+    cost a wake-up and a GIL round. One pool of `workers` threads serves them all (the
+    client sizes it to twice its in-flight bound: a worker spends part of each call
+    outside the request, parsing and building rows). It starts with the first fan-out that
     leases it and stops when the last one ends, so a long-lived host process (a
     scheduler's worker) keeps no idle threads between runs.
     """

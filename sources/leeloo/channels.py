@@ -17,21 +17,21 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, deletion_rows
+from sources.bookkeeping import Ledger, deletion_rows, table_hints
 from sources.http import ApiError, BudgetExhausted
 
 from . import settings, stored
 from .paging import Chain, read_chain
 from .rows import CHANNEL_COLUMNS, MESSAGE_COLUMNS, channel_row, message_row, messages_table
-from .run import Latest, LeelooRun, fingerprint, hinted, rows_hints
+from .run import Latest, LeelooRun, fingerprint, hinted
 from .shapes import entity_id
 from .sweep import plan_sweep, stalest
 from .times import to_utc
 
 NAME = "communication_channels"
 MESSAGES = "chat_messages"
-CHANNEL_HINTS = rows_hints(NAME, CHANNEL_COLUMNS)
-MESSAGE_HINTS = rows_hints(MESSAGES, MESSAGE_COLUMNS)
+CHANNEL_HINTS = table_hints(NAME, CHANNEL_COLUMNS)
+MESSAGE_HINTS = table_hints(MESSAGES, MESSAGE_COLUMNS)
 MESSAGES_PER_BATCH = 5000
 CHECKS_PER_QUERY = 500  # full chains compared with the warehouse per query
 

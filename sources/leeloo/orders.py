@@ -14,20 +14,20 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, deletion_rows
+from sources.bookkeeping import Ledger, deletion_rows, table_hints
 
 from . import settings
 from .batches import Batches
 from .paging import Listing, envelope_items
 from .rows import ORDER_COLUMNS, STATUS_CHANGE_COLUMNS, order_row, status_change_row
-from .run import LeelooRun, fingerprint, hinted, rows_hints
+from .run import LeelooRun, fingerprint, hinted
 from .shapes import entity_id
 from .times import utc_now
 
 NAME = "orders"
 CHANGES = "order_status_changes"
-HINTS = rows_hints(NAME, ORDER_COLUMNS)
-CHANGE_HINTS = rows_hints(CHANGES, STATUS_CHANGE_COLUMNS, "change_id")
+HINTS = table_hints(NAME, ORDER_COLUMNS)
+CHANGE_HINTS = table_hints(CHANGES, STATUS_CHANGE_COLUMNS, "change_id")
 
 
 def orders_resource(run: LeelooRun) -> DltResource:
@@ -35,7 +35,7 @@ def orders_resource(run: LeelooRun) -> DltResource:
     def orders() -> Iterator[Any]:
         state = dlt.current.resource_state()
         ledger = Ledger(NAME, state)
-        listing = Listing(run.client, settings.ORDERS, {}, run.page_size)
+        listing = Listing(run.client, settings.ORDERS, {}, run.page_size, whole_list=True)
         listed: set[str] = set()
         gone: list[str] = []
         back: list[str] = []

@@ -23,6 +23,9 @@ from .times import to_utc
 logger = logging.getLogger("chatfunnel.leeloo")
 
 ANCHORS = 3  # items re-read at the head of each page; a gap is only possible if all of them moved
+# messages in order before a chain may stop early: a shuffled chain shows that many in order
+# by chance once in 8! = 40,320 reads (two short pages of one message each would pass half the time)
+ORDER_EVIDENCE = 8
 
 
 class JsonGetter(Protocol):
@@ -75,6 +78,10 @@ class Listing:
       between, which would have made the empty page lie). A short page proves nothing,
       because the server may return fewer items than asked on any page.
 
+    - with `whole_list` (no filter, so the meta count is the list's length), a final count
+      above the items seen means items arrived behind the pager: they shift the anchors
+      without breaking their order, so only the count shows them.
+
     `complete` is True only when every check held; `problem` says why not.
     """
 
@@ -83,6 +90,9 @@ class Listing:
     params: Mapping[str, Any] = field(default_factory=dict)
     page_size: int = settings.PAGE_SIZE
     max_rewinds: int = 50
+    # the meta counts are of the whole list (no filter): at the end, a count above the
+    # items seen means items arrived where the pager had already passed
+    whole_list: bool = False
     complete: bool = False
     rewinds: int = 0
     unidentified: int = 0
@@ -92,6 +102,11 @@ class Listing:
         if self.problem is None:
             self.problem = why
             logger.warning("%s: %s; the listing is not called complete", self.path, why)
+
+    def _finish(self, total: int | None, seen: set[str]) -> None:
+        if self.whole_list and total is not None and total > len(seen):
+            self._unproven(f"the list grew behind the pager ({total} counted, {len(seen)} seen)")
+        self.complete = self.problem is None
 
     def _get(self, offset: int) -> tuple[Any, list[dict[str, Any]], list[str]]:
         body = self.client.get_json(self.path, {**self.params, "limit": self.page_size, "offset": offset})
@@ -161,7 +176,7 @@ class Listing:
                 yield fresh
             total = meta_total(body)
             if total is not None and start + len(items) >= total:
-                self.complete = self.problem is None
+                self._finish(total, seen)
                 return
             if new_items:
                 ended = None
@@ -172,7 +187,7 @@ class Listing:
             at = start + reference
             if ended is not None:
                 if ended == (keys[reference], at):
-                    self.complete = self.problem is None
+                    self._finish(meta_total(body), seen)
                     return
                 self.rewinds += 1  # the list moved between the empty page and this one
                 if not may_rewind:
@@ -208,11 +223,12 @@ def read_chain(
 
     Stops early only when the order proves itself: the first message is at least as new
     as the newest message known to exist (`newest`: the channel's last-message time, or
-    what an earlier read reached) and every message read so far has a non-increasing
-    createdAt. Otherwise the whole chain is read, because "older" pages may then still
-    hold new messages. `loaded_until=None` reads the whole chain.
+    what an earlier read reached), every message read so far has a non-increasing
+    createdAt, and there were at least `ORDER_EVIDENCE` of them (a chain shorter than that
+    is read whole anyway: one page). Otherwise the whole chain is read, because "older"
+    pages may then still hold new messages. `loaded_until=None` reads the whole chain.
     """
-    listing = Listing(client, settings.CHANNEL_MESSAGES.format(id=channel_id), {}, page_size)
+    listing = Listing(client, settings.CHANNEL_MESSAGES.format(id=channel_id), {}, page_size, whole_list=True)
     messages: list[dict[str, Any]] = []
     in_order = True
     previous: datetime | None = None
@@ -229,7 +245,8 @@ def read_chain(
             if created is not None and (newest_read is None or created > newest_read):
                 newest_read = created
             messages.append(item)
-        if in_order and loaded_until is not None and previous is not None and previous < loaded_until:
+        if (in_order and loaded_until is not None and previous is not None and previous < loaded_until
+                and len(messages) >= ORDER_EVIDENCE):
             stopped_early = True
             break
     return Chain(messages, listing.complete, listing.complete or stopped_early, newest_read)

@@ -8,19 +8,19 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, deletion_rows
+from sources.bookkeeping import Ledger, deletion_rows, table_hints
 
 from . import settings
 from .batches import Batches
 from .paging import envelope_items
 from .rows import PEOPLE_COLUMNS, person_row
-from .run import Latest, LeelooRun, fingerprint, rows_hints
+from .run import Latest, LeelooRun, fingerprint
 from .shapes import entity_id
 from .sweep import plan_sweep, stalest
 from .times import to_utc
 
 NAME = "people"
-HINTS = rows_hints(NAME, PEOPLE_COLUMNS)
+HINTS = table_hints(NAME, PEOPLE_COLUMNS)
 
 
 def people_resource(run: LeelooRun) -> DltResource:
@@ -60,7 +60,7 @@ def people_resource(run: LeelooRun) -> DltResource:
             verified.add(person_id)
             return row
 
-        def changed() -> Iterator[tuple[dict[str, Any], str]]:
+        def changed() -> Iterator[tuple[dict[str, Any], str, str]]:
             for page in listing:
                 for person in page:
                     person_id = entity_id(person.get("id"))
@@ -69,18 +69,19 @@ def people_resource(run: LeelooRun) -> DltResource:
                     listed.add(person_id)
                     newest.see(person.get("lastMessageTime"))
                     entry = ledger.get(person_id)
-                    if (run.backfill or entry is None or entry.fingerprint != fingerprint(person)
+                    listed_print = fingerprint(person)
+                    if (run.backfill or entry is None or entry.fingerprint != listed_print
                             or person_id in run.deleted(NAME)):
-                        yield person, person_id
+                        yield person, person_id, listed_print
 
         def news() -> Iterator[dict[str, Any]]:
-            for (person, person_id), found in run.fan_out(changed(), lambda p: detail(p[1])):
+            for (person, person_id, listed_print), found in run.fan_out(changed(), lambda p: detail(p[1])):
                 row = fetched(person, person_id, found)
                 if row is not None:
                     counts["changed"] += 1
                     if person_id in run.deleted(NAME):
                         back.append(person_id)
-                    ledger.put(person_id, fingerprint=fingerprint(person), mark=_iso(person.get("lastMessageTime")))
+                    ledger.put(person_id, fingerprint=listed_print, mark=_iso(person.get("lastMessageTime")))
                     yield row
 
         def sweep() -> Iterator[dict[str, Any]]:

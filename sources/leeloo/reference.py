@@ -14,7 +14,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, deletion_rows
+from sources.bookkeeping import Ledger, deletion_rows, table_hints
 
 from . import settings
 from .paging import Listing, envelope_items, meta_total
@@ -31,7 +31,7 @@ from .rows import (
     stats_row,
     v1_account_row,
 )
-from .run import LeelooRun, fingerprint, for_table, hinted, rows_hints
+from .run import LeelooRun, fingerprint, for_table, hinted
 from .times import utc_now
 
 
@@ -72,12 +72,12 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
 
     def paged(name: str, path: str, detail: str, columns: dict[str, Any],
               build: Callable[[Any], dict[str, Any] | None]) -> DltResource:
-        hints = rows_hints(name, columns)
+        hints = table_hints(name, columns)
 
         @dlt.resource(name=name, write_disposition="merge")
         def listed() -> Iterator[Any]:
             ledger = run.ledger(name)
-            listing = Listing(run.client, path, {}, run.page_size)
+            listing = Listing(run.client, path, {}, run.page_size, whole_list=True)
             seen: set[str] = set()
 
             def work() -> Iterator[Any]:
@@ -98,7 +98,7 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
 
     def whole(name: str, path: str, key: str | None, columns: dict[str, Any],
               build: Callable[[Any], dict[str, Any] | None]) -> DltResource:
-        hints = rows_hints(name, columns)
+        hints = table_hints(name, columns)
 
         @dlt.resource(name=name, write_disposition="merge")
         def listed() -> Iterator[Any]:
@@ -133,9 +133,9 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
     template_categories = whole("template_categories", settings.TEMPLATE_CATEGORIES, "categories", TAG_COLUMNS,
                                 lambda c: simple_row(c, "template_categories", ("name",), odd))
 
-    tool_hints = rows_hints("leadgentools", LEADGENTOOL_COLUMNS)
-    stats_hints = rows_hints("tunnel_stats", STATS_COLUMNS, ("tunnel_id", "snapshot_date"))
-    template_hints = rows_hints("templates", TEMPLATE_COLUMNS)
+    tool_hints = table_hints("leadgentools", LEADGENTOOL_COLUMNS)
+    stats_hints = table_hints("tunnel_stats", STATS_COLUMNS, ("tunnel_id", "snapshot_date"))
+    template_hints = table_hints("templates", TEMPLATE_COLUMNS)
 
     @dlt.transformer(name="leadgentools", data_from=tunnels, write_disposition="merge")
     def leadgentools(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
@@ -234,7 +234,7 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
                     yield item
         run.warn_oddities(["templates"])
 
-    v1_hints = rows_hints("v1_accounts", V1_ACCOUNT_COLUMNS)
+    v1_hints = table_hints("v1_accounts", V1_ACCOUNT_COLUMNS)
 
     @dlt.resource(name="v1_accounts", write_disposition="merge", selected=False)
     def v1_accounts() -> Iterator[Any]:

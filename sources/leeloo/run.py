@@ -13,7 +13,7 @@ from typing import Any
 import dlt
 from dlt.extract.hints import HintsMeta
 
-from sources.bookkeeping import Ledger, table_hints
+from sources.bookkeeping import Ledger
 from sources.http import ApiClient, ApiError, BudgetExhausted, fan_out
 from sources.report import SourceReport
 
@@ -69,6 +69,8 @@ class NewsFirst:
 
 @dataclass
 class LeelooRun:
+    """One run of the source: built once by `leeloo_source`, shared by its resources."""
+
     client: ApiClient
     report: SourceReport
     concurrency: int
@@ -180,7 +182,3 @@ def for_table(meta: Any, table: str) -> bool:
 
 def hinted(rows: Any, hints: Any) -> Any:
     return dlt.mark.with_hints(rows, hints, create_table_variant=True)
-
-
-def rows_hints(table: str, columns: dict[str, Any], primary_key: str | tuple[str, ...] = "id") -> Any:
-    return table_hints(table, columns, primary_key)

@@ -137,6 +137,35 @@ def test_an_empty_page_right_after_the_last_item_is_confirmed_before_it_ends_the
     assert offsets == [0, 2, 4, 7, 6], "the end: a page ending at c6, nothing after it, c6 still at its offset"
 
 
+class GrowingList:
+    """A list that gains one item before each request, at the front or at the end."""
+
+    def __init__(self, size: int, *, at_front: bool) -> None:
+        self.items = [{"id": f"m{i:04d}"} for i in range(size)]
+        self.at_front = at_front
+        self.added = 0
+
+    def get_json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.added += 1
+        new = {"id": f"new{self.added}"}
+        self.items = [new, *self.items] if self.at_front else [*self.items, new]
+        page = self.items[params["offset"] : params["offset"] + min(params["limit"], 10)]
+        return {"status": 1, "data": page, "meta": {"totalCount": len(self.items), "filteredCount": len(self.items)}}
+
+
+def test_items_arriving_behind_the_pager_are_noticed_by_the_count() -> None:
+    """A new message at the head of a chain the pager is past shifts the anchors without
+    breaking their order; only the chain's count shows that something was not read."""
+    behind = GrowingList(45, at_front=True)
+    listing = Listing(behind, "chat-messages", {}, page_size=10, whole_list=True)  # type: ignore[arg-type]
+    listed = listed_ids(listing)
+    assert {item["id"] for item in behind.items} - listed, "the scenario must leave something unread"
+    assert not listing.complete and "grew behind" in (listing.problem or "")
+    ahead = GrowingList(45, at_front=False)
+    listing = Listing(ahead, "chat-messages", {}, page_size=10, whole_list=True)  # type: ignore[arg-type]
+    assert not {item["id"] for item in ahead.items} - listed_ids(listing) or not listing.complete
+
+
 def test_pager_rewinds_when_the_list_jumps() -> None:
     api = MovingList(size=400, departures=6, seed=3, short_pages=False, cap=25)
     listing = Listing(api, "people", {}, page_size=100)  # type: ignore[arg-type]
@@ -171,12 +200,25 @@ class Chain:
 def test_a_chain_in_order_stops_at_what_is_loaded() -> None:
     from sources.leeloo.times import to_utc
 
-    newest_first = [f"2026-01-0{d}T00:00:00.000Z" for d in (9, 8, 7, 6, 5, 4, 3, 2, 1)]
-    api = Chain(newest_first)
-    chain = read_chain(api, "c1", to_utc("2026-01-07T12:00:00Z"), 3, to_utc(newest_first[0]))  # type: ignore[arg-type]
-    assert [m["id"] for m in chain.messages] == ["m0", "m1", "m2"], "one page reaches back past what is loaded"
+    newest_first = [f"2026-01-{d:02d}T00:00:00.000Z" for d in range(20, 0, -1)]
+    api = Chain(newest_first, cap=8)
+    chain = read_chain(api, "c1", to_utc("2026-01-17T12:00:00Z"), 8, to_utc(newest_first[0]))  # type: ignore[arg-type]
+    assert len(chain.messages) == 8 and api.offsets == [0], "one page reaches back past what is loaded"
     assert chain.proven and not chain.complete
     assert chain.newest == to_utc(newest_first[0])
+
+
+def test_a_shuffled_chain_that_looks_sorted_for_a_moment_is_read_whole() -> None:
+    """A server that shuffles messages, answering short pages: the newest message first,
+    then an old one, looks newest-first for two messages. Stopping there lost a new
+    message further down the chain."""
+    from sources.leeloo.times import to_utc
+
+    new, old, other_new = "2026-01-09T00:00:00.000Z", "2026-01-01T00:00:00.000Z", "2026-01-08T00:00:00.000Z"
+    api = Chain([new, old, other_new, *["2026-01-02T00:00:00.000Z"] * 6], cap=2)
+    chain = read_chain(api, "c1", to_utc("2026-01-05T00:00:00Z"), 100, to_utc(new))  # type: ignore[arg-type]
+    assert "m2" in {m["id"] for m in chain.messages}, "the other new message must be read"
+    assert chain.complete
 
 
 def test_a_chain_out_of_order_is_read_whole() -> None:
