@@ -34,7 +34,7 @@ docs: $(STAMP)
 	@$(BIN)/python -m pipelines.reference
 
 bench: $(STAMP)
-	@echo "==> benchmark: full and incremental Leeloo loads against the emulator"
+	@echo "==> benchmark: $(or $(BENCH_ARGS),the default set: latency ratelimit cpu accounts webhook sweep (~9 min); BENCH_ARGS=\"scale --formats\" for 50,000 people)"
 	@$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

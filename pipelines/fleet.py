@@ -102,6 +102,14 @@ def child_command(options: RunOptions, account: Account, outcome_file: Path) -> 
     return command
 
 
+def child_environment() -> dict[str, str]:
+    """The parent's environment, with this very checkout first on the import path: a child
+    runs the code its parent runs, whatever else is installed."""
+    root = str(Path(__file__).resolve().parents[1])
+    paths = [root, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root)]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 class Children:
     """The running child processes, so that a signal to the parent reaches them all."""
 
@@ -114,7 +122,8 @@ class Children:
         with self.lock:
             if self.stopping:
                 raise KeyboardInterrupt
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    env=child_environment())
             self.procs.append(proc)
             return proc
 

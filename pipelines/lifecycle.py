@@ -46,6 +46,8 @@ from typing import Any
 import dlt
 from dlt.common.runtime.run_context import active as active_run_context
 
+from sources import readback
+
 from . import lake, publish, reconcile, runs
 from .accounts import Account
 from .alerts import notify
@@ -62,15 +64,17 @@ from .errors import (
 )
 from .locks import destination_lock, run_lock, warehouse_lock
 from .options import RunOptions
-from .packages import remove_normalize_remnants
+from .packages import prune_loaded, remove_normalize_remnants
 from .progress import progress_collector
 from .redaction import scrub
 from .registry import BuiltSource, SourceSpec, source_spec
 from .settings import operations
 from .warehouse import (
     describe_location,
+    destination_kind,
     drop_replay_traps,
     duckdb_file,
+    load_workers,
     loader_file_format,
     make_pipeline,
     pipeline_name,
@@ -418,7 +422,7 @@ class _Run:
             if pipeline.list_extracted_load_packages():
                 pipeline.normalize()
             try:
-                info = pipeline.load()
+                info = pipeline.load(workers=load_workers(self.options.destination))
             except Exception as exc:
                 if not pipeline.has_pending_data and _aborted(pipeline, pending):
                     recovery.aborted = pending
@@ -457,8 +461,11 @@ class _Run:
         assert self.built is not None
         self.at("extract")
         self._columns_before = _columns(pipeline)
-        pipeline.extract(self.built.source, refresh="drop_sources" if self.options.full_refresh else None,
-                         loader_file_format=loader_file_format(self.options.destination))
+        # the source reads the warehouse back (ledger, deletion marks): each read takes its turn
+        # at a DuckDB file that other accounts load into, for the length of the read
+        with readback.read_guard(lambda: warehouse_lock(self.options.destination)):
+            pipeline.extract(self.built.source, refresh="drop_sources" if self.options.full_refresh else None,
+                             loader_file_format=loader_file_format(self.options.destination))
         self.at("normalize")
         info = pipeline.normalize()
         counts = info.row_counts if info is not None else {}
@@ -469,9 +476,10 @@ class _Run:
         self.at("load")
         if self.options.full_refresh:
             self._drop_reports(pipeline)
-        info = pipeline.load()
+        info = pipeline.load(workers=load_workers(self.options.destination))
         if info is not None and info.loads_ids:
             self.outcome.load_id = info.loads_ids[-1]
+        prune_loaded(pipeline)
         self.at("reconcile")
         if self.options.destination != "filesystem":
             self.outcome.facts.update(reconcile.apply_deletions(pipeline, self.spec.deletion_cascades))
@@ -663,7 +671,7 @@ def _drive(run: _Run, options: RunOptions) -> None:
 @contextlib.contextmanager
 def _watchdog(pipeline: dlt.Pipeline) -> Iterator[DestinationWatchdog | None]:
     """On Postgres, the watchdog over the run's connections (see `pipelines.watchdog`)."""
-    if pipeline.destination.destination_name != "postgres":
+    if destination_kind(pipeline) != "postgres":
         yield None
         return
     credentials: Any = pipeline.destination_client().config.credentials

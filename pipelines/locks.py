@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover - Windows: no overlap guard
     fcntl = None  # type: ignore[assignment]
 
 from .errors import RunLocked
+from .warehouse import destination_kind
 
 POLL_SECONDS = 0.2
 
@@ -249,7 +250,7 @@ def destination_lock(pipeline: Any, wait: float = 0) -> Iterator[None]:
     connection ends, however the run ends. Another host's run of the same pipeline waits
     up to `wait` seconds, then raises `RunLocked` naming the holder.
     """
-    if pipeline.destination.destination_name != "postgres":
+    if destination_kind(pipeline) != "postgres":
         yield
         return
     key = int(hashlib.sha1(pipeline.pipeline_name.encode()).hexdigest()[:7], 16)

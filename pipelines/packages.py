@@ -28,6 +28,24 @@ def remove_normalize_remnants(pipeline: dlt.Pipeline) -> list[str]:
     return remnants
 
 
+KEEP_LOADED_PACKAGES = 30
+
+
+def prune_loaded(pipeline: dlt.Pipeline, keep: int = KEEP_LOADED_PACKAGES) -> int:
+    """Remove all but the newest `keep` loaded packages from the local dlt folder.
+
+    With `load.delete_completed_jobs` a loaded package keeps only its schema, state and
+    metadata (~0.1 MB at 50,000 people), but dlt keeps every one of them for ever. The
+    newest stay for `dlt pipeline ... trace/load-package`; nothing else reads them (what is
+    loaded is in `_dlt_loads`). Returns how many were removed."""
+    loaded = sorted(pipeline.list_completed_load_packages())  # load ids sort by time
+    old = loaded[: max(0, len(loaded) - keep)]
+    storage = pipeline._get_load_storage()  # tests/ops/test_packages.py fails if dlt moves this
+    for load_id in old:
+        storage.delete_loaded_package(load_id)
+    return len(old)
+
+
 def settle(pipeline: dlt.Pipeline) -> None:
     """Load what an interrupted run of `pipeline` left; abort it when it cannot be loaded."""
     remove_normalize_remnants(pipeline)

@@ -17,6 +17,8 @@ import dlt
 
 from sources.bookkeeping import DELETIONS_TABLE
 
+from .warehouse import destination_kind
+
 Cascade = tuple[str, str, str]  # (child table, child column, parent table)
 
 
@@ -83,7 +85,7 @@ def remove_replayed_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
         return {}
     tables = [name for name, table in pipeline.default_schema.tables.items()
               if "_dlt_id" in table.get("columns", {}) and not name.startswith("_dlt")]
-    postgres = pipeline.destination.destination_name == "postgres"
+    postgres = destination_kind(pipeline) == "postgres"
     removed: dict[str, int] = {}
     with pipeline.sql_client() as client:
         for table in tables:

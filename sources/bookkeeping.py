@@ -27,7 +27,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 import dlt
-from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+from sources import readback
 
 TABLE = "_chatfunnel_entities"
 KEY = ("resource", "entity_id")
@@ -133,11 +134,7 @@ def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
         f"where resource = '{literal}' and _dlt_load_id in (select load_id from _dlt_loads where status = 0)"
         f") v where version = 1 and epoch = '{epoch_literal}'"
     )
-    try:
-        rows: Iterable[tuple[Any, ...]] = pipeline.dataset().query(sql).fetchall()
-    except DatabaseUndefinedRelation:
-        return {}
-    return {str(r[0]): Entry(r[1], r[2], r[3], r[4]) for r in rows}
+    return {str(r[0]): Entry(r[1], r[2], r[3], r[4]) for r in readback.query(sql)}
 
 
 DELETIONS_TABLE = "_chatfunnel_deletions"

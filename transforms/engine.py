@@ -18,7 +18,8 @@ LOCK_NAMESPACE = "chatfunnel.transforms:"
 
 
 def engine_name(pipeline: Any) -> str:
-    return str(pipeline.destination.destination_name)
+    """The destination's type (`duckdb`, `postgres`), whatever name the destination has."""
+    return str(pipeline.destination.destination_type).rsplit(".", 1)[-1]
 
 
 def dialect(pipeline: Any) -> str:

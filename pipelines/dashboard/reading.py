@@ -39,7 +39,7 @@ class ReportReader:
         else:
             self._pipeline = target
             self.dataset = dataset or target.dataset_name
-            self.location = target.destination.destination_name
+            self.location = str(target.destination.destination_type).rsplit(".", 1)[-1]
         self._catalog: dict[str, set[str]] | None = None
 
     def rows(self, sql: str) -> list[dict[str, Any]]:

@@ -9,21 +9,11 @@ ones are gone).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import Any
 
 import dlt
-from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from sources import readback
 from sources.bookkeeping import DELETIONS_TABLE
-
-
-def _query(sql: str) -> list[tuple[Any, ...]]:
-    pipeline = dlt.current.pipeline()
-    try:
-        rows: Iterable[tuple[Any, ...]] = pipeline.dataset().query(sql).fetchall()
-    except DatabaseUndefinedRelation:
-        return []
-    return list(rows)
 
 
 def _has_table(table: str, column: str | None = None) -> bool:
@@ -47,11 +37,12 @@ def deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
             f"(partition by table_name, entity_id order by _dlt_load_id desc) as version from {DELETIONS_TABLE}) v "
             "where version = 1 and deleted_at is not null"
         )
-        for table, entity in _query(sql):
+        for table, entity in readback.query(sql):
             found.setdefault(str(table), set()).add(str(entity))
     for table, ids in found.items():
         if _has_table(table, "deleted_at"):
-            ids.update(str(r[0]) for r in _query(f"select distinct id from {table} where deleted_at is not null"))
+            marked = readback.query(f"select distinct id from {table} where deleted_at is not null")
+            ids.update(str(r[0]) for r in marked)
     return found
 
 
@@ -65,6 +56,6 @@ def message_ids(channel_ids: Collection[str]) -> dict[str, set[str]]:
     for start in range(0, len(ordered), 500):
         chunk = ", ".join(_literal(c) for c in ordered[start : start + 500])
         sql = f"select distinct id, account_id from chat_messages where account_id in ({chunk}){live}"
-        for message_id, channel in _query(sql):
+        for message_id, channel in readback.query(sql):
             found.setdefault(str(channel), set()).add(str(message_id))
     return found

@@ -60,6 +60,12 @@ def test_every_account_loads_into_its_own_dataset_side_by_side(agency, accounts_
     views = {r[0] for r in _warehouse(target, "leeloo_accounts").query(
         "select table_name from information_schema.tables where table_schema = 'leeloo_accounts'")}
     assert {"tunnel_funnel", "daily_activity", "source_funnel", "order_timing"} <= views
+    # the next night each extract reads its warehouse back while the others load into it
+    for emu in emulators.values():
+        emu.simulate(active_people=5, new_people=3, new_orders=2, status_changes=2)
+    assert main([*_args(target), "--parallel-accounts", "3"]) == 0, capsys.readouterr().err
+    for name, emu in emulators.items():
+        assert_matches_truth(_warehouse(target, f"leeloo_{name}"), emu.truth())
 
 
 def test_one_account_is_picked_and_a_failing_one_does_not_stop_the_others(agency, accounts_target,

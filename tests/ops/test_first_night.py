@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from tests.ops.conftest import PYTHON, TOKEN, history, subprocess_env
+from tests.ops.conftest import PYTHON, ROOT, TOKEN, history, subprocess_env
 
 
 def _run(*args: str) -> list[str]:
@@ -64,6 +64,29 @@ def test_status_exits_non_zero_when_the_destination_is_down(emulator, dlt_env, p
     out = capsys.readouterr().out
     assert "DESTINATION UNREACHABLE" in out and "Connection refused" in out
     assert "last successful run: never" not in out, "a down database must not read as 'never ran'"
+
+
+def test_in_a_project_folder_dlt_own_tools_open_the_warehouse_chatfunnel_wrote(emulator, dlt_env) -> None:
+    """The quick start as written: the project's own `.dlt/config.toml`, no destination
+    setting, `chatfunnel run leeloo`; then dlt's `attach` and `dlt pipeline ... info`."""
+    emulator(scale=15)
+    project = dlt_env / "project"
+    (project / ".dlt").mkdir(parents=True)
+    (project / ".dlt" / "config.toml").write_text((ROOT / ".dlt" / "config.toml").read_text())
+    env = subprocess_env()
+    done = subprocess.run([PYTHON, "-m", "pipelines", "run", "leeloo", "--progress", "none"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (project / "chatfunnel.duckdb").exists() and not list(project.glob("chatfunnel_leeloo*.duckdb"))
+    probe = ("import dlt; p = dlt.attach('chatfunnel_leeloo'); "
+             "print(p.destination_client().config.credentials.database); "
+             "print(len(p.dataset().people.select('id').fetchall()))")
+    attached = subprocess.run([PYTHON, "-c", probe], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert attached.returncode == 0, attached.stderr
+    assert attached.stdout.split() == [str(project / "chatfunnel.duckdb"), "15"]
+    info = subprocess.run([str(Path(PYTHON).parent / "dlt"), "pipeline", "chatfunnel_leeloo", "info"], cwd=project,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert info.returncode == 0 and "destination_name: chatfunnel" in info.stdout, info.stdout + info.stderr
 
 
 def test_status_of_a_source_without_a_key_says_which_key_to_set(emulator, dlt_env, capsys, monkeypatch) -> None:
