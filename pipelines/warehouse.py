@@ -19,6 +19,7 @@ from typing import Any
 
 import dlt
 from dlt.common.configuration.specs import ConnectionStringCredentials
+from dlt.common.destination import TLoaderFileFormat
 
 from .accounts import Account
 from .errors import UsageError
@@ -62,7 +63,7 @@ def make_destination(name: str) -> Any:
     raise UsageError(f"Unknown destination '{name}'. Use one of: {', '.join(DESTINATIONS)}.")
 
 
-def loader_file_format(destination: str) -> str | None:
+def loader_file_format(destination: str) -> TLoaderFileFormat | None:
     """The load files a run writes for `destination` (bench/README.md has the figures).
 
     DuckDB and the lake: Parquet, read natively; on DuckDB it loads ~6x faster and in a
