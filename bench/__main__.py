@@ -98,7 +98,8 @@ def main() -> int:
     parser.add_argument("--formats", action="store_true",
                         help="scale: also compare Postgres load files (CSV through COPY against INSERT statements)")
     parser.add_argument("--against", type=Path, metavar="DIR",
-                        help="another checkout: run each scenario on its code too, alternately, to compare in pairs")
+                        help="another checkout: run each scenario on its code too, alternately, to compare in pairs "
+                             "(webhook and sweep always run this checkout's)")
     args = parser.parse_args()
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
