@@ -34,7 +34,8 @@ def deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
     if _has_table(DELETIONS_TABLE):
         sql = (
             "select table_name, entity_id from (select table_name, entity_id, deleted_at, row_number() over "
-            f"(partition by table_name, entity_id order by _dlt_load_id desc) as version from {DELETIONS_TABLE}) v "
+            f"(partition by table_name, entity_id order by _dlt_load_id desc) as version from {DELETIONS_TABLE} "
+            "where _dlt_load_id in (select load_id from _dlt_loads where status = 0)) v "  # proofs of completed loads
             "where version = 1 and deleted_at is not null"
         )
         for table, entity in readback.query(sql):
