@@ -87,7 +87,7 @@ def run_salebot_from_args(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"  SOURCES__SALEBOT__BASE_URL={url}", flush=True)
-    print("  SOURCES__SALEBOT__API_KEY=<the --api-key value>", flush=True)
+    print(f"  SOURCES__SALEBOT__API_KEY={args.api_key}  (the key this emulator accepts)", flush=True)
     print("  SOURCES__SALEBOT__REQUESTS_PER_MINUTE=0   (lifts the loader's own rate limit of 300/min)", flush=True)
     admin = "/__admin/requests | /__admin/knobs | /__admin/truth | POST /__admin/simulate | /__admin/webhook"
     print(f"  admin: {url}{admin}", flush=True)

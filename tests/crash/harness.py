@@ -85,8 +85,10 @@ def run_and_kill(args: list[str], pipeline_name: str, point: str, *, delay: floa
         while time.monotonic() < deadline and proc.poll() is None:
             if condition(pipeline_name):
                 time.sleep(delay)
-                landed = lock_step(pipeline_name) or "?"
-                if proc.poll() is not None:
+                landed = lock_step(pipeline_name)
+                if landed is None or proc.poll() is not None:
+                    # the lock is emptied on release: the run finished its work before the signal
+                    proc.wait(timeout=timeout)
                     return None
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=30)
