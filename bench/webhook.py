@@ -26,6 +26,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,7 @@ def summarise(answers: list[Answer], wall: float, cpu: float) -> dict[str, Any]:
         "p50_ms": pick(0.50),
         "p99_ms": pick(0.99),
         "cpu_ms_per_push": round(cpu * 1000 / len(ok), 2) if ok else None,
+        "unanswered": dict(Counter(a.error or f"HTTP {a.status}" for a in answers if a.status != 200)),
     }
 
 
@@ -165,13 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"webhook receiver on this machine ({os.cpu_count()} cores, load and receiver sharing them), "
           "each 200 after its fsync:")
     header = ("receiver", "load", "200s / sent", "wall s", "pushes/s", "p50 ms", "p99 ms", "CPU ms/push",
-              "tracebacks logged")
+              "tracebacks logged", "not answered 200")
     print("  " + " | ".join(header))
     for name, loads in figures.items():
         for load, f in loads.items():
             label = f"{args.pushes} at once" if load == "burst" else f"{args.clients} kept-alive"
             print(f"  {name} | {label} | {f['answered_200']} / {f['sent']} | {f['wall_s']} | {f['pushes_per_s']} | "
-                  f"{f['p50_ms']} | {f['p99_ms']} | {f['cpu_ms_per_push']} | {f['tracebacks_logged']}")
+                  f"{f['p50_ms']} | {f['p99_ms']} | {f['cpu_ms_per_push']} | {f['tracebacks_logged']} | "
+                  f"{', '.join(f'{n} {why}' for why, n in f['unanswered'].items()) or '-'}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0

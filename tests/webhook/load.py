@@ -105,13 +105,19 @@ def burst(
 
 
 def keep_alive_clients(url: str, bodies: Sequence[bytes], clients: int, timeout: float = 60.0) -> list[Answer]:
-    """``clients`` connections kept alive, each pushing its share of ``bodies`` one after another."""
+    """``clients`` connections kept alive, each pushing its share of ``bodies`` one after another.
+
+    A push that gets no answer within ``timeout`` (or a connection that breaks) ends its
+    client: that push and the rest of its share count as unanswered."""
 
     async def client(share: Sequence[bytes]) -> list[Answer]:
         parts = urlsplit(url)
         answers: list[Answer] = []
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer = None
+        began = time.perf_counter()
         try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
             for body in share:
                 began = time.perf_counter()
                 writer.write(post_request(url, body, keep_alive=True))
@@ -119,8 +125,12 @@ def keep_alive_clients(url: str, bodies: Sequence[bytes], clients: int, timeout:
                 async with asyncio.timeout(timeout):
                     status, answer = await read_answer(reader)
                 answers.append(Answer(status, time.perf_counter() - began, answer))
+        except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            lost = Answer(None, time.perf_counter() - began, error=type(exc).__name__)
+            answers.extend([lost] * (len(share) - len(answers)))
         finally:
-            writer.close()
+            if writer is not None:
+                writer.close()
         return answers
 
     async def main() -> list[Answer]:
