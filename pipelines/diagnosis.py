@@ -58,8 +58,7 @@ def _database_error(exc: BaseException) -> bool:
         exc, DestinationTransientException | DestinationTerminalException)
 
 
-def _connection_error(exc: BaseException) -> bool:
-    """The database could not be reached or opened at all (as opposed to refusing a statement)."""
+def _driver_connection_error(exc: BaseException) -> bool:
     try:
         import psycopg2
 
@@ -74,7 +73,19 @@ def _connection_error(exc: BaseException) -> bool:
             return True
     except ImportError:  # pragma: no cover
         pass
-    return isinstance(exc, DestinationTransientException)
+    return False
+
+
+def _connection_error(chain: list[BaseException]) -> bool:
+    """The database could not be reached or opened at all (as opposed to refusing a statement).
+
+    The driver's own error decides when it is in the chain: dlt calls every InternalError
+    (a trigger, a deadlock) transient, and that is no reason to check the credentials. A
+    load job's failure reaches us as text only; then dlt's transient class is all there is."""
+    drivers = [c for c in chain if type(c).__module__.split(".")[0] in ("psycopg2", "duckdb")]
+    if drivers:
+        return any(_driver_connection_error(c) for c in drivers)
+    return any(isinstance(c, DestinationTransientException) for c in chain)
 
 
 def full_disk(paths: list[Path]) -> Path | None:
@@ -146,13 +157,14 @@ def explain(
         disk = full_disk(disks)
         if disk is not None:
             return _disk_full(step, disk, disks)
-        if step in ("preflight", "record") or any(_connection_error(c) for c in chain):
+        if step in ("preflight", "record") or _connection_error(chain):
             return DestinationUnreachable(
                 f"The {destination} destination could not be used: {short(_root(database))}. Check "
                 f"DESTINATION__{destination.upper()}__CREDENTIALS and that the server is up.",
                 step=step,
             )
-        return LoadFailed(f"The {destination} destination refused the data: {short(_root(database))}.", step=step)
+        refused = "to mark the deletions this run proved" if step == "reconcile" else "the data"
+        return LoadFailed(f"The {destination} destination refused {refused}: {short(_root(database))}.", step=step)
     disk = full_disk(disks) if any(isinstance(c, OSError) for c in chain) else None
     if disk is not None:
         return _disk_full(step, disk, disks)

@@ -694,9 +694,13 @@ def _explain(run: _Run, exc: BaseException) -> ChatfunnelError:
         pending = pipeline.has_pending_data
     except Exception:  # noqa: BLE001 - a half-written dlt folder: say nothing rather than guess
         return error
-    tail = (" The extracted data is kept in a pending load package; the next run loads it first." if pending else
-            " dlt abandoned this load and restored the state it started from, so the next run reads that "
-            "data again.")
+    if pending:
+        tail = " The extracted data is kept in a pending load package; the next run loads it first."
+    elif run.step == "load":
+        tail = (" dlt abandoned this load and restored the state it started from, so the next run reads that "
+                "data again.")
+    else:  # the load committed; marking deletions is what failed, and it reads the committed ledger
+        tail = " This run's data is loaded; the deletions it proved are marked by the next run."
     return type(error)(f"{error}{tail}", step=error.step, requests=error.requests)
 
 

@@ -54,6 +54,13 @@ def target(request: pytest.FixtureRequest, dlt_env: Path, duckdb_path: Path,
 
 
 @pytest.fixture
+def pg_target(dlt_env: Path, pg_dsn: str, unique_dataset: str, monkeypatch: pytest.MonkeyPatch) -> Target:
+    """Postgres alone, for what only Postgres can do (a CHECK constraint, a trigger)."""
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", pg_dsn)
+    return Target("postgres", unique_dataset, Warehouse("postgres", unique_dataset, pg_dsn=pg_dsn))
+
+
+@pytest.fixture
 def duck_target(dlt_env: Path, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch) -> Target:
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
     return Target("duckdb", "leeloo", Warehouse("duckdb", "leeloo", duckdb_path=duckdb_path))

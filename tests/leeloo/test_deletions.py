@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import psycopg2
+import pytest
+
 from tests.leeloo.conftest import Target, run_leeloo
 from tests.leeloo.truth import assert_matches_truth
 
@@ -80,3 +83,31 @@ def test_an_entity_that_comes_back_is_live_again(emulator, duck_target: Target, 
     assert_matches_truth(duck_target.warehouse, emu.truth())
     back = proofs(duck_target)
     assert all(back[("people", p)] is None for p in gone["people"]), "the ledger says they came back"
+
+
+@pytest.mark.postgres
+def test_a_failed_marking_says_the_data_is_loaded_and_the_next_run_marks_it(emulator, pg_target: Target,
+                                                                             capsys) -> None:
+    """The load commits before deletions are marked: a failure in marking must not claim the
+    load was lost, and the next run marks what this one proved (the ledger is loaded).
+    (A trigger refuses the marking's update; only Postgres has one.)"""
+    target = pg_target
+    emu = emulator(scale=40, seed=4)
+    assert run_leeloo(target) == 0
+    orders = f'"{target.dataset}".orders'
+    with psycopg2.connect(target.warehouse.pg_dsn) as con, con.cursor() as cur:  # only the marking updates orders
+        cur.execute("create or replace function pg_temp_refuse() returns trigger language plpgsql as "
+                    "$$ begin raise exception 'updates refused'; end $$")
+        cur.execute(f"create trigger refuse before update on {orders} for each row execute function pg_temp_refuse()")
+    gone = emu.simulate(delete={"orders": 2})["deleted"]["orders"]
+    capsys.readouterr()
+    assert run_leeloo(target) == 1
+    err = capsys.readouterr().err
+    assert "refused to mark the deletions" in err and "updates refused" in err, err
+    assert "data is loaded" in err and "reads that data again" not in err and "CREDENTIALS" not in err, err
+    with psycopg2.connect(target.warehouse.pg_dsn) as con, con.cursor() as cur:
+        cur.execute(f"drop trigger refuse on {orders}")
+        cur.execute("drop function pg_temp_refuse()")
+    assert run_leeloo(target) == 0
+    assert marked(target)["orders"] == set(gone)
+    assert_matches_truth(target.warehouse, emu.truth())
