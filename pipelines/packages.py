@@ -37,13 +37,20 @@ def prune_loaded(pipeline: dlt.Pipeline, keep: int = KEEP_LOADED_PACKAGES) -> in
     With `load.delete_completed_jobs` a loaded package keeps only its schema, state and
     metadata (~0.1 MB at 50,000 people), but dlt keeps every one of them for ever. The
     newest stay for `dlt pipeline ... trace/load-package`; nothing else reads them (what is
-    loaded is in `_dlt_loads`). Returns how many were removed."""
+    loaded is in `_dlt_loads`). Housekeeping after a committed load: a package that cannot
+    be removed is left for the next run and never fails this one. Returns how many were removed."""
     loaded = sorted(pipeline.list_completed_load_packages())  # load ids sort by time
     old = loaded[: max(0, len(loaded) - keep)]
     storage = pipeline._get_load_storage()  # tests/ops/test_packages.py fails if dlt moves this
+    removed = 0
     for load_id in old:
-        storage.delete_loaded_package(load_id)
-    return len(old)
+        try:
+            storage.delete_loaded_package(load_id)
+            removed += 1
+        except OSError as exc:
+            logger.warning("could not remove the loaded package %s of %s (%s); the next run tries again",
+                           load_id, pipeline.pipeline_name, exc.strerror or type(exc).__name__)
+    return removed
 
 
 def settle(pipeline: dlt.Pipeline) -> None:
