@@ -65,16 +65,25 @@ class Emulator:
         return requests.post(f"{self.url}/__admin/{path}", json=body, timeout=600).json()
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.proc.pid).cpu_times()
-        return float(times.user + times.system)
+        return process_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        stop_process(self.proc)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def stop_process(proc: subprocess.Popen[str] | psutil.Popen, wait: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `wait` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(wait)
+    except (subprocess.TimeoutExpired, psutil.TimeoutExpired):
+        proc.kill()
+        proc.wait(wait)
 
 
 def start_emulator(scale: int, *, latency_ms: float = 0, rate_limit: int | None = None, token: str = "bench-token",

@@ -27,48 +27,30 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import requests
+
+from bench.harness import Emulator, emulators
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
+def leeloo(scale: int, *extra: str) -> dict[str, Any]:
+    """The emulator every scenario here runs against (the seed the other benches use)."""
+    return {"scale": scale, "token": TOKEN, "seed": 11, "extra": extra}
+
+
 PER_ENTITY = ("GET /api/v2/people/{id}", "GET /api/v2/communication-channels/{id}/chat-messages",
               "GET /api/v2/orders/{id}")
-
-
-@contextmanager
-def emulator(scale: int, *args: str) -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "emulators", "leeloo", "--port", "0", "--seed", "11", "--scale",
-                             str(scale), "--token", TOKEN, *args],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "emulator on http" in line:
-                yield line.split(" on ", 1)[1].split()[0]
-                return
-        raise RuntimeError("the emulator did not start")
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def admin(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    if body is None:
-        return requests.get(f"{url}/__admin/{path}", timeout=600).json()
-    return requests.post(f"{url}/__admin/{path}", json=body, timeout=600).json()
 
 
 class Nights:
     """One warehouse and pipeline state; `run()` is one night's `chatfunnel run leeloo`."""
 
-    def __init__(self, url: str, workdir: Path, sweep_runs: int | None = None) -> None:
-        self.url = url
+    def __init__(self, emulator: Emulator, workdir: Path, sweep_runs: int | None = None) -> None:
+        self.emulator = emulator
+        url = emulator.url
         self.workdir = workdir
         self.db = workdir / "bench.duckdb"
         self.env = {**os.environ, "PYTHONPATH": str(REPO), "DLT_DATA_DIR": str(workdir / "dlt"),
@@ -80,14 +62,14 @@ class Nights:
         self.state_rows = 0
 
     def run(self) -> dict[str, Any]:
-        admin(self.url, "reset", {})
+        self.emulator.admin("reset", {})
         started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "pipelines", "run", "leeloo", "--no-transform", "--progress",
                                "none", "--concurrency", "16"], cwd=self.workdir, env=self.env, capture_output=True,
                               text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"the run failed:\n{done.stdout}\n{done.stderr}")
-        counts = admin(self.url, "requests")["by_endpoint"]
+        counts = self.emulator.admin("requests")["by_endpoint"]
         per_entity = sum(counts.get(e, 0) for e in PER_ENTITY)
         total = sum(counts.values())
         return {"seconds": round(time.monotonic() - started, 1), "requests": total, "lists": total - per_entity,
@@ -111,8 +93,8 @@ class Nights:
 
 
 def quiet_nights(scale: int, nights: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="chatfunnel-sweep-") as tmp, emulator(scale) as url:
-        run = Nights(url, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="chatfunnel-sweep-") as tmp, emulators(leeloo(scale)) as (emu,):
+        run = Nights(emu, Path(tmp))
         full = run.run()
         print(f"full load: {full['requests']} requests, {full['seconds']} s, state {full['state_bytes']} bytes",
               flush=True)
@@ -127,7 +109,7 @@ def quiet_nights(scale: int, nights: int) -> dict[str, Any]:
             print(f"quiet night {night}: {result['requests']} requests ({result['lists']} lists, "
                   f"{result['per_entity']} re-checks), stalest {stale} runs, state {result['state_bytes']} bytes",
                   flush=True)
-        changed = admin(url, "simulate", {"active_people": 0.01, "new_people": scale // 400,
+        changed = emu.admin("simulate", {"active_people": 0.01, "new_people": scale // 400,
                                           "new_orders": scale // 400, "status_changes": scale // 400})
         active = run.run()
         print(f"night after 1% activity: {active['requests']} requests ({active['lists']} lists, "
@@ -155,17 +137,17 @@ def replies_under_inbound(scale: int, nights: int) -> dict[str, Any]:
     the subscriber wrote the same night (the chain is read as news anyway), the night
     before (a follow-up), or not lately (the rotation)."""
     with tempfile.TemporaryDirectory(prefix="chatfunnel-replies-") as tmp, \
-            emulator(scale, "--last-message-time", "inbound") as url:
-        run = Nights(url, Path(tmp))
+            emulators(leeloo(scale, "--last-message-time", "inbound")) as (emu,):
+        run = Nights(emu, Path(tmp))
         run.run()
         sent: dict[str, tuple[int, str]] = {}  # reply id -> (night sent, what its channel did)
         wrote_before: set[str] = set()
         loaded_at: dict[str, int] = {}
         for night in range(1, nights + 1):
-            activity = admin(url, "simulate", {"active_people": 0.01, "replies": max(1, scale // 200)})
+            activity = emu.admin("simulate", {"active_people": 0.01, "replies": max(1, scale // 200)})
             wrote_now = set(activity["touched_channels"])
             replies = set(activity["reply_messages"])
-            for message in admin(url, "truth")["chat_messages"]:
+            for message in emu.admin("truth")["chat_messages"]:
                 if message["id"] in replies:
                     channel = message["account_id"]
                     kind = "same_night" if channel in wrote_now else "night_before" if channel in wrote_before \

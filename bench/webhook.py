@@ -33,6 +33,7 @@ from typing import Any
 
 import psutil
 
+from bench.harness import process_cpu_seconds, stop_process
 from tests.webhook.load import Answer, burst, keep_alive_clients, push_body
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,15 +53,10 @@ class Receiver:
         return self.log.read_text(errors="replace").count("Traceback")
 
     def cpu_seconds(self) -> float:
-        times = self.proc.cpu_times()
-        return float(times.user + times.system)
+        return process_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except psutil.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc, wait=30)
 
 
 def _git(*args: str) -> str:
