@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import dlt
 
-from sources.bookkeeping import DELETIONS_TABLE
+from sources.bookkeeping import DELETIONS_TABLE, from_completed_loads
 
 from .warehouse import destination_kind
 
@@ -41,10 +41,9 @@ def apply_deletions(pipeline: dlt.Pipeline, cascades: Sequence[Cascade] = ()) ->
                  if name != DELETIONS_TABLE and {"deleted_at", "id"} <= set(table.get("columns", {}))}
     marked: dict[str, int] = {}
     with pipeline.sql_client() as client:
-        loads = client.make_qualified_table_name("_dlt_loads")
         # proofs of completed loads only: a load that failed halfway proves nothing
-        ledger = (f"(select * from {client.make_qualified_table_name(DELETIONS_TABLE)} where _dlt_load_id in "
-                  f"(select load_id from {loads} where status = 0))")
+        completed = from_completed_loads(client.make_qualified_table_name("_dlt_loads"))
+        ledger = f"(select * from {client.make_qualified_table_name(DELETIONS_TABLE)} where {completed})"
         if not client.execute_sql(f"select 1 from {ledger} d where deleted_at is not null limit 1"):
             return {}
         with client.begin_transaction():

@@ -116,6 +116,14 @@ class Ledger:
         return dlt.mark.with_hints(rows, table_hints(TABLE, COLUMNS, KEY), create_table_variant=True)
 
 
+def from_completed_loads(loads_table: str = "_dlt_loads") -> str:
+    """The condition on `_dlt_load_id` that keeps rows of completed loads only.
+
+    A load that failed halfway (or was aborted) may have committed rows of ours without the
+    data they describe; dlt counts its own state the same way (status 0 in `_dlt_loads`)."""
+    return f"_dlt_load_id in (select load_id from {loads_table} where status = 0)"
+
+
 def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
     """The ledger of `resource` in the running pipeline's dataset; empty before the first load."""
     pipeline = dlt.current.pipeline()
@@ -123,15 +131,13 @@ def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
         return {}
     literal = resource.replace("'", "''")
     epoch_literal = epoch.replace("'", "''")
-    # Only rows of completed loads count, as dlt counts its own state: a load that failed
-    # halfway (or was aborted) may have committed these rows without the data they describe,
-    # and an entry missing here only means the entity is read again. The newest version per
-    # key, because the filesystem destination appends instead of merging.
+    # Only rows of completed loads count (an entry missing here only means the entity is read
+    # again). The newest version per key, because the filesystem destination appends.
     sql = (
         "select entity_id, fingerprint, mark, verified_run, verified_at from ("
         "select entity_id, fingerprint, mark, verified_run, verified_at, epoch, row_number() over "
         f"(partition by entity_id order by _dlt_load_id desc) as version from {TABLE} "
-        f"where resource = '{literal}' and _dlt_load_id in (select load_id from _dlt_loads where status = 0)"
+        f"where resource = '{literal}' and {from_completed_loads()}"
         f") v where version = 1 and epoch = '{epoch_literal}'"
     )
     return {str(r[0]): Entry(r[1], r[2], r[3], r[4]) for r in readback.query(sql)}

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable
 import dlt
 
 from sources import readback
-from sources.bookkeeping import DELETIONS_TABLE
+from sources.bookkeeping import DELETIONS_TABLE, from_completed_loads
 
 
 def _has_table(table: str, column: str | None = None) -> bool:
@@ -35,7 +35,7 @@ def deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
         sql = (
             "select table_name, entity_id from (select table_name, entity_id, deleted_at, row_number() over "
             f"(partition by table_name, entity_id order by _dlt_load_id desc) as version from {DELETIONS_TABLE} "
-            "where _dlt_load_id in (select load_id from _dlt_loads where status = 0)) v "  # proofs of completed loads
+            f"where {from_completed_loads()}) v "
             "where version = 1 and deleted_at is not null"
         )
         for table, entity in readback.query(sql):
