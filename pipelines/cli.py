@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from .accounts import Account
 from .errors import (
@@ -30,6 +31,9 @@ from .options import RunOptions
 from .progress import PROGRESS_MODES
 from .registry import SOURCES
 from .warehouse import DESTINATIONS
+
+if TYPE_CHECKING:
+    from .fleet import AfterAll
 
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    success (also when a request budget stopped a run early: it continues next run)
@@ -281,9 +285,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if any(o.exit_code == EXIT_INTERRUPTED for o in outcomes):
             break
     after = after_all_accounts(planned[0].destination, outcomes, publish=not args.no_publish)
-    for line in after.lines:
-        print(line, file=sys.stderr if line.startswith("chatfunnel: error") else sys.stdout)
+    _print_after(after)
     return _exit_code([*(o.exit_code for o in outcomes), *(e.exit_code for e in after.failures)])
+
+
+def _print_after(after: AfterAll) -> None:
+    for line in after.lines:
+        print(line)
+    for error in after.failures:
+        print(f"chatfunnel: error: {error}", file=sys.stderr)
 
 
 def _exit_code(codes: object) -> int:
@@ -309,8 +319,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
             print(f"{result.account.label}: reports rebuilt ({result.reports})")
         codes.append(result.exit_code)
     after = after_all_accounts(args.destination, [], publish=True)
-    for line in after.lines:
-        print(line, file=sys.stderr if line.startswith("chatfunnel: error") else sys.stdout)
+    _print_after(after)
     return _exit_code([*codes, *(e.exit_code for e in after.failures)])
 
 

@@ -84,6 +84,8 @@ def _load(round_name: str) -> bool:
     after = after_all_accounts("duckdb", outcomes, publish=True)
     for line in after.lines:
         print(f"  {line}")
+    for error in after.failures:
+        print(f"  error: {error}")
     return ok and not after.failures
 
 

@@ -207,7 +207,8 @@ def write_outcome(path: str, outcome: RunOutcome) -> None:
 
 @dataclass
 class AfterAll:
-    """What the step after every account did: lines for the summary, and what failed."""
+    """What the step after every account did: lines for the summary, and what failed
+    (typed, for the caller's exit code or its orchestrator's task state)."""
 
     lines: list[str] = field(default_factory=list)
     failures: list[ChatfunnelError] = field(default_factory=list)
@@ -237,7 +238,6 @@ def after_all_accounts(destination: str, outcomes: Sequence[RunOutcome], *, publ
                 error = ReportsFailed(f"The {spec.name} cross-account views were not rebuilt: {short(exc, 300)}. "
                                       "Each account's own reports are intact.", step="reports")
                 done.failures.append(error)
-                done.lines.append(f"chatfunnel: error: {error}")
                 continue
             done.lines.append(f"{spec.name}: cross-account views rebuilt in {spec.name}_accounts ({built} views)")
         if publish and destination == "duckdb" and (not outcomes or any(o.ok for o in outcomes)):
@@ -245,7 +245,6 @@ def after_all_accounts(destination: str, outcomes: Sequence[RunOutcome], *, publ
                 done.lines.append(f"BI snapshot published: {publish_snapshot_or_raise()}")
             except ChatfunnelError as exc:
                 done.failures.append(exc)
-                done.lines.append(f"chatfunnel: error: {exc}")
     return done
 
 

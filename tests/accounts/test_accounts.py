@@ -95,3 +95,24 @@ def test_an_account_without_its_own_token_is_not_an_account(agency, duck_target,
     secrets.write_text(secrets.read_text() + '\n[sources.leeloo.accounts.nokey]\nbase_url = "http://x"\n')
     assert main(["run", "leeloo", "--account", "nokey", "--progress", "none"]) == 2
     assert "No configured account named nokey" in capsys.readouterr().err
+
+
+def test_a_failed_cross_account_step_is_an_error_and_the_loads_stand(agency, duck_target, capsys) -> None:
+    """The views across accounts come after every account's own load: when they cannot be
+    built (here a table stands where a view goes), the command says so on stderr and exits
+    1, and each account's data and reports stay loaded."""
+    import duckdb
+
+    emulators = agency({"acme": 20, "globex": 20})
+    assert main(_args(duck_target)) == 0
+    with duckdb.connect(str(duck_target.warehouse.duckdb_path)) as con:
+        con.execute("drop view leeloo_accounts.tunnel_funnel")
+        con.execute("create table leeloo_accounts.tunnel_funnel (squatter int)")
+    capsys.readouterr()
+    assert main(_args(duck_target)) == 1
+    out, err = capsys.readouterr()
+    assert "chatfunnel: error: The leeloo cross-account views were not rebuilt" in err, err
+    assert "were not rebuilt" not in out, "the error goes to stderr only"
+    assert "BI snapshot published" in out, "the accounts' own reports are still published"
+    for name, emu in emulators.items():
+        assert_matches_truth(_warehouse(duck_target, f"leeloo_{name}"), emu.truth())
