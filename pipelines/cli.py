@@ -149,9 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser(
         "status", help="last runs, rows per table, cursors, what the next run will do", formatter_class=_formatter,
         description=_describe("Per account: the last (successful) run, an interrupted run or a left-over "
-                              "load package, rows "
-                    "per table, cursors and sweep progress. Exits 1 when a last run failed or a destination cannot "
-                    "be reached, so a monitoring check can run it."),
+                              "load package, rows per table, cursors and sweep progress. Exits 1 when a last "
+                              "run failed or a destination cannot be reached, so a monitoring check can run it."),
         epilog="examples:\n  chatfunnel status\n  chatfunnel status leeloo --destination postgres\n\n" + EXIT_CODES,
     )
     status.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES,
@@ -174,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="emulators -> DuckDB -> reports, with a funnel summary",
                           formatter_class=_formatter,
                           description=_describe("Start the built-in emulators, load them into a fresh DuckDB "
-                                                "file, simulate "
-                                      "a day of activity, load again, and print a funnel summary."))
+                                                "file, simulate a day of activity, load again, and print a "
+                                                "funnel summary."))
     demo.add_argument("--scale", type=positive_int, default=500,
                       help="people in the emulated Leeloo account (default 500)")
     demo.add_argument("--dir", default=".chatfunnel/demo",
@@ -184,8 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator = sub.add_parser("emulator", help="run an API emulator in the foreground", formatter_class=_formatter,
                               description=_describe("Serve an emulated Leeloo.ai or Salebot.pro API on loopback, "
-                                                    "to try the "
-                                          "pipeline without an account."))
+                                                    "to try the pipeline without an account."))
     from emulators.cli import add_emulator_subcommands, run_emulator
 
     emulator_sub = emulator.add_subparsers(dest="emulator", required=True, metavar="API")
