@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
 from dlt.common.destination.exceptions import DestinationTerminalException, DestinationTransientException
 
 from sources.http import ApiError, ApiUnreachable, AuthError, Forbidden
@@ -28,6 +28,7 @@ from .errors import (
     SourceFailed,
     SourceRefused,
     SourceUnreachable,
+    UsageError,
 )
 from .redaction import scrub
 
@@ -152,6 +153,8 @@ def explain(
         if isinstance(cause, ConfigFieldMissingException):
             return missing_configuration(cause, step=step, account=account, secret_env=secret_env,
                                          destination=destination)
+        if isinstance(cause, ConfigValueCannotBeCoercedException):
+            return invalid_setting(cause, step=step, account=account)
     database = next((c for c in chain if _database_error(c)), None)
     if database is not None:
         disk = full_disk(disks)
@@ -210,5 +213,17 @@ def missing_configuration(
     return ConfigurationMissing(
         f"Missing configuration for {account.label}: {missing}. Set {secret_env} in the environment or put "
         f"it under [{account.config_path}] in .dlt/secrets.toml (see README, Configuration).",
+        step=step,
+    )
+
+
+def invalid_setting(exc: ConfigValueCannotBeCoercedException, *, step: str, account: Account) -> UsageError:
+    """A setting whose value is not of its type (`sweep_runs = "abc"`), named with where to fix it."""
+    field = exc.field_name
+    kind = getattr(exc.hint, "__name__", str(exc.hint))
+    where = (f"{account.env_prefix}{field.upper()} or {field} under [{account.config_path}] in .dlt/config.toml"
+             if step == "config" else "the environment variable or .dlt/config.toml entry that sets it")
+    return UsageError(
+        f"The setting {field} is {short(repr(exc.field_value), 80)}, which is not a valid {kind}. Fix {where}.",
         step=step,
     )

@@ -634,8 +634,8 @@ def _drive(run: _Run, options: RunOptions) -> None:
         with run_lock(run.outcome.pipeline_name, wait=options.wait) as lock, contextlib.ExitStack() as stack:
             run.lock = lock
             run.outcome.recovery.killed = lock.previous
+            run.at("preflight")  # opening the pipeline resolves the destination's settings
             pipeline = run.open()
-            run.at("preflight")
             run.watchdog = stack.enter_context(_watchdog(pipeline))
             across_hosts = options.wait or operations().postgres_lock_wait_seconds
             stack.enter_context(destination_lock(pipeline, wait=across_hosts))

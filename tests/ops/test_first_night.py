@@ -191,3 +191,24 @@ def test_demo_is_repeatable(tmp_path: Path, monkeypatch) -> None:
                                   "join leeloo_reports.tunnel_funnel f on f.tunnel_id = tunnels.id").fetchone())
         con.close()
     assert counts[0] == counts[1], counts
+
+
+def test_a_setting_of_the_wrong_type_is_named_with_where_to_fix_it(emulator, duck_target, capsys,
+                                                                   monkeypatch) -> None:
+    emu = emulator(scale=10)
+    monkeypatch.setenv("SOURCES__LEELOO__SWEEP_RUNS", "weekly")
+    assert main(_run()) == 2, "a bad setting is a usage error, like a missing one"
+    err = capsys.readouterr().err
+    assert "sweep_runs is 'weekly', which is not a valid int" in err and "SOURCES__LEELOO__SWEEP_RUNS" in err, err
+    assert "report the message" not in err and emu.request_counts()["total"] == 0
+
+
+def test_a_destination_without_credentials_fails_before_the_api_is_read(emulator, dlt_env, capsys,
+                                                                        monkeypatch) -> None:
+    emu = emulator(scale=10)
+    monkeypatch.delenv("DESTINATION__POSTGRES__CREDENTIALS", raising=False)
+    assert main(_run("--destination", "postgres")) == 2
+    out, err = capsys.readouterr()
+    assert "postgres destination is not configured" in err and "DESTINATION__POSTGRES__CREDENTIALS" in err
+    assert "in the preflight step" in out, "opening the destination is the preflight, not the lock"
+    assert emu.request_counts()["total"] == 0
