@@ -37,7 +37,9 @@ authorisation (401) -> rate limit (429) -> ``error_rate``
 handler -> latency (the answer leaves ``latency_ms`` after the request came).
 ``page_cap``/``short_pages`` are applied by :meth:`EmulatorApp.page`, which list
 handlers call; ``sort``, ``mutate_rate``, ``meta_mode`` and
-``drift`` are interpreted by each emulator.
+``drift`` are interpreted by each emulator, and so are the clock knobs
+(``clock_offset_hours``, ``clock_zone_label_hours``: read the API's "now" with
+:func:`api_clock_ms`; :func:`http_date_seconds` moves the ``Date`` header).
 
 Admin routes (no auth, never counted, identical for every emulator):
 
@@ -74,6 +76,7 @@ __all__ = [
     "Knobs",
     "Request",
     "Response",
+    "api_clock_ms",
     "iso_ms",
     "json_response",
     "parse_iso",
@@ -100,6 +103,12 @@ class Knobs:
     # "page": filteredCount=len(page), totalCount=matching; "filter": filteredCount=matching, totalCount=all rows
     meta_mode: str = "page"
     drift: bool = False  # field-shape drift (custom_fields as object, prices/stats numbers as strings)
+    # clocks: the API's "now" (what it stamps on new activity, what its filters compare with,
+    # where a generated history ends) is the machine's plus clock_offset_hours (its HTTP Date
+    # header says so too); clock_zone_label_hours: it writes the local time of UTC+N with a "Z"
+    # (its stamps move by N hours, its Date header, written by the web server, does not)
+    clock_offset_hours: float = 0.0
+    clock_zone_label_hours: float = 0.0
 
     def validate(self) -> None:
         if self.sort not in SORT_MODES:
@@ -116,6 +125,10 @@ class Knobs:
             raise ValueError("rate_limit_per_min must be >= 1 or None")
         if float(self.latency_ms) < 0:
             raise ValueError("latency_ms must be >= 0")
+        if not -48 <= float(self.clock_offset_hours) <= 48:
+            raise ValueError("clock_offset_hours must be within [-48, 48]")
+        if not -12 <= float(self.clock_zone_label_hours) <= 14:
+            raise ValueError("clock_zone_label_hours must be within [-12, 14] (a time zone)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -153,6 +166,19 @@ def to_ms(d: _dt.datetime) -> int:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def api_clock_ms(knobs: Knobs) -> int:
+    """The API's "now" as it stamps it, in epoch ms: the machine's clock moved by the clock
+    offset and the zone label (both knobs; see :class:`Knobs`)."""
+    hours = float(knobs.clock_offset_hours) + float(knobs.clock_zone_label_hours)
+    return now_ms() + round(hours * 3_600_000)
+
+
+def http_date_seconds(knobs: Knobs) -> float:
+    """The moment the API's HTTP ``Date`` header gives: only a wrong clock moves it, a zone
+    label does not (the web server writes it, in GMT)."""
+    return time.time() + float(knobs.clock_offset_hours) * 3600
 
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -547,7 +573,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         head = [
             f"HTTP/1.1 {resp.status} {reason}",
             f"Server: {self.server_version}",
-            f"Date: {self.date_time_string()}",
+            f"Date: {self.date_time_string(http_date_seconds(app.knobs))}",
             f"Content-Type: {resp.content_type}",
             f"Content-Length: {len(resp.body)}",
         ]

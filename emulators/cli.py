@@ -39,6 +39,10 @@ def add_knob_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mutate-rate", type=float, default=0.0, help="per list request: chance a person writes now")
     g.add_argument("--meta-mode", choices=("page", "filter"), default="page", help="meaning of meta counts")
     g.add_argument("--drift", action="store_true", help="field-shape drift (objects for lists, strings for numbers)")
+    g.add_argument("--clock-offset-hours", type=float, default=0.0, metavar="H",
+                   help="the API's clock is H hours ahead of this machine's (negative: behind)")
+    g.add_argument("--clock-zone-label-hours", type=float, default=0.0, metavar="N",
+                   help="the API writes the local time of UTC+N labelled Z (e.g. 3: Moscow time with a Z)")
 
 
 def knobs_from_args(args: argparse.Namespace, cls: type[Knobs] = Knobs) -> Knobs:
@@ -56,6 +60,8 @@ def knobs_from_args(args: argparse.Namespace, cls: type[Knobs] = Knobs) -> Knobs
         mutate_rate=args.mutate_rate,
         meta_mode=args.meta_mode,
         drift=args.drift,
+        clock_offset_hours=getattr(args, "clock_offset_hours", 0.0),
+        clock_zone_label_hours=getattr(args, "clock_zone_label_hours", 0.0),
     )
     shared = {f.name for f in dataclasses.fields(Knobs)}
     for f in dataclasses.fields(cls):

@@ -28,7 +28,7 @@ import datetime as _dt
 import hashlib
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from emulators.base import iso_ms, now_ms, parse_iso, to_ms
@@ -344,7 +344,8 @@ class LeelooData:
     MESSAGE_CACHE_CHANNELS = 20_000
 
     def __init__(self, seed: int = 1, scale: int = 200, anchor: _dt.datetime | None = None, *,
-                 hostile: bool = False, odd_shapes: bool = False, extra_fields: bool = False):
+                 hostile: bool = False, odd_shapes: bool = False, extra_fields: bool = False,
+                 clock: Callable[[], int] = now_ms):
         if scale < 1:
             raise ValueError("scale must be >= 1")
         self.seed = int(seed)
@@ -352,8 +353,9 @@ class LeelooData:
         self.hostile = bool(hostile)
         self.odd_shapes = bool(odd_shapes)
         self.extra_fields = bool(extra_fields)
+        self.clock = clock  # the API's "now" in epoch ms: what new activity is stamped with
         if anchor is None:
-            anchor = _dt.datetime.now(_dt.UTC).replace(minute=0, second=0, microsecond=0)
+            anchor = _dt.datetime.fromtimestamp(clock() / 1000, _dt.UTC).replace(minute=0, second=0, microsecond=0)
         elif anchor.tzinfo is None:
             anchor = anchor.replace(tzinfo=_dt.UTC)
         self.anchor = anchor
@@ -1099,7 +1101,7 @@ class LeelooData:
     def person_writes(self, p: Person, r: random.Random, *, n_msgs: int = 1, at_ms: int | None = None) -> dict:
         """``p`` writes now on one of their channels: a FRIEND_MESSAGE, then
         (n_msgs-1) BOT/YOUR replies, the last one stamped ``at_ms`` (default now)."""
-        now = now_ms() if at_ms is None else at_ms
+        now = self.clock() if at_ms is None else at_ms
         ch = r.choice(p.channels)
         if now <= ch.lmt_ms:  # keep timestamps increasing within the channel
             now = ch.lmt_ms + n_msgs
@@ -1125,7 +1127,7 @@ class LeelooData:
         """Messages to ``ch``'s subscriber now, none from them: a broadcast (one
         BOT_MESSAGE) or a reply (1-2 YOUR_MESSAGE from a contacted user, or BOT_MESSAGE)."""
         n_msgs = 1 if broadcast else r.randint(1, 2)
-        now = max(now_ms(), ch.lmt_ms + n_msgs)
+        now = max(self.clock(), ch.lmt_ms + n_msgs)
         users = self.live_contacted(ch.person)
         base = len(ch.extra) if ch.extra else 0
         msgs = []
@@ -1159,7 +1161,7 @@ class LeelooData:
 
     def silent_channels(self, r: random.Random, n: int) -> list[Channel]:
         """Up to ``n`` channels whose subscriber has not written for SILENT_MS (or never)."""
-        cutoff = now_ms() - SILENT_MS
+        cutoff = self.clock() - SILENT_MS
         live = self.live_channels()
         out = []
         for c in r.sample(live, len(live)):
@@ -1198,12 +1200,12 @@ class LeelooData:
         old_email = p.email
         while p.email == old_email:
             p.email = f"{r.choice(FIRST)}.{r.choice(LAST)}{r.randint(1, 9999)}@{r.choice(DOMAINS)}".lower()
-        p.updated_ms = max(now_ms(), p.updated_ms)
+        p.updated_ms = max(self.clock(), p.updated_ms)
         self.invalidate(p)
         self.version += 1
 
     def add_person_now(self, r: random.Random) -> Person:
-        now = now_ms()
+        now = self.clock()
         p = self._new_person(r, now, now, self.tag_names, fresh=True)
         for ch in p.channels:
             self.channel_index.add(ch.idx, ch.lmt_ms)
@@ -1230,7 +1232,7 @@ class LeelooData:
         return p
 
     def add_order_now(self, r: random.Random, p: Person) -> Order:
-        now = now_ms()
+        now = self.clock()
         if self.orders and self.orders[-1].created_ms > now:  # keep the createdAt order
             now = self.orders[-1].created_ms
         o = self._new_order(r, p, now, now, fresh=True)
@@ -1248,7 +1250,7 @@ class LeelooData:
         return [("OPENED", o.created_ms), (o.status, o.updated_ms)]
 
     def set_order_status(self, o: Order, status: str) -> None:
-        now = now_ms()
+        now = self.clock()
         o.history = [*self.order_history(o)]
         o.status = status
         self.invalidate(o)

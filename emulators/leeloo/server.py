@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from emulators.base import EmulatorApp, HTTPError, Knobs, Request, Response, iso_ms, now_ms, parse_iso
+from emulators.base import EmulatorApp, HTTPError, Knobs, Request, Response, api_clock_ms, iso_ms, parse_iso
 from emulators.leeloo.data import DELETABLE, OPEN_STATUSES, Channel, LeelooData, Person, SortedIndex
 from emulators.leeloo.knobs import LeelooKnobs
 
@@ -77,7 +77,7 @@ class LeelooEmulator(EmulatorApp):
         self.token = token
         self._anchor_arg = anchor
         self.modes = {"hostile": bool(hostile), "odd_shapes": bool(odd_shapes), "extra_fields": bool(extra_fields)}
-        self.data = LeelooData(seed=seed, scale=scale, anchor=anchor, **self.modes)
+        self.data = LeelooData(seed=seed, scale=scale, anchor=anchor, clock=self.clock_ms, **self.modes)
         self._order_cache: dict = {}
         route = self.route
         v2 = "/api/v2"
@@ -103,6 +103,10 @@ class LeelooEmulator(EmulatorApp):
         route("GET", "/api/v1/accounts/{id}", self.v1_account_get)
         route("GET", "/api/v1/accounts/{id}/chat-messages", self.v1_chat_messages)
 
+    def clock_ms(self) -> int:
+        """The API's "now" (the clock knobs), read when asked: a knob changed later applies."""
+        return api_clock_ms(self.knobs)
+
     # ------------------------------------------------------------------ hooks
     def authorize(self, req: Request) -> bool:
         for h in AUTH_HEADERS:
@@ -113,7 +117,8 @@ class LeelooEmulator(EmulatorApp):
 
     def regenerate(self) -> None:
         with self.data_lock:
-            self.data = LeelooData(seed=self.seed, scale=self.scale, anchor=self._anchor_arg, **self.modes)
+            self.data = LeelooData(seed=self.seed, scale=self.scale, anchor=self._anchor_arg, clock=self.clock_ms,
+                                   **self.modes)
             self._order_cache.clear()
 
     def truth(self) -> dict:
@@ -170,7 +175,7 @@ class LeelooEmulator(EmulatorApp):
             for _ in range(counts["new_orders"]):
                 o = d.add_order_now(r, r.choice(d.live_people()))
                 out["new_orders"].append(o.id)
-            cutoff = now_ms() - 30 * 86_400_000
+            cutoff = self.clock_ms() - 30 * 86_400_000
             old = [o for o in d.orders if o.created_ms < cutoff]
             for o in r.sample(old, min(counts["status_changes"], len(old))):
                 st = d.change_order_status(r, o)
@@ -197,7 +202,7 @@ class LeelooEmulator(EmulatorApp):
                 for o in r.sample(open_orders, min(counts["payments"], len(open_orders))):
                     st = d.pay_order(r, o)
                     out["payments"].append({"id": o.id, "status": st, "updatedAt": iso_ms(o.updated_ms)})
-            out["at"] = iso_ms(now_ms())
+            out["at"] = iso_ms(self.clock_ms())
             return out
 
     # ------------------------------------------------------------------ helpers

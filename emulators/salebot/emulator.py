@@ -52,14 +52,13 @@ import dataclasses
 import datetime as dt
 import json
 import random
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 from emulators import hostile
-from emulators.base import EmulatorApp, HTTPError, Knobs, Request
+from emulators.base import EmulatorApp, HTTPError, Knobs, Request, api_clock_ms
 
 __all__ = ["ACTIONS", "DEFAULT_API_KEY", "ORDER_STATUSES", "SalebotEmulator", "SalebotKnobs"]
 
@@ -164,8 +163,8 @@ class SalebotEmulator(EmulatorApp):
         super().__init__(seed=seed, knobs=knobs)
         self.scale = scale
         self.api_key = api_key
-        anchor = anchor or dt.datetime.now(dt.UTC)
-        self.anchor = int(anchor.timestamp())
+        # the history ends at the API's "now" (the clock knobs), unless told where
+        self.anchor = int(anchor.timestamp()) if anchor else api_clock_ms(self.knobs) // 1000
         self.webhook_deliveries: list[dict[str, Any]] = []
         self._sim_rng = random.Random(seed * 7919 + 17)
         self.regenerate()
@@ -569,7 +568,7 @@ class SalebotEmulator(EmulatorApp):
     # ------------------------------------------------------------------ simulate
     def _now(self) -> int:
         """Simulated events happen now, strictly after everything that exists."""
-        t = max(int(time.time()), self._last_ts + 1)
+        t = max(api_clock_ms(self.knobs) // 1000, self._last_ts + 1)  # the API's clock (the clock knobs)
         self._last_ts = t
         return t
 
