@@ -491,6 +491,8 @@ class _Run:
             return
         self.at("reports")
         self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination)
+        # the data tests that warn (times later than now, orphans) are said with the run's warnings
+        self.outcome.warnings.extend(f"reports: {w}" for w in getattr(self.outcome.reports, "warnings", []))
 
     def finish_report(self) -> None:
         if self.built is None:
@@ -498,7 +500,7 @@ class _Run:
         report = self.built.report
         self.outcome.requests = report.requests
         self.outcome.incomplete = sorted(report.incomplete)
-        self.outcome.warnings = list(report.warnings)
+        self.outcome.warnings = report.notes()
         self.outcome.facts.update(report.facts)
 
 

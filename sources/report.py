@@ -34,3 +34,9 @@ class SourceReport:
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def notes(self) -> list[str]:
+        """The warnings, and once what the run saw of the API's clock (known only once the
+        extract is done: read this after it)."""
+        clock = self.client.clock.message() if self.client else None
+        return [*self.warnings, clock] if clock else list(self.warnings)

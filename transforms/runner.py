@@ -2,7 +2,9 @@
 
 - ``build_reports`` (re)creates every model of ``transforms/<source>/`` in the reports dataset
   (``<raw dataset>_reports``), in dependency order and in one transaction, then runs the data
-  tests declared in the model headers; a failing one raises ``DataTestError``.
+  tests declared in the model headers; a failing one raises ``DataTestError``, unless its
+  severity is warn (orphans, no_future: see ``transforms.models.WARNING_KINDS``), which
+  becomes a warning of the result.
 - ``drop_reports`` drops those models and the views of other datasets that read them, so
   that dlt can drop the raw tables for a full refresh.
 - ``build_account_views`` (re)creates ``<source>_accounts``: one view per report, the union
@@ -78,6 +80,7 @@ class TestResult:
     severity: str
     failures: int
     message: str
+    kind: str = ""  # unique | not_null | share | no_future | orphans
 
     @property
     def passed(self) -> bool:
@@ -186,8 +189,21 @@ def _run_tests(client: Any, models: list[Model], dialect_name: str, raw: str, re
             count = int(query(client, render_text(count_sql, dialect_name, raw, reports, names))[0][0])
             examples = query(client, render_text(example_sql, dialect_name, raw, reports, names)) if count else []
             message = "ok" if not count else _describe_failure(test, count, examples)
-            results.append(TestResult(model.name, test.text, test.severity, count, message))
+            results.append(TestResult(model.name, test.text, test.severity, count, message, test.kind))
     return results
+
+
+def _warning_lines(tests: list[TestResult]) -> list[str]:
+    """The failed tests of severity warn, as warnings: one each, except the times later than
+    now, said in one line (they have one cause: the API's clock, or its time zone)."""
+    warned = [t for t in tests if t.failures and t.severity == "warn"]
+    lines = [f"{t.model}: {t.test}: {t.message}" for t in warned if t.kind != "no_future"]
+    future = [t for t in warned if t.kind == "no_future"]
+    if future:
+        counts = ", ".join(f"{t.model} {t.failures}" for t in future)
+        lines.append(f"rows with times later than now + {FUTURE_TOLERANCE} (is the API's clock ahead of this "
+                     f"machine's, or its times in another zone labelled UTC?): {counts}")
+    return lines
 
 
 # ---------------------------------------------------------------- building
@@ -248,7 +264,8 @@ def build_reports(
     results are complete. On Postgres it first takes the reports dataset's advisory lock,
     so concurrent rebuilds of one dataset (two machines, one database) run one after the
     other. Raises TransformError when a model cannot be read or built, DataTestError (a
-    subclass) when a data test fails; orphan counts are warnings in the result.
+    subclass) when a data test of severity error fails; orphan counts and times later than
+    now are warnings in the result.
     """
     started = time.monotonic()
     models = load_models(source, transforms_dir)
@@ -303,9 +320,7 @@ def build_reports(
             result.materialized[model.name] = model.materialized
         result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset)
 
-    for test in result.tests:
-        if test.failures and test.severity == "warn":
-            result.warnings.append(f"{test.model}: {test.test}: {test.message}")
+    result.warnings.extend(_warning_lines(result.tests))
     result.seconds = time.monotonic() - started
     for note in result.padded:
         logger.info(note)

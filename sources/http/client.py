@@ -14,6 +14,7 @@ from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_EXCEPTIONS, DEFAULT
 from requests import Response
 from requests.exceptions import RequestException
 
+from sources.clocks import ClockSkew
 from sources.http.errors import ApiError, ApiUnreachable, AuthError, BudgetExhausted, Forbidden
 from sources.http.fanout import WorkerPool
 from sources.http.pacing import RateLimiter, RequestBudget
@@ -73,6 +74,7 @@ class ApiClient:
         self.rate_limiter = rate_limiter or RateLimiter(None)
         self.budget = budget or RequestBudget(None)
         self.status_counts: Counter[int] = Counter()
+        self.clock = ClockSkew()  # what the answers' Date headers (and the rows) say of the API's clock
         # at most `max_connections` requests in flight, from the fan-outs' shared workers or
         # elsewhere; twice as many workers, so that a slot freed while its worker parses the
         # answer (or waits for the GIL) is taken at once by another (bench/README.md)
@@ -96,6 +98,7 @@ class ApiClient:
     def record(self, response: Response) -> None:
         with self._lock:
             self.status_counts[response.status_code] += 1
+        self.clock.saw_answer(response.headers.get("Date"))
         if response.status_code == 429:
             self.rate_limiter.penalize(_retry_after_seconds(response) or 1.0)
 

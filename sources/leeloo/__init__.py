@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import dlt
 from dlt.sources import DltResource
 
+from sources.clocks import watched
 from sources.report import SourceReport
 
 from . import settings
@@ -113,9 +114,5 @@ def leeloo_source(
         sweep_runs=max(0, int(sweep_runs)),
         order_details=order_details,
     )
-    return (
-        *reference_resources(run),
-        orders_resource(run),
-        people_resource(run),
-        channels_resource(run),
-    )
+    resources = (*reference_resources(run), orders_resource(run), people_resource(run), channels_resource(run))
+    return watched(resources, client.clock)

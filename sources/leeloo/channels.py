@@ -110,8 +110,9 @@ def channels_resource(run: LeelooRun) -> DltResource:
             message_rows.extend(rows)
             if chain.proven:
                 reached = [t for t in (task.newest, chain.newest, task.known_until) if t is not None]
+                # never past this run's start (sources.leeloo.times.next_cursor says why)
                 ledger.put(task.channel_id, fingerprint=task.fingerprint,
-                           mark=max(reached).isoformat() if reached else None)
+                           mark=min(max(reached), run.now).isoformat() if reached else None)
                 verified.add(task.channel_id)
             else:  # not loaded "until" anything: the channel stays news, and the cursor waits
                 unproven.add(task.channel_id)

@@ -20,7 +20,7 @@ from sources.report import SourceReport
 from . import settings, stored
 from .paging import Listing
 from .shapes import Oddities
-from .times import api_time, to_utc, window_bounds
+from .times import api_time, next_cursor, to_utc, window_bounds
 
 NEWS = ("people", "communication_channels", "orders")  # resources whose new activity goes before any sweep
 DELETABLE = ("people", "communication_channels", "chat_messages", "orders", "tunnels", "leadgentools", "users",
@@ -145,9 +145,9 @@ class LeelooRun:
         if not listing.complete or self.stopped(name):
             self.report.incomplete.add(name)
             return
-        newest.see(state.get("cursor"))  # never move a cursor backwards
-        if newest.value is not None:
-            state["cursor"] = newest.value.isoformat()
+        cursor = next_cursor(state.get("cursor"), newest.value, self.now)
+        if cursor is not None:
+            state["cursor"] = cursor.isoformat()
 
     def full_listing_due(self, state: dict[str, Any], ledger: Ledger) -> bool:
         """Once per sweep period a windowed resource lists everything: what a listing ever

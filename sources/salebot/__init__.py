@@ -35,6 +35,7 @@ import dlt
 from dlt.sources import DltResource
 
 from sources.bookkeeping import Ledger, deletion_rows, table_hints
+from sources.clocks import watched
 from sources.http import BudgetExhausted, fan_out
 from sources.report import SourceReport
 from sources.salebot import settings
@@ -383,7 +384,8 @@ def salebot_source(
             _reconcile_listing(listed, listing.complete, memory, rows)
         plan = plan_clients(listed, memory, sweep_runs=sweep, budget=max_requests, backfill=backfill)
         report.planned[DETAILS] = plan.counts()
-        window_stop = (until.date() if until else today) + dt.timedelta(days=settings.HISTORY_OVERLAP_DAYS)
+        window_stop = until.date() + dt.timedelta(days=settings.HISTORY_OVERLAP_DAYS) if until else \
+            today + dt.timedelta(days=settings.HISTORY_OVERLAP_DAYS + settings.CLOCK_SKEW_DAYS)
         history_read: set[int] = set()
         done: Counter[str] = Counter()
 
@@ -395,7 +397,7 @@ def salebot_source(
                 first = since.date() if since else (created.date() if isinstance(created, dt.datetime) else today)
                 start = first - dt.timedelta(days=1)
             elif known is not None and known.through is not None:
-                start = known.through - dt.timedelta(days=settings.HISTORY_OVERLAP_DAYS)
+                start = known.through - dt.timedelta(days=settings.HISTORY_OVERLAP_DAYS + settings.CLOCK_SKEW_DAYS)
             else:
                 created = listed[cid].get("created_at")
                 start = (created.date() if isinstance(created, dt.datetime) else today) - dt.timedelta(
@@ -471,7 +473,7 @@ def salebot_source(
         for message in shapes.warnings():
             report.warn(message)
 
-    return (clients, channels, blocks, client_details)
+    return watched((clients, channels, blocks, client_details), api.client.clock)
 
 
 def _messages(read: ClientRead, shapes: Shapes) -> list[dict[str, Any]]:

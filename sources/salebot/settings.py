@@ -49,6 +49,10 @@ HISTORY_DATE_FORMAT = "%d.%m.%Y"  # dd.mm.yyyy, day granular
 # Salebot's days are probably the project's (Moscow) days, not UTC: every window is
 # widened by this many days on both ends and merge on `id` removes the overlap.
 HISTORY_OVERLAP_DAYS = 1
+# The API's clock may be hours off ours, or write local time as UTC (up to 14 h:
+# sources.clocks.MAX_SKEW): its days may be one more off ours, so windows reach one more day
+# past today, and start one more day before the last day read.
+CLOCK_SKEW_DAYS = 1
 
 ORDER_STATUSES = {0: "active", 1: "success", 2: "failed"}
 OPEN_STATUS = 0
