@@ -6,12 +6,12 @@ call cap, so this source works per client:
 
 - ``clients`` lists every client each run (500 per call: cheap) and merges on ``id``;
 - ``client_details`` re-reads the clients that need it (:mod:`sources.salebot.plan`):
-  their history in day windows overlapped by a day, their orders (ids per status, CRM
-  state, variables) and their variables; it re-checks every open order every run, folds
-  in the pushes the webhook receiver stored, records every observed change of an order's
-  status or CRM state, and proves deletions. It writes ``messages``, ``orders``,
-  ``client_variables`` and ``order_status_changes`` (one per-client plan, so that under a
-  budget the urgent work of every kind goes first);
+  their history in day windows overlapped by a day (and one more for an API clock off
+  ours), their orders (ids per status, CRM state, variables) and their variables; it
+  re-checks every open order every run, folds in the pushes the webhook receiver stored,
+  records every observed change of an order's status or CRM state, and proves deletions.
+  It writes ``messages``, ``orders``, ``client_variables`` and ``order_status_changes``
+  (one per-client plan, so that under a budget the urgent work of every kind goes first);
 - ``channels`` and ``blocks`` are small snapshots, merged.
 
 What the source remembers per client and order lives in the dataset
