@@ -85,10 +85,14 @@ def test_future_timestamp_warns_no_future(warehouse_factory, engine: str) -> Non
     wh.load(fixture_data.resources())
     wh.load(fixture_data.resources({"orders": (orders, "id")}))
     result = wh.build()
-    failed = [t for t in result.tests if t.kind == "no_future" and not t.passed]
-    assert [(t.model, t.failures, t.severity) for t in failed] == [("stg_orders", 1, "warn")]
+    failed = {t.model: t for t in result.tests if t.kind == "no_future" and not t.passed}
+    assert set(failed) == {"stg_orders", "daily_activity"}  # the order, and the days up to its date
+    assert failed["stg_orders"].failures == 1
+    assert failed["daily_activity"].failures >= 2  # the days after today (2 within an hour of midnight)
+    assert {t.severity for t in failed.values()} == {"warn"}
     clock_lines = [w for w in result.warnings if "later than now" in w]
-    assert len(clock_lines) == 1 and "stg_orders 1" in clock_lines[0]
+    assert len(clock_lines) == 1, result.warnings
+    assert "stg_orders 1" in clock_lines[0] and f"daily_activity {failed['daily_activity'].failures}" in clock_lines[0]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
