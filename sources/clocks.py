@@ -90,8 +90,8 @@ class ClockSkew:
     def see_rows(self, item: Any) -> Any:
         """Count the rows of `item` (a row dict or an Arrow table) stamped later than now."""
         now = datetime.now(UTC)
-        rows, ahead = future_in_table(item, now, self.tolerance) if isinstance(item, pa.Table) else \
-            future_in_row(item, now, self.tolerance)
+        count = future_in_table if isinstance(item, pa.Table) else future_in_row
+        rows, ahead = count(item, now, self.tolerance)
         if rows:
             with self._lock:
                 self.future_rows += rows
