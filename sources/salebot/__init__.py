@@ -41,7 +41,7 @@ from sources.report import SourceReport
 from sources.salebot import settings
 from sources.salebot.helpers import ActionDenied, ClientRead, ClientTask, SalebotApi, read_client
 from sources.salebot.memory import ClientMemory, Memory, OrderMemory
-from sources.salebot.plan import Task, mean_orders, plan_clients, reverify_within
+from sources.salebot.plan import Task, history_days, mean_orders, plan_clients, reverify_within
 from sources.salebot.rows import (
     Shapes,
     block_rows,
@@ -384,31 +384,22 @@ def salebot_source(
             _reconcile_listing(listed, listing.complete, memory, rows)
         plan = plan_clients(listed, memory, sweep_runs=sweep, budget=max_requests, backfill=backfill)
         report.planned[DETAILS] = plan.counts()
-        window_stop = until.date() + dt.timedelta(days=settings.HISTORY_OVERLAP_DAYS) if until else \
-            today + dt.timedelta(days=settings.HISTORY_OVERLAP_DAYS + settings.CLOCK_SKEW_DAYS)
         history_read: set[int] = set()
         done: Counter[str] = Counter()
 
         def task_of(task: Task) -> ClientTask:
             cid = task.client_id
             known = memory.client(cid)
-            if backfill:
-                created = listed[cid].get("created_at")
-                first = since.date() if since else (created.date() if isinstance(created, dt.datetime) else today)
-                start = first - dt.timedelta(days=1)
-            elif known is not None and known.through is not None:
-                start = known.through - dt.timedelta(days=settings.HISTORY_OVERLAP_DAYS + settings.CLOCK_SKEW_DAYS)
-            else:
-                created = listed[cid].get("created_at")
-                start = (created.date() if isinstance(created, dt.datetime) else today) - dt.timedelta(
-                    days=settings.HISTORY_OVERLAP_DAYS
-                )
+            start, stop = history_days(
+                known.through if known is not None else None, listed[cid].get("created_at"), today,
+                since=since, until=until,
+            )
             orders = memory.orders_of(cid)
             return ClientTask(
                 cid,
                 task.scope,
                 start,
-                max(start, window_stop),
+                stop,
                 open_orders=frozenset(o for o, m in orders.items() if m.status == settings.OPEN_STATUS),
                 known={o: (m.status, m.state_id) for o, m in orders.items()},
             )

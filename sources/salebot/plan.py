@@ -166,3 +166,27 @@ def reverify_within(
         cost = settings.CLIENT_READ_REQUESTS + settings.ORDER_READ_REQUESTS * orders_per_client
         quota = min(quota, math.floor(share * max(0, budget - listing) / cost))
     return math.ceil(known / quota) if quota > 0 else None
+
+
+def history_days(
+    through: dt.date | None, created: Any, today: dt.date, *, since: dt.datetime | None, until: dt.datetime | None
+) -> tuple[dt.date, dt.date]:
+    """The days of a client's history a full read asks for (both inclusive).
+
+    A backfill: its own window, from the day before `since` (or the client's creation).
+    Nightly: from the last day read (`through`), or the client's creation day, minus the
+    overlap, to today plus the overlap. Salebot's days are its time zone's and its clock is
+    its own: the overlap covers the zone, `CLOCK_SKEW_DAYS` more on each side of a read that
+    follows another covers a clock (or a zone label) up to 14 hours off ours, ahead (rows on
+    our tomorrow) or behind (rows on the day before the last one read)."""
+    overlap = dt.timedelta(days=settings.HISTORY_OVERLAP_DAYS)
+    skew = dt.timedelta(days=settings.CLOCK_SKEW_DAYS)
+    created_day = created.date() if isinstance(created, dt.datetime) else today
+    if since is not None or until is not None:
+        start = (since.date() if since else created_day) - dt.timedelta(days=1)
+    elif through is not None:
+        start = through - overlap - skew
+    else:
+        start = created_day - overlap
+    stop = until.date() + overlap if until else today + overlap + skew
+    return start, max(start, stop)

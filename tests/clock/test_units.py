@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 
 import pyarrow as pa
 
 from sources.clocks import MAX_SKEW, TOLERANCE, ClockSkew, date_offset, skew_message
 from sources.leeloo.times import next_cursor, window_bounds
+from sources.salebot.plan import history_days
 
 NOW = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
 START = datetime(2015, 1, 1, tzinfo=UTC)
@@ -101,3 +102,30 @@ def test_the_header_offset_is_the_median_of_the_answers() -> None:
     assert skew.header_offset == timedelta(hours=3)
     assert skew.message() == "the API's clock looks 3.0 h ahead of this machine (its HTTP Date header); " \
                              "rows are loaded with the API's times as they are"
+
+
+def test_salebot_history_days_reach_a_day_past_each_overlap() -> None:
+    today, through = date(2026, 12, 6), date(2026, 12, 4)
+    created = datetime(2026, 11, 1, 23, 0, tzinfo=UTC)
+    # nightly, a client read before: two days before the last day read, two days past today
+    assert history_days(through, created, today, since=None, until=None) == (date(2026, 12, 2), date(2026, 12, 8))
+    # a client never read: from the day before its creation
+    assert history_days(None, created, today, since=None, until=None) == (date(2026, 10, 31), date(2026, 12, 8))
+    # a backfill keeps its own window (a day of overlap at each end), whatever was read
+    since, until = datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
+    assert history_days(through, created, today, since=since, until=until) == (date(2026, 11, 9), date(2026, 11, 21))
+
+
+def test_salebot_history_days_hold_what_a_clock_14_hours_off_stamps() -> None:
+    """The last run read on `through` (our day); a message written since, stamped by a clock
+    14 h behind and read in a zone 12 h behind UTC, falls on the day before the day before
+    `through`; one stamped 14 h ahead in UTC+14 on the day after tomorrow, when our run is
+    late in the day."""
+    run_before = datetime(2026, 12, 4, 0, 30, tzinfo=UTC)  # the previous run, just after midnight
+    written = run_before + timedelta(minutes=5)
+    behind_day = (written - timedelta(hours=14) - timedelta(hours=12)).date()
+    now = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
+    ahead_day = (now + timedelta(hours=14) + timedelta(hours=14)).date()
+    start, stop = history_days(run_before.date(), None, now.date(), since=None, until=None)
+    assert start <= behind_day and ahead_day <= stop
+    assert (behind_day, ahead_day) == (date(2026, 12, 2), date(2026, 12, 8))
