@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    success (also when a request budget stopped a run early: it continues next run)
   {EXIT_FAILED}    a run failed; stderr says what failed and what to do
-  {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown resource, --since in the future)
+  {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown setting or resource, a secret in
+       .dlt/config.toml, --since in the future); what it concerns was not run
   {EXIT_LOCKED}   another run of the same pipeline holds the lock; nothing was done (try later, or --wait)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM) or stopped at --max-runtime; the next run finishes the rest"""
 
