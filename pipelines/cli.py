@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -28,7 +27,7 @@ from .errors import (
     ConfigurationMissing,
     UsageError,
 )
-from .options import RunOptions
+from .options import RunOptions, dataset_name
 from .progress import PROGRESS_MODES
 from .registry import SOURCES
 from .warehouse import DESTINATIONS
@@ -45,7 +44,6 @@ EXIT_CODES = f"""exit codes:
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM) or stopped at --max-runtime; the next run finishes the rest"""
 
 SOURCE_CHOICES = (*SOURCES, "all")
-DATASET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # commands that read chatfunnel's configuration: it is checked before they do anything
 CHECKED_COMMANDS = frozenset({"run", "transform", "status", "report", "webhook"})
 
@@ -68,16 +66,6 @@ def parse_when(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
-
-
-def dataset_name(value: str) -> str:
-    """A --dataset: a plain lower-case identifier, so that it is the same schema on every
-    destination and never needs quoting (`leeloo.duckdb` is a file, not a dataset)."""
-    if not DATASET_NAME.match(value):
-        raise argparse.ArgumentTypeError(
-            f"'{value}' is not a dataset name: use lower-case letters, digits and underscores, starting "
-            "with a letter, at most 63 characters (e.g. leeloo or leeloo_acme)")
-    return value
 
 
 def positive_int(value: str) -> int:

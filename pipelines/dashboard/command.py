@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ChatfunnelError, UsageError
+from ..options import dataset_name
 from .page import FIGURES_ID, SUMMARY_ID, render_page
 from .reading import AccountPage, ReportReader, discover_accounts
 
@@ -96,8 +97,6 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `chatfunnel report`."""
     parser.add_argument("--destination", default="duckdb", choices=("duckdb", "postgres", "filesystem"),
                         help="where the reports are (filesystem: the lake's DuckDB reports file)")
-    from ..cli import dataset_name
-
     parser.add_argument("--dataset", type=dataset_name,
                         help="only this account's raw dataset (default: every account)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"HTML file to write (default {DEFAULT_OUT})")
