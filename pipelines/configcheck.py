@@ -147,8 +147,8 @@ def _unknown(key: str, where: str, known: Iterable[str], shown: str | None = Non
 def _secret_in_config(key: str, section: tuple[str, ...]) -> Problem:
     env = "__".join(s.upper() for s in (*section, key))
     where = f"under [{'.'.join(section)}] in .dlt/config.toml"
-    return Problem(key, where, f"{key} {where} is a secret: move it to .dlt/secrets.toml (same section) or "
-                               f"the environment variable {env}")
+    return Problem(key, where, f"{key} {where} is a secret: put it in .dlt/secrets.toml (same section) or "
+                               f"the environment variable {env}, not in config.toml")
 
 
 def _table_problems(doc: Mapping[str, Any], section: tuple[str, ...], keys: Mapping[str, bool],

@@ -62,8 +62,8 @@ def test_a_token_in_config_toml_is_a_usage_error_saying_where_it_belongs(tmp_pat
     write_dlt(tmp_path, config='[sources.leeloo]\napi_token = "misplaced-token-987"\n')
     done = cli("run", "leeloo", cwd=tmp_path)
     assert done.returncode == EXIT_USAGE, done.stderr
-    assert ("api_token under [sources.leeloo] in .dlt/config.toml is a secret: move it to .dlt/secrets.toml "
-            "(same section) or the environment variable SOURCES__LEELOO__API_TOKEN") in done.stderr
+    assert ("api_token under [sources.leeloo] in .dlt/config.toml is a secret: put it in .dlt/secrets.toml "
+            "(same section) or the environment variable SOURCES__LEELOO__API_TOKEN, not in config.toml") in done.stderr
     assert "misplaced-token-987" not in done.stdout + done.stderr
     assert "ValueNotSecretException" not in done.stderr and "report the message" not in done.stderr
 
