@@ -327,6 +327,9 @@ def account_block(spec: SourceSpec, account: Account) -> SettingsBlock:
     for extra in extra_specs().get(spec.name, ()):
         more = spec_settings(extra, account.sections, (*exact, "webhook_secret") if account.name else ())
         settings.extend(s for s in more if s.key not in seen)
+    if account.name:  # a named account's own default of a key it never inherits (its own inbox)
+        settings = [Setting(s.key, str(spec.account_only[s.key](account)), s.origin)
+                    if s.key in spec.account_only and s.origin == "default" else s for s in settings]
     return SettingsBlock(f"{account.label} [{account.config_path}]", tuple(settings))
 
 
@@ -355,6 +358,6 @@ def format_settings(blocks: list[SettingsBlock]) -> str:
         lines.append(block.title)
         width = max((len(s.key) for s in block.settings), default=0)
         for setting in block.settings:
-            origin = "" if setting.shown.startswith("set (") else f"  ({setting.origin})"
+            origin = "" if setting.shown.startswith("set (") or setting.shown == "not set" else f"  ({setting.origin})"
             lines.append(f"  {setting.key.ljust(width)}  {setting.shown}{origin}")
     return "\n".join(lines)

@@ -147,3 +147,20 @@ def test_a_valid_configuration_runs(emulator, duck_target, dlt_env) -> None:
     done = cli("config", "check", cwd=dlt_env)
     assert done.returncode == EXIT_OK, done.stderr
     assert "configuration OK" in done.stdout and TOKEN not in done.stdout
+
+
+def test_a_named_accounts_inbox_and_secret_are_its_own(dlt_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What config check shows for keys an account never inherits is what a run uses."""
+    from pipelines.accounts import Account
+    from pipelines.configcheck import account_block
+    from pipelines.registry import SOURCES
+
+    monkeypatch.setenv("SOURCES__SALEBOT__API_KEY", "default-key-1")
+    monkeypatch.setenv("SOURCES__SALEBOT__WEBHOOK_SECRET", "default-secret-abcdefgh")
+    monkeypatch.setenv("SOURCES__SALEBOT__ACCOUNTS__ACME__API_KEY", "acme-key-2")
+    acme = Account("salebot", "acme")
+    shown = {s.key: s for s in account_block(SOURCES["salebot"], acme).settings}
+    assert shown["webhook_store"].shown == SOURCES["salebot"].settings(acme)["webhook_store"]
+    assert shown["webhook_store"].shown != SOURCES["salebot"].settings(Account("salebot"))["webhook_store"]
+    assert shown["webhook_secret"].shown == "not set"  # the unnamed account's is never inherited
+    assert shown["api_key"].shown == "set (environment)"
