@@ -443,11 +443,11 @@ def _configure_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    quiet_broken_pipe()  # before parsing: --help is output too
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    quiet_broken_pipe()
     try:
         check_before(args)
         return handler(args) or EXIT_OK

@@ -35,7 +35,7 @@ def test_a_closed_stdout_ends_every_command_quietly_with_its_own_code(emulator, 
     for command, expected in ((["run", "leeloo", "--progress", "none", "--no-transform"], EXIT_OK),
                               (["status", "leeloo"], EXIT_OK), (["config", "check"], EXIT_OK),
                               (["report", "--working-file", "--out", str(dlt_env / "page.html")], EXIT_OK),
-                              (["run", "leeloo", "--since", "2999-01-01"], EXIT_USAGE)):
+                              (["run", "leeloo", "--since", "2999-01-01"], EXIT_USAGE), (["run", "--help"], EXIT_OK)):
         code, stderr = closed_stdout(*command, cwd=dlt_env)
         assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, (command, stderr)
         assert code == expected, (command, stderr)
