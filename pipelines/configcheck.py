@@ -7,9 +7,11 @@ short) used to load without a budget. Every key under chatfunnel's own sections 
 `[sources.<source>.accounts.<name>]`, in `.dlt/config.toml`, `.dlt/secrets.toml` or the
 environment (`CHATFUNNEL__*`, `ALERTS__*`, `SOURCES__LEELOO__*`, `SOURCES__SALEBOT__*`) --
 must be a field of a configspec the code reads there: a source function's, the webhook
-inbox's, the operations and alerts settings, or the schema settings dlt itself reads under
-`[sources.<source>]`. A sub-table of `[sources.<source>]` other than `accounts` is left
-alone: dlt reads resource-level sections such as `[sources.leeloo.people]` there.
+inbox's, the operations and alerts settings. A sub-table of `[sources.<source>]` other than
+`accounts` is left alone: dlt reads its own sections there (`[sources.leeloo.schema]`,
+`[sources.leeloo.data_writer]`, `[sources.leeloo.extract]`, a resource's
+`[sources.leeloo.people]`); a test records every key dlt looks up during a real run and
+finds each of them known.
 
 A secret (a field whose hint is secret, a destination's `credentials`, the alerts hook)
 in `.dlt/config.toml` is refused the same way: dlt never reads secrets from that file.
@@ -31,7 +33,6 @@ from dlt.common.configuration.resolve import resolve_single_provider_value
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.configuration.specs.base_configuration import is_secret_hint
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
-from dlt.common.schema.configuration import SchemaConfiguration
 
 from .accounts import Account
 from .errors import InvalidConfiguration
@@ -100,9 +101,8 @@ def account_keys(spec: SourceSpec) -> dict[str, bool]:
 
 
 def source_keys(spec: SourceSpec) -> dict[str, bool]:
-    """Every key `[sources.<source>]` may hold: an account's, and the schema settings dlt
-    reads there (`naming`, ...)."""
-    return {**spec_fields(SchemaConfiguration), **account_keys(spec)}
+    """Every key `[sources.<source>]` may hold: an account's (an account inherits them all)."""
+    return account_keys(spec)
 
 
 def known_sections() -> dict[tuple[str, ...], dict[str, bool]]:

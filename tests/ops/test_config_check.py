@@ -131,9 +131,10 @@ def test_the_repository_config_and_every_documented_example_pass_the_check() -> 
     assert env_problems(dict.fromkeys(names, "1")) == []
 
 
-@pytest.mark.parametrize("section, key", [("sources.leeloo.people", "anything"), ("sources.salebot", "naming")])
+@pytest.mark.parametrize("section, key", [("sources.leeloo.people", "anything"), ("sources.salebot.schema", "naming"),
+                                          ("sources.leeloo.data_writer", "buffer_max_items")])
 def test_keys_dlt_itself_reads_in_a_source_section_are_not_refused(section: str, key: str) -> None:
-    """A resource-level section and dlt's schema settings live under [sources.<source>] too."""
+    """dlt's own sub-tables of [sources.<source>] (schema, data writer, a resource's) are left alone."""
     from pipelines.configcheck import env_problems, toml_problems
 
     doc = tomllib.loads(f'[{section}]\n{key} = "x"\n')
@@ -164,3 +165,29 @@ def test_a_named_accounts_inbox_and_secret_are_its_own(dlt_env: Path, monkeypatc
     assert shown["webhook_store"].shown != SOURCES["salebot"].settings(Account("salebot"))["webhook_store"]
     assert shown["webhook_secret"].shown == "not set"  # the unnamed account's is never inherited
     assert shown["api_key"].shown == "set (environment)"
+
+
+def test_every_key_dlt_looks_up_in_a_source_section_during_a_run_is_known(
+        emulator, duck_target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check's known keys against dlt's real lookups: spy on the environment provider (dlt
+    asks it first, for every key, at every section it tries) through a whole run."""
+    from dlt.common.configuration.providers.environ import EnvironProvider
+
+    from pipelines.configcheck import NOT_SETTINGS, known_sections
+    from pipelines.lifecycle import run_account
+    from pipelines.options import RunOptions
+
+    emulator(scale=20)
+    asked: set[tuple[tuple[str, ...], str]] = set()
+    original = EnvironProvider.get_value
+
+    def spy(self, key, hint, pipeline_name, *sections):  # type: ignore[no-untyped-def]
+        asked.add((tuple(sections), key))
+        return original(self, key, hint, pipeline_name, *sections)
+
+    monkeypatch.setattr(EnvironProvider, "get_value", spy)
+    assert run_account(RunOptions(source="leeloo", progress="none")).error is None
+    known = known_sections()
+    in_sections = {(s, k) for s, k in asked if s in known}
+    assert {k for s, k in in_sections if s == ("sources", "leeloo")} >= {"api_token", "sweep_runs", "max_requests"}
+    assert {(s, k) for s, k in in_sections if k not in known[s] and k not in NOT_SETTINGS} == set()
