@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .accounts import Account
 from .errors import (
@@ -27,7 +27,7 @@ from .errors import (
     ConfigurationMissing,
     UsageError,
 )
-from .options import RunOptions
+from .options import RunOptions, dataset_name
 from .progress import PROGRESS_MODES
 from .registry import SOURCES
 from .warehouse import DESTINATIONS
@@ -38,11 +38,14 @@ if TYPE_CHECKING:
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    success (also when a request budget stopped a run early: it continues next run)
   {EXIT_FAILED}    a run failed; stderr says what failed and what to do
-  {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown resource, --since in the future)
+  {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown setting or resource, a secret in
+       .dlt/config.toml, --since in the future); what it concerns was not run
   {EXIT_LOCKED}   another run of the same pipeline holds the lock; nothing was done (try later, or --wait)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM) or stopped at --max-runtime; the next run finishes the rest"""
 
 SOURCE_CHOICES = (*SOURCES, "all")
+# commands that read chatfunnel's configuration: it is checked before they do anything
+CHECKED_COMMANDS = frozenset({"run", "transform", "status", "report", "webhook"})
 
 
 def version() -> str:
@@ -87,7 +90,7 @@ def _add_selection(parser: argparse.ArgumentParser, *, what: str) -> None:
                         help="where the data is (default: duckdb, the file chatfunnel.duckdb)")
     parser.add_argument("--account", metavar="NAME[,NAME]",
                         help="only these accounts; 'default' is the unnamed one (default: every configured account)")
-    parser.add_argument("--dataset", metavar="NAME",
+    parser.add_argument("--dataset", metavar="NAME", type=dataset_name,
                         help="dataset (schema) name for a single account (default: leeloo, leeloo_<account>, ...)")
     parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                         help="if another run of the same pipeline holds the lock, wait this long (default: 0, exit 75)")
@@ -157,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="which source (default: all)")
     status.add_argument("--destination", default="duckdb", choices=DESTINATIONS, help="default: duckdb")
     status.add_argument("--account", metavar="NAME[,NAME]", help="only these accounts")
-    status.add_argument("--dataset", metavar="NAME", help="a dataset name given to `run --dataset`")
+    status.add_argument("--dataset", metavar="NAME", type=dataset_name, help="a dataset name given to `run --dataset`")
     status.set_defaults(handler=cmd_status)
 
     from .dashboard import add_report_arguments, report_from_args
@@ -194,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     webhook = sub.add_parser("webhook", help="the Salebot webhook receiver", formatter_class=_formatter,
                              description=_describe("Receive Salebot's message pushes into a durable inbox."))
+    _add_config_command(sub)
     webhook_sub = webhook.add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
     serve = webhook_sub.add_parser("serve", help="accept Salebot message pushes", formatter_class=_formatter)
     add_webhook_arguments(serve)
@@ -326,13 +330,104 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     sources = list(SOURCES) if args.source == "all" else [args.source]
     names = [n.strip() for n in (args.account or "").split(",") if n.strip()] or None
+    refuse_status_of_nothing(args.destination, sources)
     return print_status(args.destination, sources, args.dataset, names)
+
+
+def refuse_status_of_nothing(destination: str, sources: Sequence[str]) -> None:
+    """With no account configured and no DuckDB file here, there is no status to show, and
+    opening the file would create an empty `chatfunnel.duckdb`: say how to configure instead."""
+    if destination != "duckdb" or any(SOURCES[s].is_configured() for s in sources):
+        return
+    from .warehouse import duckdb_file
+
+    path = duckdb_file()
+    if not path.exists():
+        envs = " and/or ".join(SOURCES[s].secret_env(Account(s)) for s in sources)
+        raise ConfigurationMissing(
+            f"Nothing is configured and nothing has been loaded here (no {path.name} in {path.parent}). Set "
+            f"{envs}, or put them in .dlt/secrets.toml (see README, Configuration); `chatfunnel config check` "
+            "shows what is set.", step="config")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(scale=args.scale, directory=args.dir)
+
+
+def _add_config_command(sub: argparse._SubParsersAction) -> None:
+    config = sub.add_parser("config", help="check the configuration and show where each setting comes from",
+                            formatter_class=_formatter,
+                            description=_describe("Check the configuration as every command does before it "
+                                                  "starts, and show what each setting of each account resolved "
+                                                  "to and where it came from (default, config.toml, "
+                                                  "secrets.toml, environment). Secrets are never shown."))
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    check = config_sub.add_parser(
+        "check", help="unknown keys, misplaced secrets, and every resolved setting", formatter_class=_formatter,
+        description=_describe("Print every configured account's settings, [chatfunnel] and [alerts], each "
+                              "with its origin; secrets only as 'set (where)'. Exits 2 when a key names no "
+                              "setting or a secret is in .dlt/config.toml, as every other command would."),
+        epilog="examples:\n  chatfunnel config check\n\n" + EXIT_CODES)
+    check.set_defaults(handler=cmd_config_check)
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """`chatfunnel config check`: the settings, then the problems (exit 2 if any)."""
+    from .configcheck import describe_settings, find_problems, format_settings, problems_message
+
+    problems = find_problems()
+    print(format_settings(describe_settings()))
+    if problems:
+        print(f"chatfunnel: error: {problems_message(problems)}", file=sys.stderr)
+        return EXIT_USAGE
+    print("\nconfiguration OK")
+    return EXIT_OK
+
+
+def check_before(args: argparse.Namespace) -> None:
+    """Refuse a configuration with an unknown key or a misplaced secret before a command
+    that reads it makes any request (exit 2)."""
+    if args.command in CHECKED_COMMANDS:
+        from .configcheck import check_configuration
+
+        check_configuration()
+
+
+class _QuietPipe:
+    """stdout that goes quiet when its reader leaves (`chatfunnel status | head -1`): the
+    command carries on and exits with its own code, without a BrokenPipeError traceback."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def _silence(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())  # what is still buffered goes nowhere, not to a traceback
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def quiet_broken_pipe() -> None:
+    """Install `_QuietPipe` over stdout (once)."""
+    if not isinstance(sys.stdout, _QuietPipe):
+        sys.stdout = _QuietPipe(sys.stdout)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -348,11 +443,13 @@ def _configure_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    quiet_broken_pipe()  # before parsing: --help is output too
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        check_before(args)
         return handler(args) or EXIT_OK
     except ChatfunnelError as exc:
         print(f"chatfunnel: error: {exc}", file=sys.stderr)

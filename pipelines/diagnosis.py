@@ -13,7 +13,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigValueCannotBeCoercedException,
+    ValueNotSecretException,
+)
 from dlt.common.destination.exceptions import DestinationTerminalException, DestinationTransientException
 
 from sources.http import ApiError, ApiUnreachable, AuthError, Forbidden
@@ -24,6 +28,7 @@ from .errors import (
     ConfigurationMissing,
     DestinationFull,
     DestinationUnreachable,
+    InvalidConfiguration,
     LoadFailed,
     SourceFailed,
     SourceRefused,
@@ -155,6 +160,8 @@ def explain(
                                          destination=destination)
         if isinstance(cause, ConfigValueCannotBeCoercedException):
             return invalid_setting(cause, step=step, account=account)
+        if isinstance(cause, ValueNotSecretException):
+            return secret_in_config(cause, step=step)
     database = next((c for c in chain if _database_error(c)), None)
     if database is not None:
         disk = full_disk(disks)
@@ -225,5 +232,16 @@ def invalid_setting(exc: ConfigValueCannotBeCoercedException, *, step: str, acco
              if step == "config" else "the environment variable or .dlt/config.toml entry that sets it")
     return UsageError(
         f"The setting {field} is {short(repr(exc.field_value), 80)}, which is not a valid {kind}. Fix {where}.",
+        step=step,
+    )
+
+
+def secret_in_config(exc: ValueNotSecretException, *, step: str) -> InvalidConfiguration:
+    """dlt's refusal of a secret it found in config.toml, said as what to do (it was 'failed in
+    the config step: ValueNotSecretException ... report the message')."""
+    env = exc.key.replace(".", "__").upper()
+    return InvalidConfiguration(
+        f"{exc.key} is a secret but is set in .dlt/config.toml, where dlt never reads secrets: move it to "
+        f".dlt/secrets.toml (same section) or the environment variable {env}.",
         step=step,
     )

@@ -49,6 +49,10 @@ class ConfigurationMissing(ChatfunnelError):
     exit_code = EXIT_USAGE
 
 
+class InvalidConfiguration(UsageError):
+    """A configured key that names no setting, or a secret where secrets are refused."""
+
+
 class SourceRefused(ChatfunnelError):
     """The API refused the credentials."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -9,6 +11,17 @@ from typing import Any
 from .accounts import Account
 
 PROGRESS_MODES = ("auto", "log", "none")
+DATASET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def dataset_name(value: str) -> str:
+    """A --dataset: a plain lower-case identifier, so that it is the same schema on every
+    destination and never needs quoting (`leeloo.duckdb` is a file, not a dataset)."""
+    if not DATASET_NAME.match(value):
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not a dataset name: use lower-case letters, digits and underscores, starting "
+            "with a letter, at most 63 characters (e.g. leeloo or leeloo_acme)")
+    return value
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import ChatfunnelError
+from ..errors import ChatfunnelError, UsageError
+from ..options import dataset_name
 from .page import FIGURES_ID, SUMMARY_ID, render_page
-from .reading import AccountPage, ReportReader
+from .reading import AccountPage, ReportReader, discover_accounts
 
 # under .chatfunnel/ (git-ignored): the page is ~5 MB and must never land in a commit
 DEFAULT_OUT = ".chatfunnel/dashboard.html"
@@ -96,7 +97,8 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `chatfunnel report`."""
     parser.add_argument("--destination", default="duckdb", choices=("duckdb", "postgres", "filesystem"),
                         help="where the reports are (filesystem: the lake's DuckDB reports file)")
-    parser.add_argument("--dataset", help="only this account's raw dataset (default: every account)")
+    parser.add_argument("--dataset", type=dataset_name,
+                        help="only this account's raw dataset (default: every account)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"HTML file to write (default {DEFAULT_OUT})")
     parser.add_argument("--working-file", action="store_true",
                         help="DuckDB: read the working file instead of the published BI snapshot")
@@ -112,7 +114,10 @@ def report_from_args(args: argparse.Namespace) -> int:
         raise ChatfunnelError(
             f"No reports to show ({exc}). Run `chatfunnel run --destination {args.destination}` first."
         ) from None
+    if dataset:
+        check_dataset(readers[0], dataset)
     page, summary = render_dashboard(readers)
+    keep_existing_page(summary, Path(args.out), readers[0].location)
     out = _write(page, args.out)
     print(f"dashboard: {out.resolve()}")
     for account in summary["accounts"]:
@@ -124,6 +129,25 @@ def report_from_args(args: argparse.Namespace) -> int:
     if not summary["accounts"]:
         print("  no account has loaded anything yet: run `chatfunnel run` first")
     return 0
+
+
+def check_dataset(reader: ReportReader, dataset: str) -> None:
+    """Refuse a --dataset the warehouse does not hold (it drew an empty page over the real one)."""
+    held = [a.dataset for a in discover_accounts(reader)]
+    if dataset not in held:
+        listed = ", ".join(held) if held else "none: nothing has been loaded there yet"
+        raise UsageError(f"No dataset '{dataset}' in {reader.location}. Datasets with an account's data: {listed}.")
+
+
+def keep_existing_page(summary: dict[str, Any], out: Path, location: str) -> None:
+    """A page without a single chart never replaces one that exists: the warehouse read is
+    empty (a new file, the wrong database), not the funnel."""
+    if not summary["charts"] and out.exists():
+        raise ChatfunnelError(
+            f"Nothing to draw from {location}: no account there has loaded any data. {out} was left as it "
+            "was. Check --destination and the warehouse settings (`chatfunnel config check`), or run "
+            "`chatfunnel run` first."
+        )
 
 
 def _block(page: str, block_id: str) -> Any:

@@ -162,6 +162,7 @@ def test_misconfigured_secrets_stop_the_receiver_with_a_message_and_without_the_
     (dlt_env / ".dlt" / "config.toml").write_text(f'[sources.salebot]\nwebhook_secret = "{SECRET}"\n')
     in_config = _refused(dlt_env, env)
     assert in_config.returncode == 2 and "not in config.toml" in in_config.stderr
+    (dlt_env / ".dlt" / "config.toml").unlink()  # a secret there is refused even when the environment has one
     unwritable = _refused(dlt_env, {**env, "SOURCES__SALEBOT__WEBHOOK_SECRET": SECRET}, "--store", "/dev/null/inbox")
     assert unwritable.returncode == 2 and "cannot open the inbox of default" in unwritable.stderr
     for run in (none, short, slashed, shared, in_config, unwritable):
