@@ -22,7 +22,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from emulators.base import EmulatorServer, Knobs
+from emulators.base import ODD_PAGE_KINDS, EmulatorServer, Knobs
 
 
 def add_knob_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +39,13 @@ def add_knob_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mutate-rate", type=float, default=0.0, help="per list request: chance a person writes now")
     g.add_argument("--meta-mode", choices=("page", "filter"), default="page", help="meaning of meta counts")
     g.add_argument("--drift", action="store_true", help="field-shape drift (objects for lists, strings for numbers)")
+    g.add_argument("--odd-page", choices=ODD_PAGE_KINDS, default=None,
+                   help="spoil list pages: envelope key null or missing, list truncated, or a string/number/object")
+    g.add_argument("--odd-page-where", default=None, metavar="ROUTE_OR_GLOB",
+                   help="only this list route (template, with or without GET) or paths matching this glob")
+    g.add_argument("--odd-page-rate", type=float, default=1.0, help="share of the chosen list pages spoiled (seeded)")
+    g.add_argument("--odd-page-times", type=int, default=None, metavar="N",
+                   help="spoil only the next N chosen pages, then answer well again")
 
 
 def knobs_from_args(args: argparse.Namespace, cls: type[Knobs] = Knobs) -> Knobs:
@@ -56,6 +63,10 @@ def knobs_from_args(args: argparse.Namespace, cls: type[Knobs] = Knobs) -> Knobs
         mutate_rate=args.mutate_rate,
         meta_mode=args.meta_mode,
         drift=args.drift,
+        odd_page=args.odd_page,
+        odd_page_where=args.odd_page_where,
+        odd_page_rate=args.odd_page_rate,
+        odd_page_times=args.odd_page_times,
     )
     shared = {f.name for f in dataclasses.fields(Knobs)}
     for f in dataclasses.fields(cls):
