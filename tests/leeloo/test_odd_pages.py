@@ -132,3 +132,25 @@ def test_a_stale_mark_on_a_live_message_is_cleared_when_the_message_is_read_agai
         assert not marked(target)["chat_messages"], "the stale mark came back"
     assert proofs(target)[("chat_messages", newest)] is None, "the ledger says it is live"
     assert_matches_truth(target.warehouse, emu.truth())
+
+
+def test_null_pages_at_random_never_mark_a_live_entity_and_heal(emulator, target: Target, monkeypatch,
+                                                                 capsys) -> None:
+    """Most list pages answer null (and so do most retries: some reads fail whole), over
+    runs with real deletions: at no point is a live entity marked; healed, the warehouse
+    equals the API, its deletions included."""
+    monkeypatch.setenv("SOURCES__LEELOO__SWEEP_RUNS", "1")
+    emu = emulator(scale=40, seed=8)
+    assert run_leeloo(target) == 0
+    emu.simulate(delete={"people": 1, "orders": 2, "communication_channels": 1})
+    emu.knobs.odd_page, emu.knobs.odd_page_rate = "null", 0.6
+    capsys.readouterr()
+    for _ in range(2):
+        assert run_leeloo(target) == 0
+        deleted = emu.truth()["deleted"]
+        wrong = {t: ids - set(map(str, deleted.get(t, ()))) for t, ids in marked(target).items()}
+        assert not any(wrong.values()), f"live entities marked deleted: {wrong}"
+    assert "could not be read whole" in capsys.readouterr().out, "no read failed whole: the test proves little"
+    heal(emu)
+    assert run_leeloo(target) == 0
+    assert_matches_truth(target.warehouse, emu.truth())
