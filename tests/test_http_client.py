@@ -226,9 +226,8 @@ def test_a_body_of_unexpected_shape_is_retried_then_raised_typed() -> None:
 
     app = _Flaky(failures=5, failure=json_response({"status": 1, "data": None}))
     app.route("GET", "/list", app.thing)
-    with app.serve() as url:
-        with pytest.raises(UnexpectedAnswer, match="data is not a list"):
-            ApiClient(url, max_attempts=2).get_json("list", expect=expect)
+    with app.serve() as url, pytest.raises(UnexpectedAnswer, match="data is not a list"):
+        ApiClient(url, max_attempts=2).get_json("list", expect=expect)
     assert app.request_counts()["total"] == 2
 
 

@@ -204,7 +204,8 @@ class Listing:
             elif start > 0:
                 self._unproven("the list moved too much to find the last items taken")
             if not items:
-                # an empty first page is an empty list; any other empty page proves nothing
+                # an empty first page (its counts agree, or the client raised) is an empty list;
+                # any other empty page proves nothing
                 self.complete = not tail and start == 0 and self.problem is None
                 return
             new_items, new_keys = items[reference + 1 :], keys[reference + 1 :]
