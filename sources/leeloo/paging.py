@@ -204,7 +204,7 @@ class Listing:
             elif start > 0:
                 self._unproven("the list moved too much to find the last items taken")
             if not items:
-                # an empty first page (its counts agree, or the client raised) is an empty list;
+                # an empty first page whose counts agree (the client checked them) is an empty list;
                 # any other empty page proves nothing
                 self.complete = not tail and start == 0 and self.problem is None
                 return
