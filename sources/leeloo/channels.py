@@ -173,12 +173,13 @@ def channels_resource(run: LeelooRun) -> DltResource:
                               done=verified | unproven | set(proof.gone) | set(missing), active_since=active_since)
             reasons = [*((c, "missing_checked") for c in missing), *((c, "follow_ups") for c in plan.follow_ups),
                        *((c, "swept") for c in plan.due)]
+            marks = stored.channels_with_marked_messages()
             tasks = []
             for channel_id, reason in reasons:
                 entry = ledger.get(channel_id)
                 until = to_utc(entry.mark) if entry is not None and entry.mark else None
-                tasks.append(Read(channel_id, until - run.overlap if until else None, until, until,
-                                  known=True, reason=reason))
+                back_to = None if channel_id in marks or until is None else until - run.overlap
+                tasks.append(Read(channel_id, back_to, until, until, known=True, reason=reason))
             return tasks
 
         try:
