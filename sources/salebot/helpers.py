@@ -52,6 +52,16 @@ def clients_page_problem(body: Any) -> str | None:
     return list_problem(body["clients"])
 
 
+def history_problem(body: Any) -> str | None:
+    """Why an answer is not a client's history (None: it is, or the client is gone). A null
+    `result` read as "no messages" would move the client's history past messages never loaded."""
+    if client_not_found(body) or isinstance(body, list):
+        return None
+    if not isinstance(body, dict) or "result" not in body:
+        return "the answer has no result list"
+    return list_problem(body["result"])
+
+
 def orders_problem(body: Any) -> str | None:
     """Why an answer is not a client's order ids (None: it is, or the client is gone).
     An absent or null list would read as "no orders" and prove every known order gone."""
@@ -207,7 +217,8 @@ class SalebotApi:
         paging): it is split in two overlapping halves until each fits or is one day.
         """
         body = self.get(
-            settings.GET_HISTORY, client_id=client_id, limit=limit, start_date=day(start), stop_date=day(stop)
+            settings.GET_HISTORY, history_problem, client_id=client_id, limit=limit, start_date=day(start),
+            stop_date=day(stop),
         )
         if client_not_found(body):
             return None
@@ -355,6 +366,8 @@ def read_client(
             messages = api.history(cid, task.start, task.stop, history_limit)
         except ActionDenied:
             pass
+        except UnexpectedAnswer as exc:  # a history of unexpected shape: not read, not empty
+            out.problems.append(str(exc))
         else:
             if messages is None:
                 out.gone = True
