@@ -143,8 +143,7 @@ def channels_resource(run: LeelooRun) -> DltResource:
                 chains.clear()
             counts["messages_deleted"] += len(messages.gone)
             yield from proof_rows(messages)
-            messages.seen.clear()
-            messages.gone.clear()
+            messages.clear()
 
         def flush() -> Iterator[Any]:
             yield from channels_batch()
