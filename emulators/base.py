@@ -34,12 +34,21 @@ Knob behaviours applied by :meth:`EmulatorApp.dispatch` to every *API* route
 (routes registered with ``api=True``, the default), in this order:
 authorisation (401) -> rate limit (429) -> ``error_rate``
 (500/502/503 HTML) -> ``bad_status_rate`` (200 + ``{"status": 0, ...}``) ->
-handler -> latency (the answer leaves ``latency_ms`` after the request came).
+handler -> odd pages (list routes) -> latency (the answer leaves ``latency_ms`` after the request came).
 ``page_cap``/``short_pages`` are applied by :meth:`EmulatorApp.page`, which list
 handlers call; ``sort``, ``mutate_rate``, ``meta_mode`` and
 ``drift`` are interpreted by each emulator, and so are the clock knobs
 (``clock_offset_hours``, ``clock_zone_label_hours``: read the API's "now" with
 :func:`api_clock_ms`; :func:`http_date_seconds` moves the ``Date`` header).
+
+Odd pages (``odd_page``, ``odd_page_where``, ``odd_page_rate``, ``odd_page_times``) are
+applied here, once for every emulator, to the answers of *list* routes: a route is a
+list when it is registered with ``items=`` naming the keys that lead to its list (Leeloo's
+people: ``("data",)``; its connections: ``("data", "connections")``; Salebot's
+``get_clients``: ``("clients",)``). A successful answer of a chosen list route is then
+spoiled after the handler built it: its envelope key ``null`` or missing, its list cut
+short (the rest of the answer, ``meta`` included, unchanged), or its list replaced by a
+string, a number or an object. ``GET /__admin/odd-pages`` lists what was served.
 
 Admin routes (no auth, never counted, identical for every emulator):
 
@@ -49,6 +58,8 @@ Admin routes (no auth, never counted, identical for every emulator):
 - ``GET  /__admin/knobs``, ``POST /__admin/knobs`` (JSON object of knob fields)
 - ``POST /__admin/simulate`` (JSON kwargs for :meth:`EmulatorApp.simulate`)
 - ``GET  /__admin/truth``
+- ``GET  /__admin/odd-pages`` -> ``[{"endpoint", "kind", "query"}]``, every odd page
+  served since the last reset, in order
 """
 from __future__ import annotations
 
@@ -56,6 +67,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime as _dt
+import fnmatch
 import http.server
 import json
 import math
@@ -70,6 +82,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
+    "ODD_PAGE_KINDS",
     "EmulatorApp",
     "EmulatorServer",
     "HTTPError",
@@ -80,10 +93,14 @@ __all__ = [
     "iso_ms",
     "json_response",
     "parse_iso",
+    "spoil_page",
 ]
 
 SORT_MODES = ("desc", "asc", "random")
 META_MODES = ("page", "filter")
+# how a list page goes wrong: its envelope key null or absent, its list cut short while the
+# rest of the answer (meta) still tells the real counts, or another JSON shape where the list is
+ODD_PAGE_KINDS = ("null", "missing", "truncated", "string", "number", "object")
 
 
 @dataclass
@@ -109,13 +126,20 @@ class Knobs:
     # (its stamps move by N hours, its Date header, written by the web server, does not)
     clock_offset_hours: float = 0.0
     clock_zone_label_hours: float = 0.0
+    odd_page: str | None = None  # None, or one of ODD_PAGE_KINDS: how a chosen list page is spoiled
+    # which list pages: None = every list route; else a route template with or without the method
+    # ("GET /api/v2/people", "/api/{api_key}/get_clients") or a glob over the concrete path
+    odd_page_where: str | None = None
+    odd_page_rate: float = 1.0  # share of the chosen list pages spoiled (drawn from the seed: reproducible)
+    odd_page_times: int | None = None  # spoil only this many more pages (counts down; 0 = healed); None: no end
 
     def validate(self) -> None:
         if self.sort not in SORT_MODES:
             raise ValueError(f"sort must be one of {SORT_MODES}, not {self.sort!r}")
         if self.meta_mode not in META_MODES:
             raise ValueError(f"meta_mode must be one of {META_MODES}, not {self.meta_mode!r}")
-        for name in ("error_rate", "bad_status_rate", "mutate_rate"):
+        self._validate_odd_page()
+        for name in ("error_rate", "bad_status_rate", "mutate_rate", "odd_page_rate"):
             v = getattr(self, name)
             if not 0.0 <= float(v) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], not {v!r}")
@@ -129,6 +153,17 @@ class Knobs:
             raise ValueError("clock_offset_hours must be within [-48, 48]")
         if not -12 <= float(self.clock_zone_label_hours) <= 14:
             raise ValueError("clock_zone_label_hours must be within [-12, 14] (a time zone)")
+
+    def _validate_odd_page(self) -> None:
+        """The odd-page knobs arrive as JSON from the admin route: check their types too."""
+        if self.odd_page is not None and self.odd_page not in ODD_PAGE_KINDS:
+            raise ValueError(f"odd_page must be one of {ODD_PAGE_KINDS} or null, not {self.odd_page!r}")
+        if self.odd_page_where is not None and not isinstance(self.odd_page_where, str):
+            raise ValueError(f"odd_page_where must be a route template, a path glob or null, "
+                             f"not {self.odd_page_where!r}")
+        times = self.odd_page_times
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
+            raise ValueError(f"odd_page_times must be an integer >= 0 or null, not {times!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -198,6 +233,62 @@ def parse_iso(value: str, *, end_of_day: bool = False) -> int:
         v = v[:-1] + "+00:00"
     d = _dt.datetime.fromisoformat(v)
     return to_ms(d)
+
+
+# --------------------------------------------------------------------------- odd pages
+
+
+def odd_page_chosen(where: str | None, endpoint: str, path: str) -> bool:
+    """Whether a list answer of ``endpoint`` (``"GET /route/{template}"``) at the concrete
+    ``path`` is one ``odd_page_where`` chooses: None chooses every list route; a template
+    matches with or without its method; anything else is a glob over the path (so a test
+    can aim at one channel's messages: ``/api/v2/communication-channels/abc*/chat-messages``)."""
+    if where is None:
+        return True
+    template = endpoint.split(" ", 1)[1]
+    return where in (endpoint, template) or fnmatch.fnmatchcase(path, where)
+
+
+def _list_at(body: Any, items: tuple[str, ...]) -> tuple[dict, list] | None:
+    """The object holding the list ``items`` leads to, and the list; None when the answer
+    has none there (an error envelope, ``client_not_found``)."""
+    parent = body
+    for key in items[:-1]:
+        parent = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(parent, dict) or not isinstance(parent.get(items[-1]), list):
+        return None
+    return parent, parent[items[-1]]
+
+
+def spoil_page(body: Any, items: tuple[str, ...], kind: str) -> bool:
+    """Spoil a list answer in place as ``kind`` says; False (nothing changed) when the answer
+    holds no list at ``items`` or, for ``truncated``, an empty one (nothing to cut).
+
+    ``null``/``missing`` act on the envelope key (``items[0]``: Leeloo's ``data`` even when the
+    list sits below it, Salebot's ``clients``/``result``/``order_id``); the others on the list:
+    ``truncated`` keeps its first half (rounded down: a page of one comes back empty), ``string``
+    sends it JSON-encoded a second time, ``number`` sends its length, ``object`` sends it keyed
+    by position (``{"0": item, ...}``, as PHP encodes an array with gaps)."""
+    found = _list_at(body, items)
+    if found is None or (kind == "truncated" and not found[1]):
+        return False
+    parent, page = found
+    key = items[-1]
+    if kind == "null":
+        body[items[0]] = None
+    elif kind == "missing":
+        del body[items[0]]
+    elif kind == "truncated":
+        parent[key] = page[: len(page) // 2]
+    elif kind == "string":
+        parent[key] = json.dumps(page, ensure_ascii=False)
+    elif kind == "number":
+        parent[key] = len(page)
+    elif kind == "object":
+        parent[key] = {str(i): item for i, item in enumerate(page)}
+    else:
+        raise ValueError(f"odd_page must be one of {ODD_PAGE_KINDS}, not {kind!r}")
+    return True
 
 
 # --------------------------------------------------------------------------- request/response
@@ -273,6 +364,7 @@ class Route:
     regex: re.Pattern
     handler: Callable[[Request], Any]
     api: bool
+    items: tuple[str, ...] | None = None  # a list route: the keys leading to its list
 
 
 def _compile_template(template: str) -> re.Pattern:
@@ -324,13 +416,19 @@ class EmulatorApp:
         self._rate_window: collections.deque = collections.deque()
         self._rate_lock = threading.Lock()
         self._routes: list[Route] = []
+        # odd pages draw from their own stream, so turning them on moves no other knob's dice
+        self._odd_rng = random.Random(seed ^ 0x0DDA6E)
+        self._odd_lock = threading.Lock()
+        self._odd_log: list[dict] = []
         self._register_admin()
 
     # ---- routing
-    def route(self, method: str, template: str, handler: Callable[[Request], Any], *, api: bool = True) -> None:
+    def route(self, method: str, template: str, handler: Callable[[Request], Any], *, api: bool = True,
+              items: tuple[str, ...] | None = None) -> None:
         """Register ``handler`` for ``method`` + path ``template`` (``{name}``
-        segments become ``req.params[name]``). First registered match wins."""
-        self._routes.append(Route(method.upper(), template, _compile_template(template), handler, api))
+        segments become ``req.params[name]``). First registered match wins. ``items`` marks
+        a list route (the keys leading to its list), the routes the odd-page knobs spoil."""
+        self._routes.append(Route(method.upper(), template, _compile_template(template), handler, api, items))
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict, bool]:
         path_matched = False
@@ -427,6 +525,15 @@ class EmulatorApp:
             self._by_status.clear()
         with self._rate_lock:
             self._rate_window.clear()
+        with self._odd_lock:
+            self._odd_log.clear()
+
+    def odd_pages(self) -> list[dict]:
+        """Every odd page served since the last reset, in order: ``{"endpoint"`` (the route
+        template, so no secret of a path), ``"kind"``, ``"query"`` (first value of each
+        parameter)``}``."""
+        with self._odd_lock:
+            return [dict(e) for e in self._odd_log]
 
     def _rate_check(self) -> int | None:
         """None when allowed (and recorded), else seconds until a slot frees."""
@@ -490,8 +597,39 @@ class EmulatorApp:
         except HTTPError as e:
             return self._error(e.status, e.message)
         if isinstance(out, Response):
-            return out
+            return self._maybe_spoil(route, req, out)
+        self._spoil(route, req, out)  # list answers are built fresh per request: spoiled in place
         return json_response(out)
+
+    def _maybe_spoil(self, route: Route, req: Request, resp: Response) -> Response:
+        """A pre-serialised list answer, spoiled when the odd-page knobs choose it."""
+        if route.items is None or self.knobs.odd_page is None or resp.status != 200:
+            return resp
+        body = json.loads(resp.body.decode("utf-8"))
+        if not self._spoil(route, req, body):
+            return resp
+        return json_response(body, resp.status, resp.headers)
+
+    def _spoil(self, route: Route, req: Request, body: Any) -> bool:
+        """Apply ``odd_page`` to one list answer when the knobs choose it: the route is
+        chosen by ``odd_page_where``, times are left, the seeded draw falls within
+        ``odd_page_rate``. Counts the time down and logs the page; True when spoiled."""
+        k = self.knobs
+        kind = k.odd_page
+        if kind is None or route.items is None or not odd_page_chosen(k.odd_page_where, req.endpoint, req.path):
+            return False
+        with self._odd_lock:
+            if k.odd_page_times is not None and k.odd_page_times <= 0:
+                return False
+            if float(k.odd_page_rate) < 1.0 and self._odd_rng.random() >= float(k.odd_page_rate):
+                return False
+            if not spoil_page(body, route.items, kind):
+                return False
+            if k.odd_page_times is not None:
+                k.odd_page_times -= 1
+            self._odd_log.append({"endpoint": req.endpoint, "kind": kind,
+                                  "query": {name: v[0] for name, v in req.query.items() if v}})
+        return True
 
     # ---- admin
     def _register_admin(self) -> None:
@@ -501,6 +639,7 @@ class EmulatorApp:
         self.route("POST", "/__admin/knobs", self._admin_knobs, api=False)
         self.route("POST", "/__admin/simulate", self._admin_simulate, api=False)
         self.route("GET", "/__admin/truth", lambda r: self.truth(), api=False)
+        self.route("GET", "/__admin/odd-pages", lambda r: self.odd_pages(), api=False)
 
     def _admin_body(self, req: Request) -> dict:
         try:

@@ -22,7 +22,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from emulators.base import EmulatorServer, Knobs
+from emulators.base import ODD_PAGE_KINDS, EmulatorServer, Knobs
 
 
 def add_knob_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +43,13 @@ def add_knob_arguments(parser: argparse.ArgumentParser) -> None:
                    help="the API's clock is H hours ahead of this machine's (negative: behind)")
     g.add_argument("--clock-zone-label-hours", type=float, default=0.0, metavar="N",
                    help="the API writes the local time of UTC+N labelled Z (e.g. 3: Moscow time with a Z)")
+    g.add_argument("--odd-page", choices=ODD_PAGE_KINDS, default=None,
+                   help="spoil list pages: envelope key null or missing, list truncated, or a string/number/object")
+    g.add_argument("--odd-page-where", default=None, metavar="ROUTE_OR_GLOB",
+                   help="only this list route (template, with or without GET) or paths matching this glob")
+    g.add_argument("--odd-page-rate", type=float, default=1.0, help="share of the chosen list pages spoiled (seeded)")
+    g.add_argument("--odd-page-times", type=int, default=None, metavar="N",
+                   help="spoil only the next N chosen pages, then answer well again")
 
 
 def knobs_from_args(args: argparse.Namespace, cls: type[Knobs] = Knobs) -> Knobs:
@@ -62,6 +69,10 @@ def knobs_from_args(args: argparse.Namespace, cls: type[Knobs] = Knobs) -> Knobs
         drift=args.drift,
         clock_offset_hours=getattr(args, "clock_offset_hours", 0.0),
         clock_zone_label_hours=getattr(args, "clock_zone_label_hours", 0.0),
+        odd_page=args.odd_page,
+        odd_page_where=args.odd_page_where,
+        odd_page_rate=args.odd_page_rate,
+        odd_page_times=args.odd_page_times,
     )
     shared = {f.name for f in dataclasses.fields(Knobs)}
     for f in dataclasses.fields(cls):

@@ -17,6 +17,7 @@ from emulators.leeloo.knobs import LeelooKnobs
 AUTH_HEADERS = ("X-Leeloo-AuthToken", "X-Leeloo-Auth-Token")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+DATA = ("data",)  # where a list route's list sits (the odd-page knobs spoil it there)
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -81,27 +82,28 @@ class LeelooEmulator(EmulatorApp):
         self._order_cache: dict = {}
         route = self.route
         v2 = "/api/v2"
-        route("GET", f"{v2}/people", self.people_list)
+        # list routes name where their list sits (``items``): the odd-page knobs act on those
+        route("GET", f"{v2}/people", self.people_list, items=DATA)
         route("GET", f"{v2}/people/{{id}}", self.person_get)
-        route("GET", f"{v2}/communication-channels", self.channels_list)
-        route("GET", f"{v2}/communication-channels/{{id}}/chat-messages", self.chat_messages)
+        route("GET", f"{v2}/communication-channels", self.channels_list, items=DATA)
+        route("GET", f"{v2}/communication-channels/{{id}}/chat-messages", self.chat_messages, items=DATA)
         route("GET", f"{v2}/communication-channels/{{id}}/person", self.channel_person)
         route("GET", f"{v2}/communication-channels/{{person_id}}/{{id}}", self.channel_person_ru)
-        route("GET", f"{v2}/orders", self.orders_list)
+        route("GET", f"{v2}/orders", self.orders_list, items=DATA)
         route("GET", f"{v2}/orders/{{id}}", self.order_get)
-        route("GET", f"{v2}/tunnels", self.tunnels_list)
+        route("GET", f"{v2}/tunnels", self.tunnels_list, items=DATA)
         route("GET", f"{v2}/tunnels/stats", self.tunnels_stats)
         route("GET", f"{v2}/tunnels/{{id}}", self.tunnel_get)
         route("GET", f"{v2}/tunnels/{{id}}/stats", self.tunnel_stats)
-        route("GET", f"{v2}/users", self.users_list)
+        route("GET", f"{v2}/users", self.users_list, items=DATA)
         route("GET", f"{v2}/users/{{id}}", self.user_get)
-        route("GET", f"{v2}/tags", self.tags_list)
-        route("GET", f"{v2}/connections", self.connections_list)
-        route("GET", f"{v2}/categories/templates", self.categories_list)
-        route("GET", f"{v2}/categories/templates/{{id}}", self.templates_list)
-        route("GET", "/api/v1/accounts", self.v1_accounts)
+        route("GET", f"{v2}/tags", self.tags_list, items=DATA)
+        route("GET", f"{v2}/connections", self.connections_list, items=("data", "connections"))
+        route("GET", f"{v2}/categories/templates", self.categories_list, items=("data", "categories"))
+        route("GET", f"{v2}/categories/templates/{{id}}", self.templates_list, items=("data", "templates"))
+        route("GET", "/api/v1/accounts", self.v1_accounts, items=DATA)
         route("GET", "/api/v1/accounts/{id}", self.v1_account_get)
-        route("GET", "/api/v1/accounts/{id}/chat-messages", self.v1_chat_messages)
+        route("GET", "/api/v1/accounts/{id}/chat-messages", self.v1_chat_messages, items=DATA)
 
     def clock_ms(self) -> int:
         """The API's "now" (the clock knobs), read when asked: a knob changed later applies."""

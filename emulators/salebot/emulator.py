@@ -89,6 +89,8 @@ ACTIONS = (
     "get_messages",
     "get_variables",
 )
+# the list actions and the key their list sits under (the odd-page knobs spoil it there)
+LIST_ITEMS = {"get_clients": ("clients",), "get_history": ("result",), "get_orders": ("order_id",)}
 _FIRST_NAMES = ["Ольга", "Елена", "Иван", "Пётр", "Анна", "Мария", "Алексей", "Дмитрий", "Сергей", "Наталья"]
 _CLIENT_TEXTS = [
     "Здравствуйте",
@@ -171,8 +173,9 @@ class SalebotEmulator(EmulatorApp):
         prefix = "/api/{api_key}/"
         for action in ACTIONS:
             handler = self._permitted(action, getattr(self, "_h_" + action))
-            self.route("GET", prefix + action, handler)
-            self.route("POST", prefix + action, handler)  # Salebot accepts both
+            items = LIST_ITEMS.get(action)
+            self.route("GET", prefix + action, handler, items=items)
+            self.route("POST", prefix + action, handler, items=items)  # Salebot accepts both
         self.route("GET", "/__admin/webhook", lambda r: self._admin_webhook_get(), api=False)
         self.route("POST", "/__admin/webhook", self._admin_webhook_set, api=False)
 
