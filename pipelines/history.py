@@ -22,6 +22,10 @@ A source declares its kept tables as `KEPT_ON_REFRESH` (see `KeptTable`). Two ki
   source's reset memory numbers from 0 again) the kept rows are renumbered below 0, in
   their order, so the next changes cannot overwrite them.
 
+* columns (`columns` set): observed columns of a table the refresh reloads (Salebot's
+  `orders.first_seen_at`): the kept values are written over the refreshed rows, and the
+  source's memory of them (`carry`) is set to the same, so its next row keeps them.
+
 A kept row whose entity (its tunnel, its order) the refreshed table does not hold waits
 in the copy, and comes back after a later load reads the entity again: a budget-stopped
 refresh loses nothing. `--drop-history` drops the tables and any copy instead.
@@ -29,6 +33,7 @@ refresh loses nothing. `--drop-history` drops the tables and any copy instead.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +56,8 @@ class KeptTable:
     order_by: str = "observed_at"  # the newest kept change of an entity is the last by this
     sequence: str | None = None  # a per-entity sequence number in the key, renumbered
     observed: str = "observed_at"  # when a run saw the row: with a sequence, part of its identity
+    columns: tuple[str, ...] = ()  # only these observed columns of a reloaded table are kept
+    carry: str | None = None  # "module:function(client, {entity: {column: value}})": the source's memory
 
     @property
     def aside(self) -> str:
@@ -64,6 +71,7 @@ def kept_tables(declared: Sequence[Mapping[str, Any]]) -> tuple[KeptTable, ...]:
         values = dict(item)
         values["key"] = tuple(values["key"])
         values["transitions"] = tuple(tuple(pair) for pair in values.get("transitions", ()))
+        values["columns"] = tuple(values.get("columns", ()))
         tables.append(KeptTable(**values))
     return tuple(tables)
 
@@ -158,7 +166,8 @@ def set_aside(pipeline: dlt.Pipeline, declared: Sequence[KeptTable]) -> None:
                 continue
             aside = sql.columns(kept.aside)
             if not aside:
-                sql.run(f"create table {sql.name(kept.aside)} as select * from {sql.name(kept.table)}")
+                chosen = ", ".join(_q(c) for c in (*kept.key, *kept.columns)) if kept.columns else "*"
+                sql.run(f"create table {sql.name(kept.aside)} as select {chosen} from {sql.name(kept.table)}")
                 continue
             common = ", ".join(_q(c) for c in columns if c in aside)
             sql.run(f"insert into {sql.name(kept.aside)} ({common}) select {common} from {sql.name(kept.table)} t "
@@ -208,7 +217,9 @@ def _restore_one(sql: _Sql, kept: KeptTable, columns: list[str]) -> tuple[int, i
     table, aside = sql.name(kept.table), sql.name(kept.aside)
     ready = _has_parent(sql, kept, "k")
     restored = sql.scalar(f"select count(*) from {aside} k where {ready}")
-    if kept.transitions:
+    if kept.columns:
+        _put_back_columns(sql, kept)
+    elif kept.transitions:
         _put_back_changes(sql, kept, columns)
     else:
         restored = sql.scalar(f"select count(*) from {aside} k where {ready} and not exists "
@@ -221,6 +232,23 @@ def _restore_one(sql: _Sql, kept: KeptTable, columns: list[str]) -> tuple[int, i
     if not waiting:
         sql.run(f"drop table {aside}")
     return restored, waiting
+
+
+def _put_back_columns(sql: _Sql, kept: KeptTable) -> None:
+    """Kept observed values over the refreshed rows, and into the source's memory."""
+    table, aside = sql.name(kept.table), sql.name(kept.aside)
+    entity = _q(kept.entity)
+    ready = _has_parent(sql, kept, "k")
+    sets = ", ".join(f"{_q(c)} = (select k.{_q(c)} from {aside} k where k.{entity} = t.{entity})"
+                     for c in kept.columns)
+    sql.run(f"update {table} as t set {sets} where exists (select 1 from {aside} k where k.{entity} = t.{entity})")
+    if kept.carry is None:
+        return
+    listed = ", ".join(f"k.{_q(c)}" for c in kept.columns)
+    rows = sql.client.execute_sql(f"select k.{entity}, {listed} from {aside} k where {ready}") or []
+    values = {str(r[0]): dict(zip(kept.columns, r[1:], strict=True)) for r in rows}
+    module, _, function = kept.carry.partition(":")
+    getattr(importlib.import_module(module), function)(sql.client, values)
 
 
 def _put_back_changes(sql: _Sql, kept: KeptTable, columns: list[str]) -> None:

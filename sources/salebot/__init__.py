@@ -68,6 +68,8 @@ KEPT_ON_REFRESH: tuple[dict[str, object], ...] = (
      "noun": "changes", "order_by": "change_seq", "sequence": "change_seq",
      "transitions": (("old_status", "new_status"), ("old_status_name", "new_status_name"),
                      ("old_state_id", "new_state_id"))},
+    {"table": "orders", "key": ("id",), "entity": "id", "parent": "orders", "noun": "first sightings",
+     "columns": ("first_seen_at", "created_after"), "carry": "sources.salebot.memory:carry_first_sightings"},
 )
 DELETION_CASCADES: tuple[tuple[str, str, str], ...] = (
     ("messages", "client_id", "clients"),

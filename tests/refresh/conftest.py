@@ -3,8 +3,7 @@ and tests/salebot)."""
 
 import pytest
 
-from tests.leeloo.conftest import Target
-from tests.leeloo.conftest import duck_target, emulator, pg_target, target  # noqa: F401 - fixtures
+from tests.leeloo.conftest import Target, duck_target, emulator, pg_target, target  # noqa: F401 - fixtures
 from tests.salebot.conftest import emu  # noqa: F401 - fixtures
 from tests.warehouse import Warehouse
 

@@ -29,6 +29,16 @@ def live_orders(target: Target) -> dict[int, tuple]:
         "select id, status, state_id from {ds}.orders where deleted_at is null")}
 
 
+def sightings(target: Target) -> dict[int, tuple]:
+    """Per order: when a run first saw it, and the client's full read it was created after."""
+    return {int(i): (seen, after) for i, seen, after in target.warehouse.query(
+        "select id, first_seen_at, created_after from {ds}.orders")}
+
+
+def report(target: Target, name: str) -> list[tuple]:
+    return target.warehouse.query(f'select * from "{target.dataset}_reports".{name} order by 1, 2')
+
+
 def assert_chains_end_in_truth(target: Target, truth: dict[str, Any]) -> None:
     """Per order, each change starts where the one before ended, the first from nothing,
     and the last is the order as the API has it now."""
@@ -51,15 +61,19 @@ def test_full_refresh_keeps_every_change_and_the_next_ones_follow(emu: SalebotEm
         assert run(sb_target) == 0
     before = stored_changes(sb_target)
     assert len(before) > len(emu.truth()["orders"]), "some orders changed: there is history to keep"
-    timing = sb_target.warehouse.query(f'select * from "{sb_target.dataset}_reports".order_timing order by 1, 2')
+    seen = sightings(sb_target)
+    assert any(after is not None for _, after in seen.values()), "orders created between runs"
+    timing, activity = report(sb_target, "order_timing"), report(sb_target, "daily_activity")
     capsys.readouterr()
 
     assert run(sb_target, "--full-refresh") == 0
     out = capsys.readouterr().out
-    assert f"kept (the API cannot give it back): order_status_changes ({len(before)} changes)" in out, out
+    assert (f"kept (the API cannot give it back): order_status_changes ({len(before)} changes), "
+            f"orders ({len(seen)} first sightings)") in out, out
     assert stored_changes(sb_target) == before, "every change, in its order, as it was observed"
-    assert sb_target.warehouse.query(
-        f'select * from "{sb_target.dataset}_reports".order_timing order by 1, 2') == timing
+    assert sightings(sb_target) == seen
+    assert report(sb_target, "order_timing") == timing
+    assert report(sb_target, "daily_activity") == activity
     assert_chains_end_in_truth(sb_target, emu.truth())
 
     emu.simulate(status_changes=6)
@@ -67,3 +81,4 @@ def test_full_refresh_keeps_every_change_and_the_next_ones_follow(emu: SalebotEm
     after = stored_changes(sb_target)
     assert set(before) < set(after), "the next changes are added, none overwrites a kept one"
     assert_chains_end_in_truth(sb_target, emu.truth())
+    assert sightings(sb_target) == seen, "the source's memory kept the first sightings too"
