@@ -1,7 +1,7 @@
 """`--full-refresh` on Leeloo re-reads everything and keeps what the API cannot give back:
 the tunnel stats snapshots of earlier days and the observed order status changes, with the
 reports built on them; `--drop-history` drops those too, and says so first. DuckDB and
-Postgres, the real CLI over the emulator."""
+Postgres, the real CLI over the emulator; the days are the run's clock, set per run."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ import sources.leeloo.reference as reference
 from emulators.leeloo import LeelooEmulator
 from pipelines.cli import main
 from sources.leeloo.times import to_utc
-from tests.crash.harness import run_and_kill
 from tests.leeloo.conftest import Target, run_leeloo
 from tests.leeloo.truth import mismatches
 from tests.transforms.truth import COUNTERS
 
-DAYS = 3
+DAYS = 2
 
 
 def snapshot(truth: dict[str, Any]) -> dict[str, tuple]:
@@ -71,8 +70,8 @@ def assert_history_of_truth(target: Target, truth: dict[str, Any]) -> None:
         assert news[-1] == current[order_id], f"{order_id}: {rows}"
 
 
-def test_full_refresh_keeps_snapshots_and_changes(emulator, target: Target, monkeypatch, capsys) -> None:
-    emu = emulator(scale=40)
+def test_full_refresh_keeps_history_and_drop_history_drops_it(emulator, target: Target, monkeypatch, capsys) -> None:
+    emu = emulator(scale=20)
     now = datetime.now(timezone.utc)
     earlier = days_of_history(emu, target, monkeypatch, now)
     args = ["run", "leeloo", *target.cli_args(), "--progress", "none"]
@@ -97,18 +96,19 @@ def test_full_refresh_keeps_snapshots_and_changes(emulator, target: Target, monk
     assert not {t for t in target.warehouse.tables() if t.startswith("_chatfunnel_kept_")}, "the copy is gone"
 
     moved = emu.simulate(payments=3, status_changes=3)  # the memory of statuses survived too
-    assert main(args) == 0
+    assert run_leeloo(target) == 0
     truth = emu.truth()
     assert_history_of_truth(target, truth)
     assert changes < stored_changes(target)
-    assert len(stored_changes(target)) == len(changes) + len(moved["payments"]) + len(moved["status_changes"])
+    moved_ids = {p["id"] for p in moved["payments"]} | {c["id"] for c in moved["status_changes"]}
+    assert len(stored_changes(target)) == len(changes) + len(moved_ids), "one change per moved order"
+    assert_drop_history_drops_it(emu, target, now, capsys)
 
 
-def test_drop_history_says_what_it_drops(emulator, target: Target, monkeypatch, capsys) -> None:
-    emu = emulator(scale=30)
-    now = datetime.now(timezone.utc)
-    earlier = days_of_history(emu, target, monkeypatch, now)
-    changes = stored_changes(target)
+def assert_drop_history_drops_it(emu: LeelooEmulator, target: Target, now: datetime,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`--drop-history`: refused alone; with --full-refresh it says what it drops, then drops it."""
+    snapshots, changes = len(stored_snapshots(target)), len(stored_changes(target))
     capsys.readouterr()
     assert main(["run", "leeloo", *target.cli_args(), "--progress", "none", "--drop-history"]) == 2
     assert "--drop-history drops history only as part of --full-refresh" in capsys.readouterr().err
@@ -117,33 +117,11 @@ def test_drop_history_says_what_it_drops(emulator, target: Target, monkeypatch, 
     out = capsys.readouterr().out
     first, _, rest = out.partition("\n")
     assert first.startswith("leeloo: --drop-history drops tunnel_stats (snapshots), order_status_changes (changes)")
-    assert (f"dropped (--drop-history): order_status_changes ({len(changes)} changes), "
-            f"tunnel_stats ({len(earlier)} snapshots)") in rest, out
+    assert (f"dropped (--drop-history): order_status_changes ({changes} changes), "
+            f"tunnel_stats ({snapshots} snapshots)") in rest, out
+    assert "kept (" not in out
     truth = emu.truth()
     assert stored_snapshots(target) == {(t, now.date()): c for t, c in snapshot(truth).items()}
     assert {(r[1], r[2]) for r in stored_changes(target)} == {(None, o["status"]) for o in truth["orders"]}
     assert len(stored_changes(target)) == len(truth["orders"])
     assert not mismatches(target.warehouse, truth)
-
-
-def test_a_kill_during_the_refresh_loses_no_history(emulator, target: Target, monkeypatch, capsys) -> None:
-    emu = emulator(scale=60)
-    now = datetime.now(timezone.utc)
-    earlier = days_of_history(emu, target, monkeypatch, now)
-    changes = stored_changes(target)
-    name = ("chatfunnel_leeloo" if target.destination == "duckdb"
-            else f"chatfunnel_leeloo_postgres_{target.dataset}")
-    args = ["run", "leeloo", *target.cli_args(), "--progress", "none", "--no-transform"]
-    for point in ("load-between-jobs", "reconcile"):
-        kill = run_and_kill([*args, "--full-refresh"], name, point, delay=0.0)
-        capsys.readouterr()
-        assert run_leeloo(target) == 0  # the next run, plain, finishes what the refresh left
-        out = capsys.readouterr().out
-        if kill is not None:
-            assert f"killed during its {kill.landed} step" in out, out
-        kept = {k: v for k, v in stored_snapshots(target).items() if k[1] < now.date()}
-        assert kept == earlier, f"after a kill at {point}"
-        assert changes <= stored_changes(target), f"after a kill at {point}"
-        assert_history_of_truth(target, emu.truth())
-        assert not {t for t in target.warehouse.tables() if t.startswith("_chatfunnel_kept_")}
-    assert not mismatches(target.warehouse, emu.truth())
