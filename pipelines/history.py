@@ -63,6 +63,11 @@ class KeptTable:
     def aside(self) -> str:
         return PREFIX + self.table
 
+    @property
+    def label(self) -> str:
+        """What is kept, as a person reads it: the table, or its kept columns."""
+        return self.table if not self.columns else f"{self.table}.{'/'.join(self.columns)}"
+
 
 def kept_tables(declared: Sequence[Mapping[str, Any]]) -> tuple[KeptTable, ...]:
     """The source's declarations as `KeptTable`s."""
@@ -103,7 +108,7 @@ class HistoryReport:
 
 def what_is_lost(kept: Sequence[KeptTable]) -> str:
     """One sentence naming what `--drop-history` loses, said before it runs."""
-    names = ", ".join(f"{k.table} ({k.noun})" for k in kept)
+    names = ", ".join(f"{k.label} ({k.noun})" for k in kept)
     return (f"--drop-history drops {names}: history no API can give back; the reports built on it "
             "restart from today")
 
@@ -179,14 +184,14 @@ def drop_history(pipeline: dlt.Pipeline, declared: Sequence[KeptTable], report: 
     with pipeline.sql_client() as client:
         sql = _Sql(client)
         for kept in declared:
-            report.nouns[kept.table] = kept.noun
+            report.nouns[kept.label] = kept.noun
             lost = 0
             for table in (kept.table, kept.aside):
                 if sql.columns(table):
                     lost += sql.scalar(f"select count(*) from {sql.name(table)}")
             if sql.columns(kept.aside):
                 sql.run(f"drop table {sql.name(kept.aside)}")
-            report.dropped[kept.table] = lost
+            report.dropped[kept.label] = lost
 
 
 # ---------------------------------------------------------------- after the load
@@ -197,19 +202,19 @@ def restore(pipeline: dlt.Pipeline, declared: Sequence[KeptTable], report: Histo
     with pipeline.sql_client() as client:
         sql = _Sql(client)
         for kept in declared:
-            report.nouns[kept.table] = kept.noun
+            report.nouns[kept.label] = kept.noun
             if not sql.columns(kept.aside):
                 continue
             columns = sql.columns(kept.table)
             if not columns or not sql.columns(kept.parent):
-                report.waiting[kept.table] = sql.scalar(f"select count(*) from {sql.name(kept.aside)}")
+                report.waiting[kept.label] = sql.scalar(f"select count(*) from {sql.name(kept.aside)}")
                 continue
             aside = sql.columns(kept.aside)
             with client.begin_transaction():
                 restored, waiting = _restore_one(sql, kept, [c for c in columns if c in aside])
-            report.kept[kept.table] = report.kept.get(kept.table, 0) + restored
+            report.kept[kept.label] = report.kept.get(kept.label, 0) + restored
             if waiting:
-                report.waiting[kept.table] = waiting
+                report.waiting[kept.label] = waiting
 
 
 def _restore_one(sql: _Sql, kept: KeptTable, columns: list[str]) -> tuple[int, int]:

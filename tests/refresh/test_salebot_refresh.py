@@ -6,6 +6,7 @@ the emulator."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Any
 
 from emulators.salebot import SalebotEmulator
@@ -69,7 +70,7 @@ def test_full_refresh_keeps_every_change_and_the_next_ones_follow(emu: SalebotEm
     assert run(sb_target, "--full-refresh") == 0
     out = capsys.readouterr().out
     assert (f"kept (the API cannot give it back): order_status_changes ({len(before)} changes), "
-            f"orders ({len(seen)} first sightings)") in out, out
+            f"orders.first_seen_at/created_after ({len(seen)} first sightings)") in out, out
     assert stored_changes(sb_target) == before, "every change, in its order, as it was observed"
     assert sightings(sb_target) == seen
     assert report(sb_target, "order_timing") == timing
@@ -82,3 +83,17 @@ def test_full_refresh_keeps_every_change_and_the_next_ones_follow(emu: SalebotEm
     assert set(before) < set(after), "the next changes are added, none overwrites a kept one"
     assert_chains_end_in_truth(sb_target, emu.truth())
     assert sightings(sb_target) == seen, "the source's memory kept the first sightings too"
+
+    capsys.readouterr()
+    started = datetime.now(timezone.utc)
+    assert run(sb_target, "--full-refresh", "--drop-history") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("salebot: --drop-history drops order_status_changes (changes), "
+                          "orders.first_seen_at/created_after (first sightings)"), out
+    assert (f"dropped (--drop-history): order_status_changes ({len(after)} changes), "
+            f"orders.first_seen_at/created_after ({len(seen)} first sightings)") in out, out
+    truth, rows = emu.truth(), stored_changes(sb_target)
+    assert len(rows) == len(truth["orders"]), "one first sight per order, nothing before"
+    assert {(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows} == {
+        (o["id"], None, o["status"], None, o["state_id"]) for o in truth["orders"]}
+    assert all(first >= started and after is None for first, after in sightings(sb_target).values())
