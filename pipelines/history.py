@@ -97,7 +97,7 @@ class HistoryReport:
         waiting = ", ".join(f"{t}={n}" for t, n in sorted(self.waiting.items()) if n)
         if waiting:
             text = (text + "; " if text else "") + (
-                f"kept aside until their entity is read again: {waiting}")
+                f"set aside for entities the reload has not read (or the API no longer has): {waiting}")
         return text
 
     def describe_dropped(self) -> str | None:
