@@ -130,7 +130,7 @@ class _Sql:
         rows = self.client.execute_sql(
             "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
             "order by ordinal_position", self.client.dataset_name, table)
-        return [str(r[0]) for r in rows or []]
+        return list(dict.fromkeys(str(r[0]) for r in rows or []))  # once, whatever else is attached
 
     def scalar(self, sql: str) -> int:
         rows = self.client.execute_sql(sql)
