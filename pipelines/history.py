@@ -100,6 +100,12 @@ class HistoryReport:
                 f"set aside for entities the reload has not read (or the API no longer has): {waiting}")
         return text
 
+    def facts(self) -> dict[str, dict[str, int]]:
+        """For the run's record (and `chatfunnel status`): what was kept, waits, was dropped."""
+        found = {"history_kept": self.kept, "history_set_aside": {k: n for k, n in self.waiting.items() if n},
+                 "history_dropped": self.dropped}
+        return {key: dict(value) for key, value in found.items() if value}
+
     def describe_dropped(self) -> str | None:
         if not self.dropped:
             return None

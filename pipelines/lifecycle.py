@@ -525,6 +525,7 @@ class _Run:
         self.outcome.incomplete = sorted(report.incomplete)
         self.outcome.warnings = list(report.warnings)
         self.outcome.facts.update(report.facts)
+        self.outcome.facts.update(self.outcome.history.facts())
 
 
 def refresh_refusal(options: RunOptions, keeps_history: bool) -> str | None:

@@ -94,6 +94,10 @@ def test_full_refresh_keeps_history_and_drop_history_drops_it(emulator, target: 
     assert report(target, "order_timing", "tunnel_id, week_start") == timing
     assert not mismatches(target.warehouse, truth)
     assert not {t for t in target.warehouse.tables() if t.startswith("_chatfunnel_kept_")}, "the copy is gone"
+    capsys.readouterr()
+    main(["status", "leeloo", "--destination", target.destination, "--dataset", target.dataset])
+    assert (f"history kept: order_status_changes={len(changes)}, tunnel_stats={len(earlier)}"
+            in capsys.readouterr().out), "the run's record says what it kept"
 
     was = {o["id"]: o["status"] for o in truth["orders"]}
     emu.simulate(payments=3, status_changes=3)  # the memory of statuses survived the refresh too
