@@ -122,7 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="backfill from this UTC date or datetime, leaving the nightly cursors alone")
     run.add_argument("--until", type=parse_when, metavar="WHEN", help="backfill up to this UTC date or datetime")
     run.add_argument("--full-refresh", action="store_true",
-                     help="drop this source's tables, reports and state, then reload everything")
+                     help="drop this source's tables, reports and state, then reload everything; keeps what the "
+                          "API cannot give back (tunnel stats snapshots of earlier days, order status changes)")
+    run.add_argument("--drop-history", action="store_true",
+                     help="with --full-refresh: drop that history too (it can never be read again; the reports "
+                          "built on it restart from today)")
     run.add_argument("--no-transform", action="store_true", help="do not rebuild the reports")
     run.add_argument("--progress", default="auto", choices=PROGRESS_MODES,
                      help="auto: bars on a terminal, silent under cron; log: also a line a minute off a "
@@ -244,7 +248,8 @@ def _options(args: argparse.Namespace, source: str, account: str | None) -> RunO
     return RunOptions(
         source=source, account=account, destination=args.destination, dataset=args.dataset,
         resources=resources, since=getattr(args, "since", None), until=getattr(args, "until", None),
-        full_refresh=getattr(args, "full_refresh", False), transform=not getattr(args, "no_transform", False),
+        full_refresh=getattr(args, "full_refresh", False), drop_history=getattr(args, "drop_history", False),
+        transform=not getattr(args, "no_transform", False),
         progress=getattr(args, "progress", "none"), max_requests=getattr(args, "max_requests", None),
         concurrency=getattr(args, "concurrency", None), max_runtime=getattr(args, "max_runtime", None),
         wait=args.wait,
@@ -261,7 +266,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.since and args.until and args.since >= args.until:
         raise UsageError("--since must be before --until.")
+    if args.drop_history and not args.full_refresh:
+        raise UsageError("--drop-history drops history only as part of --full-refresh; give both.")
     planned = selected_accounts(args)
+    if args.drop_history and not args.outcome_file:
+        _say_what_is_lost(planned)
     if args.outcome_file:  # a child of a several-accounts run: exactly one account
         from .fleet import die_with_parent
 
@@ -289,6 +298,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     after = after_all_accounts(planned[0].destination, outcomes, publish=not args.no_publish)
     _print_after(after)
     return _exit_code([*(o.exit_code for o in outcomes), *(e.exit_code for e in after.failures)])
+
+
+def _say_what_is_lost(planned: Sequence[RunOptions]) -> None:
+    """Before a `--drop-history` run starts: what it drops for good, per source."""
+    from .history import what_is_lost
+    from .registry import source_spec
+
+    for source in dict.fromkeys(o.source for o in planned):
+        kept = source_spec(source).kept_on_refresh
+        if kept:
+            print(f"{source}: {what_is_lost(kept)}.", flush=True)
 
 
 def _print_after(after: AfterAll) -> None:

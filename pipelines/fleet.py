@@ -97,6 +97,8 @@ def child_command(options: RunOptions, account: Account, outcome_file: Path) -> 
             command += [flag, str(number)]
     if options.full_refresh:
         command.append("--full-refresh")
+    if options.drop_history:
+        command.append("--drop-history")
     if not options.transform:
         command.append("--no-transform")
     return command

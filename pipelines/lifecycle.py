@@ -12,7 +12,8 @@ A run loads one account of one source into one destination, in these steps:
                the destination's committed state is replaced by the committed one
     extract    the source reads the API (dlt extract; the run's request budget and rate limit)
     normalize  dlt normalize
-    load       dlt load (merge on primary keys; on a full refresh the reports go first)
+    load       dlt load (merge on primary keys; on a full refresh the reports go first, and
+               what the API cannot give back, set aside before the extract, is put back)
     reconcile  deletions the source proved are set as `deleted_at` on the raw rows
     reports    the source's SQL models rebuilt and tested (on a Parquet lake: over the files)
     record     one row in `<dataset>._chatfunnel_runs` (or the local journal)
@@ -48,7 +49,7 @@ from dlt.common.runtime.run_context import active as active_run_context
 
 from sources import readback
 
-from . import lake, publish, reconcile, runs
+from . import history, lake, publish, reconcile, runs
 from .accounts import Account
 from .alerts import notify
 from .diagnosis import causes, explain, short
@@ -152,6 +153,7 @@ class RunOutcome:
     new_columns: dict[str, list[str]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     recovery: Recovery = field(default_factory=Recovery)
+    history: history.HistoryReport = field(default_factory=history.HistoryReport)
     reports: Any = None
     published: Path | None = None
     location: str = ""
@@ -369,6 +371,9 @@ class _Run:
         if self.options.since and self.options.since > datetime.now(timezone.utc):
             raise UsageError(f"--since {self.options.since:%Y-%m-%d %H:%M} UTC is in the future; nothing to load.",
                              step="config")
+        refusal = refresh_refusal(self.options, bool(self.spec.kept_on_refresh))
+        if refusal:
+            raise UsageError(refusal, step="config")
         self.built = self.spec.build(self.options)
 
     def open(self) -> dlt.Pipeline:
@@ -432,6 +437,7 @@ class _Run:
             else:
                 recovery.finished = [i for i in info.loads_ids if i in pending] if info else pending
                 recovery.deduplicated = reconcile.remove_replayed_rows(pipeline)
+            self._restore_history(pipeline)  # an interrupted full refresh: what it set aside comes back
         else:
             # nothing left behind here: a fresh machine, or another host's run, or a local state
             # that ran ahead of the warehouse — the destination's committed state wins
@@ -440,6 +446,7 @@ class _Run:
                 pipeline.drop()
                 pipeline.sync_destination()
                 recovery.state_reset = True
+            self._restore_history(pipeline)  # a full refresh killed after its load: finish its restore
 
     def _drop_reports(self, pipeline: dlt.Pipeline) -> None:
         """The reports (views over the raw tables) go before dlt drops those tables: on
@@ -457,9 +464,26 @@ class _Run:
             stored = client.get_stored_state(pipeline.pipeline_name)
         return stored is not None and local > int(stored.version)
 
+    def _restore_history(self, pipeline: dlt.Pipeline) -> None:
+        """Put back what a full refresh set aside (`pipelines.history`); nothing when none is."""
+        if self.options.destination != "filesystem" and self.spec.kept_on_refresh:
+            history.restore(pipeline, self.spec.kept_on_refresh, self.outcome.history)
+
+    def _before_refresh(self, pipeline: dlt.Pipeline) -> None:
+        """A full refresh sets aside what the API cannot give back, or, asked to, drops it."""
+        kept = self.spec.kept_on_refresh
+        if not self.options.full_refresh or not kept or self.options.destination == "filesystem":
+            return
+        with warehouse_lock(self.options.destination):
+            if self.options.drop_history:
+                history.drop_history(pipeline, kept, self.outcome.history)
+            else:
+                history.set_aside(pipeline, kept)
+
     def extract(self, pipeline: dlt.Pipeline) -> None:
         assert self.built is not None
         self.at("extract")
+        self._before_refresh(pipeline)
         self._columns_before = _columns(pipeline)
         # the source reads the warehouse back (ledger, deletion marks): each read takes its turn
         # at a DuckDB file that other accounts load into, for the length of the read
@@ -480,6 +504,7 @@ class _Run:
         if info is not None and info.loads_ids:
             self.outcome.load_id = info.loads_ids[-1]
         prune_loaded(pipeline)
+        self._restore_history(pipeline)
         self.at("reconcile")
         if self.options.destination != "filesystem":
             self.outcome.facts.update(reconcile.apply_deletions(pipeline, self.spec.deletion_cascades))
@@ -502,6 +527,19 @@ class _Run:
         self.outcome.incomplete = sorted(report.incomplete)
         self.outcome.warnings = report.notes()
         self.outcome.facts.update(report.facts)
+        self.outcome.facts.update(self.outcome.history.facts())
+
+
+def refresh_refusal(options: RunOptions, keeps_history: bool) -> str | None:
+    """Why a full refresh cannot run as asked, or None. A Parquet lake cannot set history
+    aside (its files are dropped whole), so there it is dropped only when asked to."""
+    if options.drop_history and not options.full_refresh:
+        return "--drop-history drops history only as part of --full-refresh; give both."
+    if options.full_refresh and keeps_history and options.destination == "filesystem" and not options.drop_history:
+        return ("A full refresh of a Parquet lake cannot keep what the API cannot give back (tunnel stats "
+                "snapshots of earlier days, order status changes): run `--full-refresh --drop-history` to drop "
+                "it knowingly, or load into duckdb or postgres.")
+    return None
 
 
 def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str) -> Any:

@@ -34,6 +34,7 @@ class RunOptions:
     since: datetime | None = None
     until: datetime | None = None
     full_refresh: bool = False
+    drop_history: bool = False  # with full_refresh: drop what the API cannot give back too
     transform: bool = True
     progress: str = "auto"
     max_requests: int | None = None

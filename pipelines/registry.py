@@ -19,6 +19,7 @@ from sources.report import SourceReport
 
 from .accounts import Account, account_value, configured_accounts
 from .errors import ConfigurationMissing, UsageError
+from .history import KeptTable, kept_tables
 from .options import RunOptions
 
 
@@ -65,6 +66,11 @@ class SourceSpec:
     def deletion_cascades(self) -> tuple[tuple[str, str, str], ...]:
         """(child table, child column, parent table): what a deletion of the parent also deletes."""
         return tuple(getattr(self.package, "DELETION_CASCADES", ()))
+
+    @property
+    def kept_on_refresh(self) -> tuple[KeptTable, ...]:
+        """Tables a full refresh keeps: rows no API can give back (`pipelines.history`)."""
+        return kept_tables(getattr(self.package, "KEPT_ON_REFRESH", ()))
 
     def secret_env(self, account: Account) -> str:
         return account.env_prefix + self.secret_keys[0].upper()

@@ -30,6 +30,12 @@ def format_outcome(outcome: RunOutcome) -> str:
     if deleted:
         marked = ", ".join(f"{t}={n}" for t, n in sorted(deleted.items()))
         lines.append(f"  marked deleted (gone from the API): {marked}")
+    kept = outcome.history.describe_kept()
+    if kept:
+        lines.append(f"  kept (the API cannot give it back): {kept}")
+    dropped = outcome.history.describe_dropped()
+    if dropped:
+        lines.append(f"  dropped (--drop-history): {dropped}")
     if outcome.reports is not None:
         lines.append(f"  reports: {outcome.reports}")
     if outcome.published is not None:

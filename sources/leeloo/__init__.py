@@ -40,6 +40,13 @@ RESOURCE_ALIASES = {"chat_messages": "communication_channels", "order_status_cha
 
 # (child table, child column, parent table): a deleted parent takes these rows with it,
 # applied in this order (a person's channels first, then those channels' messages)
+# what a full refresh keeps (pipelines.history): only a run that observed them made these rows
+KEPT_ON_REFRESH: tuple[dict[str, object], ...] = (
+    {"table": "tunnel_stats", "key": ("tunnel_id", "snapshot_date"), "entity": "tunnel_id", "parent": "tunnels",
+     "noun": "snapshots"},
+    {"table": "order_status_changes", "key": ("change_id",), "entity": "order_id", "parent": "orders",
+     "noun": "changes", "transitions": (("old_status", "new_status"),)},
+)
 DELETION_CASCADES: tuple[tuple[str, str, str], ...] = (
     ("communication_channels", "person_id", "people"),
     ("chat_messages", "account_id", "communication_channels"),

@@ -64,6 +64,15 @@ DETAILS = "client_details"
 # tables written by `client_details`: `--resources messages` etc. select it
 RESOURCE_ALIASES = {table: DETAILS for table in ("messages", "orders", "client_variables", "order_status_changes")}
 # (child table, child column, parent table): what hangs off a deleted client is marked with it
+# what a full refresh keeps (pipelines.history): only a run that observed them made these rows
+KEPT_ON_REFRESH: tuple[dict[str, object], ...] = (
+    {"table": "order_status_changes", "key": ("order_id", "change_seq"), "entity": "order_id", "parent": "orders",
+     "noun": "changes", "order_by": "change_seq", "sequence": "change_seq",
+     "transitions": (("old_status", "new_status"), ("old_status_name", "new_status_name"),
+                     ("old_state_id", "new_state_id"))},
+    {"table": "orders", "key": ("id",), "entity": "id", "parent": "orders", "noun": "first sightings",
+     "columns": ("first_seen_at", "created_after"), "carry": "sources.salebot.memory:carry_first_sightings"},
+)
 DELETION_CASCADES: tuple[tuple[str, str, str], ...] = (
     ("messages", "client_id", "clients"),
     ("orders", "client_id", "clients"),

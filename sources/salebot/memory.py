@@ -16,11 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sources.bookkeeping import Entry, Ledger
+from sources.bookkeeping import TABLE, Entry, Ledger
 
 CLIENT = "client:"
 ORDER = "order:"
@@ -129,6 +129,24 @@ def _blank(value: int | None) -> str:
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def carry_first_sightings(client: Any, orders: Mapping[str, Mapping[str, Any]]) -> None:
+    """A full refresh put back the orders' ``first_seen_at`` and ``created_after`` (what
+    only an earlier run saw): the memory of each order says the same, so the next row the
+    source writes for the order keeps them. ``client``: dlt's SQL client of the dataset."""
+    table = client.make_qualified_table_name(TABLE)
+    rows = client.execute_sql(f"select resource, entity_id, mark from {table} where entity_id like %s",
+                              ORDER + "%") or []
+    for resource, entity_id, mark in rows:
+        values = orders.get(str(entity_id)[len(ORDER):])
+        current = _load(mark)
+        if values is None or not current:
+            continue
+        updated = {**current, **{k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in values.items()}}
+        if updated != current:
+            client.execute_sql(f"update {table} set mark = %s where resource = %s and entity_id = %s",
+                               _mark(updated), resource, entity_id)
 
 
 class Memory:
