@@ -28,6 +28,7 @@ from .errors import (
     UsageError,
 )
 from .options import RunOptions
+from .permissions import check_settings_readable, explain_denied
 from .progress import PROGRESS_MODES
 from .registry import SOURCES
 from .warehouse import DESTINATIONS
@@ -353,10 +354,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        if args.command not in ("emulator", "demo"):
+            check_settings_readable()
         return handler(args) or EXIT_OK
     except ChatfunnelError as exc:
         print(f"chatfunnel: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # a refused file operation, however wrapped, is named; the rest as it was
+        refused = explain_denied(exc, step=None)
+        if refused is None:
+            raise
+        print(f"chatfunnel: error: {refused}", file=sys.stderr)
+        return refused.exit_code
     except KeyboardInterrupt:
         print("chatfunnel: interrupted; what was loaded is kept and the next run finishes the rest.",
               file=sys.stderr)

@@ -48,7 +48,7 @@ from dlt.common.runtime.run_context import active as active_run_context
 
 from sources import readback
 
-from . import lake, publish, reconcile, runs
+from . import lake, permissions, publish, reconcile, runs
 from .accounts import Account
 from .alerts import notify
 from .diagnosis import causes, explain, short
@@ -384,8 +384,13 @@ class _Run:
             with pipeline.destination_client() as client:
                 client.initialize_storage()
         else:
+            if self.options.destination == "duckdb":
+                permissions.check_duckdb_writable(duckdb_file())
             with pipeline.sql_client() as client:
                 client.execute_sql("select 1")
+                if self.options.destination == "postgres":  # every right the run needs, before any data moves
+                    permissions.check_postgres_grants(
+                        client, permissions.dataset_schemas(pipeline.dataset_name, reports=self.options.transform))
         self.outcome.location = describe_location(pipeline)
         runs.flush_journal(pipeline)
         killed = self.outcome.recovery.killed
@@ -713,7 +718,8 @@ def _close(run: _Run, *, step: str | None, alert: bool, publish: bool = False) -
     if pipeline is not None and run.outcome.error is None:
         run.outcome.recorded = runs.record(pipeline, record)  # the caller holds the warehouse lock
     elif pipeline is not None and not isinstance(run.outcome.error, DestinationUnreachable | DestinationFull
-                                                                     | Interrupted | DeadlineExceeded):
+                                                                     | Interrupted | DeadlineExceeded
+                                                                     | permissions.GrantMissing):
         # a stopped run or an unreachable warehouse records locally (at once, never waiting on a
         # database); the next run that reaches the warehouse moves the record there
         with contextlib.suppress(Exception), warehouse_lock(run.options.destination, wait=30):
@@ -769,6 +775,10 @@ def transform_account(options: RunOptions, *, publish: bool = True) -> Transform
         with run_lock(pipeline_name(account, options.destination, options.dataset_name), wait=options.wait):
             pipeline = make_pipeline(account, options.destination, options.dataset_name)
             step = "reports"
+            if options.destination == "postgres":
+                with pipeline.sql_client() as client:
+                    permissions.check_postgres_grants(client, permissions.dataset_schemas(pipeline.dataset_name),
+                                                      step=step, consequence="The reports were not rebuilt.")
             with warehouse_lock(options.destination):
                 if not pipeline.default_schema_name:
                     pipeline.sync_destination()
