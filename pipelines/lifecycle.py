@@ -719,7 +719,8 @@ def _close(run: _Run, *, step: str | None, alert: bool, publish: bool = False) -
         run.outcome.recorded = runs.record(pipeline, record)  # the caller holds the warehouse lock
     elif pipeline is not None and not isinstance(run.outcome.error, DestinationUnreachable | DestinationFull
                                                                      | Interrupted | DeadlineExceeded
-                                                                     | permissions.GrantMissing):
+                                                                     | permissions.GrantMissing
+                                                                     | permissions.FileAccessDenied):
         # a stopped run or an unreachable warehouse records locally (at once, never waiting on a
         # database); the next run that reaches the warehouse moves the record there
         with contextlib.suppress(Exception), warehouse_lock(run.options.destination, wait=30):

@@ -30,6 +30,8 @@ from typing import Any
 from .errors import EXIT_USAGE, ChatfunnelError
 
 DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+SETTINGS_FILES = ("secrets.toml", "config.toml")
+UNKNOWN_SETTINGS = "Every setting in it (tokens, credentials) stays unknown until it can be read."
 
 
 class GrantMissing(ChatfunnelError):
@@ -153,14 +155,27 @@ def current_user() -> str:
         return f"uid {uid}"
 
 
-def _owner(path: Path) -> str | None:
-    """`owner mode` of the nearest existing path, e.g. `root, mode 0600`."""
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+def _stat(path: Path) -> os.stat_result | None:
+    """`os.stat`, or None when the path is missing or a folder on the way cannot be entered."""
     try:
-        info = probe.stat()
+        return path.stat()
     except OSError:
+        return None
+
+
+def _nearest(path: Path) -> Path:
+    """`path` itself or the nearest folder above it this user can see."""
+    probe = path
+    while _stat(probe) is None and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def _owner(path: Path) -> str | None:
+    """`owned by root, mode 0600` of `path`, or of the nearest folder above it one can see."""
+    probe = _nearest(path)
+    info = _stat(probe)
+    if info is None:
         return None
     try:
         owner = pwd.getpwuid(info.st_uid).pw_name
@@ -179,23 +194,26 @@ def _right(path: Path, write: bool | None) -> str:
     """`read`, `write` or `read and write`: what this user lacks on `path`, as far as it can tell."""
     if write is not None:
         return "write" if write else "read"
-    probe = path if path.exists() else path.parent
+    probe = _nearest(path)
     lacking = [name for name, mode in (("read", os.R_OK), ("write", os.W_OK)) if not os.access(probe, mode)]
     return " and ".join(lacking) or "write"
 
 
-def describe_denied(path: Path, *, what: str, write: bool | None = None, readonly_fs: bool = False) -> str:
-    """'chatfunnel, running as svc (uid 998), cannot write the lock file /x (owned by root, mode 0644) ...'"""
+def describe_denied(path: Path, *, what: str, write: bool | None = None, readonly_fs: bool = False,
+                    reaching: Path | None = None) -> str:
+    """'chatfunnel, running as svc (uid 998), cannot write the lock file /x (owned by root, mode 0644). ...'"""
     right = _right(path, write)
     owner = _owner(path)
     about = f" ({owner})" if owner else ""
+    then = f", so it cannot reach {reaching}" if reaching is not None else ""
     if readonly_fs:
         fix = "The file system is mounted read-only: point it at a writable place."
     else:
-        target = path if path.exists() else path.parent
+        group = "g+r" if right == "read" else "g+rw"
         fix = (f"Run chatfunnel as the user that owns it, or give this user the right: "
-               f"`sudo chown -R {pwd_name()} {target}` (or `chmod u+rw`/`chmod g+rw` for a shared group).")
-    return f"chatfunnel, running as {current_user()}, cannot {right} the {what} {path}{about}. {fix}"
+               f"`sudo chown -R {pwd_name()} {_nearest(path)}` (or a group shared with the owner and "
+               f"`chmod -R {group}`).")
+    return f"chatfunnel, running as {current_user()}, cannot {right} the {what} {path}{about}{then}. {fix}"
 
 
 def pwd_name() -> str:
@@ -213,19 +231,25 @@ def what_is(path: Path, places: Mapping[str, Path]) -> str:
     return "file"
 
 
-def file_error(exc: OSError, *, step: str | None, places: Mapping[str, Path]) -> FileAccessDenied:
-    """A refused file operation, named: the path, the user, the right, the fix."""
-    path = Path(exc.filename) if exc.filename else Path.cwd()
-    message = describe_denied(path, what=what_is(path.absolute(), places), readonly_fs=exc.errno == errno.EROFS)
-    return FileAccessDenied(message, step=step)
+def file_error(exc: OSError, *, step: str | None, places: Mapping[str, Path]) -> FileAccessDenied | ConfigUnreadable:
+    """A refused file operation, named: the path, the user, the right, the fix. A settings
+    file is a configuration error (exit 2)."""
+    path = Path(exc.filename).absolute() if exc.filename else Path.cwd()
+    if path.name in SETTINGS_FILES:
+        return ConfigUnreadable(f"{describe_denied(path, what='settings file', write=False)} {UNKNOWN_SETTINGS}",
+                                step="config")
+    refused = _nearest(path)  # a file that could not be made or seen: its folder refused
+    if refused != path and _stat(refused) is not None and refused.is_dir():
+        return FileAccessDenied(describe_denied(refused, what=what_is(refused, places), reaching=path,
+                                                readonly_fs=exc.errno == errno.EROFS), step=step)
+    return FileAccessDenied(describe_denied(path, what=what_is(path, places), readonly_fs=exc.errno == errno.EROFS),
+                            step=step)
 
 
 def check_writable(path: Path, *, what: str, step: str | None = None) -> None:
     """Raise `FileAccessDenied` when this user cannot write `path` (or create it in its folder)."""
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.exists() or os.access(probe, os.W_OK | (os.X_OK if probe.is_dir() else 0)):
+    probe = _nearest(path)
+    if _stat(probe) is None or os.access(probe, os.W_OK | (os.X_OK if probe.is_dir() else 0)):
         return
     label = what if probe == path else f"folder (for the {what} {path})"
     raise FileAccessDenied(describe_denied(probe, what=label, write=True), step=step)
@@ -235,29 +259,38 @@ def check_config_readable(paths: Iterable[Path]) -> None:
     """An existing settings file this user cannot read is a configuration error naming it:
     dlt skips an unreadable file silently, and every key in it would then be reported missing."""
     for path in paths:
-        if path.exists() and not os.access(path, os.R_OK):
+        if _stat(path) is not None and not os.access(path, os.R_OK):
             raise ConfigUnreadable(
-                f"{describe_denied(path, what='settings file', write=False)} Every setting in it (tokens, "
-                "credentials) stays unknown until it can be read.",
-                step="config",
+                f"{describe_denied(path, what='settings file', write=False)} {UNKNOWN_SETTINGS}", step="config",
             )
+
+
+def data_dir() -> Path:
+    """dlt's data folder, found as dlt finds it but without reading any settings file."""
+    from dlt.common.runtime.run_context import global_dir
+
+    return Path(os.environ.get("DLT_DATA_DIR") or global_dir()).absolute()
+
+
+def settings_dirs() -> list[Path]:
+    """The `.dlt/` folders dlt reads settings from: the project's and the global one."""
+    from dlt.common.runtime.run_context import global_dir
+
+    project = Path(os.environ.get("DLT_PROJECT_DIR") or ".").absolute() / ".dlt"
+    return list(dict.fromkeys([project, Path(global_dir()).absolute()]))
 
 
 def chatfunnel_places() -> dict[str, Path]:
     """chatfunnel's files and folders by what a human calls them, the most specific first."""
-    from dlt.common.runtime.run_context import active
-
     from .warehouse import duckdb_file
 
-    context = active()
-    data_dir = Path(context.data_dir).absolute()
-    cwd = Path.cwd()
+    data = data_dir()
     places = {
-        "lock file": data_dir / "locks",
-        "run journal": data_dir / "chatfunnel_runs.jsonl",
-        "dlt data folder (DLT_DATA_DIR)": data_dir,
-        "dlt settings folder": Path(context.settings_dir).absolute(),
-        "report folder .chatfunnel/": cwd / ".chatfunnel",
+        "lock file": data / "locks",
+        "run journal": data / "chatfunnel_runs.jsonl",
+        "dlt data folder (DLT_DATA_DIR)": data,
+        "report folder .chatfunnel/": Path.cwd() / ".chatfunnel",
+        "dlt settings folder": settings_dirs()[0],
     }
     try:
         duckdb = duckdb_file()
@@ -267,12 +300,8 @@ def chatfunnel_places() -> dict[str, Path]:
 
 
 def settings_files() -> list[Path]:
-    """The toml files dlt reads settings from: the project's `.dlt/` and the global one."""
-    from dlt.common.runtime.run_context import active
-
-    context = active()
-    folders = dict.fromkeys([Path(context.settings_dir).absolute(), Path(context.global_dir).absolute()])
-    return [folder / name for folder in folders for name in ("secrets.toml", "config.toml")]
+    """The toml files dlt reads settings from."""
+    return [folder / name for folder in settings_dirs() for name in SETTINGS_FILES]
 
 
 def check_settings_readable() -> None:
@@ -280,14 +309,13 @@ def check_settings_readable() -> None:
     there; a `.dlt/` folder this user cannot enter hides them as surely (dlt sees no file)."""
     for path in settings_files():
         folder = path.parent
-        if folder.is_dir() and not os.access(folder, os.X_OK):
+        if _stat(folder) is not None and folder.is_dir() and not os.access(folder, os.X_OK):
             raise ConfigUnreadable(
-                f"{describe_denied(folder, what='settings folder', write=False)} The settings in it (tokens, "
-                "credentials) stay unknown until it can be read.", step="config")
+                f"{describe_denied(folder, what='settings folder', write=False)} {UNKNOWN_SETTINGS}", step="config")
     check_config_readable(settings_files())
 
 
-def explain_denied(exc: BaseException, *, step: str | None) -> FileAccessDenied | None:
+def explain_denied(exc: BaseException, *, step: str | None) -> FileAccessDenied | ConfigUnreadable | None:
     """The first refused file operation in `exc`'s chain, named; None if there is none."""
     current: BaseException | None = exc
     seen: set[int] = set()
@@ -299,7 +327,23 @@ def explain_denied(exc: BaseException, *, step: str | None) -> FileAccessDenied 
     return None
 
 
-def check_duckdb_writable(path: Path, *, step: str = "preflight") -> None:
+def check_duckdb_writable(path: Path, *, step: str | None = "preflight") -> None:
     """The DuckDB file and its folder (DuckDB writes its `.wal` file beside it) are writable."""
     check_writable(path, what="DuckDB file", step=step)
     check_writable(path.parent, what="folder of the DuckDB file (its .wal file is written there)", step=step)
+
+
+def access_problem(exc: BaseException, destination: str) -> ChatfunnelError | None:
+    """What a failure to open a pipeline or its warehouse comes down to when it is a right this
+    user lacks: a refused file in the chain, or a DuckDB file (or its folder) it cannot write,
+    which the DuckDB driver reports as a connection failure."""
+    refused = explain_denied(exc, step=None)
+    if refused is not None or destination != "duckdb":
+        return refused
+    from .warehouse import duckdb_file
+
+    try:
+        check_duckdb_writable(duckdb_file(), step=None)
+    except FileAccessDenied as denied_file:
+        return denied_file
+    return None
