@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    success (also when a request budget stopped a run early: it continues next run)
-  {EXIT_FAILED}    a run failed; stderr says what failed and what to do
-  {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown resource, --since in the future)
+  {EXIT_FAILED}    a run failed; stderr says what failed and what to do (a file it cannot read or write is named)
+  {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown resource, --since in the future,
+       an unreadable .dlt/secrets.toml, a Postgres grant the role lacks)
   {EXIT_LOCKED}   another run of the same pipeline holds the lock; nothing was done (try later, or --wait)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM) or stopped at --max-runtime; the next run finishes the rest"""
 

@@ -263,6 +263,6 @@ def build_account_views(source: str, accounts: Sequence[Account], destination: s
         with pipeline.sql_client() as client:
             check_postgres_grants(client, [f"{source}_accounts"], step="reports",
                                   consequence="The cross-account views were not rebuilt; each account's own "
-                                              "reports are intact.")
+                                              "reports are intact.", load=False)
     pairs = [(a.name or "default", f"{a.dataset}_reports") for a in accounts]
     return len(build_views(pipeline, source, pairs).views)

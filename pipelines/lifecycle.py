@@ -778,8 +778,9 @@ def transform_account(options: RunOptions, *, publish: bool = True) -> Transform
             step = "reports"
             if options.destination == "postgres":
                 with pipeline.sql_client() as client:
-                    permissions.check_postgres_grants(client, permissions.dataset_schemas(pipeline.dataset_name),
-                                                      step=step, consequence="The reports were not rebuilt.")
+                    permissions.check_postgres_grants(
+                        client, permissions.dataset_schemas(pipeline.dataset_name), step=step,
+                        consequence="The reports were not rebuilt.", load=False)
             with warehouse_lock(options.destination):
                 if not pipeline.default_schema_name:
                     pipeline.sync_destination()
@@ -803,6 +804,9 @@ def publish_snapshot_or_raise() -> Path:
     try:
         return publish.publish_snapshot(duckdb_file())
     except Exception as exc:
+        refused = permissions.explain_denied(exc, step="publish")  # names the snapshot file and the user
+        if refused is not None:
+            raise refused from exc
         raise PublishFailed(
             f"The reports were rebuilt, but publishing the BI snapshot failed: {short(exc)}. Dashboards still "
             "show the previous snapshot.", step="publish") from exc

@@ -73,12 +73,17 @@ class MissingGrant:
     schema: str  # the schema the run needs (the same as `name` for a schema)
 
     def grant_sql(self) -> str:
+        if self.kind == "database" and not self.schema:
+            return f'grant {", ".join(r.lower() for r in self.rights)} on database "{self.name}" to "{self.role}"'
         if self.kind == "database":  # the schema is missing: a DBA makes it for the role
             return f'create schema "{self.schema}" authorization "{self.role}"'
         return f'grant {", ".join(r.lower() for r in self.rights)} on schema "{self.name}" to "{self.role}"'
 
     def describe(self) -> str:
         rights = " and ".join(self.rights)
+        if self.kind == "database" and not self.schema:
+            return (f"the role `{self.role}` lacks {rights} on database `{self.name}` (dlt merges nested tables "
+                    f"through a temporary table): a DBA runs `{self.grant_sql()}`")
         if self.kind == "database":
             return (f"the schema `{self.schema}` does not exist and the role `{self.role}` lacks {rights} on "
                     f"database `{self.name}` to create it: a DBA runs `{self.grant_sql()}` (or "
@@ -92,10 +97,11 @@ def dataset_schemas(dataset: str, *, reports: bool = True) -> list[str]:
 
 
 def missing_grants(role: str, database: str, schemas: Mapping[str, SchemaRights],
-                   create_on_database: bool) -> list[MissingGrant]:
+                   create_on_database: bool, temporary_on_database: bool = True) -> list[MissingGrant]:
     """Every right the role lacks for `schemas`, in their order. A schema that exists needs
-    USAGE and CREATE on it (whoever owns it); one that does not, CREATE on the database."""
-    missing = []
+    USAGE and CREATE on it (whoever owns it); one that does not, CREATE on the database. A
+    load needs TEMPORARY on the database too."""
+    missing = [] if temporary_on_database else [MissingGrant(role, ("TEMPORARY",), "database", database, "")]
     for name, rights in schemas.items():
         if not rights.exists:
             if not create_on_database:
@@ -115,14 +121,16 @@ SCHEMA_RIGHTS_SQL = (
 )
 
 
-def postgres_missing_grants(client: Any, schemas: Iterable[str]) -> list[MissingGrant]:
-    """Ask the catalog, through a dlt sql_client on Postgres, what the role lacks for `schemas`."""
+def postgres_missing_grants(client: Any, schemas: Iterable[str], *, load: bool = True) -> list[MissingGrant]:
+    """Ask the catalog, through a dlt sql_client on Postgres, what the role lacks for `schemas`
+    (and, when it loads, for dlt's temporary tables)."""
     names = list(schemas)
-    role, database, create_on_database = client.execute_sql(
-        "select current_user, current_database(), has_database_privilege(current_database(), 'CREATE')")[0]
+    role, database, create_on_database, temporary = client.execute_sql(
+        "select current_user, current_database(), has_database_privilege(current_database(), 'CREATE'), "
+        "has_database_privilege(current_database(), 'TEMPORARY')")[0]
     rows = client.execute_sql(SCHEMA_RIGHTS_SQL, names) or []
     found = {name: SchemaRights(bool(exists), bool(usage), bool(create)) for name, exists, usage, create in rows}
-    return missing_grants(role, database, found, bool(create_on_database))
+    return missing_grants(role, database, found, bool(create_on_database), bool(temporary) or not load)
 
 
 def grant_error(missing: list[MissingGrant], *, step: str, consequence: str = "Nothing was loaded.") -> GrantMissing:
@@ -136,9 +144,10 @@ def grant_error(missing: list[MissingGrant], *, step: str, consequence: str = "N
 
 
 def check_postgres_grants(client: Any, schemas: Iterable[str], *, step: str = "preflight",
-                          consequence: str = "Nothing was loaded.") -> None:
-    """Raise `GrantMissing` when the connected role lacks a right on `schemas`."""
-    missing = postgres_missing_grants(client, schemas)
+                          consequence: str = "Nothing was loaded.", load: bool = True) -> None:
+    """Raise `GrantMissing` when the connected role lacks a right on `schemas` (or, when the
+    run loads, TEMPORARY on the database)."""
+    missing = postgres_missing_grants(client, schemas, load=load)
     if missing:
         raise grant_error(missing, step=step, consequence=consequence)
 
