@@ -78,6 +78,8 @@ def test_documented_grants_load_build_the_reports_and_exit_0(
     raw = _admin(pg_dsn, f'select count(distinct tunnel_id) from "{loader.dataset}".tunnel_stats')
     assert funnel == raw and raw[0][0] > 0
 
+    assert main(["transform", "leeloo", "--destination", "postgres", "--dataset", loader.dataset]) == 0, \
+        capsys.readouterr().err
     capsys.readouterr()
     assert main(["status", "leeloo", "--destination", "postgres", "--dataset", loader.dataset]) == 0
     out = capsys.readouterr().out
