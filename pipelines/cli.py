@@ -28,6 +28,7 @@ from .errors import (
     UsageError,
 )
 from .options import RunOptions, dataset_name
+from .permissions import check_settings_readable, explain_denied
 from .progress import PROGRESS_MODES
 from .registry import SOURCES
 from .warehouse import DESTINATIONS
@@ -37,9 +38,10 @@ if TYPE_CHECKING:
 
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    success (also when a request budget stopped a run early: it continues next run)
-  {EXIT_FAILED}    a run failed; stderr says what failed and what to do
+  {EXIT_FAILED}    a run failed; stderr says what failed and what to do (a file it cannot read or write is named)
   {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown setting or resource, a secret in
-       .dlt/config.toml, --since in the future); what it concerns was not run
+       .dlt/config.toml, an unreadable .dlt/secrets.toml, a Postgres grant the role lacks, --since in the
+       future); what it concerns was not run
   {EXIT_LOCKED}   another run of the same pipeline holds the lock; nothing was done (try later, or --wait)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM) or stopped at --max-runtime; the next run finishes the rest"""
 
@@ -469,11 +471,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        if args.command not in ("emulator", "demo"):
+            check_settings_readable()
         check_before(args)
         return handler(args) or EXIT_OK
     except ChatfunnelError as exc:
         print(f"chatfunnel: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # a refused file operation, however wrapped, is named; the rest as it was
+        refused = explain_denied(exc, step=None)
+        if refused is None:
+            raise
+        print(f"chatfunnel: error: {refused}", file=sys.stderr)
+        return refused.exit_code
     except KeyboardInterrupt:
         print("chatfunnel: interrupted; what was loaded is kept and the next run finishes the rest.",
               file=sys.stderr)

@@ -35,6 +35,7 @@ from .errors import (
     SourceUnreachable,
     UsageError,
 )
+from .permissions import explain_denied
 from .redaction import scrub
 
 LOW_DISK_BYTES = 64 * 1024 * 1024
@@ -123,6 +124,9 @@ def explain(
             if cause.step is None:
                 cause.step = step
             return cause
+    denied_file = explain_denied(exc, step=step)
+    if denied_file is not None:
+        return denied_file
     label = account.label
     url_env = account.env_prefix + "BASE_URL"
     chain = list(causes(exc))

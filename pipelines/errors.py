@@ -5,8 +5,9 @@ failed and what to do, `step` names the step of the run that failed (see
 `pipelines.lifecycle.Step`), `exit_code` is what the process exits with. Subclasses say
 what kind of failure it was; callers branch on the class, never on the text.
 
-Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration, 75 another run holds
-the lock (EX_TEMPFAIL: try later), 130 interrupted (Ctrl-C, SIGTERM).
+Exit codes: 0 success, 1 a run failed (a file the run cannot read or write included), 2 bad
+usage or configuration (a settings file it cannot read, a Postgres grant missing), 75 another
+run holds the lock (EX_TEMPFAIL: try later), 130 interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations

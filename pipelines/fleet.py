@@ -33,6 +33,7 @@ from .diagnosis import short
 from .errors import ChatfunnelError, ReportsFailed
 from .lifecycle import RunOutcome, run_account
 from .options import RunOptions
+from .permissions import GrantMissing, check_postgres_grants
 
 DEFAULT_PARALLEL_ACCOUNTS = 4
 CHILD_GRACE_SECONDS = 20.0
@@ -236,6 +237,9 @@ def after_all_accounts(destination: str, outcomes: Sequence[RunOutcome], *, publ
                 continue
             try:
                 built = build_account_views(spec.name, accounts, destination)
+            except GrantMissing as exc:  # names the grant; the accounts' own reports are intact
+                done.failures.append(exc)
+                continue
             except Exception as exc:  # noqa: BLE001 - the accounts' own reports are fine
                 error = ReportsFailed(f"The {spec.name} cross-account views were not rebuilt: {short(exc, 300)}. "
                                       "Each account's own reports are intact.", step="reports")
@@ -257,5 +261,10 @@ def build_account_views(source: str, accounts: Sequence[Account], destination: s
     from .warehouse import make_pipeline
 
     pipeline = make_pipeline(accounts[0], destination)
+    if destination == "postgres":
+        with pipeline.sql_client() as client:
+            check_postgres_grants(client, [f"{source}_accounts"], step="reports",
+                                  consequence="The cross-account views were not rebuilt; each account's own "
+                                              "reports are intact.", load=False)
     pairs = [(a.name or "default", f"{a.dataset}_reports") for a in accounts]
     return len(build_views(pipeline, source, pairs).views)

@@ -49,7 +49,7 @@ from dlt.common.runtime.run_context import active as active_run_context
 
 from sources import readback
 
-from . import history, lake, publish, reconcile, runs
+from . import history, lake, permissions, publish, reconcile, runs
 from .accounts import Account
 from .alerts import notify
 from .diagnosis import causes, explain, short
@@ -389,8 +389,13 @@ class _Run:
             with pipeline.destination_client() as client:
                 client.initialize_storage()
         else:
+            if self.options.destination == "duckdb":
+                permissions.check_duckdb_writable(duckdb_file())
             with pipeline.sql_client() as client:
                 client.execute_sql("select 1")
+                if self.options.destination == "postgres":  # every right the run needs, before any data moves
+                    permissions.check_postgres_grants(
+                        client, permissions.dataset_schemas(pipeline.dataset_name, reports=self.options.transform))
         self.outcome.location = describe_location(pipeline)
         runs.flush_journal(pipeline)
         killed = self.outcome.recovery.killed
@@ -753,7 +758,9 @@ def _close(run: _Run, *, step: str | None, alert: bool, publish: bool = False) -
     if pipeline is not None and run.outcome.error is None:
         run.outcome.recorded = runs.record(pipeline, record)  # the caller holds the warehouse lock
     elif pipeline is not None and not isinstance(run.outcome.error, DestinationUnreachable | DestinationFull
-                                                                     | Interrupted | DeadlineExceeded):
+                                                                     | Interrupted | DeadlineExceeded
+                                                                     | permissions.GrantMissing
+                                                                     | permissions.FileAccessDenied):
         # a stopped run or an unreachable warehouse records locally (at once, never waiting on a
         # database); the next run that reaches the warehouse moves the record there
         with contextlib.suppress(Exception), warehouse_lock(run.options.destination, wait=30):
@@ -809,6 +816,11 @@ def transform_account(options: RunOptions, *, publish: bool = True) -> Transform
         with run_lock(pipeline_name(account, options.destination, options.dataset_name), wait=options.wait):
             pipeline = make_pipeline(account, options.destination, options.dataset_name)
             step = "reports"
+            if options.destination == "postgres":
+                with pipeline.sql_client() as client:
+                    permissions.check_postgres_grants(
+                        client, permissions.dataset_schemas(pipeline.dataset_name), step=step,
+                        consequence="The reports were not rebuilt.", load=False)
             with warehouse_lock(options.destination):
                 if not pipeline.default_schema_name:
                     pipeline.sync_destination()
@@ -832,6 +844,9 @@ def publish_snapshot_or_raise() -> Path:
     try:
         return publish.publish_snapshot(duckdb_file())
     except Exception as exc:
+        refused = permissions.explain_denied(exc, step="publish")  # names the snapshot file and the user
+        if refused is not None:
+            raise refused from exc
         raise PublishFailed(
             f"The reports were rebuilt, but publishing the BI snapshot failed: {short(exc)}. Dashboards still "
             "show the previous snapshot.", step="publish") from exc

@@ -140,7 +140,7 @@ def write_journal(rows: list[dict[str, Any]]) -> bool:
                 fh.write(json.dumps(row, default=str) + "\n")
         return True
     except OSError as exc:
-        logger.warning("could not write the local run journal either (%s)", exc.strerror or exc)
+        logger.warning("could not write the local run journal %s either (%s)", exc.filename or "", exc.strerror or exc)
         return False
 
 

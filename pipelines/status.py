@@ -21,6 +21,7 @@ import dlt
 from . import runs
 from .accounts import Account
 from .diagnosis import short
+from .permissions import access_problem
 from .redaction import scrub
 from .registry import SOURCES, SourceSpec
 from .warehouse import describe_location, make_pipeline
@@ -103,7 +104,9 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
     except Exception as exc:  # noqa: BLE001 - the destination is down: say so, exit non-zero
         history, reachable = [], False
         status.unhealthy = True
-        lines.append(f"  DESTINATION UNREACHABLE: {short(exc, 300)}")
+        refused = access_problem(exc, destination)
+        lines.append(f"  NO ACCESS: {refused}" if refused is not None
+                     else f"  DESTINATION UNREACHABLE: {short(exc, 300)}")
     last = history[0] if history else None
     last_ok = next((r for r in history if r["outcome"] in ("success", "partial")), None)
     never_run = reachable and not history and not journal and not pipeline.default_schema_name

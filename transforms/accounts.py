@@ -18,6 +18,7 @@ from transforms.engine import (
     SQL_ENGINES,
     dialect,
     engine_name,
+    ensure_schema,
     existing_objects,
     literal,
     lock_datasets,
@@ -120,7 +121,7 @@ def build_account_views(
     with pipeline.sql_client() as client, client.begin_transaction():
         if dialect_name == "postgres":
             lock_datasets(client, [target, *(d for _, d in accounts)])
-        client.execute_sql(f'create schema if not exists "{target}"')
+        ensure_schema(client, target, dialect_name)
         shapes = relation_shapes(client, [d for _, d in accounts])
         existing = existing_objects(client, target)
         for model in reports:

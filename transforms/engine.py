@@ -55,6 +55,18 @@ def qualified(schema: str, name: str) -> str:
     return f'"{schema}"."{name}"'
 
 
+def ensure_schema(client: Any, schema: str, dialect_name: str) -> None:
+    """Create `schema` only when it does not exist. On Postgres `create schema if not exists`
+    needs CREATE on the database even when the schema is there, so a loader role working in
+    schemas a DBA made (with USAGE and CREATE on each, nothing on the database) must not issue
+    it. Postgres' `pg_namespace` lists every schema to every role, whatever its rights on it
+    (`information_schema.schemata` hides those the role has no right on)."""
+    sql = (f"select 1 from pg_catalog.pg_namespace where nspname = {literal(schema)}" if dialect_name == "postgres"
+           else f"select 1 from information_schema.schemata where schema_name = {literal(schema)}")
+    if not query(client, sql):
+        client.execute_sql(f'create schema if not exists "{schema}"')
+
+
 def catalog_columns(client: Any, schema: str) -> dict[str, set[str]]:
     """table name -> its column names (lower case), for every table or view of ``schema``."""
     rows = query(

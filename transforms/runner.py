@@ -29,6 +29,7 @@ from transforms.engine import (
     dependent_views,
     dialect,
     engine_name,
+    ensure_schema,
     existing_objects,
     lock_datasets,
     plain,
@@ -290,7 +291,7 @@ def build_reports(
             # before anything else, `create schema if not exists` included: it races on
             # pg_namespace's unique index when two sessions create the schema at once
             lock_datasets(client, [reports_dataset])
-        client.execute_sql(f'create schema if not exists "{reports_dataset}"')
+        ensure_schema(client, reports_dataset, dialect_name)
         raw_columns = catalog_columns(client, raw_dataset)
         if not raw_columns:
             result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
