@@ -5,8 +5,10 @@ failed and what to do, `step` names the step of the run that failed (see
 `pipelines.lifecycle.Step`), `exit_code` is what the process exits with. Subclasses say
 what kind of failure it was; callers branch on the class, never on the text.
 
-Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration, 75 another run holds
-the lock (EX_TEMPFAIL: try later), 130 interrupted (Ctrl-C, SIGTERM).
+Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration, 74 a reader outside
+chatfunnel held what the run needed (a program holding the DuckDB file, a Postgres session
+holding the reports) and the run gave up waiting, 75 another run holds the lock
+(EX_TEMPFAIL: try later), 130 interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_BLOCKED = 74
 EXIT_LOCKED = 75
 EXIT_INTERRUPTED = 130
 
@@ -85,6 +88,19 @@ class DeadlineExceeded(ChatfunnelError):
     """The run reached --max-runtime and stopped (exits like an interruption; it is alerted)."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class WarehouseHeld(ChatfunnelError):
+    """Another program (a BI tool, a notebook) has the DuckDB file open; DuckDB lets no run in."""
+
+    exit_code = EXIT_BLOCKED
+
+
+class ReportsBlocked(ChatfunnelError):
+    """A Postgres session held a report past the run's lock deadline: the data is loaded, the
+    previous reports stay, the next run rebuilds them."""
+
+    exit_code = EXIT_BLOCKED
 
 
 class RunLocked(ChatfunnelError):

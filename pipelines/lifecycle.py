@@ -61,6 +61,7 @@ from .errors import (
     ReportsFailed,
     RunLocked,
     UsageError,
+    WarehouseHeld,
 )
 from .locks import destination_lock, run_lock, warehouse_lock
 from .options import RunOptions
@@ -713,7 +714,8 @@ def _close(run: _Run, *, step: str | None, alert: bool, publish: bool = False) -
     if pipeline is not None and run.outcome.error is None:
         run.outcome.recorded = runs.record(pipeline, record)  # the caller holds the warehouse lock
     elif pipeline is not None and not isinstance(run.outcome.error, DestinationUnreachable | DestinationFull
-                                                                     | Interrupted | DeadlineExceeded):
+                                                                     | WarehouseHeld | Interrupted
+                                                                     | DeadlineExceeded):
         # a stopped run or an unreachable warehouse records locally (at once, never waiting on a
         # database); the next run that reaches the warehouse moves the record there
         with contextlib.suppress(Exception), warehouse_lock(run.options.destination, wait=30):
