@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .accounts import Account
 from .errors import (
+    EXIT_BLOCKED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
@@ -39,6 +40,8 @@ EXIT_CODES = f"""exit codes:
   {EXIT_OK}    success (also when a request budget stopped a run early: it continues next run)
   {EXIT_FAILED}    a run failed; stderr says what failed and what to do
   {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown resource, --since in the future)
+  {EXIT_BLOCKED}   a reader outside chatfunnel held what the run needed (a program holding the DuckDB file;
+       a Postgres session holding the reports past the lock deadline); the message names it
   {EXIT_LOCKED}   another run of the same pipeline holds the lock; nothing was done (try later, or --wait)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM) or stopped at --max-runtime; the next run finishes the rest"""
 
@@ -298,7 +301,7 @@ def _exit_code(codes: object) -> int:
     found = sorted(set(codes))  # type: ignore[call-overload]
     if not found or found == [0]:
         return EXIT_OK
-    for code in (EXIT_INTERRUPTED, EXIT_LOCKED):
+    for code in (EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_BLOCKED):
         if code in found:
             return code
     return EXIT_USAGE if set(found) <= {0, EXIT_USAGE} else EXIT_FAILED

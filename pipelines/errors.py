@@ -96,9 +96,9 @@ class WarehouseHeld(ChatfunnelError):
     exit_code = EXIT_BLOCKED
 
 
-class ReportsBlocked(ChatfunnelError):
-    """A Postgres session held a report past the run's lock deadline: the data is loaded, the
-    previous reports stay, the next run rebuilds them."""
+class SessionBlocked(ChatfunnelError):
+    """A Postgres session (a reader) held a lock past the run's lock deadline: the data is
+    loaded, the previous reports stay, the next run does what this one could not."""
 
     exit_code = EXIT_BLOCKED
 

@@ -37,16 +37,17 @@ import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dlt
 from dlt.common.runtime.run_context import active as active_run_context
 
 from sources import readback
+from transforms.engine import lock_timeout
 
 from . import lake, publish, reconcile, runs
 from .accounts import Account
@@ -60,10 +61,12 @@ from .errors import (
     Interrupted,
     ReportsFailed,
     RunLocked,
+    SessionBlocked,
     UsageError,
     WarehouseHeld,
 )
 from .locks import destination_lock, run_lock, warehouse_lock
+from .lockwaits import LockWaitsExhausted, blocking_sessions, retry_lock_waits
 from .options import RunOptions
 from .packages import prune_loaded, remove_normalize_remnants
 from .progress import progress_collector
@@ -87,6 +90,7 @@ logger = logging.getLogger("chatfunnel.lifecycle")
 STEPS = ("config", "lock", "preflight", "recover", "extract", "normalize", "load", "reconcile",
          "reports", "record", "publish", "alert")
 IO_SWITCH_INTERVAL = 0.001
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- what a run returns
@@ -448,7 +452,9 @@ class _Run:
         from transforms.runner import drop_reports
 
         if pipeline.default_schema_name:
-            drop_reports(pipeline, self.spec.name)
+            bounded_lock_waits(pipeline, lambda: drop_reports(pipeline, self.spec.name),
+                               schemas=[f"{pipeline.dataset_name}_reports"],
+                               what=f"dropping the {self.spec.name} reports for the full refresh", step=self.step)
 
     def _local_state_ahead(self, pipeline: dlt.Pipeline) -> bool:
         if not pipeline.default_schema_name or self.options.full_refresh:
@@ -483,7 +489,9 @@ class _Run:
         prune_loaded(pipeline)
         self.at("reconcile")
         if self.options.destination != "filesystem":
-            self.outcome.facts.update(reconcile.apply_deletions(pipeline, self.spec.deletion_cascades))
+            self.outcome.facts.update(bounded_lock_waits(
+                pipeline, lambda: reconcile.apply_deletions(pipeline, self.spec.deletion_cascades),
+                schemas=[pipeline.dataset_name], what="marking the deletions this run proved", step="reconcile"))
         if self.spec.after_load is not None and self.built is not None:
             self.spec.after_load(pipeline, self.built.settings)
 
@@ -512,13 +520,36 @@ def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str) ->
     try:
         if destination == "filesystem":
             return lake.lake_reports_for_pipeline(pipeline, spec.name)
-        return build_sql_reports(pipeline, spec.name)
+        return bounded_lock_waits(pipeline, lambda: build_sql_reports(pipeline, spec.name),
+                                  schemas=[f"{pipeline.dataset_name}_reports"],
+                                  what=f"rebuilding the {spec.name} reports", step="reports")
     except TransformError as exc:
         raise ReportsFailed(
             f"Building the {spec.name} reports failed: {scrub(exc)}. The raw data was loaded and is intact; "
             f"fix the model or the data and run `chatfunnel transform {spec.name}`.",
             step="reports",
         ) from exc
+
+
+def bounded_lock_waits(pipeline: dlt.Pipeline, action: Callable[[], T], *, schemas: list[str], what: str,
+                       step: str) -> T:
+    """`action()` with every lock wait bounded on Postgres, tried again until the lock
+    deadline (see `pipelines.lockwaits`); past it, `SessionBlocked` naming who holds them."""
+    if destination_kind(pipeline) != "postgres":
+        return action()
+    ops = operations()
+    try:
+        with lock_timeout(ops.postgres_lock_timeout_seconds):
+            return retry_lock_waits(action, deadline_seconds=ops.postgres_lock_deadline_seconds)
+    except LockWaitsExhausted as exc:
+        sessions = blocking_sessions(pipeline, schemas)
+        who = ("; ".join(sessions) if sessions else "a session that has ended since") + "."
+        raise SessionBlocked(
+            f"{what[0].upper()}{what[1:]} waited {_duration(ops.postgres_lock_deadline_seconds)} ({exc.tries} tries) "
+            f"for locks that another database session holds on {', '.join(schemas)}: {who} Readers keep the "
+            "previous reports until this is done; end that session's transaction (or raise "
+            "chatfunnel.postgres_lock_deadline_seconds) and the next run does it.",
+            step=step) from exc
 
 
 def _aborted(pipeline: dlt.Pipeline, load_ids: list[str]) -> bool:
