@@ -100,9 +100,10 @@ def duckdb_file_holder(exc: BaseException) -> dict[str, str] | None:
     """The program that has a DuckDB file open, when that is why `exc` happened: {file,
     program, pid}; None otherwise. DuckDB reports it only as text, so this is the one place
     that reads it (its IOException, or dlt's exception carrying that text from a load job)."""
+    import duckdb
+
     for cause in causes(exc):
-        if type(cause).__module__.split(".")[0] != "duckdb" and not isinstance(
-                cause, DestinationTransientException | DestinationTerminalException):
+        if not isinstance(cause, duckdb.Error | DestinationTransientException | DestinationTerminalException):
             continue
         match = DUCKDB_FILE_HELD.search(str(cause))
         if match:

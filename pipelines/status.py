@@ -125,6 +125,9 @@ def warehouse_reader(account: Account, destination: str, dataset: str, pipeline:
         yield pipeline, None
         return
     working = duckdb_file()
+    if not working.exists():  # nothing loaded here yet: nothing to read (and never create it)
+        yield None, None
+        return
     wait = READER_WAIT_SECONDS / 10 if running else READER_WAIT_SECONDS
     with reader_lock(working, wait) as shared:
         if shared:
@@ -143,8 +146,8 @@ def warehouse_reader(account: Account, destination: str, dataset: str, pipeline:
 def _read_history(status: AccountStatus, reader: dlt.Pipeline | None,
                   sync: bool) -> tuple[list[dict[str, Any]], bool]:
     """The run history, and whether the warehouse could be read; an unreadable one is said."""
-    if reader is None:
-        return [], False
+    if reader is None:  # no DuckDB file yet: nothing loaded, nothing unreachable
+        return [], status.destination == "duckdb" and not duckdb_file().exists()
     try:
         if sync:
             reader.sync_destination()
