@@ -28,7 +28,7 @@ import dlt
 from . import runs
 from .accounts import Account
 from .diagnosis import duckdb_file_holder, short, warehouse_held
-from .locks import reader_lock, run_in_progress
+from .locks import killed_holder, reader_lock, run_in_progress
 from .publish import bi_path_for
 from .redaction import scrub
 from .registry import SOURCES, SourceSpec
@@ -186,9 +186,8 @@ def _describe(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, r
     journal = runs.read_journal(pipeline.pipeline_name, limit=5)
     # the local folder is the running run's: no state sync, and its package is not left over
     history, reachable = _read_history(status, reader, sync=not running and reader is not None)
-    if reader is None:
-        reader = pipeline
-    pipeline = reader  # the same name and local folder; on DuckDB a read-only destination
+    readable = reachable and reader is not None  # never open (or create) a file there is no reader for
+    pipeline = reader or pipeline  # the same name and local folder; on DuckDB a read-only destination
     last = history[0] if history else None
     last_ok = next((r for r in history if r["outcome"] in ("success", "partial")), None)
     never_run = reachable and not history and not journal and not pipeline.default_schema_name
@@ -202,19 +201,7 @@ def _describe(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, r
     if reachable and not never_run:
         lines.append("  last successful run: " + (_run_line(last_ok, now) if last_ok else "never"))
     if last is not None:
-        lines.append("  last run: " + _run_line(last, now))
-        if last.get("recovered"):
-            lines.append(f"    recovered: {scrub(last['recovered'])}")
-        if last.get("incomplete"):
-            lines.append(f"    incomplete (continues next run): {last['incomplete']}")
-        if last["outcome"] in ("failed", "interrupted") and last.get("error"):
-            step = f" in the {last['step']} step" if last.get("step") else ""
-            lines.append(f"    {last['outcome']}{step}: {short(last['error'], 400)}")
-        for warning in last.get("warnings") or []:
-            lines.append(f"    warning: {short(warning, 300)}")
-        lines.extend(_facts_lines(last.get("facts") or {}))
-        if last["outcome"] == "failed":
-            status.unhealthy = True
+        _last_run_lines(status, last, now)
     newer = [r for r in journal if last is None or (r.get("started_at") and last.get("started_at")
                                                     and r["started_at"] > last["started_at"])]
     for row in newer[:3]:
@@ -222,26 +209,14 @@ def _describe(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, r
                      f"{ago(row.get('finished_at'), now)}: {short(row.get('error') or '', 240)}")
         if row.get("outcome") == "failed":
             status.unhealthy = True
-    from .locks import killed_holder
-
-    killed = killed_holder(pipeline.pipeline_name)
-    if killed:
-        status.unhealthy = True
-        lines.append(f"  the last run was killed during its {killed.get('step', 'unknown')} step "
-                     f"(pid {killed.get('pid')} on {killed.get('host')}, started {killed.get('started_at')}); "
-                     "the next run recovers what it left")
-    leftover = [] if running else pending_packages(pipeline)
-    if leftover:
-        lines.append(f"  left-over load package from an interrupted run ({_load_time(leftover[0])}): the next run "
-                     "loads it first (or, if it cannot be loaded, drops it and reads its data again), then loads "
-                     "what is new")
+    leftover = [] if running else _left_behind_lines(status, pipeline)
     if history:
         recent = ", ".join(f"{r['outcome']} {r['finished_at']:%m-%d %H:%M}"
                            for r in history[:5] if r.get("finished_at"))
         lines.append(f"  recent runs: {recent}")
-    if reachable:
+    if readable:
         with contextlib.suppress(Exception):
-            counts = row_counts(reader)
+            counts = row_counts(pipeline)
             if counts:
                 label = ("rows stored in the lake (every appended version)" if destination == "filesystem"
                          else "rows now in the warehouse")
@@ -254,10 +229,45 @@ def _describe(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, r
             lines.extend("    " + name + ": " + ", ".join(f"{k}={v}" for k, v in values.items())
                          for name, values in cursors.items())
     lines.extend(_inbox_lines(spec, account))
-    if reachable:
-        lines.extend(_gap_lines(spec, reader))
+    if readable:
+        lines.extend(_gap_lines(spec, pipeline))
     with contextlib.suppress(Exception):
         lines.append(f"  warehouse: {scrub(describe_location(pipeline))}")
+
+
+def _left_behind_lines(status: AccountStatus, pipeline: dlt.Pipeline) -> list[str]:
+    """What a killed run left (its lock file's last words, its load package), said; the
+    left-over packages returned. Only when no run is going: a running run's are its own."""
+    killed = killed_holder(pipeline.pipeline_name)
+    if killed:
+        status.unhealthy = True
+        status.lines.append(f"  the last run was killed during its {killed.get('step', 'unknown')} step "
+                            f"(pid {killed.get('pid')} on {killed.get('host')}, started {killed.get('started_at')}); "
+                            "the next run recovers what it left")
+    leftover = pending_packages(pipeline)
+    if leftover:
+        status.lines.append(f"  left-over load package from an interrupted run ({_load_time(leftover[0])}): the next "
+                            "run loads it first (or, if it cannot be loaded, drops it and reads its data again), then "
+                            "loads what is new")
+    return leftover
+
+
+def _last_run_lines(status: AccountStatus, last: dict[str, Any], now: datetime) -> None:
+    """What the last recorded run did, its failure and warnings; a failed one is trouble."""
+    lines = status.lines
+    lines.append("  last run: " + _run_line(last, now))
+    if last.get("recovered"):
+        lines.append(f"    recovered: {scrub(last['recovered'])}")
+    if last.get("incomplete"):
+        lines.append(f"    incomplete (continues next run): {last['incomplete']}")
+    if last["outcome"] in ("failed", "interrupted") and last.get("error"):
+        step = f" in the {last['step']} step" if last.get("step") else ""
+        lines.append(f"    {last['outcome']}{step}: {short(last['error'], 400)}")
+    for warning in last.get("warnings") or []:
+        lines.append(f"    warning: {short(warning, 300)}")
+    lines.extend(_facts_lines(last.get("facts") or {}))
+    if last["outcome"] == "failed":
+        status.unhealthy = True
 
 
 def _load_time(load_id: str) -> str:
