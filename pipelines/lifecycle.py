@@ -544,11 +544,12 @@ def bounded_lock_waits(pipeline: dlt.Pipeline, action: Callable[[], T], *, schem
     except LockWaitsExhausted as exc:
         sessions = blocking_sessions(pipeline, schemas)
         who = ("; ".join(sessions) if sessions else "a session that has ended since") + "."
+        then = (" This run's data is loaded, readers keep the previous reports, and the next run rebuilds them."
+                if step == "reports" else "")
         raise SessionBlocked(
             f"{what[0].upper()}{what[1:]} waited {_duration(ops.postgres_lock_deadline_seconds)} ({exc.tries} tries) "
-            f"for locks that another database session holds on {', '.join(schemas)}: {who} Readers keep the "
-            "previous reports until this is done; end that session's transaction (or raise "
-            "chatfunnel.postgres_lock_deadline_seconds) and the next run does it.",
+            f"for locks that another database session holds on {', '.join(schemas)}: {who}{then} To let it "
+            "through, end that session's transaction (or raise chatfunnel.postgres_lock_deadline_seconds).",
             step=step) from exc
 
 

@@ -67,7 +67,7 @@ def _watch_run(duckdb_path: Path) -> tuple[subprocess.CompletedProcess[str], lis
 def test_status_and_readers_every_second_never_break_a_run(emulator, duck_target) -> None:
     from tests.leeloo.truth import assert_matches_truth
 
-    emu = emulator(scale=150, latency_ms=20)
+    emu = emulator(scale=80, latency_ms=20)
     during = 0
     for night in range(2):
         if night:
