@@ -363,11 +363,12 @@ class _Run:
 
     # ---- steps
 
-    def at(self, step: str) -> None:
-        """Enter `step`; the lock file says so, for whoever finds this run killed."""
+    def at(self, step: str, progress: str | None = None) -> None:
+        """Enter `step`; the lock file says so (and how far the run got, when known), for
+        `chatfunnel status` and for whoever finds this run killed."""
         self.step = step
         if self.lock is not None:
-            self.lock.note(step)
+            self.lock.note(step, progress)
 
     def configure(self) -> None:
         self.step = "config"
@@ -480,7 +481,7 @@ class _Run:
         self.outcome.new_columns = _new_columns(self._columns_before, _columns(pipeline))
 
     def load(self, pipeline: dlt.Pipeline) -> None:
-        self.at("load")
+        self.at("load", f"{sum(self.outcome.rows.values())} rows extracted to load" if self.outcome.rows else None)
         if self.options.full_refresh:
             self._drop_reports(pipeline)
         info = pipeline.load(workers=load_workers(self.options.destination))

@@ -97,9 +97,11 @@ class HeldLock:
         self.info = info
         self.previous = previous
 
-    def note(self, step: str) -> None:
-        """Record the step the run is at and since when (a pwrite; cheap enough for every step)."""
+    def note(self, step: str, progress: str | None = None) -> None:
+        """Record the step the run is at, since when and how far it got, if known (a pwrite;
+        cheap enough for every step)."""
         self.info["step"] = step
+        self.info["progress"] = progress
         self.info["step_since"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         data = json.dumps(self.info).encode()
         with suppress(OSError):

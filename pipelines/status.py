@@ -108,6 +108,7 @@ def running_line(info: dict[str, Any], now: datetime) -> str:
     who = ", ".join(filter(None, [f"pid {info['pid']}" if info.get("pid") else None,
                                   f"on {info['host']}" if info.get("host") else None,
                                   str(info["command"]) if info.get("command") else None]))
+    step += f" ({info['progress']})" if info.get("progress") else ""
     started = runs.as_utc(info.get("started_at"))
     return (f"  RUN IN PROGRESS ({who or 'another process'}): {step}"
             + (f", started {ago(started, now)}" if started else ""))

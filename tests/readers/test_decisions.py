@@ -93,6 +93,10 @@ def test_a_run_in_progress_is_described_from_its_lock_file() -> None:
     assert line == ("  RUN IN PROGRESS (pid 77, on etl1, chatfunnel run leeloo): at its extract step since "
                     "2026-12-06 01:09:30 UTC (30s ago), started 2026-12-06 01:08:00 UTC (2 min ago)")
     assert running_line({}, now) == "  RUN IN PROGRESS (another process): starting"
+    loading = running_line({"pid": 77, "step": "load", "step_since": "2026-12-06T01:09:50Z",
+                            "progress": "5120 rows extracted to load"}, now)
+    assert loading == "  RUN IN PROGRESS (pid 77): at its load step since 2026-12-06 01:09:50 UTC (10s ago) " \
+                      "(5120 rows extracted to load)"
 
 
 def test_duckdb_lock_conflict_text_is_read_in_one_place() -> None:
