@@ -16,6 +16,7 @@ from typing import Any
 
 from transforms.engine import (
     SQL_ENGINES,
+    bound_lock_waits,
     dialect,
     engine_name,
     existing_objects,
@@ -118,6 +119,7 @@ def build_account_views(
             raise TransformError(f"dataset name {dataset!r} is not a plain identifier")
     reports = [m for m in load_models(source, transforms_dir) if m.layer == "reports"]
     with pipeline.sql_client() as client, client.begin_transaction():
+        bound_lock_waits(client, dialect_name)
         if dialect_name == "postgres":
             lock_datasets(client, [target, *(d for _, d in accounts)])
         client.execute_sql(f'create schema if not exists "{target}"')
