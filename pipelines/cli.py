@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .accounts import Account
 from .errors import (
+    EXIT_BLOCKED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
@@ -42,6 +43,8 @@ EXIT_CODES = f"""exit codes:
   {EXIT_USAGE}    bad usage or configuration (a missing token, an unknown setting or resource, a secret in
        .dlt/config.toml, an unreadable .dlt/secrets.toml, a Postgres grant the role lacks, --since in the
        future); what it concerns was not run
+  {EXIT_BLOCKED}   a reader outside chatfunnel held what the run needed (a program holding the DuckDB file;
+       a Postgres session holding the reports past the lock deadline); the message names it
   {EXIT_LOCKED}   another run of the same pipeline holds the lock; nothing was done (try later, or --wait)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM) or stopped at --max-runtime; the next run finishes the rest"""
 
@@ -324,7 +327,7 @@ def _exit_code(codes: object) -> int:
     found = sorted(set(codes))  # type: ignore[call-overload]
     if not found or found == [0]:
         return EXIT_OK
-    for code in (EXIT_INTERRUPTED, EXIT_LOCKED):
+    for code in (EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_BLOCKED):
         if code in found:
             return code
     return EXIT_USAGE if set(found) <= {0, EXIT_USAGE} else EXIT_FAILED

@@ -9,6 +9,7 @@ checked: whether anything was committed is stated by the lifecycle, which knows.
 from __future__ import annotations
 
 import errno
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ from .errors import (
     SourceRefused,
     SourceUnreachable,
     UsageError,
+    WarehouseHeld,
 )
 from .permissions import explain_denied
 from .redaction import scrub
@@ -93,6 +95,40 @@ def _connection_error(chain: list[BaseException]) -> bool:
     if drivers:
         return any(_driver_connection_error(c) for c in drivers)
     return any(isinstance(c, DestinationTransientException) for c in chain)
+
+
+# DuckDB says who holds its file only in the text of an IOException (no code, no field)
+DUCKDB_FILE_HELD = re.compile(
+    r'Could not set lock on file "(?P<file>[^"]+)": Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)')
+
+
+def duckdb_file_holder(exc: BaseException) -> dict[str, str] | None:
+    """The program that has a DuckDB file open, when that is why `exc` happened: {file,
+    program, pid}; None otherwise. DuckDB reports it only as text, so this is the one place
+    that reads it (its IOException, or dlt's exception carrying that text from a load job)."""
+    import duckdb
+
+    for cause in causes(exc):
+        if not isinstance(cause, duckdb.Error | DestinationTransientException | DestinationTerminalException):
+            continue
+        match = DUCKDB_FILE_HELD.search(str(cause))
+        if match:
+            return match.groupdict()
+    return None
+
+
+def warehouse_held(holder: dict[str, str], *, step: str) -> WarehouseHeld:
+    """The DuckDB file is open in another program: who, and where BI tools should look instead."""
+    from .publish import bi_path_for
+
+    program = Path(holder["program"]).name or holder["program"]
+    return WarehouseHeld(
+        f"The DuckDB file {holder['file']} is held by another program ({program}, pid {holder['pid']}): a BI "
+        "tool, a notebook or a shell has it open, and DuckDB lets no other process use a file while one holds "
+        f"it. Close that program (or its connection) and run again. BI tools should open the snapshot "
+        f"{bi_path_for(holder['file'])} instead: every run refreshes it, and reading it never blocks a run.",
+        step=step,
+    )
 
 
 def full_disk(paths: list[Path]) -> Path | None:
@@ -166,6 +202,9 @@ def explain(
             return invalid_setting(cause, step=step, account=account)
         if isinstance(cause, ValueNotSecretException):
             return secret_in_config(cause, step=step)
+    holder = duckdb_file_holder(exc)
+    if holder is not None:
+        return warehouse_held(holder, step=step)
     database = next((c for c in chain if _database_error(c)), None)
     if database is not None:
         disk = full_disk(disks)

@@ -6,8 +6,10 @@ failed and what to do, `step` names the step of the run that failed (see
 what kind of failure it was; callers branch on the class, never on the text.
 
 Exit codes: 0 success, 1 a run failed (a file the run cannot read or write included), 2 bad
-usage or configuration (a settings file it cannot read, a Postgres grant missing), 75 another
-run holds the lock (EX_TEMPFAIL: try later), 130 interrupted (Ctrl-C, SIGTERM).
+usage or configuration (a settings file it cannot read, a Postgres grant missing), 74 a reader
+outside chatfunnel held what the run needed (a program holding the DuckDB file, a Postgres
+session holding the reports) and the run gave up waiting, 75 another run holds the lock
+(EX_TEMPFAIL: try later), 130 interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_BLOCKED = 74
 EXIT_LOCKED = 75
 EXIT_INTERRUPTED = 130
 
@@ -90,6 +93,19 @@ class DeadlineExceeded(ChatfunnelError):
     """The run reached --max-runtime and stopped (exits like an interruption; it is alerted)."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class WarehouseHeld(ChatfunnelError):
+    """Another program (a BI tool, a notebook) has the DuckDB file open; DuckDB lets no run in."""
+
+    exit_code = EXIT_BLOCKED
+
+
+class SessionBlocked(ChatfunnelError):
+    """A Postgres session (a reader) held a lock past the run's lock deadline: the data is
+    loaded, the previous reports stay, the next run does what this one could not."""
+
+    exit_code = EXIT_BLOCKED
 
 
 class RunLocked(ChatfunnelError):

@@ -30,7 +30,7 @@ from typing import IO, Any
 from . import errors as error_types
 from .accounts import Account
 from .diagnosis import short
-from .errors import ChatfunnelError, ReportsFailed
+from .errors import ChatfunnelError, ReportsFailed, SessionBlocked
 from .lifecycle import RunOutcome, run_account
 from .options import RunOptions
 from .permissions import GrantMissing, check_postgres_grants
@@ -237,7 +237,7 @@ def after_all_accounts(destination: str, outcomes: Sequence[RunOutcome], *, publ
                 continue
             try:
                 built = build_account_views(spec.name, accounts, destination)
-            except GrantMissing as exc:  # names the grant; the accounts' own reports are intact
+            except (GrantMissing, SessionBlocked) as exc:  # named (a grant, a blocking reader); own reports intact
                 done.failures.append(exc)
                 continue
             except Exception as exc:  # noqa: BLE001 - the accounts' own reports are fine
@@ -258,6 +258,7 @@ def build_account_views(source: str, accounts: Sequence[Account], destination: s
     """`<source>_accounts`: one view per report, the union over the accounts' reports."""
     from transforms.runner import build_account_views as build_views
 
+    from .lifecycle import bounded_lock_waits
     from .warehouse import make_pipeline
 
     pipeline = make_pipeline(accounts[0], destination)
@@ -267,4 +268,7 @@ def build_account_views(source: str, accounts: Sequence[Account], destination: s
                                   consequence="The cross-account views were not rebuilt; each account's own "
                                               "reports are intact.", load=False)
     pairs = [(a.name or "default", f"{a.dataset}_reports") for a in accounts]
-    return len(build_views(pipeline, source, pairs).views)
+    built = bounded_lock_waits(pipeline, lambda: build_views(pipeline, source, pairs),
+                               schemas=[f"{source}_accounts"], what=f"rebuilding the {source} cross-account views",
+                               step="reports")
+    return len(built.views)

@@ -38,16 +38,17 @@ import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dlt
 from dlt.common.runtime.run_context import active as active_run_context
 
 from sources import readback
+from transforms.engine import lock_timeout
 
 from . import history, lake, permissions, publish, reconcile, runs
 from .accounts import Account
@@ -61,9 +62,12 @@ from .errors import (
     Interrupted,
     ReportsFailed,
     RunLocked,
+    SessionBlocked,
     UsageError,
+    WarehouseHeld,
 )
 from .locks import destination_lock, run_lock, warehouse_lock
+from .lockwaits import LockWaitsExhausted, blocking_sessions, retry_lock_waits
 from .options import RunOptions
 from .packages import prune_loaded, remove_normalize_remnants
 from .progress import progress_collector
@@ -87,6 +91,7 @@ logger = logging.getLogger("chatfunnel.lifecycle")
 STEPS = ("config", "lock", "preflight", "recover", "extract", "normalize", "load", "reconcile",
          "reports", "record", "publish", "alert")
 IO_SWITCH_INTERVAL = 0.001
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- what a run returns
@@ -360,11 +365,12 @@ class _Run:
 
     # ---- steps
 
-    def at(self, step: str) -> None:
-        """Enter `step`; the lock file says so, for whoever finds this run killed."""
+    def at(self, step: str, progress: str | None = None) -> None:
+        """Enter `step`; the lock file says so (and how far the run got, when known), for
+        `chatfunnel status` and for whoever finds this run killed."""
         self.step = step
         if self.lock is not None:
-            self.lock.note(step)
+            self.lock.note(step, progress)
 
     def configure(self) -> None:
         self.step = "config"
@@ -459,7 +465,9 @@ class _Run:
         from transforms.runner import drop_reports
 
         if pipeline.default_schema_name:
-            drop_reports(pipeline, self.spec.name)
+            bounded_lock_waits(pipeline, lambda: drop_reports(pipeline, self.spec.name),
+                               schemas=[f"{pipeline.dataset_name}_reports"],
+                               what=f"dropping the {self.spec.name} reports for the full refresh", step=self.step)
 
     def _local_state_ahead(self, pipeline: dlt.Pipeline) -> bool:
         if not pipeline.default_schema_name or self.options.full_refresh:
@@ -502,7 +510,7 @@ class _Run:
         self.outcome.new_columns = _new_columns(self._columns_before, _columns(pipeline))
 
     def load(self, pipeline: dlt.Pipeline) -> None:
-        self.at("load")
+        self.at("load", f"{sum(self.outcome.rows.values())} rows extracted to load" if self.outcome.rows else None)
         if self.options.full_refresh:
             self._drop_reports(pipeline)
         info = pipeline.load(workers=load_workers(self.options.destination))
@@ -512,7 +520,9 @@ class _Run:
         self._restore_history(pipeline)
         self.at("reconcile")
         if self.options.destination != "filesystem":
-            self.outcome.facts.update(reconcile.apply_deletions(pipeline, self.spec.deletion_cascades))
+            self.outcome.facts.update(bounded_lock_waits(
+                pipeline, lambda: reconcile.apply_deletions(pipeline, self.spec.deletion_cascades),
+                schemas=[pipeline.dataset_name], what="marking the deletions this run proved", step="reconcile"))
         if self.spec.after_load is not None and self.built is not None:
             self.spec.after_load(pipeline, self.built.settings)
 
@@ -556,13 +566,37 @@ def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str) ->
     try:
         if destination == "filesystem":
             return lake.lake_reports_for_pipeline(pipeline, spec.name)
-        return build_sql_reports(pipeline, spec.name)
+        return bounded_lock_waits(pipeline, lambda: build_sql_reports(pipeline, spec.name),
+                                  schemas=[f"{pipeline.dataset_name}_reports"],
+                                  what=f"rebuilding the {spec.name} reports", step="reports")
     except TransformError as exc:
         raise ReportsFailed(
             f"Building the {spec.name} reports failed: {scrub(exc)}. The raw data was loaded and is intact; "
             f"fix the model or the data and run `chatfunnel transform {spec.name}`.",
             step="reports",
         ) from exc
+
+
+def bounded_lock_waits(pipeline: dlt.Pipeline, action: Callable[[], T], *, schemas: list[str], what: str,
+                       step: str) -> T:
+    """`action()` with every lock wait bounded on Postgres, tried again until the lock
+    deadline (see `pipelines.lockwaits`); past it, `SessionBlocked` naming who holds them."""
+    if destination_kind(pipeline) != "postgres":
+        return action()
+    ops = operations()
+    try:
+        with lock_timeout(ops.postgres_lock_timeout_seconds):
+            return retry_lock_waits(action, deadline_seconds=ops.postgres_lock_deadline_seconds)
+    except LockWaitsExhausted as exc:
+        sessions = blocking_sessions(pipeline, schemas)
+        who = ("; ".join(sessions) if sessions else "a session that has ended since") + "."
+        then = (" This run's data is loaded, readers keep the previous reports, and the next run rebuilds them."
+                if step == "reports" else "")
+        raise SessionBlocked(
+            f"{what[0].upper()}{what[1:]} waited {_duration(ops.postgres_lock_deadline_seconds)} ({exc.tries} tries) "
+            f"for locks that another database session holds on {', '.join(schemas)}: {who}{then} To let it "
+            "through, end that session's transaction (or raise chatfunnel.postgres_lock_deadline_seconds).",
+            step=step) from exc
 
 
 def _aborted(pipeline: dlt.Pipeline, load_ids: list[str]) -> bool:
@@ -758,7 +792,7 @@ def _close(run: _Run, *, step: str | None, alert: bool, publish: bool = False) -
     if pipeline is not None and run.outcome.error is None:
         run.outcome.recorded = runs.record(pipeline, record)  # the caller holds the warehouse lock
     elif pipeline is not None and not isinstance(run.outcome.error, DestinationUnreachable | DestinationFull
-                                                                     | Interrupted | DeadlineExceeded
+                                                                     | WarehouseHeld | Interrupted | DeadlineExceeded
                                                                      | permissions.GrantMissing
                                                                      | permissions.FileAccessDenied):
         # a stopped run or an unreachable warehouse records locally (at once, never waiting on a

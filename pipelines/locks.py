@@ -13,6 +13,13 @@ process at a time, so every step that opens the file (`warehouse_lock`) takes th
 lock too, briefly: two accounts' runs extract side by side and take turns at the file.
 `run_locks(names)` takes several in a fixed (sorted) order so two runs can never deadlock.
 
+Readers (`chatfunnel status`, `chatfunnel report`) never take a writer's place: they open a
+DuckDB file only under `reader_lock`, a *shared* lock on the same file lock, held for the
+milliseconds of their reads and waited for a bounded time (a run's step holds the file
+exclusively; a reader that cannot get in within its wait reads the BI snapshot instead).
+A run's own lock waits `READER_GRACE_SECONDS` even with `--wait 0`, so a reader that looks
+at a lock file at the very moment a run starts (`run_in_progress`) cannot make it exit 75.
+
 flock works on local disks; on NFS/SMB it may not be honoured — keep `DLT_DATA_DIR` local.
 Runs on different machines into one Postgres dataset serialise on a Postgres advisory lock
 (`destination_lock`), which Postgres releases when the holding connection goes away.
@@ -43,6 +50,9 @@ from .errors import RunLocked
 from .warehouse import destination_kind
 
 POLL_SECONDS = 0.2
+READER_GRACE_SECONDS = 2.0
+"""A lock is waited for at least this long: a reader's probe holds it for microseconds, a
+run for minutes, so a run that finds it held this long has found another run."""
 
 
 def lock_dir() -> Path:
@@ -87,9 +97,12 @@ class HeldLock:
         self.info = info
         self.previous = previous
 
-    def note(self, step: str) -> None:
-        """Record the step the run is at (a pwrite; cheap enough for every step)."""
+    def note(self, step: str, progress: str | None = None) -> None:
+        """Record the step the run is at, since when and how far it got, if known (a pwrite;
+        cheap enough for every step)."""
         self.info["step"] = step
+        self.info["progress"] = progress
+        self.info["step_since"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         data = json.dumps(self.info).encode()
         with suppress(OSError):
             os.pwrite(self._fd, data.ljust(max(len(data), 512)), 0)
@@ -103,24 +116,40 @@ def _read(fd: int) -> dict[str, Any] | None:
         return None
 
 
-def killed_holder(name: str) -> dict[str, Any] | None:
-    """What a holder of `name` that was killed left in its lock file; None if the last
-    holder released it (or it is held right now)."""
+def _probe(name: str) -> tuple[bool, dict[str, Any] | None]:
+    """(held right now, what the lock file says), taking the lock shared for a microsecond:
+    a run that starts at that moment waits `READER_GRACE_SECONDS`, so it never notices."""
     path = lock_dir() / f"{_safe(name)}.lock"
     if fcntl is None or not path.exists():
-        return None
+        return False, None
     fd = os.open(path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
-            return None  # held: a run is going
+            return True, _read(fd)
         try:
-            return _read(fd)
+            return False, _read(fd)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def run_in_progress(name: str) -> dict[str, Any] | None:
+    """What the run holding `name` says of itself (pid, host, command, started_at, step,
+    step_since); None when no run holds it."""
+    held, info = _probe(name)
+    if not held:
+        return None
+    return info or {}
+
+
+def killed_holder(name: str) -> dict[str, Any] | None:
+    """What a holder of `name` that was killed left in its lock file; None if the last
+    holder released it (or it is held right now)."""
+    held, info = _probe(name)
+    return None if held else info
 
 
 @contextmanager
@@ -137,7 +166,7 @@ def run_lock(name: str, wait: float = 0) -> Iterator[HeldLock]:
         yield HeldLock(path, -1, {}, None)
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + max(0.0, wait)
+    deadline = time.monotonic() + max(READER_GRACE_SECONDS, wait)
     try:
         while True:
             try:
@@ -206,6 +235,45 @@ def warehouse_lock(destination: str, wait: float = 24 * 3600) -> Iterator[None]:
 
     with run_lock(warehouse_lock_name(duckdb_file()), wait=wait):
         yield
+
+
+@contextmanager
+def reader_lock(path: str | os.PathLike[str], wait: float) -> Iterator[bool]:
+    """Share the file `path` with other readers, never with a run's step: yields True once
+    the shared lock is held (open the file read-only, read, close, all inside the block),
+    False if a run's step held the file for all of `wait` seconds (read something else)."""
+    directory = lock_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    lock_path = directory / f"{_safe(warehouse_lock_name(path))}.lock"
+    if fcntl is None:  # pragma: no cover
+        yield True
+        return
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _flock_shared(fd, wait):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _flock_shared(fd: int, wait: float) -> bool:
+    """Take `fd`'s lock shared, polling up to `wait` seconds; whether it was taken."""
+    deadline = time.monotonic() + max(0.0, wait)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(min(POLL_SECONDS / 4, max(0.0, deadline - time.monotonic())))
 
 
 ADVISORY_NAMESPACE = 0x43464E4C  # "CFNL": keeps chatfunnel's advisory locks apart from others'

@@ -31,6 +31,12 @@ class OperationsConfiguration(BaseConfiguration):
     (keep it above the statement timeout: a legitimate statement never waits longer)."""
     postgres_lock_wait_seconds: float = 0.0
     """How long a run waits for another host's run of the same dataset (0: exit 75 at once)."""
+    postgres_lock_timeout_seconds: float = 5.0
+    """A report rebuild or deletion mark waits this long for a lock a reader holds, then
+    gives up, rolls back (readers keep the previous reports) and tries again later."""
+    postgres_lock_deadline_seconds: float = 300.0
+    """Those tries go on, with growing pauses, this long; then the run ends (exit 74) naming
+    the session that holds the lock, with the data loaded and the previous reports kept."""
 
 
 @configspec

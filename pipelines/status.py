@@ -6,12 +6,19 @@ the rows now in the warehouse, the state cursors and the figures the last run re
 (sweep progress, missing permissions). Exit code 0 when every account's last run
 succeeded (or nothing ran yet), 1 when one failed or a destination cannot be reached, so
 a monitoring check can run it.
+
+A run may be going while it looks: `status` then says so (its pid, step and since when, from
+the run's lock file) and exits 0 for it. It never takes the run's place at a DuckDB file: it
+opens the file read-only, only under the file's shared reader lock (`locks.reader_lock`),
+for the milliseconds of its reads; if a run's step holds the file past a short wait, it reads
+the published BI snapshot instead and says so. It leaves the pipeline's local folder alone
+while a run uses it (no state sync; the run's own load package is not "left over").
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -20,11 +27,17 @@ import dlt
 
 from . import runs
 from .accounts import Account
-from .diagnosis import short
+from .diagnosis import duckdb_file_holder, short, warehouse_held
+from .locks import killed_holder, reader_lock, run_in_progress
 from .permissions import access_problem
+from .publish import bi_path_for
 from .redaction import scrub
 from .registry import SOURCES, SourceSpec
-from .warehouse import describe_location, make_pipeline
+from .warehouse import describe_location, duckdb_file, make_pipeline, reader_pipeline
+
+READER_WAIT_SECONDS = 5.0
+"""How long `status` waits for a run's step to let go of the DuckDB file before it reads the
+BI snapshot instead; while a run is in progress, a tenth of it."""
 
 
 @dataclass
@@ -88,25 +101,97 @@ def pending_packages(pipeline: dlt.Pipeline) -> list[str]:
     return sorted(set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages()))
 
 
+def running_line(info: dict[str, Any], now: datetime) -> str:
+    """One line for a run in progress, from what its lock file says."""
+    since = runs.as_utc(info.get("step_since"))
+    step = f"at its {info['step']} step" if info.get("step") else "starting"
+    step += f" since {ago(since, now)}" if since else ""
+    who = ", ".join(filter(None, [f"pid {info['pid']}" if info.get("pid") else None,
+                                  f"on {info['host']}" if info.get("host") else None,
+                                  str(info["command"]) if info.get("command") else None]))
+    step += f" ({info['progress']})" if info.get("progress") else ""
+    started = runs.as_utc(info.get("started_at"))
+    return (f"  RUN IN PROGRESS ({who or 'another process'}): {step}"
+            + (f", started {ago(started, now)}" if started else ""))
+
+
+@contextlib.contextmanager
+def warehouse_reader(account: Account, destination: str, dataset: str, pipeline: dlt.Pipeline,
+                     running: bool) -> Iterator[tuple[dlt.Pipeline | None, str | None]]:
+    """(the pipeline to read the warehouse through, a note on what it reads).
+
+    Other destinations: the pipeline itself. DuckDB: the working file read-only, under the
+    file's shared reader lock, when a run's step lets go of it within a short wait; else the
+    BI snapshot read-only (None when there is none yet)."""
+    if destination != "duckdb":
+        yield pipeline, None
+        return
+    working = duckdb_file()
+    if not working.exists():  # nothing loaded here yet: nothing to read (and never create it)
+        yield None, None
+        return
+    wait = READER_WAIT_SECONDS / 10 if running else READER_WAIT_SECONDS
+    with reader_lock(working, wait) as shared:
+        if shared:
+            yield reader_pipeline(account, dataset, working), None
+            return
+    snapshot = bi_path_for(working)
+    if not snapshot.exists():
+        yield None, "  warehouse figures skipped: a run holds the DuckDB file, and no BI snapshot is published yet"
+        return
+    published = datetime.fromtimestamp(snapshot.stat().st_mtime, timezone.utc)
+    yield (reader_pipeline(account, dataset, snapshot),
+           f"  figures below are from the BI snapshot {snapshot} (published {published:%Y-%m-%d %H:%M:%S} UTC): "
+           "a run holds the working file")
+
+
+def _read_history(status: AccountStatus, reader: dlt.Pipeline | None,
+                  sync: bool) -> tuple[list[dict[str, Any]], bool]:
+    """The run history, and whether the warehouse could be read; an unreadable one is said."""
+    if reader is None:  # no DuckDB file yet: nothing loaded, nothing unreachable
+        return [], status.destination == "duckdb" and not duckdb_file().exists()
+    try:
+        if sync:
+            reader.sync_destination()
+        return runs.read_history(reader, limit=50), True
+    except Exception as exc:  # noqa: BLE001 - the destination is down: say so, exit non-zero
+        status.unhealthy = True
+        holder = duckdb_file_holder(exc)
+        refused = None if holder is not None else access_problem(exc, status.destination)
+        if holder is not None:
+            status.lines.append(f"  WAREHOUSE FILE HELD BY ANOTHER PROGRAM: {warehouse_held(holder, step='status')}")
+        elif refused is not None:
+            status.lines.append(f"  NO ACCESS: {refused}")
+        else:
+            status.lines.append(f"  DESTINATION UNREACHABLE: {short(exc, 300)}")
+        return [], False
+
+
 def account_status(spec: SourceSpec, account: Account, destination: str, dataset: str | None = None,
                    *, now: datetime | None = None) -> AccountStatus:
     now = now or datetime.now(timezone.utc)
     dataset = dataset or account.dataset
     status = AccountStatus(account, destination, dataset)
-    lines = status.lines
-    lines.append(f"{account.label} ({destination}, dataset '{dataset}')")
+    status.lines.append(f"{account.label} ({destination}, dataset '{dataset}')")
     pipeline = make_pipeline(account, destination, dataset)
+    running = run_in_progress(pipeline.pipeline_name)
+    if running is not None:
+        status.lines.append(running_line(running, now))
+    with warehouse_reader(account, destination, dataset, pipeline, running is not None) as (reader, note):
+        if note:
+            status.lines.append(note)
+        _describe(status, spec, pipeline, reader, running=running is not None, now=now)
+    return status
+
+
+def _describe(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, reader: dlt.Pipeline | None,
+              *, running: bool, now: datetime) -> None:
+    """Everything `status` says of one account, read through `reader` (see `warehouse_reader`)."""
+    account, destination, lines = status.account, status.destination, status.lines
     journal = runs.read_journal(pipeline.pipeline_name, limit=5)
-    try:
-        pipeline.sync_destination()
-        history = runs.read_history(pipeline, limit=50)
-        reachable = True
-    except Exception as exc:  # noqa: BLE001 - the destination is down: say so, exit non-zero
-        history, reachable = [], False
-        status.unhealthy = True
-        refused = access_problem(exc, destination)
-        lines.append(f"  NO ACCESS: {refused}" if refused is not None
-                     else f"  DESTINATION UNREACHABLE: {short(exc, 300)}")
+from .diagnosis import duckdb_file_holder, short, warehouse_held
+from .locks import killed_holder, reader_lock, run_in_progress
+from .publish import bi_path_for
     last = history[0] if history else None
     last_ok = next((r for r in history if r["outcome"] in ("success", "partial")), None)
     never_run = reachable and not history and not journal and not pipeline.default_schema_name
@@ -120,19 +205,7 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
     if reachable and not never_run:
         lines.append("  last successful run: " + (_run_line(last_ok, now) if last_ok else "never"))
     if last is not None:
-        lines.append("  last run: " + _run_line(last, now))
-        if last.get("recovered"):
-            lines.append(f"    recovered: {scrub(last['recovered'])}")
-        if last.get("incomplete"):
-            lines.append(f"    incomplete (continues next run): {last['incomplete']}")
-        if last["outcome"] in ("failed", "interrupted") and last.get("error"):
-            step = f" in the {last['step']} step" if last.get("step") else ""
-            lines.append(f"    {last['outcome']}{step}: {short(last['error'], 400)}")
-        for warning in last.get("warnings") or []:
-            lines.append(f"    warning: {short(warning, 300)}")
-        lines.extend(_facts_lines(last.get("facts") or {}))
-        if last["outcome"] == "failed":
-            status.unhealthy = True
+        _last_run_lines(status, last, now)
     newer = [r for r in journal if last is None or (r.get("started_at") and last.get("started_at")
                                                     and r["started_at"] > last["started_at"])]
     for row in newer[:3]:
@@ -140,24 +213,12 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
                      f"{ago(row.get('finished_at'), now)}: {short(row.get('error') or '', 240)}")
         if row.get("outcome") == "failed":
             status.unhealthy = True
-    from .locks import killed_holder
-
-    killed = killed_holder(pipeline.pipeline_name)
-    if killed:
-        status.unhealthy = True
-        lines.append(f"  the last run was killed during its {killed.get('step', 'unknown')} step "
-                     f"(pid {killed.get('pid')} on {killed.get('host')}, started {killed.get('started_at')}); "
-                     "the next run recovers what it left")
-    leftover = pending_packages(pipeline)
-    if leftover:
-        lines.append(f"  left-over load package from an interrupted run ({_load_time(leftover[0])}): the next run "
-                     "loads it first (or, if it cannot be loaded, drops it and reads its data again), then loads "
-                     "what is new")
+    leftover = [] if running else _left_behind_lines(status, pipeline)
     if history:
         recent = ", ".join(f"{r['outcome']} {r['finished_at']:%m-%d %H:%M}"
                            for r in history[:5] if r.get("finished_at"))
         lines.append(f"  recent runs: {recent}")
-    if reachable:
+    if readable:
         with contextlib.suppress(Exception):
             counts = row_counts(pipeline)
             if counts:
@@ -172,11 +233,45 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
             lines.extend("    " + name + ": " + ", ".join(f"{k}={v}" for k, v in values.items())
                          for name, values in cursors.items())
     lines.extend(_inbox_lines(spec, account))
-    if reachable:
+    if readable:
         lines.extend(_gap_lines(spec, pipeline))
     with contextlib.suppress(Exception):
         lines.append(f"  warehouse: {scrub(describe_location(pipeline))}")
-    return status
+
+
+def _left_behind_lines(status: AccountStatus, pipeline: dlt.Pipeline) -> list[str]:
+    """What a killed run left (its lock file's last words, its load package), said; the
+    left-over packages returned. Only when no run is going: a running run's are its own."""
+    killed = killed_holder(pipeline.pipeline_name)
+    if killed:
+        status.unhealthy = True
+        status.lines.append(f"  the last run was killed during its {killed.get('step', 'unknown')} step "
+                            f"(pid {killed.get('pid')} on {killed.get('host')}, started {killed.get('started_at')}); "
+                            "the next run recovers what it left")
+    leftover = pending_packages(pipeline)
+    if leftover:
+        status.lines.append(f"  left-over load package from an interrupted run ({_load_time(leftover[0])}): the next "
+                            "run loads it first (or, if it cannot be loaded, drops it and reads its data again), then "
+                            "loads what is new")
+    return leftover
+
+
+def _last_run_lines(status: AccountStatus, last: dict[str, Any], now: datetime) -> None:
+    """What the last recorded run did, its failure and warnings; a failed one is trouble."""
+    lines = status.lines
+    lines.append("  last run: " + _run_line(last, now))
+    if last.get("recovered"):
+        lines.append(f"    recovered: {scrub(last['recovered'])}")
+    if last.get("incomplete"):
+        lines.append(f"    incomplete (continues next run): {last['incomplete']}")
+    if last["outcome"] in ("failed", "interrupted") and last.get("error"):
+        step = f" in the {last['step']} step" if last.get("step") else ""
+        lines.append(f"    {last['outcome']}{step}: {short(last['error'], 400)}")
+    for warning in last.get("warnings") or []:
+        lines.append(f"    warning: {short(warning, 300)}")
+    lines.extend(_facts_lines(last.get("facts") or {}))
+    if last["outcome"] == "failed":
+        status.unhealthy = True
 
 
 def _load_time(load_id: str) -> str:

@@ -186,6 +186,20 @@ def make_pipeline(
     )
 
 
+def reader_pipeline(account: Account, dataset: str, path: str | Path) -> dlt.Pipeline:
+    """The account's DuckDB pipeline (its name, local state and schema) reading the file at
+    `path` read-only: what `chatfunnel status` reads the warehouse or the BI snapshot with.
+    Open it only inside `locks.reader_lock` for a working file: a run's step holds it."""
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    return dlt.pipeline(
+        pipeline_name=pipeline_name(account, "duckdb", dataset),
+        destination=dlt.destinations.duckdb(DuckDbCredentials(str(path), read_only=True),
+                                            destination_name=DUCKDB_DESTINATION_NAME),
+        dataset_name=dataset,
+    )
+
+
 def describe_location(pipeline: dlt.Pipeline) -> str:
     """Where the pipeline's data is, for a human: a file path, `host:port/db` or a bucket URL.
     Never a password, never an object's repr."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from transforms.engine import (
     SQL_ENGINES,
+    bound_lock_waits,
     dialect,
     engine_name,
     ensure_schema,
@@ -119,6 +120,7 @@ def build_account_views(
             raise TransformError(f"dataset name {dataset!r} is not a plain identifier")
     reports = [m for m in load_models(source, transforms_dir) if m.layer == "reports"]
     with pipeline.sql_client() as client, client.begin_transaction():
+        bound_lock_waits(client, dialect_name)
         if dialect_name == "postgres":
             lock_datasets(client, [target, *(d for _, d in accounts)])
         ensure_schema(client, target, dialect_name)

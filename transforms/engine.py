@@ -1,13 +1,19 @@
 """The SQL engines the reports are built on, reached through a dlt pipeline's sql_client.
 
-Catalog reads (which tables and columns exist), the shape of a relation, and the Postgres
-advisory locks that serialise every rebuild of one dataset across processes and machines.
+Catalog reads (which tables and columns exist), the shape of a relation, the Postgres
+advisory locks that serialise every rebuild of one dataset across processes and machines,
+and the bound on lock waits: a reader (a dashboard, an analyst's open transaction) holding a
+report makes a rebuild's statement wait for its lock; under `lock_timeout` the statement
+gives up after a few seconds instead (`lock_not_available`), the transaction rolls back, the
+reader keeps the previous reports and the caller retries (`pipelines.lockwaits`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +21,55 @@ from transforms.models import TransformError
 
 SQL_ENGINES = {"duckdb": "duckdb", "motherduck": "duckdb", "postgres": "postgres"}
 LOCK_NAMESPACE = "chatfunnel.transforms:"
+LOCK_NOT_AVAILABLE = "55P03"  # Postgres' SQLSTATE for a lock wait that hit lock_timeout
+_lock_timeout: ContextVar[float | None] = ContextVar("chatfunnel_lock_timeout", default=None)
+
+
+@contextmanager
+def lock_timeout(seconds: float | None) -> Iterator[None]:
+    """Rebuilds inside this block wait at most `seconds` for each lock on Postgres (None: as
+    long as the statement timeout allows)."""
+    token = _lock_timeout.set(seconds)
+    try:
+        yield
+    finally:
+        _lock_timeout.reset(token)
+
+
+def bound_lock_waits(client: Any, dialect_name: str) -> None:
+    """Inside a transaction on Postgres: its statements give up waiting for a lock after the
+    bound set by `lock_timeout` (`set local`: it ends with the transaction)."""
+    seconds = _lock_timeout.get()
+    if dialect_name == "postgres" and seconds:
+        client.execute_sql(f"set local lock_timeout = {max(1, int(seconds * 1000))}")
+
+
+def lock_not_available(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) is Postgres giving up a lock wait at lock_timeout."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "pgcode", None) == LOCK_NOT_AVAILABLE:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def lock_holders(client: Any, schemas: Iterable[str]) -> list[dict[str, Any]]:
+    """Other sessions holding a lock on a relation of `schemas` (Postgres): pid, user,
+    application, client address, state and since when, the oldest transaction first."""
+    names = ", ".join(literal(s) for s in schemas)
+    if not names:
+        return []
+    return query_dicts(
+        client,
+        "select distinct a.pid, a.usename as user, a.application_name, host(a.client_addr) as client, a.state, "
+        "a.xact_start, a.backend_start from pg_locks l join pg_class c on c.oid = l.relation "
+        "join pg_namespace n on n.oid = c.relnamespace join pg_stat_activity a on a.pid = l.pid "
+        f"where l.granted and l.pid <> pg_backend_pid() and n.nspname in ({names}) "
+        "order by a.xact_start nulls last, a.pid",
+    )
 
 
 def engine_name(pipeline: Any) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from transforms.accounts import AccountViewsResult, build_account_views
 from transforms.engine import (
     SQL_ENGINES,
+    bound_lock_waits,
     catalog_columns,
     dependent_views,
     dialect,
@@ -287,6 +288,7 @@ def build_reports(
     names = [m.name for m in models]
 
     with pipeline.sql_client() as client, client.begin_transaction():
+        bound_lock_waits(client, dialect_name)
         if dialect_name == "postgres":
             # before anything else, `create schema if not exists` included: it races on
             # pg_namespace's unique index when two sessions create the schema at once
@@ -369,6 +371,7 @@ def drop_reports(pipeline: Any, source: str, reports_dataset: str | None = None)
     models = load_models(source)
     cascade = " cascade" if dialect_name == "postgres" else ""
     with pipeline.sql_client() as client, client.begin_transaction():
+        bound_lock_waits(client, dialect_name)
         if dialect_name == "postgres":
             lock_datasets(client, [reports_dataset])
         for schema, view in dependent_views(client, dialect_name, reports_dataset):

@@ -20,6 +20,7 @@ from ..accounts import is_account_name
 from ..registry import SOURCES, SourceSpec
 
 DEFAULT_ACCOUNT = "default"
+FILE_WAIT_SECONDS = 120.0  # a run's step holds the working file for its load and reports
 RAW_MARKERS = ("_chatfunnel_runs", "_dlt_loads")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -44,18 +45,30 @@ class ReportReader:
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         if self._path is not None:
-            import duckdb
+            return self._file_rows(self._path, sql)
+        with self._pipeline.sql_client() as client, client.execute_query(sql) as cursor:
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
-            con = duckdb.connect(str(self._path), read_only=True)
+    @staticmethod
+    def _file_rows(path: Path, sql: str) -> list[dict[str, Any]]:
+        """One query on a DuckDB file, read-only, under the file's shared reader lock: a run's
+        step that holds the working file is waited for, never pushed out (see `locks`)."""
+        import duckdb
+
+        from ..locks import reader_lock
+
+        with reader_lock(path, FILE_WAIT_SECONDS) as shared:
+            if not shared:
+                raise TimeoutError(f"a chatfunnel run kept {path} for {FILE_WAIT_SECONDS:g} s; read its BI snapshot "
+                                   "or try again when the run is done")
+            con = duckdb.connect(str(path), read_only=True)
             try:
                 cursor = con.execute(sql)
                 names = [d[0] for d in cursor.description]
                 return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
             finally:
                 con.close()
-        with self._pipeline.sql_client() as client, client.execute_query(sql) as cursor:
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
     @property
     def catalog(self) -> dict[str, set[str]]:
