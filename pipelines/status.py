@@ -189,9 +189,10 @@ def _describe(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, r
     """Everything `status` says of one account, read through `reader` (see `warehouse_reader`)."""
     account, destination, lines = status.account, status.destination, status.lines
     journal = runs.read_journal(pipeline.pipeline_name, limit=5)
-from .diagnosis import duckdb_file_holder, short, warehouse_held
-from .locks import killed_holder, reader_lock, run_in_progress
-from .publish import bi_path_for
+    # the local folder is the running run's: no state sync, and its package is not left over
+    history, reachable = _read_history(status, reader, sync=not running and reader is not None)
+    readable = reachable and reader is not None  # never open (or create) a file there is no reader for
+    pipeline = reader or pipeline  # the same name and local folder; on DuckDB a read-only destination
     last = history[0] if history else None
     last_ok = next((r for r in history if r["outcome"] in ("success", "partial")), None)
     never_run = reachable and not history and not journal and not pipeline.default_schema_name
