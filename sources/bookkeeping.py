@@ -77,8 +77,9 @@ class Ledger:
     """The per-entity memory of one resource for one run: read once, updated as work finishes.
 
     `run` counts this resource's runs (1 on the first); a sweep spreads re-verification
-    over runs with it. `seeded` counts the entries completed from the raw tables. Call `rows()` after a batch of work and yield them: they reach the
-    table in the same load as the data they describe.
+    over runs with it; `seeded` counts the entries completed from the raw tables. Call
+    `rows()` after a batch of work and yield them: they reach the table in the same load as
+    the data they describe.
     """
 
     def __init__(self, resource: str, state: dict[str, Any], known: Mapping[str, Entry] | None = None) -> None:
