@@ -13,9 +13,9 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from importlib import metadata
 from typing import TYPE_CHECKING
 
+from . import __version__
 from .accounts import Account
 from .errors import (
     EXIT_FAILED,
@@ -46,10 +46,8 @@ SOURCE_CHOICES = (*SOURCES, "all")
 
 
 def version() -> str:
-    try:
-        return metadata.version("chatfunnel")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    """The running code's version (the installed package's metadata may be older)."""
+    return __version__
 
 
 def parse_when(value: str) -> datetime:

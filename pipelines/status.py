@@ -21,6 +21,7 @@ import dlt
 from . import runs
 from .accounts import Account
 from .diagnosis import short
+from .layout import LEGACY_STATE_KEYS
 from .redaction import scrub
 from .registry import SOURCES, SourceSpec
 from .warehouse import describe_location, make_pipeline
@@ -56,13 +57,15 @@ def _run_line(run: dict[str, Any], now: datetime) -> str:
 
 
 def state_cursors(pipeline: dlt.Pipeline, source: str) -> dict[str, dict[str, Any]]:
-    """Scalar resource-state values (cursors) per resource; maps and lists by their size."""
+    """Scalar resource-state values (cursors) per resource; maps and lists by their size.
+    What an older version kept and the next run removes (`pipelines.layout`) is no cursor."""
     resources = pipeline.state.get("sources", {}).get(source, {}).get("resources", {})
     out: dict[str, dict[str, Any]] = {}
     for name, state in sorted(resources.items()):
         if isinstance(state, dict):
             out[name] = {k: (f"<{len(v)} entries>" if isinstance(v, dict | list) else v)
-                         for k, v in sorted(state.items()) if not k.startswith("ledger_")}
+                         for k, v in sorted(state.items())
+                         if not k.startswith("ledger_") and k not in LEGACY_STATE_KEYS.get(source, ())}
     return {k: v for k, v in out.items() if v}
 
 

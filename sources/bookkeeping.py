@@ -65,6 +65,18 @@ def table_hints(table: str, columns: Mapping[str, Any], primary_key: str | tuple
     )
 
 
+def declared_columns(source: Any) -> dict[str, set[str]]:
+    """Per table, the columns chatfunnel itself declares for `source` (`table_hints` and the
+    resources' own column hints): a newer version adding one to an older warehouse is a
+    change of chatfunnel's layout, not a field the API started to send."""
+    found = {table: set(columns) for table, columns in DECLARED.items()}
+    for resource in source.resources.values():
+        table, columns = resource.table_name, resource.columns
+        if isinstance(table, str) and isinstance(columns, dict):
+            found.setdefault(table, set()).update(columns)
+    return found
+
+
 @dataclass
 class Entry:
     fingerprint: str | None = None
