@@ -1,0 +1,3 @@
+"""The Leeloo tests' emulator and target fixtures (DuckDB and Postgres), shared here."""
+
+from tests.leeloo.conftest import emulator, target  # noqa: F401

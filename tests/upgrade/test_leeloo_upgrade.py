@@ -1,0 +1,56 @@
+"""Upgrading loses nothing: a warehouse an older release loaded, then a day of activity
+with deletions, then today's version on the same warehouse and dlt folder. Within the
+sweep period the warehouse equals the API; the first run says once what it migrated; no
+line calls chatfunnel's own columns the API's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from tests.leeloo.conftest import Target
+from tests.leeloo.truth import assert_matches_truth
+from tests.upgrade import older
+
+pytestmark = pytest.mark.slow
+
+ACTIVITY = {"active_people": 8, "new_people": 3, "new_orders": 4, "status_changes": 3, "replies": 4,
+            "crm_edits": 2, "delete": {"people": 3, "communication_channels": 3, "orders": 3, "tunnels": 1,
+                                       "users": 1, "tags": 1, "templates": 1}}
+SWEEP_RUNS = 1
+
+
+def run_new(target: Target, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["run", "leeloo", *target.cli_args(), "--no-transform", "--progress", "none"])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+@pytest.mark.parametrize("release", sorted(older.RELEASES))
+def test_an_older_warehouse_upgrades_to_the_truth(release: str, emulator, target: Target, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    folder = older.extract(older.RELEASES[release], tmp_path / "releases")
+    assert all(Path(f).is_relative_to(folder) for f in older.imported_from(folder)), "the old code must run"
+    monkeypatch.setenv("SOURCES__LEELOO__SWEEP_RUNS", str(SWEEP_RUNS))
+    emu = emulator(scale=40, seed=11)
+    first = older.run(folder, "run", "leeloo", *target.cli_args(), "--no-transform", "--progress", "none")
+    assert first.returncode == 0, first.stdout + first.stderr
+    held = target.warehouse.ids("people")
+    assert held, "the old release loaded people"
+    gone = emu.simulate(**ACTIVITY)["deleted"]
+    assert set(gone["people"]) <= set(held)
+
+    outputs = []
+    for _ in range(SWEEP_RUNS + 1):  # within the sweep period (and the run that finds the news)
+        code, output = run_new(target, capsys)
+        assert code == 0, output
+        outputs.append(output)
+    assert_matches_truth(target.warehouse, emu.truth())
+    said = "\n".join(outputs)
+    assert "started to send" not in said, "the API sent nothing new: no column is the API's"
+    assert sum("upgraded: warehouse layout" in o for o in outputs) == (1 if release == "2026-12-01" else 0), said
+    assert target.warehouse.query("select max(version) from {ds}._chatfunnel_layout")[0][0] >= 1
+    resources = target.pipeline().state["sources"]["leeloo"]["resources"]
+    assert not any({"fingerprints", "messages_loaded_until"} & set(s) for s in resources.values())
