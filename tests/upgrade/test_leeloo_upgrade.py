@@ -34,7 +34,7 @@ def test_an_older_warehouse_upgrades_to_the_truth(release: str, emulator, target
     folder = older.extract(older.RELEASES[release], tmp_path / "releases")
     assert all(Path(f).is_relative_to(folder) for f in older.imported_from(folder)), "the old code must run"
     monkeypatch.setenv("SOURCES__LEELOO__SWEEP_RUNS", str(SWEEP_RUNS))
-    emu = emulator(scale=40, seed=11)
+    emu = emulator(scale=25, seed=11)
     first = older.run(folder, "run", "leeloo", *target.cli_args(), "--no-transform", "--progress", "none")
     assert first.returncode == 0, first.stdout + first.stderr
     held = target.warehouse.ids("people")
