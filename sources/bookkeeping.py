@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 import dlt
+from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 
 from sources import readback
 
@@ -244,13 +245,22 @@ def held_entries(seed: Seed) -> dict[str, Entry]:
     return found
 
 
+def refreshing() -> bool:
+    """A full refresh is extracting: its load drops the raw tables, so nothing they hold is
+    known (an order seen again is observed for the first time)."""
+    try:
+        return bool(dlt.current.load_package_state()["state"].get("dropped_tables"))
+    except CurrentLoadPackageStateNotAvailable:
+        return False
+
+
 def complete_from_warehouse(resource: str, entries: dict[str, Entry]) -> int:
     """Add to `entries` every live raw row of the resource's tables that it lacks; how many.
 
     The ledger is then never smaller than the warehouse: whatever an older version loaded
     without an entry, or a restore brought back, is re-verified like any known entity."""
     pipeline = dlt.current.pipeline()
-    if not pipeline.default_schema_name:
+    if not pipeline.default_schema_name or refreshing():
         return 0
     added = 0
     for seed in SEEDS.get((pipeline.default_schema_name, resource), ()):
