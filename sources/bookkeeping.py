@@ -28,6 +28,7 @@ what the source compares the API with.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,14 +53,24 @@ COLUMNS: dict[str, dict[str, Any]] = {
 }
 
 
-DECLARED: dict[str, set[str]] = {}  # table -> the columns chatfunnel declares for it
+# (source package, table) -> the columns chatfunnel declares for it; the package is that of
+# the module calling `table_hints` (`sources.leeloo.people` -> "leeloo"), since the two
+# sources have tables of the same name
+DECLARED: dict[tuple[str, str], set[str]] = {}
+SHARED = "bookkeeping"  # tables every source writes (the ledger, the deletions)
+
+
+def _caller_package() -> str:
+    module = str(sys._getframe(2).f_globals.get("__name__", ""))
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "sources" else SHARED
 
 
 def table_hints(table: str, columns: Mapping[str, Any], primary_key: str | tuple[str, ...] = "id",
                 write_disposition: str = "merge") -> Any:
     """Hints for rows a resource yields into `table` (see the module docstring). The columns
     are remembered as chatfunnel's own layout (`declared_columns`)."""
-    DECLARED.setdefault(table, set()).update(columns)
+    DECLARED.setdefault((_caller_package(), table), set()).update(columns)
     return dlt.mark.make_hints(
         table_name=table, primary_key=primary_key, write_disposition=write_disposition,  # type: ignore[arg-type]
         columns={k: dict(v) for k, v in columns.items()},  # type: ignore[misc]
@@ -70,7 +81,10 @@ def declared_columns(source: Any) -> dict[str, set[str]]:
     """Per table, the columns chatfunnel itself declares for `source` (`table_hints` and the
     resources' own column hints): a newer version adding one to an older warehouse is a
     change of chatfunnel's layout, not a field the API started to send."""
-    found = {table: set(columns) for table, columns in DECLARED.items()}
+    found: dict[str, set[str]] = {}
+    for (package, table), columns in DECLARED.items():
+        if package in (source.name, SHARED):
+            found.setdefault(table, set()).update(columns)
     for resource in source.resources.values():
         table, columns = resource.table_name, resource.columns
         if isinstance(table, str) and isinstance(columns, dict):
