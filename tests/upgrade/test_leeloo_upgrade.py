@@ -1,7 +1,7 @@
 """Upgrading loses nothing: a warehouse an older release loaded, then a day of activity
 with deletions, then today's version on the same warehouse and dlt folder. Within the
-sweep period the warehouse equals the API; the first run says once what it migrated; no
-line calls chatfunnel's own columns the API's."""
+sweep period the warehouse and the funnel reports equal the API; the first run says once
+what it migrated; no line calls chatfunnel's own columns the API's."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from pipelines.cli import main
 from tests.leeloo.conftest import Target
 from tests.leeloo.truth import assert_matches_truth
+from tests.transforms import truth as reports
+from tests.transforms.test_emulator import assert_report, keyed, read
 from tests.upgrade import older
 
 pytestmark = pytest.mark.slow
@@ -22,8 +24,8 @@ ACTIVITY = {"active_people": 8, "new_people": 3, "new_orders": 4, "status_change
 SWEEP_RUNS = 1
 
 
-def run_new(target: Target, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = main(["run", "leeloo", *target.cli_args(), "--no-transform", "--progress", "none"])
+def run_new(target: Target, capsys: pytest.CaptureFixture[str], *, reports: bool = False) -> tuple[int, str]:
+    code = main(["run", "leeloo", *target.cli_args(), *(() if reports else ("--no-transform",)), "--progress", "none"])
     out = capsys.readouterr()
     return code, out.out + out.err
 
@@ -43,11 +45,17 @@ def test_an_older_warehouse_upgrades_to_the_truth(release: str, emulator, target
     assert set(gone["people"]) <= set(held)
 
     outputs = []
-    for _ in range(SWEEP_RUNS + 1):  # within the sweep period (and the run that finds the news)
-        code, output = run_new(target, capsys)
+    for run in range(SWEEP_RUNS + 1):  # within the sweep period (and the run that finds the news)
+        code, output = run_new(target, capsys, reports=run == SWEEP_RUNS)
         assert code == 0, output
         outputs.append(output)
-    assert_matches_truth(target.warehouse, emu.truth())
+    truth = emu.truth()
+    assert_matches_truth(target.warehouse, truth)
+    keys = ("tunnel_id", "leadgentool_id", "traffic_source_id")
+    assert_report("source_funnel", keyed(read(target.destination, target.dataset, "source_funnel"), *keys),
+                  reports.source_funnel(truth))
+    assert_report("revenue_by_source", keyed(read(target.destination, target.dataset, "revenue_by_source"), *keys,
+                                             "currency"), reports.revenue_by_source(truth))
     said = "\n".join(outputs)
     assert "started to send" not in said, "the API sent nothing new: no column is the API's"
     assert sum("upgraded: warehouse layout" in o for o in outputs) == (1 if release == "2026-12-01" else 0), said
