@@ -40,6 +40,13 @@ LEGACY_STATE_KEYS: dict[str, frozenset[str]] = {
     "salebot": frozenset(),
 }
 
+# Columns an older version let dlt type from the first values it saw: an ISO date made a
+# custom field's `value` a timestamp, later numbers were coerced into it and words went to
+# a variant column. Today's code keeps them as text (no date detection).
+MISTYPED: dict[str, tuple[tuple[str, str], ...]] = {
+    "leeloo": (("people__custom_fields", "value"),),
+}
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -73,9 +80,49 @@ def complete_ledgers(pipeline: dlt.Pipeline, source: str) -> list[str]:
             "and what is gone from the API is marked deleted within the sweep period"]
 
 
+def mistyped_tables(pipeline: dlt.Pipeline, source: str) -> list[str]:
+    """The tables of `MISTYPED` whose column the dataset holds as something else than text."""
+    tables = pipeline.default_schema.tables
+    return sorted({table for table, column in MISTYPED.get(source, ())
+                   if tables.get(table, {}).get("columns", {}).get(column, {}).get("data_type") not in (None, "text")})
+
+
+def _drop_tables(pipeline: dlt.Pipeline, source: str, tables: list[str]) -> None:
+    """Drop `tables` from the dataset and the schema; the reports go first (on Postgres a
+    view stops a table from being dropped) and are rebuilt by the run's reports step."""
+    from transforms.runner import drop_reports
+
+    drop_reports(pipeline, source)
+    with pipeline.sql_client() as client:
+        client.drop_tables(*tables)
+    pipeline.default_schema.drop_tables(tables)
+
+
+def reload_mistyped(pipeline: dlt.Pipeline, source: str) -> list[str]:
+    """Strings stay text, as a fresh load keeps them: the schema stops guessing timestamps
+    (the source asks for that, but an older version's stored schema still had it), and a
+    table whose values were already coerced (their text cannot be recovered) is dropped,
+    to be loaded again as its parents are re-read."""
+    schema = pipeline.default_schema
+    guessing = source in MISTYPED and "iso_timestamp" in (schema.settings.get("detections") or [])
+    wrong = mistyped_tables(pipeline, source) if _has_sql(pipeline) else []
+    if not guessing and not wrong:
+        return []
+    schema.remove_type_detection("iso_timestamp")
+    done = ["new columns keep strings as text (an older version let dlt guess timestamps)"] if guessing else []
+    if wrong:
+        _drop_tables(pipeline, source, wrong)
+        done.append(f"dropped {', '.join(wrong)}: an older version typed it from the first values it saw (a date "
+                    "made every value a timestamp); it is loaded again as text as each person's detail is "
+                    "re-read, within the sweep period")
+    pipeline.schemas.save_schema(schema)
+    return done
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, drop_legacy_state),
     Migration(1, complete_ledgers),
+    Migration(1, reload_mistyped),
 )
 CURRENT = max(m.version for m in MIGRATIONS)
 
