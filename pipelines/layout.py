@@ -95,6 +95,8 @@ def _drop_tables(pipeline: dlt.Pipeline, source: str, tables: list[str]) -> None
     drop_reports(pipeline, source)
     with pipeline.sql_client() as client:
         client.drop_tables(*tables)
+        with client.with_staging_dataset():  # merge loads go through a copy there, of the old type too
+            client.drop_tables(*tables)
     pipeline.default_schema.drop_tables(tables)
 
 

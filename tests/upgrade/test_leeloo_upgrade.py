@@ -47,7 +47,7 @@ def test_an_older_warehouse_upgrades_to_the_truth(release: str, emulator, target
     outputs = []
     for run in range(SWEEP_RUNS + 1):  # within the sweep period (and the run that finds the news)
         code, output = run_new(target, capsys, reports=run == SWEEP_RUNS)
-        assert code == 0, output
+        assert code == 0, f"run {run}: {output}"
         outputs.append(output)
     truth = emu.truth()
     assert_matches_truth(target.warehouse, truth)
