@@ -13,9 +13,9 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from . import __version__
 from .accounts import Account
 from .errors import (
     EXIT_BLOCKED,
@@ -54,10 +54,8 @@ CHECKED_COMMANDS = frozenset({"run", "transform", "status", "report", "webhook"}
 
 
 def version() -> str:
-    try:
-        return metadata.version("chatfunnel")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    """The running code's version (the installed package's metadata may be older)."""
+    return __version__
 
 
 def parse_when(value: str) -> datetime:

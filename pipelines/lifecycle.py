@@ -10,6 +10,8 @@ A run loads one account of one source into one destination, in these steps:
                first; one that can never load is aborted by dlt, which restores the state
                it started from, so its data is read again; a local state that ran ahead of
                the destination's committed state is replaced by the committed one
+    migrate    a dataset loaded by an older version is brought to today's layout, once
+               (`pipelines.layout`; the version is written after the load committed)
     extract    the source reads the API (dlt extract; the run's request budget and rate limit)
     normalize  dlt normalize
     load       dlt load (merge on primary keys; on a full refresh the reports go first, and
@@ -47,10 +49,10 @@ from typing import Any, TypeVar
 import dlt
 from dlt.common.runtime.run_context import active as active_run_context
 
-from sources import readback
+from sources import bookkeeping, readback
 from transforms.engine import lock_timeout
 
-from . import history, lake, permissions, publish, reconcile, runs
+from . import history, lake, layout, permissions, publish, reconcile, runs
 from .accounts import Account
 from .alerts import notify
 from .diagnosis import causes, explain, short
@@ -88,7 +90,7 @@ from .watchdog import DestinationWatchdog
 
 logger = logging.getLogger("chatfunnel.lifecycle")
 
-STEPS = ("config", "lock", "preflight", "recover", "extract", "normalize", "load", "reconcile",
+STEPS = ("config", "lock", "preflight", "recover", "migrate", "extract", "normalize", "load", "reconcile",
          "reports", "record", "publish", "alert")
 IO_SWITCH_INTERVAL = 0.001
 T = TypeVar("T")
@@ -507,7 +509,8 @@ class _Run:
         info = pipeline.normalize()
         counts = info.row_counts if info is not None else {}
         self.outcome.rows = {t: n for t, n in counts.items() if not t.startswith("_")}
-        self.outcome.new_columns = _new_columns(self._columns_before, _columns(pipeline))
+        self.outcome.new_columns = _new_columns(self._columns_before, _columns(pipeline),
+                                                bookkeeping.declared_columns(self.built.source))
 
     def load(self, pipeline: dlt.Pipeline) -> None:
         self.at("load", f"{sum(self.outcome.rows.values())} rows extracted to load" if self.outcome.rows else None)
@@ -525,6 +528,7 @@ class _Run:
                 schemas=[pipeline.dataset_name], what="marking the deletions this run proved", step="reconcile"))
         if self.spec.after_load is not None and self.built is not None:
             self.spec.after_load(pipeline, self.built.settings)
+        layout.record(pipeline)
 
     def reports(self, pipeline: dlt.Pipeline) -> None:
         if not self.options.transform:
@@ -625,9 +629,15 @@ def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
             if not name.startswith("_dlt")}
 
 
-def _new_columns(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict[str, list[str]]:
-    """Columns added to tables that existed before: fields the API started to send."""
-    return {t: sorted(after[t] - cols) for t, cols in before.items() if t in after and after[t] - cols}
+def _new_columns(before: dict[str, set[str]], after: dict[str, set[str]],
+                 declared: dict[str, set[str]] | None = None) -> dict[str, list[str]]:
+    """Columns added to tables that existed before: fields the API started to send. A column
+    chatfunnel declares (`deleted_at`, `first_seen_at`, ...: one a newer version added to an
+    older warehouse) or dlt's own is not the API's."""
+    own = declared or {}
+    added = {t: {c for c in after[t] - cols if not c.startswith("_dlt") and c not in own.get(t, set())}
+             for t, cols in before.items() if t in after}
+    return {t: sorted(cols) for t, cols in added.items() if cols}
 
 
 def _disks(options: RunOptions) -> list[Path]:
@@ -721,6 +731,9 @@ def _drive(run: _Run, options: RunOptions) -> None:
             with warehouse_lock(options.destination):
                 run.preflight(pipeline)
                 run.recover(pipeline)
+                run.at("migrate")
+                if migrated := layout.migrate(pipeline, run.spec.name):
+                    run.outcome.facts["migrated"] = migrated
             run.extract(pipeline)
             with warehouse_lock(options.destination):
                 run.load(pipeline)

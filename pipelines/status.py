@@ -28,6 +28,7 @@ import dlt
 from . import runs
 from .accounts import Account
 from .diagnosis import duckdb_file_holder, short, warehouse_held
+from .layout import LEGACY_STATE_KEYS
 from .locks import killed_holder, reader_lock, run_in_progress
 from .permissions import access_problem
 from .publish import bi_path_for
@@ -70,13 +71,15 @@ def _run_line(run: dict[str, Any], now: datetime) -> str:
 
 
 def state_cursors(pipeline: dlt.Pipeline, source: str) -> dict[str, dict[str, Any]]:
-    """Scalar resource-state values (cursors) per resource; maps and lists by their size."""
+    """Scalar resource-state values (cursors) per resource; maps and lists by their size.
+    What an older version kept and the next run removes (`pipelines.layout`) is no cursor."""
     resources = pipeline.state.get("sources", {}).get(source, {}).get("resources", {})
     out: dict[str, dict[str, Any]] = {}
     for name, state in sorted(resources.items()):
         if isinstance(state, dict):
             out[name] = {k: (f"<{len(v)} entries>" if isinstance(v, dict | list) else v)
-                         for k, v in sorted(state.items()) if not k.startswith("ledger_")}
+                         for k, v in sorted(state.items())
+                         if not k.startswith("ledger_") and k not in LEGACY_STATE_KEYS.get(source, ())}
     return {k: v for k, v in out.items() if v}
 
 

@@ -20,6 +20,8 @@ def format_outcome(outcome: RunOutcome) -> str:
              f"{outcome.requests} API requests, {state}"]
     if outcome.recovery:
         lines.append(f"  {outcome.recovery.describe()}; then loaded what is new")
+    for line in outcome.facts.get("migrated") or ():
+        lines.append(f"  upgraded: {line}")
     rows = ", ".join(f"{t}={n}" for t, n in sorted(outcome.rows.items())) or "no new rows"
     lines.append(f"  rows: {rows}")
     for table, columns in sorted(outcome.new_columns.items()):

@@ -17,16 +17,26 @@ only at the load step, after the extract has read it).
 A resource that writes rows here writes its own table as a variant too (`table_hints`):
 dlt merges a resource's decorator hints into every variant table it yields, so a resource
 writing several tables declares each table's hints on its items and none on itself.
+
+The ledger is derivable from the warehouse: after an upgrade from a version that kept no
+ledger, a restore from a backup, or a hand-dropped table, live rows of the raw tables
+have no entry. `read_entries` completes it from them (`Seed`, one query per raw table per
+run): each such row becomes an entry never verified, so the sweep re-verifies it first and
+a complete listing without it proves it gone. Nothing the warehouse holds is ever outside
+what the source compares the API with.
 """
 
 from __future__ import annotations
 
+import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 import dlt
+from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 
 from sources import readback
 from sources.deletions import Proof
@@ -44,13 +54,43 @@ COLUMNS: dict[str, dict[str, Any]] = {
 }
 
 
+# (source package, table) -> the columns chatfunnel declares for it; the package is that of
+# the module calling `table_hints` (`sources.leeloo.people` -> "leeloo"), since the two
+# sources have tables of the same name
+DECLARED: dict[tuple[str, str], set[str]] = {}
+SHARED = "bookkeeping"  # tables every source writes (the ledger, the deletions)
+
+
+def _caller_package() -> str:
+    module = str(sys._getframe(2).f_globals.get("__name__", ""))
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "sources" else SHARED
+
+
 def table_hints(table: str, columns: Mapping[str, Any], primary_key: str | tuple[str, ...] = "id",
                 write_disposition: str = "merge") -> Any:
-    """Hints for rows a resource yields into `table` (see the module docstring)."""
+    """Hints for rows a resource yields into `table` (see the module docstring). The columns
+    are remembered as chatfunnel's own layout (`declared_columns`)."""
+    DECLARED.setdefault((_caller_package(), table), set()).update(columns)
     return dlt.mark.make_hints(
         table_name=table, primary_key=primary_key, write_disposition=write_disposition,  # type: ignore[arg-type]
         columns={k: dict(v) for k, v in columns.items()},  # type: ignore[misc]
     )
+
+
+def declared_columns(source: Any) -> dict[str, set[str]]:
+    """Per table, the columns chatfunnel itself declares for `source` (`table_hints` and the
+    resources' own column hints): a newer version adding one to an older warehouse is a
+    change of chatfunnel's layout, not a field the API started to send."""
+    found: dict[str, set[str]] = {}
+    for (package, table), columns in DECLARED.items():
+        if package in (source.name, SHARED):
+            found.setdefault(table, set()).update(columns)
+    for resource in source.resources.values():
+        table, columns = resource.table_name, resource.columns
+        if isinstance(table, str) and isinstance(columns, dict):
+            found.setdefault(table, set()).update(columns)
+    return found
 
 
 @dataclass
@@ -65,8 +105,9 @@ class Ledger:
     """The per-entity memory of one resource for one run: read once, updated as work finishes.
 
     `run` counts this resource's runs (1 on the first); a sweep spreads re-verification
-    over runs with it. Call `rows()` after a batch of work and yield them: they reach the
-    table in the same load as the data they describe.
+    over runs with it; `seeded` counts the entries completed from the raw tables. Call
+    `rows()` after a batch of work and yield them: they reach the table in the same load as
+    the data they describe.
     """
 
     def __init__(self, resource: str, state: dict[str, Any], known: Mapping[str, Entry] | None = None) -> None:
@@ -75,6 +116,8 @@ class Ledger:
         self.run: int = int(state.get("ledger_run", 0)) + 1
         state["ledger_run"] = self.run
         self.entries: dict[str, Entry] = dict(known) if known is not None else read_entries(resource, self.epoch)
+        # entries the warehouse holds and the ledger lacks (an older layout, a restore)
+        self.seeded = complete_from_warehouse(resource, self.entries) if known is None else 0
         self._pending: dict[str, Entry] = {}
 
     def __contains__(self, entity_id: object) -> bool:
@@ -127,8 +170,7 @@ def from_completed_loads(loads_table: str = "_dlt_loads") -> str:
 
 def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
     """The ledger of `resource` in the running pipeline's dataset; empty before the first load."""
-    pipeline = dlt.current.pipeline()
-    if not pipeline.default_schema_name or TABLE not in pipeline.default_schema.tables:
+    if not _has_table(TABLE):
         return {}
     literal = resource.replace("'", "''")
     epoch_literal = epoch.replace("'", "''")
@@ -142,6 +184,106 @@ def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
         f") v where version = 1 and epoch = '{epoch_literal}'"
     )
     return {str(r[0]): Entry(r[1], r[2], r[3], r[4]) for r in readback.query(sql)}
+
+
+Row = tuple[Any, ...]
+
+
+def plain_entry(row: Row) -> tuple[str, Entry] | None:
+    """A raw row's ledger key (its id) and an entry that knows nothing: verify it first."""
+    return None if row[0] is None else (str(row[0]), Entry())
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A raw table whose live rows a resource's ledger must hold (see the module docstring).
+
+    `columns` (the id first) are read from the newest completed version of each live row;
+    a column the table does not have yet (an older layout) reads as NULL. `derived` adds
+    (expression over the row `t`, table the expression needs) pairs after them, NULL when
+    that table is missing. `build` turns the values into the ledger key and an entry."""
+
+    table: str
+    columns: tuple[str, ...] = ("id",)
+    build: Callable[[Row], tuple[str, Entry] | None] = plain_entry
+    derived: tuple[tuple[str, str], ...] = ()
+
+
+SEEDS: dict[tuple[str, str], tuple[Seed, ...]] = {}
+
+
+def register_seeds(source: str, resource: str, *seeds: Seed) -> None:
+    """Declare the raw tables `source`'s `resource` keeps ledger entries for."""
+    SEEDS[(source, resource)] = seeds
+
+
+def _has_table(table: str) -> bool:
+    pipeline = dlt.current.pipeline()
+    return bool(pipeline.default_schema_name) and table in pipeline.default_schema.tables
+
+
+def _table_columns(table: str) -> set[str]:
+    return set(dlt.current.pipeline().default_schema.tables[table].get("columns", {}))
+
+
+def seed_query(seed: Seed, columns: set[str], tables: set[str]) -> str:
+    """The one query that reads `seed`'s live rows, given the table's columns and the
+    dataset's tables: the newest completed version per id, not marked deleted on the row
+    nor by a standing deletion record (a Parquet lake never updates a row in place)."""
+    picked = [f"t.{c}" if c in columns else "null" for c in seed.columns]
+    picked += [expr if needs in tables else "null" for expr, needs in seed.derived]
+    live = " and t.deleted_at is null" if "deleted_at" in columns else ""
+    if DELETIONS_TABLE in tables:
+        name = seed.table.replace("'", "''")
+        live += (
+            " and cast(t.id as varchar) not in (select entity_id from (select entity_id, deleted_at, row_number() "
+            f"over (partition by entity_id order by _dlt_load_id desc) as version from {DELETIONS_TABLE} "
+            f"where table_name = '{name}' and {from_completed_loads()}) d "
+            "where d.version = 1 and d.deleted_at is not null)"
+        )
+    return (
+        f"select {', '.join(picked)} from (select *, row_number() over (partition by id order by _dlt_load_id desc) "
+        f"as _version from {seed.table} where {from_completed_loads()}) t where t._version = 1{live}"
+    )
+
+
+def held_entries(seed: Seed) -> dict[str, Entry]:
+    """What the warehouse holds of `seed.table`, as never-verified ledger entries."""
+    if not _has_table(seed.table) or "id" not in _table_columns(seed.table):
+        return {}
+    tables = set(dlt.current.pipeline().default_schema.tables)
+    found: dict[str, Entry] = {}
+    for row in readback.query(seed_query(seed, _table_columns(seed.table), tables)):
+        built = seed.build(row)
+        if built is not None:
+            found[built[0]] = built[1]
+    return found
+
+
+def refreshing() -> bool:
+    """A full refresh is extracting: its load drops the raw tables, so nothing they hold is
+    known (an order seen again is observed for the first time)."""
+    try:
+        return bool(dlt.current.load_package_state()["state"].get("dropped_tables"))
+    except CurrentLoadPackageStateNotAvailable:
+        return False
+
+
+def complete_from_warehouse(resource: str, entries: dict[str, Entry]) -> int:
+    """Add to `entries` every live raw row of the resource's tables that it lacks; how many.
+
+    The ledger is then never smaller than the warehouse: whatever an older version loaded
+    without an entry, or a restore brought back, is re-verified like any known entity."""
+    pipeline = dlt.current.pipeline()
+    if not pipeline.default_schema_name or refreshing():
+        return 0
+    added = 0
+    for seed in SEEDS.get((pipeline.default_schema_name, resource), ()):
+        for key, entry in held_entries(seed).items():
+            if key not in entries:
+                entries[key] = entry
+                added += 1
+    return added
 
 
 DELETIONS_TABLE = "_chatfunnel_deletions"

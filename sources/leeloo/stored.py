@@ -1,20 +1,52 @@
 """What the warehouse already holds, read back at the start of an extract.
 
-Three questions need the loaded data itself rather than the per-entity ledger: which
+Several questions need the loaded data itself rather than the per-entity ledger: which
 entities are marked deleted (so one that reappears is loaded again, which clears the
 mark), which messages of a channel are loaded (so a chain read in full shows which
 ones are gone), and which channels hold messages marked deleted (the sweep reads those
-chains whole, to check each mark where it stands).
+chains whole, to check each mark where it stands). And which entities the warehouse holds
+at all: every ledger is completed from its raw table (`sources.bookkeeping.Seed`),
+declared here per resource.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from datetime import datetime
+from typing import Any
 
 import dlt
 
 from sources import readback
-from sources.bookkeeping import DELETIONS_TABLE, from_completed_loads
+from sources.bookkeeping import DELETIONS_TABLE, Entry, Row, Seed, from_completed_loads, register_seeds
+
+SOURCE = "leeloo"
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def marked_entry(row: Row) -> tuple[str, Entry] | None:
+    """An entry whose mark is the raw row's second column, as the resource writes it
+    (a person's last message time, an order's status, the tunnel of a tool, the category
+    of a template): an order's next status change then starts from the status loaded."""
+    return None if row[0] is None else (str(row[0]), Entry(mark=_text(row[1])))
+
+
+# A channel's entry gets no mark: never loaded "until" anything, so its whole chain is read
+# once and every message the warehouse holds that the chain lacks is proved gone.
+for _resource, _seed in {
+    "people": Seed("people", ("id", "last_message_time"), marked_entry),
+    "communication_channels": Seed("communication_channels"),
+    "orders": Seed("orders", ("id", "status"), marked_entry),
+    "leadgentools": Seed("leadgentools", ("id", "tunnel_id"), marked_entry),
+    "templates": Seed("templates", ("id", "category_id"), marked_entry),
+    **{name: Seed(name) for name in ("tunnels", "users", "tags", "connections", "template_categories")},
+}.items():
+    register_seeds(SOURCE, _resource, _seed)
 
 
 def _has_table(table: str, column: str | None = None) -> bool:

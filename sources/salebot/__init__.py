@@ -614,7 +614,7 @@ def _migrate_old_state(memory: Memory) -> None:
     client is read again only because the memory moved."""
     resources = dlt.current.source_state().get("resources", {})
     old = resources.get("messages", {}).get("clients")
-    if isinstance(old, dict) and not memory.clients:
+    if isinstance(old, dict) and all(c.verified_run is None for c in memory.clients.values()):
         for key, value in old.items():
             cid = to_int(key)
             if cid is None or not isinstance(value, dict):

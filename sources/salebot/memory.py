@@ -9,6 +9,12 @@ describes), not in dlt state: dlt rewrites its whole state on every load.
 One ledger holds both kinds of entry, ``client:<id>`` and ``order:<id>``; the ledger's
 ``fingerprint`` is what a change is recognised by (``updated_at``; ``status/state``), its
 ``mark`` the rest as a small JSON object.
+
+The memory is never smaller than the warehouse: every live client and order of the raw
+tables the ledger lacks (loaded by a version that kept its memory elsewhere, restored from
+a backup) is added as never read in full (`SEEDS`). Such a client is read first, and one a
+complete client list lacks is proved gone with its orders; such an order keeps the status,
+CRM state and change count loaded, so reading it again records no change that did not happen.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sources.bookkeeping import TABLE, Entry, Ledger
+from sources.bookkeeping import TABLE, Entry, Ledger, Row, Seed, register_seeds
 
 CLIENT = "client:"
 ORDER = "order:"
@@ -147,6 +153,36 @@ def carry_first_sightings(client: Any, orders: Mapping[str, Mapping[str, Any]]) 
         if updated != current:
             client.execute_sql(f"update {table} set mark = %s where resource = %s and entity_id = %s",
                                _mark(updated), resource, entity_id)
+
+
+def held_client(row: Row) -> tuple[str, Entry] | None:
+    """A client the warehouse holds: known, never read in full."""
+    return None if row[0] is None else (CLIENT + str(row[0]), Entry())
+
+
+def held_order(row: Row) -> tuple[str, Entry] | None:
+    """An order the warehouse holds, as ``put_order`` would have written it (row: id,
+    client_id, status, state_id, first_seen_at, created_after, the last change's number)."""
+    order_id, client_id, status, state_id, first_seen, after, changes = row
+    if order_id is None or _int(client_id) is None:
+        return None
+    mark = _mark({"client_id": client_id, "changes": _int(changes) or 0, "first_seen_at": _iso(_moment(first_seen)),
+                  "created_after": _iso(_moment(after))})
+    return ORDER + str(order_id), Entry(fingerprint=f"{_blank(_int(status))}/{_blank(_int(state_id))}", mark=mark)
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    return value if isinstance(value, dt.datetime) else _time(value)
+
+
+SEEDS = (
+    Seed("clients", build=held_client),
+    Seed("orders", ("id", "client_id", "status", "state_id", "first_seen_at", "created_after"), held_order,
+         derived=(("(select max(c.change_seq) from order_status_changes c where c.order_id = t.id)",
+                   "order_status_changes"),)),
+)
+
+register_seeds("salebot", "client_details", *SEEDS)  # the source's name and its resource that keeps the memory
 
 
 class Memory:
