@@ -509,8 +509,8 @@ class _Run:
         info = pipeline.normalize()
         counts = info.row_counts if info is not None else {}
         self.outcome.rows = {t: n for t, n in counts.items() if not t.startswith("_")}
-        self.outcome.new_columns = _new_columns(self._columns_before, _columns(pipeline),
-                                                bookkeeping.declared_columns(self.built.source))
+        declared = bookkeeping.declared_columns(self.built.source, self.spec.declared_columns)
+        self.outcome.new_columns = _new_columns(self._columns_before, _columns(pipeline), declared)
 
     def load(self, pipeline: dlt.Pipeline) -> None:
         self.at("load", f"{sum(self.outcome.rows.values())} rows extracted to load" if self.outcome.rows else None)

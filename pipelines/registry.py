@@ -63,6 +63,11 @@ class SourceSpec:
         return dict(getattr(self.package, "RESOURCE_ALIASES", {}))
 
     @property
+    def declared_columns(self) -> Mapping[str, Mapping[str, Any]]:
+        """Per table, the columns the source declares (its layout, not the API's fields)."""
+        return dict(getattr(self.package, "DECLARED_COLUMNS", {}))
+
+    @property
     def deletion_cascades(self) -> tuple[tuple[str, str, str], ...]:
         """(child table, child column, parent table): what a deletion of the parent also deletes."""
         return tuple(getattr(self.package, "DELETION_CASCADES", ()))

@@ -28,7 +28,6 @@ what the source compares the API with.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,38 +53,23 @@ COLUMNS: dict[str, dict[str, Any]] = {
 }
 
 
-# (source package, table) -> the columns chatfunnel declares for it; the package is that of
-# the module calling `table_hints` (`sources.leeloo.people` -> "leeloo"), since the two
-# sources have tables of the same name
-DECLARED: dict[tuple[str, str], set[str]] = {}
-SHARED = "bookkeeping"  # tables every source writes (the ledger, the deletions)
-
-
-def _caller_package() -> str:
-    module = str(sys._getframe(2).f_globals.get("__name__", ""))
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 and parts[0] == "sources" else SHARED
-
-
 def table_hints(table: str, columns: Mapping[str, Any], primary_key: str | tuple[str, ...] = "id",
                 write_disposition: str = "merge") -> Any:
-    """Hints for rows a resource yields into `table` (see the module docstring). The columns
-    are remembered as chatfunnel's own layout (`declared_columns`)."""
-    DECLARED.setdefault((_caller_package(), table), set()).update(columns)
+    """Hints for rows a resource yields into `table` (see the module docstring)."""
     return dlt.mark.make_hints(
         table_name=table, primary_key=primary_key, write_disposition=write_disposition,  # type: ignore[arg-type]
         columns={k: dict(v) for k, v in columns.items()},  # type: ignore[misc]
     )
 
 
-def declared_columns(source: Any) -> dict[str, set[str]]:
-    """Per table, the columns chatfunnel itself declares for `source` (`table_hints` and the
-    resources' own column hints): a newer version adding one to an older warehouse is a
-    change of chatfunnel's layout, not a field the API started to send."""
-    found: dict[str, set[str]] = {}
-    for (package, table), columns in DECLARED.items():
-        if package in (source.name, SHARED):
-            found.setdefault(table, set()).update(columns)
+def declared_columns(source: Any, tables: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
+    """Per table, the columns chatfunnel itself declares for `source`: `tables` (the source
+    package's `DECLARED_COLUMNS`, the columns it gives `table_hints`), the bookkeeping tables
+    every source writes, and the resources' own column hints. A newer version adding one to
+    an older warehouse is a change of chatfunnel's layout, not a field the API started to send."""
+    found: dict[str, set[str]] = {TABLE: set(COLUMNS), DELETIONS_TABLE: set(DELETIONS_COLUMNS)}
+    for table, columns in tables.items():
+        found.setdefault(table, set()).update(columns)
     for resource in source.resources.values():
         table, columns = resource.table_name, resource.columns
         if isinstance(table, str) and isinstance(columns, dict):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import dlt
 from dlt.sources import DltResource
@@ -32,11 +33,34 @@ from .client import make_client
 from .orders import orders_resource
 from .people import people_resource
 from .reference import reference_resources
+from .rows import (
+    CHANNEL_COLUMNS,
+    CONNECTION_COLUMNS,
+    LEADGENTOOL_COLUMNS,
+    MESSAGE_COLUMNS,
+    NAMED_COLUMNS,
+    ORDER_COLUMNS,
+    PEOPLE_COLUMNS,
+    STATS_COLUMNS,
+    STATUS_CHANGE_COLUMNS,
+    TAG_COLUMNS,
+    TEMPLATE_COLUMNS,
+    V1_ACCOUNT_COLUMNS,
+)
 from .run import LeelooRun
 from .times import parse_initial_date, utc_now
 
 # tables loaded by another resource: `--resources chat_messages` selects the channels
 RESOURCE_ALIASES = {"chat_messages": "communication_channels", "order_status_changes": "orders"}
+
+# the columns chatfunnel declares per table: its own layout, never fields the API started to send
+DECLARED_COLUMNS: dict[str, dict[str, Any]] = {
+    "people": PEOPLE_COLUMNS, "communication_channels": CHANNEL_COLUMNS, "chat_messages": MESSAGE_COLUMNS,
+    "orders": ORDER_COLUMNS, "order_status_changes": STATUS_CHANGE_COLUMNS, "tunnels": NAMED_COLUMNS,
+    "users": NAMED_COLUMNS, "tags": TAG_COLUMNS, "connections": CONNECTION_COLUMNS,
+    "template_categories": TAG_COLUMNS, "templates": TEMPLATE_COLUMNS, "leadgentools": LEADGENTOOL_COLUMNS,
+    "tunnel_stats": STATS_COLUMNS, "v1_accounts": V1_ACCOUNT_COLUMNS,
+}
 
 # (child table, child column, parent table): a deleted parent takes these rows with it,
 # applied in this order (a person's channels first, then those channels' messages)

@@ -163,6 +163,13 @@ CHANGE_COLUMNS: dict[str, Any] = {
 }
 
 
+# the columns chatfunnel declares per table: its own layout, never fields the API started to send
+DECLARED_COLUMNS: dict[str, dict[str, Any]] = {
+    "clients": CLIENT_COLUMNS, "messages": MESSAGE_COLUMNS, "orders": ORDER_COLUMNS,
+    "client_variables": VARIABLE_COLUMNS, "order_status_changes": CHANGE_COLUMNS,
+}
+
+
 def _hints(table: str) -> Any:
     if table == "client_variables":
         return dlt.mark.make_hints(

@@ -42,9 +42,11 @@ def test_migrations_run_in_order_and_end_at_the_current_layout() -> None:
 def test_columns_chatfunnel_declares_are_not_the_apis(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", "a-token")
     monkeypatch.setenv("SOURCES__SALEBOT__API_KEY", "a-key")
-    declared = bookkeeping.declared_columns(SOURCES["leeloo"].build(RunOptions(source="leeloo")).source)
+    declared = bookkeeping.declared_columns(SOURCES["leeloo"].build(RunOptions(source="leeloo")).source,
+                                           SOURCES["leeloo"].declared_columns)
     assert all("deleted_at" in declared[table] for table in DELETABLE)
-    salebot = bookkeeping.declared_columns(SOURCES["salebot"].build(RunOptions(source="salebot")).source)
+    salebot = bookkeeping.declared_columns(SOURCES["salebot"].build(RunOptions(source="salebot")).source,
+                                          SOURCES["salebot"].declared_columns)
     assert {"deleted_at", "updated_at"} <= salebot["clients"]
     assert "title" in declared["orders"] and "title" not in salebot.get("orders", set()), "each its own tables"
     before = {"people": {"id", "name"}, "orders": {"id"}}
