@@ -2,9 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint docs bench clean venv
+.PHONY: demo test test-quick lint docs bench clean venv
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing chatfunnel with dev extras"
@@ -22,7 +23,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@echo "==> running the test suite (emulators over HTTP, DuckDB, PostgreSQL on 127.0.0.1:5432)"
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	@echo "==> the timing-sensitive tests (kills, stress, readers beside a run), one at a time"
+	@$(BIN)/python -m pytest -m serial
+
+test-quick: $(STAMP)
+	@echo "==> the quick loop: everything but the slow scenarios and the timing-sensitive tests"
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow and not serial"
 
 lint: $(STAMP)
 	@echo "==> ruff and mypy over sources, pipelines, transforms, emulators"

@@ -14,6 +14,19 @@ PG_DSN = os.environ.get(
 )
 
 
+# tests whose outcome depends on timing (a kill at a chosen moment, a reader racing a run,
+# contention on purpose): `make test` runs them alone, after the rest has run in parallel
+SERIAL_PATHS = ("tests/crash/", "tests/readers/", "tests/leeloo/test_stress.py", "tests/webhook/test_webhook_load.py",
+                "tests/refresh/test_refresh_kills.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.relative_to(config.rootpath).as_posix()
+        if where.startswith(SERIAL_PATHS):
+            item.add_marker(pytest.mark.serial)
+
+
 @pytest.fixture(autouse=True)
 def _dlt_logs_to_current_stderr() -> Iterator[None]:
     """dlt's logger keeps the stderr it first saw; under capsys that stream is closed after
