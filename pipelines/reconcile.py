@@ -7,6 +7,10 @@ that hang off it (`DELETION_CASCADES` of the source: a deleted channel's message
 transaction. The raw rows stay, for audit; staging models and reports leave them out. A
 row the source loads again (the entity came back) arrives with `deleted_at` NULL, and the
 ledger row says so too, so nothing marks it again.
+
+A proof is tied to the load that wrote it: it marks a row only if that row was loaded no
+later than the proof (`_dlt_load_id`). A row loaded live after the proof is newer word
+from the API than the proof, so a stale proof is never applied to it again.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ def apply_deletions(pipeline: dlt.Pipeline, cascades: Sequence[Cascade] = ()) ->
         return {}
     deletable = {name for name, table in schema.tables.items()
                  if name != DELETIONS_TABLE and {"deleted_at", "id"} <= set(table.get("columns", {}))}
+    with_load_id = {name for name in deletable if "_dlt_load_id" in schema.tables[name].get("columns", {})}
     marked: dict[str, int] = {}
     with pipeline.sql_client() as client:
         # proofs of completed loads only: a load that failed halfway proves nothing
@@ -49,10 +54,11 @@ def apply_deletions(pipeline: dlt.Pipeline, cascades: Sequence[Cascade] = ()) ->
         with client.begin_transaction():
             for table in sorted(deletable):
                 target = client.make_qualified_table_name(table)
+                not_newer = f" and {target}._dlt_load_id <= l._dlt_load_id" if table in with_load_id else ""
                 rows = client.execute_sql(
                     f"update {target} set deleted_at = l.deleted_at from {ledger} l "
                     f"where l.table_name = {_lit(table)} and l.entity_id = cast({target}.id as varchar) "
-                    f"and l.deleted_at is not null and {target}.deleted_at is null returning 1"
+                    f"and l.deleted_at is not null and {target}.deleted_at is null{not_newer} returning 1"
                 )
                 if rows:
                     marked[f"deleted_{table}"] = len(rows)

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Mapping
 import dlt
 
 from sources import readback
+from sources.deletions import Proof
 
 TABLE = "_chatfunnel_entities"
 KEY = ("resource", "entity_id")
@@ -170,3 +171,11 @@ def deletion_rows(table: str, entity_ids: Iterable[str], proof: str | None) -> A
         return None
     return dlt.mark.with_hints(rows, table_hints(DELETIONS_TABLE, DELETIONS_COLUMNS, DELETIONS_KEY),
                                create_table_variant=True)
+
+
+def proof_rows(proof: Proof) -> list[Any]:
+    """The deletion rows of one table's proof: each proved id with its proof, and a
+    restore row (no proof) for each marked id that was seen again."""
+    items = [deletion_rows(proof.table, ids, kind) for kind, ids in proof.by_proof().items()]
+    items.append(deletion_rows(proof.table, proof.back(), None))
+    return [item for item in items if item is not None]

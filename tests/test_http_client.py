@@ -23,6 +23,7 @@ from sources.http import (
     BudgetExhausted,
     RateLimiter,
     RequestBudget,
+    UnexpectedAnswer,
     WorkerPool,
     fan_out,
 )
@@ -208,6 +209,25 @@ def test_a_200_the_api_marks_as_an_error_is_retried_and_so_is_one_that_is_not_js
         client = ApiClient(url, max_attempts=2, is_app_error=lambda body: False)
         with pytest.raises(ApiError, match="not JSON"):
             client.get_json("thing")
+    assert app.request_counts()["total"] == 2
+
+
+def test_a_body_of_unexpected_shape_is_retried_then_raised_typed() -> None:
+    """A list page whose `data` is null is no empty list: the check the caller gives
+    retries it like an error, and what retries do not cure raises `UnexpectedAnswer`."""
+    def expect(body: dict) -> str | None:
+        return None if isinstance(body.get("data"), list) else "data is not a list"
+
+    app = _Flaky(failures=2, failure=json_response({"status": 1, "data": None}))
+    app.route("GET", "/list", lambda req: app.thing(req) if app.failures else {"data": []})
+    with app.serve() as url:
+        assert ApiClient(url, max_attempts=4).get_json("list", expect=expect) == {"data": []}
+    assert app.request_counts()["total"] == 3
+
+    app = _Flaky(failures=5, failure=json_response({"status": 1, "data": None}))
+    app.route("GET", "/list", app.thing)
+    with app.serve() as url, pytest.raises(UnexpectedAnswer, match="data is not a list"):
+        ApiClient(url, max_attempts=2).get_json("list", expect=expect)
     assert app.request_counts()["total"] == 2
 
 

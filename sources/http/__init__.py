@@ -12,7 +12,7 @@ timeouts); on top of it:
 """
 
 from sources.http.client import ApiClient
-from sources.http.errors import ApiError, ApiUnreachable, AuthError, BudgetExhausted, Forbidden
+from sources.http.errors import ApiError, ApiUnreachable, AuthError, BudgetExhausted, Forbidden, UnexpectedAnswer
 from sources.http.fanout import WorkerPool, fan_out
 from sources.http.pacing import RateLimiter, RequestBudget
 from sources.http.redaction import install_log_redaction, redact
@@ -26,6 +26,7 @@ __all__ = [
     "Forbidden",
     "RateLimiter",
     "RequestBudget",
+    "UnexpectedAnswer",
     "WorkerPool",
     "fan_out",
     "install_log_redaction",

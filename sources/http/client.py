@@ -14,7 +14,7 @@ from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_EXCEPTIONS, DEFAULT
 from requests import Response
 from requests.exceptions import RequestException
 
-from sources.http.errors import ApiError, ApiUnreachable, AuthError, BudgetExhausted, Forbidden
+from sources.http.errors import ApiError, ApiUnreachable, AuthError, BudgetExhausted, Forbidden, UnexpectedAnswer
 from sources.http.fanout import WorkerPool
 from sources.http.pacing import RateLimiter, RequestBudget
 from sources.http.redaction import install_log_redaction, redact
@@ -24,6 +24,9 @@ BACKOFF_FACTOR = 0.5
 MAX_RETRY_DELAY = 120
 REDIRECTS = (301, 302, 303, 307, 308)
 WORKERS_PER_SLOT = 2
+
+# what a request expects of its body: None when the body fits, else why it does not
+ShapeCheck = Callable[[Any], "str | None"]
 
 
 def _json_body(response: Response) -> Any:
@@ -39,6 +42,12 @@ def _json_body(response: Response) -> Any:
     return response.__dict__["_parsed_json"]
 
 
+def _shape_problem(response: Response) -> str | None:
+    """Why the body is not what the request expected (None: it is, or nothing was expected)."""
+    expect = response.__dict__.get("_expected_shape")
+    return expect(_json_body(response)) if expect is not None else None
+
+
 def _retry_after_seconds(response: Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     return float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else None
@@ -52,7 +61,10 @@ class ApiClient:
     is what an API's rate limit and a daily cap count too. The retries are dlt's own
     (`dlt.sources.helpers.requests.Client`'s policy: 429 and 5xx, connection errors and
     timeouts, exponential backoff or the answer's Retry-After, `max_attempts` in all),
-    plus a 200 whose body the API marks as an error (`is_app_error`).
+    plus a 200 whose body the API marks as an error (`is_app_error`) or whose body is not
+    of the shape the caller expects (`get_json(..., expect=...)`): a list page with
+    `data: null` is retried like an error, and after the retries raises `UnexpectedAnswer`,
+    never reaches the caller as an empty list.
     """
 
     def __init__(
@@ -99,29 +111,36 @@ class ApiClient:
         if response.status_code == 429:
             self.rate_limiter.penalize(_retry_after_seconds(response) or 1.0)
 
-    def _attempt(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None) -> Response:
+    def _attempt(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None,
+                 expect: ShapeCheck | None = None) -> Response:
         self.budget.take()
         with self.in_flight:
             self.rate_limiter.acquire()
             response = self._transport.send(method, url, body=body, headers=headers)
         self.record(response)
+        response.__dict__["_expected_shape"] = expect  # the retry condition sees only the response
         return response
 
     def _should_retry_body(self, response: Response | None, exc: BaseException | None) -> bool:
-        if response is None or self._is_app_error is None or response.status_code != 200:
+        if response is None or response.status_code != 200:
+            return False
+        if self._is_app_error is None and response.__dict__.get("_expected_shape") is None:
             return False
         try:
-            return bool(self._is_app_error(_json_body(response)))
+            is_error = self._is_app_error is not None and bool(self._is_app_error(_json_body(response)))
+            return is_error or _shape_problem(response) is not None
         except ValueError:
             return True  # a 200 that is not JSON is a proxy's error page
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self._request("GET", path, params=params)
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None, expect: ShapeCheck | None = None) -> Any:
+        """GET a JSON body; with `expect`, a body it finds wrong is retried, then raises `UnexpectedAnswer`."""
+        return self._request("GET", path, params=params, expect=expect)
 
     def post_json(self, path: str, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
         return self._request("POST", path, params=params, json=json)
 
-    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> Any:
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
+                 expect: ShapeCheck | None = None) -> Any:
         url = build_url(self.base_url, path, params)
         where = self._where(path)
         body = headers = None
@@ -129,7 +148,7 @@ class ApiClient:
             body = jsonlib.dumps(json, allow_nan=False).encode("utf-8")
             headers = {"Content-Type": "application/json"}
         try:
-            response = self._retrying(self._attempt, method, url, body, headers)
+            response = self._retrying(self._attempt, method, url, body, headers, expect)
         except BudgetExhausted:
             raise
         except RequestException as exc:
@@ -156,6 +175,8 @@ class ApiClient:
             raise ApiError(
                 f"{where}: the API reported an error: {redact(str(body)[:300], self.secrets)}", status, where
             )
+        if (problem := _shape_problem(response)) is not None:
+            raise UnexpectedAnswer(f"{where}: {problem} after retries", status, where)
         return body
 
     def _where(self, path: str) -> str:

@@ -20,6 +20,11 @@ class Forbidden(AuthError):
     """403: the credentials are valid but may not use this endpoint or action."""
 
 
+class UnexpectedAnswer(ApiError):
+    """A 200 whose body is not of the shape the request expects (a list page whose `data`
+    is null or missing), still so after retries: what it holds proves nothing."""
+
+
 class ApiUnreachable(ApiError):
     """No answer at all: DNS, refused connection, timeouts after every retry."""
 

@@ -17,7 +17,8 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, deletion_rows, table_hints
+from sources.bookkeeping import Ledger, proof_rows, table_hints
+from sources.deletions import LISTING, NOT_FOUND, Proof, absent
 from sources.http import ApiError, BudgetExhausted
 
 from . import settings, stored
@@ -62,8 +63,8 @@ def channels_resource(run: LeelooRun) -> DltResource:
         listed: set[str] = set()
         verified: set[str] = set()
         unproven: set[str] = set()
-        gone: list[str] = []
-        back: list[str] = []
+        proof = Proof(NAME, known=list(ledger.entries), marked=run.deleted(NAME))
+        messages = Proof(MESSAGES, marked=run.deleted(MESSAGES))
         channel_rows: list[dict[str, Any]] = []
         message_rows: list[dict[str, Any]] = []
         chains: dict[str, set[str]] = {}  # known channels read in full: their message ids
@@ -82,8 +83,7 @@ def channels_resource(run: LeelooRun) -> DltResource:
                     changed = run.backfill or entry is None or entry.fingerprint != listed_print
                     if changed and (row := channel_row(channel, run.odd)) is not None:
                         channel_rows.append(row)
-                        if channel_id in run.deleted(NAME):
-                            back.append(channel_id)
+                        proof.see([channel_id])
                     last = to_utc(channel.get("lastMessageTime"))
                     done = to_utc(entry.mark) if entry is not None and entry.mark else None
                     if run.backfill or done is None or (last is not None and last > done):
@@ -103,11 +103,16 @@ def channels_resource(run: LeelooRun) -> DltResource:
         def settle(task: Read, chain: Chain | None) -> None:
             counts[task.reason] += 1
             if chain is None:  # a 404 for this channel proves it gone
-                gone.append(task.channel_id)
+                proof.prove([task.channel_id], NOT_FOUND)
                 ledger.forget(task.channel_id)
                 return
             rows = [r for m in chain.messages if (r := message_row(m, task.channel_id, run.odd)) is not None]
             message_rows.extend(rows)
+            messages.see(r["id"] for r in rows)  # any read, a partial one too: these are live
+            if chain.problem is not None:
+                run.report.incomplete.add(NAME)
+                run.report.warn(f"{MESSAGES}: the messages of channel {task.channel_id} could not be read whole, "
+                                f"none of them was marked deleted and the next run reads them again: {chain.problem}")
             if chain.proven:
                 reached = [t for t in (task.newest, chain.newest, task.known_until) if t is not None]
                 ledger.put(task.channel_id, fingerprint=task.fingerprint,
@@ -132,16 +137,14 @@ def channels_resource(run: LeelooRun) -> DltResource:
 
         def message_deletions() -> Iterator[Any]:
             """Messages loaded before that a chain read in full no longer holds are gone."""
-            if not chains:
-                return
-            loaded = stored.message_ids(list(chains))
-            missing = sorted(m for c, ids in chains.items() for m in loaded.get(c, set()) - ids)
-            returned = sorted(m for ids in chains.values() for m in ids & run.deleted(MESSAGES))
-            chains.clear()
-            counts["messages_deleted"] += len(missing)
-            for item in (deletion_rows(MESSAGES, missing, "listing"), deletion_rows(MESSAGES, returned, None)):
-                if item is not None:
-                    yield item
+            if chains:
+                loaded = stored.message_ids(list(chains))
+                messages.prove(sorted(m for c, ids in chains.items() for m in loaded.get(c, set()) - ids), LISTING)
+                chains.clear()
+            counts["messages_deleted"] += len(messages.gone)
+            yield from proof_rows(messages)
+            messages.seen.clear()
+            messages.gone.clear()
 
         def flush() -> Iterator[Any]:
             yield from channels_batch()
@@ -165,9 +168,9 @@ def channels_resource(run: LeelooRun) -> DltResource:
                 raise
 
         def sweep() -> list[Read]:
-            missing = sorted(set(ledger.entries) - listed) if full and listing.complete else []
+            missing = absent(ledger.entries, listed, full and listing.complete)
             plan = plan_sweep(ledger.entries, ledger.run, run.sweep_runs,
-                              done=verified | unproven | set(gone) | set(missing), active_since=active_since)
+                              done=verified | unproven | set(proof.gone) | set(missing), active_since=active_since)
             reasons = [*((c, "missing_checked") for c in missing), *((c, "follow_ups") for c in plan.follow_ups),
                        *((c, "swept") for c in plan.due)]
             tasks = []
@@ -190,14 +193,13 @@ def channels_resource(run: LeelooRun) -> DltResource:
         if not run.report.budget_exhausted:
             yield from run.guarded(NAME, lambda: work(sweep()))
         yield from flush()
-        for item in (deletion_rows(NAME, gone, "404"), deletion_rows(NAME, back, None)):
-            if item is not None:
-                yield item
+        yield from proof_rows(proof)
         if whole and listing.complete:
             state["full_listing_run"] = ledger.run
         run.started(state)
         run.report.facts["sweep_channels"] = {
-            "known": len(ledger), **counts, "deleted": len(gone), "stalest_runs": stalest(ledger.entries, ledger.run),
+            "known": len(ledger), **counts, "deleted": len(proof.gone),
+            "stalest_runs": stalest(ledger.entries, ledger.run),
             "full_listing": int(full),
         }
         run.skipped(NAME, listing)

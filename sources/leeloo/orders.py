@@ -14,7 +14,8 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, deletion_rows, table_hints
+from sources.bookkeeping import Ledger, proof_rows, table_hints
+from sources.deletions import NOT_FOUND, Proof
 
 from . import settings
 from .batches import Batches
@@ -36,9 +37,7 @@ def orders_resource(run: LeelooRun) -> DltResource:
         state = dlt.current.resource_state()
         ledger = Ledger(NAME, state)
         listing = Listing(run.client, settings.ORDERS, {}, run.page_size, whole_list=True)
-        listed: set[str] = set()
-        gone: list[str] = []
-        back: list[str] = []
+        proof = Proof(NAME, known=list(ledger.entries), marked=run.deleted(NAME))
         changes: list[dict[str, Any]] = []
 
         def pending_changes() -> Iterator[Any]:
@@ -60,7 +59,7 @@ def orders_resource(run: LeelooRun) -> DltResource:
         def observe(order: dict[str, Any], order_id: str, found: dict[str, Any] | None,
                     listed_print: str | None) -> dict[str, Any] | None:
             if found is None:  # a 404 for this id proves it gone
-                gone.append(order_id)
+                proof.prove([order_id], NOT_FOUND)
                 ledger.forget(order_id)
                 return None
             row = order_row(order, found, run.odd)
@@ -70,8 +69,6 @@ def orders_resource(run: LeelooRun) -> DltResource:
             if entry is None or (entry.mark or None) != row["status"]:
                 old = (entry.mark or None) if entry is not None else None
                 changes.append(status_change_row(row, old, utc_now()))
-            if order_id in run.deleted(NAME):
-                back.append(order_id)
             ledger.put(order_id, fingerprint=listed_print, mark=row["status"] or "")
             return row
 
@@ -81,7 +78,7 @@ def orders_resource(run: LeelooRun) -> DltResource:
                     order_id = entity_id(order.get("id"))
                     if order_id is None:
                         continue
-                    listed.add(order_id)
+                    proof.see([order_id])
                     entry = ledger.get(order_id)
                     listed_print = fingerprint(order)
                     if entry is None or entry.fingerprint != listed_print or order_id in run.deleted(NAME):
@@ -96,20 +93,17 @@ def orders_resource(run: LeelooRun) -> DltResource:
         def missing() -> Iterator[Any]:
             """Known orders a complete listing lacks: a 404 on their detail proves them gone
             (one that answers was created or moved while we paged; the next run lists it)."""
-            if not listing.complete:
-                return
-            absent = sorted(set(ledger.entries) - listed)
-            for order_id, found in run.fan_out(absent, lambda o: detail(o, needed=True)):
-                if found is None:
-                    gone.append(order_id)
-                    ledger.forget(order_id)
+            proof.complete = listing.complete
+            proof.confirm(run.fan_out(proof.absent(), lambda o: detail(o, needed=True)))
+            for order_id in proof.gone:
+                ledger.forget(order_id)
             yield from ()
 
         try:
             yield from run.guarded(NAME, lambda: out.rows(news()))
             if not run.stopped(NAME):
                 yield from run.guarded(NAME, missing)
-            yield from out.flush(deletion_rows(NAME, gone, "404"), deletion_rows(NAME, back, None))
+            yield from out.flush(*proof_rows(proof))
         finally:
             run.gate.finished(NAME)
         if not listing.complete:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
+
+from sources.deletions import empty_page_problem, list_problem
+from sources.http import UnexpectedAnswer
 
 from . import settings
 from .shapes import entity_id, integer
@@ -29,7 +33,45 @@ ORDER_EVIDENCE = 8
 
 
 class JsonGetter(Protocol):
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None,
+                 expect: Callable[[Any], str | None] | None = None) -> Any: ...
+
+
+def page_problem(body: Any, key: str | None = None, *, first: bool = False, whole_list: bool = False) -> str | None:
+    """Why an answer is not a page of a list (None: it is one): no envelope, `data` null,
+    missing or of another type, or an empty first page its own counts contradict. The
+    client retries such an answer and then raises; it is never read as an empty list."""
+    if not isinstance(body, dict):
+        return "the answer is not an envelope"
+    if "data" not in body:
+        return "the page has no data"
+    data = body["data"]
+    if key is not None and isinstance(data, dict):
+        if key not in data:
+            return f"the page's data has no {key}"
+        data = data[key]
+    if (problem := list_problem(data)) is not None:
+        return problem
+    return empty_page_problem(len(data), meta_counts(body), first, whole_list)
+
+
+def detail_problem(body: Any) -> str | None:
+    """Why an answer is not one entity's detail (None: it is): its `data` must be an object."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    if not isinstance(data, dict):
+        return "the detail's data is " + ("null" if data is None else f"{type(data).__name__}, not an object")
+    return None
+
+
+def meta_counts(body: Any) -> list[int]:
+    """The counts of a page's `meta` that are numbers."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
+        return []
+    counts = [integer(meta.get(k), "meta.count")[0] for k in ("totalCount", "filteredCount")]
+    return [c for c in counts if c is not None]
 
 
 def envelope_items(body: Any, key: str | None = None) -> list[dict[str, Any]]:
@@ -45,11 +87,7 @@ def envelope_items(body: Any, key: str | None = None) -> list[dict[str, Any]]:
 def meta_total(body: Any) -> int | None:
     """The documents contradict themselves on which count is the total; trust neither alone:
     the larger of the two is never below the number of items the list holds."""
-    meta = body.get("meta") if isinstance(body, dict) else None
-    if not isinstance(meta, dict):
-        return None
-    counts = [integer(meta.get(k), "meta.count")[0] for k in ("totalCount", "filteredCount")]
-    known = [c for c in counts if c is not None]
+    known = meta_counts(body)
     return max(known) if known else None
 
 
@@ -82,6 +120,10 @@ class Listing:
       above the items seen means items arrived behind the pager: they shift the anchors
       without breaking their order, so only the count shows them.
 
+    - a page of unexpected shape (`page_problem`) is retried by the client and then
+      raises `UnexpectedAnswer`: the listing is then not complete, `problem` says why,
+      and the error goes on to the resource, which reports that listing as unread.
+
     `complete` is True only when every check held; `problem` says why not.
     """
 
@@ -109,7 +151,12 @@ class Listing:
         self.complete = self.problem is None
 
     def _get(self, offset: int) -> tuple[Any, list[dict[str, Any]], list[str]]:
-        body = self.client.get_json(self.path, {**self.params, "limit": self.page_size, "offset": offset})
+        expect = partial(page_problem, first=offset == 0, whole_list=self.whole_list)
+        try:
+            body = self.client.get_json(self.path, {**self.params, "limit": self.page_size, "offset": offset}, expect)
+        except UnexpectedAnswer as exc:
+            self._unproven(f"a page could not be read ({exc})")
+            raise
         items = envelope_items(body)
         return body, items, [item_key(item) for item in items]
 
@@ -157,7 +204,8 @@ class Listing:
             elif start > 0:
                 self._unproven("the list moved too much to find the last items taken")
             if not items:
-                # an empty first page is an empty list; any other empty page proves nothing
+                # an empty first page whose counts agree (the client checked them) is an empty list;
+                # any other empty page proves nothing
                 self.complete = not tail and start == 0 and self.problem is None
                 return
             new_items, new_keys = items[reference + 1 :], keys[reference + 1 :]
@@ -210,6 +258,7 @@ class Chain:
     complete: bool  # the whole chain, with no gap possible
     proven: bool  # complete, or stopped where the order proves the rest is loaded
     newest: datetime | None  # the newest createdAt read
+    problem: str | None = None  # why the chain could not be read whole (a page of unexpected shape)
 
 
 def read_chain(
@@ -229,24 +278,43 @@ def read_chain(
     pages may then still hold new messages. `loaded_until=None` reads the whole chain.
     """
     listing = Listing(client, settings.CHANNEL_MESSAGES.format(id=channel_id), {}, page_size, whole_list=True)
-    messages: list[dict[str, Any]] = []
-    in_order = True
+    order = _Order(newest)
+    stopped_early = False
+    problem = None
+    try:
+        for page in listing:
+            for item in page:
+                order.take(item)
+            if order.proves_rest_loaded(loaded_until):
+                stopped_early = True
+                break
+    except UnexpectedAnswer as exc:  # what was read is live; the rest is unknown, nothing is proved
+        problem = str(exc)
+    return Chain(order.messages, listing.complete, listing.complete or stopped_early, order.newest_read, problem)
+
+
+@dataclass
+class _Order:
+    """Messages as taken, newest first, and whether their order still holds."""
+
+    newest: datetime | None  # the newest message known to exist: the head must reach it
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    in_order: bool = True
     previous: datetime | None = None
     newest_read: datetime | None = None
-    stopped_early = False
-    for page in listing:
-        for item in page:
-            created = to_utc(item.get("createdAt"))
-            if created is None or (previous is not None and created > previous):
-                in_order = False
-            elif not messages:  # the head of the chain
-                in_order = newest is not None and created >= newest - timedelta(seconds=1)
-            previous = created or previous
-            if created is not None and (newest_read is None or created > newest_read):
-                newest_read = created
-            messages.append(item)
-        if (in_order and loaded_until is not None and previous is not None and previous < loaded_until
-                and len(messages) >= ORDER_EVIDENCE):
-            stopped_early = True
-            break
-    return Chain(messages, listing.complete, listing.complete or stopped_early, newest_read)
+
+    def take(self, item: dict[str, Any]) -> None:
+        created = to_utc(item.get("createdAt"))
+        if created is None or (self.previous is not None and created > self.previous):
+            self.in_order = False
+        elif not self.messages:  # the head of the chain
+            self.in_order = self.newest is not None and created >= self.newest - timedelta(seconds=1)
+        self.previous = created or self.previous
+        if created is not None and (self.newest_read is None or created > self.newest_read):
+            self.newest_read = created
+        self.messages.append(item)
+
+    def proves_rest_loaded(self, loaded_until: datetime | None) -> bool:
+        """In order, past what is loaded, with enough messages to trust the order."""
+        return (self.in_order and loaded_until is not None and self.previous is not None
+                and self.previous < loaded_until and len(self.messages) >= ORDER_EVIDENCE)

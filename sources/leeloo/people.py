@@ -8,7 +8,8 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, deletion_rows, table_hints
+from sources.bookkeeping import Ledger, proof_rows, table_hints
+from sources.deletions import NOT_FOUND, Proof, absent
 
 from . import settings
 from .batches import Batches
@@ -37,8 +38,7 @@ def people_resource(run: LeelooRun) -> DltResource:
         newest = Latest()
         listed: set[str] = set()
         verified: set[str] = set()
-        gone: list[str] = []
-        back: list[str] = []
+        proof = Proof(NAME, known=list(ledger.entries), marked=run.deleted(NAME))
         out = Batches(HINTS, ledger)
         counts = {"changed": 0, "follow_ups": 0, "swept": 0, "missing_checked": 0}
 
@@ -51,13 +51,14 @@ def people_resource(run: LeelooRun) -> DltResource:
 
         def fetched(listed_item: dict[str, Any], person_id: str, found: dict[str, Any] | None) -> Any:
             if found is None:  # a 404 for this id proves it gone
-                gone.append(person_id)
+                proof.prove([person_id], NOT_FOUND)
                 ledger.forget(person_id)
                 return None
             row = person_row(listed_item, found, run.odd)
             if row is None:
                 return None
             verified.add(person_id)
+            proof.see([person_id])
             return row
 
         def changed() -> Iterator[tuple[dict[str, Any], str, str]]:
@@ -79,15 +80,13 @@ def people_resource(run: LeelooRun) -> DltResource:
                 row = fetched(person, person_id, found)
                 if row is not None:
                     counts["changed"] += 1
-                    if person_id in run.deleted(NAME):
-                        back.append(person_id)
                     ledger.put(person_id, fingerprint=listed_print, mark=_iso(person.get("lastMessageTime")))
                     yield row
 
         def sweep() -> Iterator[dict[str, Any]]:
-            missing = sorted(set(ledger.entries) - listed) if full and listing.complete else []
+            missing = absent(ledger.entries, listed, full and listing.complete)
             plan = plan_sweep(ledger.entries, ledger.run, run.sweep_runs,
-                              done=verified | set(gone) | set(missing), active_since=active_since)
+                              done=verified | set(proof.gone) | set(missing), active_since=active_since)
             reasons = {**dict.fromkeys(plan.due, "swept"), **dict.fromkeys(plan.follow_ups, "follow_ups"),
                        **dict.fromkeys(missing, "missing_checked")}
             targets = [*missing, *plan]
@@ -109,12 +108,13 @@ def people_resource(run: LeelooRun) -> DltResource:
         yield from run.gate.wait()
         if not run.report.budget_exhausted:
             yield from run.guarded(NAME, lambda: out.rows(sweep()))
-        yield from out.flush(deletion_rows(NAME, gone, "404"), deletion_rows(NAME, back, None))
+        yield from out.flush(*proof_rows(proof))
         if whole and listing.complete:
             state["full_listing_run"] = ledger.run
         run.started(state)
         run.report.facts["sweep_people"] = {
-            "known": len(ledger), **counts, "deleted": len(gone), "stalest_runs": stalest(ledger.entries, ledger.run),
+            "known": len(ledger), **counts, "deleted": len(proof.gone),
+            "stalest_runs": stalest(ledger.entries, ledger.run),
             "full_listing": int(full),
         }
         run.skipped(NAME, listing)

@@ -9,15 +9,17 @@ list that comes in one answer is one consistent snapshot and proves it by itself
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, deletion_rows, table_hints
+from sources.bookkeeping import Ledger, proof_rows, table_hints
+from sources.deletions import LISTING, Proof
 
 from . import settings
-from .paging import Listing, envelope_items, meta_total
+from .paging import Listing, envelope_items, meta_total, page_problem
 from .rows import (
     CONNECTION_COLUMNS,
     LEADGENTOOL_COLUMNS,
@@ -50,28 +52,41 @@ def settle(run: LeelooRun, ledger: Ledger, table: str, *, seen: set[str], comple
 
     `complete`: the read was whole and gap-free. With `detail` (a path with `{id}`), each
     known id the read lacks is confirmed gone by a 404 there; without, the read proves it."""
-    gone: list[str] = []
-    if complete and not run.stopped(table):
-        absent = sorted(set(ledger.entries) - seen)
-        if detail is None:
-            gone = absent
-        else:
-            gone = [i for i, body in run.fan_out(absent, lambda i: run.get_or_none(detail.format(id=i)))
-                    if body is None]
-        for entity in gone:
-            ledger.forget(entity)
-    back = sorted(seen & run.deleted(table))
-    for item in (ledger.rows(), deletion_rows(table, gone, "404" if detail else "listing"),
-                 deletion_rows(table, back, None)):
-        if item is not None:
-            yield item
+    proof = Proof(table, known=list(ledger.entries), marked=run.deleted(table), seen=seen,
+                  complete=complete and not run.stopped(table))
+    if detail is None:
+        proof.prove(proof.absent(), LISTING)
+    else:
+        proof.confirm(run.fan_out(proof.absent(), lambda i: run.get_or_none(detail.format(id=i))))
+    for entity in proof.proved():
+        ledger.forget(entity)
+    pending = ledger.rows()
+    yield from ([pending] if pending is not None else [])
+    yield from proof_rows(proof)
+
+
+def tunnel_tools(run: LeelooRun, tunnel: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The tools in a tunnel's detail, which holds the whole list of that tunnel's tools;
+    None when the tunnel is gone (the tunnels resource proves it, its tools go with it) or
+    the answer names no list of tools (then nothing about them is proved)."""
+    body = run.get_or_none(settings.TUNNEL.format(id=tunnel["id"]), {"include": "leadgentools"})
+    if body is None:
+        return None
+    linked = body.get("linked") if isinstance(body, dict) else None
+    data = body.get("data") if isinstance(body, dict) else None
+    found = linked.get("leadgentools") if isinstance(linked, dict) else None
+    if found is None and isinstance(data, dict) and isinstance(data.get("linked"), dict):
+        found = data["linked"].get("leadgentools")
+    if not isinstance(found, list):
+        return None
+    return [r for t in found if (r := leadgentool_row(t, tunnel["id"], run.odd)) is not None]
 
 
 def reference_resources(run: LeelooRun) -> list[DltResource]:
     odd = run.odd
 
     def paged(name: str, path: str, detail: str, columns: dict[str, Any],
-              build: Callable[[Any], dict[str, Any] | None]) -> DltResource:
+              build: Callable[[Any], dict[str, Any] | None], *, dependents: tuple[str, ...] = ()) -> DltResource:
         hints = table_hints(name, columns)
 
         @dlt.resource(name=name, write_disposition="merge")
@@ -89,6 +104,8 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
                         yield hinted(rows, hints)
 
             yield from run.guarded(name, work)
+            if run.stopped(name):  # what hangs off the entities not listed was not read either
+                run.report.incomplete.update(dependents)
             yield from run.guarded(
                 name, lambda: settle(run, ledger, name, seen=seen, complete=listing.complete, detail=detail))
             run.skipped(name, listing)
@@ -107,7 +124,7 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
             answered = {"complete": False}
 
             def work() -> Iterator[Any]:
-                body = run.get(path)
+                body = run.get(path, expect=partial(page_problem, key=key, first=True, whole_list=True))
                 items = envelope_items(body, key)
                 total = meta_total(body)
                 answered["complete"] = total is None or total <= len(items)  # one answer, not a first page
@@ -124,7 +141,8 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
         return listed
 
     tunnels = paged("tunnels", settings.TUNNELS, settings.TUNNEL, NAMED_COLUMNS,
-                    lambda t: simple_row(t, "tunnels", ("name", "createdAt", "updatedAt"), odd))
+                    lambda t: simple_row(t, "tunnels", ("name", "createdAt", "updatedAt"), odd),
+                    dependents=("leadgentools", "tunnel_stats"))
     users = paged("users", settings.USERS, settings.USER, NAMED_COLUMNS,
                   lambda u: simple_row(u, "users", ("name", "createdAt", "updatedAt"), odd))
     tags = whole("tags", settings.TAGS, None, TAG_COLUMNS, lambda t: simple_row(t, "tags", ("name",), odd))
@@ -143,40 +161,27 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
         if not for_table(meta, "tunnels"):
             return
         ledger = run.ledger("leadgentools")
-        gone: list[str] = []
-        seen: set[str] = set()
-
-        def tools(tunnel: dict[str, Any]) -> list[dict[str, Any]] | None:
-            body = run.get_or_none(settings.TUNNEL.format(id=tunnel["id"]), {"include": "leadgentools"})
-            if body is None:
-                return None  # the tunnel is gone: the tunnels resource proves it, its tools go with it
-            linked = body.get("linked") if isinstance(body, dict) else None
-            data = body.get("data") if isinstance(body, dict) else None
-            found = (linked or {}).get("leadgentools") if isinstance(linked, dict) else None
-            if found is None and isinstance(data, dict) and isinstance(data.get("linked"), dict):
-                found = data["linked"].get("leadgentools")
-            tools = found if isinstance(found, list) else []
-            return [r for t in tools if (r := leadgentool_row(t, tunnel["id"], odd)) is not None]
+        proof = Proof("leadgentools", marked=run.deleted("leadgentools"))
 
         def work() -> Iterator[Any]:
-            for tunnel, rows in run.fan_out(page, tools):
+            for tunnel, rows in run.fan_out(page, lambda t: tunnel_tools(run, t)):
                 if rows is None:
-                    continue
+                    continue  # the tunnel is gone or its answer named no tools: nothing proved
                 ids = {r["id"] for r in rows}
-                seen.update(ids)
-                gone.extend(i for i, e in ledger.entries.items() if e.mark == tunnel["id"] and i not in ids)
+                proof.see(ids)
+                # the detail's list is the whole list of that tunnel's tools: one snapshot
+                proof.prove(sorted(i for i, e in ledger.entries.items()
+                                   if e.mark == tunnel["id"] and i not in proof.seen), LISTING)
                 remember(ledger, rows, mark=tunnel["id"])
                 if rows:
                     yield hinted(rows, tool_hints)
 
         yield from run.guarded("leadgentools", work)
-        for entity in gone:
+        for entity in proof.proved():
             ledger.forget(entity)
-        back = sorted(seen & run.deleted("leadgentools"))
-        for item in (ledger.rows(), deletion_rows("leadgentools", gone, "listing"),
-                     deletion_rows("leadgentools", back, None)):
-            if item is not None:
-                yield item
+        pending = ledger.rows()
+        yield from ([pending] if pending is not None else [])
+        yield from proof_rows(proof)
         run.warn_oddities(["leadgentools"])
 
     @dlt.transformer(name="tunnel_stats", data_from=tunnels, write_disposition="merge")
@@ -205,33 +210,34 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
         if not for_table(meta, "template_categories"):
             return
         ledger = run.ledger("templates")
-        seen: set[str] = set()
+        proof = Proof("templates", marked=run.deleted("templates"))
         answered: set[str] = set()
+        expect = partial(page_problem, key="templates")
 
         def work() -> Iterator[Any]:
             for category in categories:
-                body = run.get_or_none(settings.TEMPLATES.format(id=category["id"]))
+                body = run.get_or_none(settings.TEMPLATES.format(id=category["id"]), expect=expect)
                 if body is None:
                     continue
                 answered.add(category["id"])
                 rows = [r for t in envelope_items(body, "templates")
                         if (r := simple_row(t, "templates", ("message_name",), odd, category_id=category["id"]))]
-                seen.update(r["id"] for r in rows)
+                proof.see(r["id"] for r in rows)
                 remember(ledger, rows, mark=category["id"])
                 if rows:
                     yield hinted(rows, template_hints)
 
         yield from run.guarded("templates", work)
         if not run.stopped("templates"):
-            # a category that is gone takes its templates through the deletion cascade
-            gone = sorted(i for i, e in ledger.entries.items() if i not in seen and e.mark in answered)
-            for entity in gone:
-                ledger.forget(entity)
-            back = sorted(seen & run.deleted("templates"))
-            for item in (ledger.rows(), deletion_rows("templates", gone, "listing"),
-                         deletion_rows("templates", back, None)):
-                if item is not None:
-                    yield item
+            # each answered category's list is whole; a category that is gone takes its
+            # templates through the deletion cascade
+            proof.prove(sorted(i for i, e in ledger.entries.items() if i not in proof.seen and e.mark in answered),
+                        LISTING)
+        for entity in proof.proved():
+            ledger.forget(entity)
+        pending = ledger.rows()
+        yield from ([pending] if pending is not None else [])
+        yield from proof_rows(proof)
         run.warn_oddities(["templates"])
 
     v1_hints = table_hints("v1_accounts", V1_ACCOUNT_COLUMNS)

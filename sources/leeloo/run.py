@@ -14,11 +14,12 @@ import dlt
 from dlt.extract.hints import HintsMeta
 
 from sources.bookkeeping import Ledger
-from sources.http import ApiClient, ApiError, BudgetExhausted, fan_out
+from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
+from sources.http.client import ShapeCheck
 from sources.report import SourceReport
 
 from . import settings, stored
-from .paging import Listing
+from .paging import Listing, detail_problem
 from .shapes import Oddities
 from .times import api_time, to_utc, window_bounds
 
@@ -91,13 +92,15 @@ class LeelooRun:
     def backfill(self) -> bool:
         return self.since is not None or self.until is not None
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self.client.get_json(path, params)
+    def get(self, path: str, params: dict[str, Any] | None = None, expect: ShapeCheck | None = None) -> Any:
+        return self.client.get_json(path, params, expect)
 
-    def get_or_none(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """The answer, or None when the API says the entity does not exist (404)."""
+    def get_or_none(self, path: str, params: dict[str, Any] | None = None,
+                    expect: ShapeCheck | None = detail_problem) -> Any:
+        """The answer, or None when the API says the entity does not exist (404). An answer
+        whose shape is not an entity's detail is retried, then raises `UnexpectedAnswer`."""
         try:
-            return self.client.get_json(path, params)
+            return self.client.get_json(path, params, expect)
         except ApiError as exc:
             if exc.status == 404:
                 return None
@@ -107,11 +110,21 @@ class LeelooRun:
         return fan_out(items, work, concurrency or self.concurrency, self.client.workers)
 
     def guarded(self, name: str, work: Callable[[], Iterator[Any]]) -> Iterator[Any]:
-        """Run part of a resource; a spent budget ends it cleanly, marked incomplete."""
+        """Run part of a resource; a spent budget ends it cleanly, marked incomplete, and so
+        does an answer of unexpected shape, which the run reports as a listing it could not read."""
         try:
             yield from work()
         except BudgetExhausted:
             self.report.spent(name)
+        except UnexpectedAnswer as exc:
+            self.unreadable(name, exc)
+
+    def unreadable(self, name: str, exc: UnexpectedAnswer) -> None:
+        """`name` could not be read whole: it is incomplete (its cursor waits, nothing is
+        proved gone by it) and the run says which read failed."""
+        self.report.incomplete.add(name)
+        self.report.warn(f"{name}: could not be read whole, nothing in it was marked deleted and the next run "
+                         f"reads it again: {exc}")
 
     def stopped(self, name: str) -> bool:
         return name in self.report.incomplete

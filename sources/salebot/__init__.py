@@ -35,7 +35,8 @@ import dlt
 from dlt.sources import DltResource
 
 from sources.bookkeeping import Ledger, deletion_rows, table_hints
-from sources.http import BudgetExhausted, fan_out
+from sources.deletions import LISTING, absent, returned
+from sources.http import BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.report import SourceReport
 from sources.salebot import settings
 from sources.salebot.helpers import ActionDenied, ClientRead, ClientTask, SalebotApi, read_client
@@ -190,6 +191,10 @@ class _Listing:
                         if row is not None:
                             self._clients[row["id"]] = row  # seen twice (the list moved): once
                 self.complete = True
+            except UnexpectedAnswer as exc:
+                self._report.incomplete.add("clients")
+                self._report.warn(f"clients: the client list could not be read whole, no client was marked deleted "
+                                  f"and the next run reads it again: {exc}")
             except BudgetExhausted:
                 self._report.spent("clients")
                 logger.warning(
@@ -418,6 +423,10 @@ def salebot_source(
         try:
             for client_task, read in fan_out((task_of(t) for t in plan.tasks), work, workers, api.client.workers):
                 reason = tasks[client_task.client_id].reason
+                for problem in read.problems:
+                    report.incomplete.add(DETAILS)
+                    report.warn(f"orders: the orders of client {read.client_id} could not be read whole, none of "
+                                f"them was marked deleted and the next run reads them again: {problem}")
                 if backfill:
                     if read.messages is not None:
                         rows.add("messages", _messages(read, shapes))
@@ -480,12 +489,13 @@ def _messages(read: ClientRead, shapes: Shapes) -> list[dict[str, Any]]:
 
 def _reconcile_listing(listed: Mapping[int, Any], complete: bool, memory: Memory, rows: _Rows) -> None:
     """Clients a complete listing no longer has are gone; tombstoned ones it has again are back."""
-    if complete:
-        for cid in [c for c, m in memory.clients.items() if not m.deleted and c not in listed]:
-            _client_gone(cid, "listing", memory, rows)
-    for cid in [c for c in listed if (m := memory.client(c)) is not None and m.deleted]:
-        rows.gone("clients", cid, None)
-        memory.put_client(cid, ClientMemory(), verified=False)
+    known = [str(c) for c, m in memory.clients.items() if not m.deleted]
+    for cid in absent(known, {str(c) for c in listed}, complete):
+        _client_gone(int(cid), LISTING, memory, rows)
+    marked = {str(c) for c, m in memory.clients.items() if m.deleted}
+    for cid in returned((str(c) for c in listed), marked):
+        rows.gone("clients", int(cid), None)
+        memory.put_client(int(cid), ClientMemory(), verified=False)
 
 
 def _client_gone(cid: int, proof: str, memory: Memory, rows: _Rows) -> None:
@@ -588,11 +598,9 @@ def _absorb_orders(
                 ],
             )
         memory.put_order(oid, OrderMemory(cid, seen.status, state_id, changes, first_seen, after))
-    if read.orders_complete:
-        for oid, order in known.items():
-            if oid not in read.listed_orders:
-                rows.gone("orders", oid, "listing")
-                memory.put_order(oid, replace(order, deleted=True))
+    for missing in absent(map(str, known), {str(o) for o in read.listed_orders}, read.orders_complete):
+        rows.gone("orders", int(missing), LISTING)
+        memory.put_order(int(missing), replace(known[int(missing)], deleted=True))
 
 
 def _migrate_old_state(memory: Memory) -> None:

@@ -17,7 +17,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sources.http import ApiClient, ApiError, Forbidden, RateLimiter, RequestBudget
+from sources.deletions import list_problem
+from sources.http import ApiClient, ApiError, Forbidden, RateLimiter, RequestBudget, UnexpectedAnswer
+from sources.http.client import ShapeCheck
 from sources.salebot import settings
 from sources.salebot.plan import Scope
 from sources.salebot.rows import to_int
@@ -38,6 +40,25 @@ def utc_today() -> dt.date:
 def _is_app_error(body: Any) -> bool:
     """A 200 whose body says the call failed transiently (retried by the client)."""
     return isinstance(body, dict) and body.get("status") in settings.TRANSIENT_ERROR_STATUSES
+
+
+def clients_page_problem(body: Any) -> str | None:
+    """Why an answer is not a page of the client list (None: it is). A page whose list is
+    null, missing or not a list is retried, then fails the listing: it never ends it."""
+    if isinstance(body, list):
+        return None
+    if not isinstance(body, dict) or "clients" not in body:
+        return "the page has no clients list"
+    return list_problem(body["clients"])
+
+
+def orders_problem(body: Any) -> str | None:
+    """Why an answer is not a client's order ids (None: it is, or the client is gone).
+    An absent or null list would read as "no orders" and prove every known order gone."""
+    if client_not_found(body):
+        return None
+    ids = body.get("order_id") if isinstance(body, dict) else None
+    return None if isinstance(ids, (list, int, str)) else "the answer has no order_id list"
 
 
 def not_found(body: Any) -> bool:
@@ -129,12 +150,10 @@ class SalebotApi:
     def _path(self, action: str) -> str:
         return settings.API_PATH.format(api_key=self._key, action=action)
 
-    def get(self, action: str, **params: Any) -> Any:
+    def get(self, action: str, expect: ShapeCheck | None = None, **params: Any) -> Any:
         # "Body" parameters of GET actions travel in the query string
-        return self._call(
-            action,
-            lambda: self.client.get_json(self._path(action), params={k: v for k, v in params.items() if v is not None}),
-        )
+        query = {k: v for k, v in params.items() if v is not None}
+        return self._call(action, lambda: self.client.get_json(self._path(action), params=query, expect=expect))
 
     def post(self, action: str, body: Mapping[str, Any]) -> Any:
         return self._call(action, lambda: self.client.post_json(self._path(action), json=dict(body)))
@@ -165,7 +184,7 @@ class SalebotApi:
         offset = 0
         while True:
             try:
-                body = self.get(settings.GET_CLIENTS, offset=offset, limit=page_limit, reverse=1)
+                body = self.get(settings.GET_CLIENTS, clients_page_problem, offset=offset, limit=page_limit, reverse=1)
             except ActionDenied:
                 raise Forbidden(
                     f"get_clients: the key lacks the permission «{settings.READ_CLIENTS}» "
@@ -174,7 +193,7 @@ class SalebotApi:
                     settings.GET_CLIENTS,
                 ) from None
             page = body.get("clients") if isinstance(body, dict) else body
-            if not isinstance(page, list) or not page:
+            if not page:
                 return
             offset += len(page)
             yield page
@@ -220,7 +239,7 @@ class SalebotApi:
 
     def order_ids(self, client_id: int, status: int) -> list[int] | None:
         """Ids of the client's orders in ``status``; None if the client vanished."""
-        body = self.get(settings.GET_ORDERS, client_id=client_id, order_status=status)
+        body = self.get(settings.GET_ORDERS, orders_problem, client_id=client_id, order_status=status)
         if client_not_found(body):
             return None
         ids = body.get("order_id") if isinstance(body, dict) else None
@@ -306,6 +325,7 @@ class ClientRead:
     orders_complete: bool = False  # every status list was read: orders absent from them are gone
     variables: Any = None
     variables_read: bool = False
+    problems: list[str] = field(default_factory=list)  # reads that failed on an answer of unexpected shape
 
 
 @dataclass
@@ -348,6 +368,9 @@ def read_client(
             return out
     except ActionDenied:  # get_orders itself: the key may not read orders at all
         out.orders, out.orders_complete = None, False
+    except UnexpectedAnswer as exc:  # an order list of unexpected shape: no order is proved gone
+        out.orders, out.orders_complete = None, False
+        out.problems.append(str(exc))
     if task.scope == "full":
         try:
             variables = api.variables(cid)

@@ -31,7 +31,7 @@ class MovingList:
         self.meta = meta
         self.requests = 0
 
-    def get_json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def get_json(self, path: str, params: dict[str, Any], expect: Any = None) -> dict[str, Any]:
         self.requests += 1
         for _ in range(self.departures):
             if self.items:
@@ -93,7 +93,7 @@ class ScriptedList:
         self.leave = leave
         self.requests: list[tuple[int, list[str]]] = []
 
-    def get_json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def get_json(self, path: str, params: dict[str, Any], expect: Any = None) -> dict[str, Any]:
         offset = params["offset"]
         if self.leave is not None and offset >= self.leave[0]:
             gone = {f"c{i}" for i in self.leave[1]}
@@ -145,7 +145,7 @@ class GrowingList:
         self.at_front = at_front
         self.added = 0
 
-    def get_json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def get_json(self, path: str, params: dict[str, Any], expect: Any = None) -> dict[str, Any]:
         self.added += 1
         new = {"id": f"new{self.added}"}
         self.items = [new, *self.items] if self.at_front else [*self.items, new]
@@ -176,7 +176,7 @@ def test_pager_rewinds_when_the_list_jumps() -> None:
 
 def test_items_without_a_usable_id_are_counted_not_yielded() -> None:
     class Odd:
-        def get_json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        def get_json(self, path: str, params: dict[str, Any], expect: Any = None) -> dict[str, Any]:
             data = [{"id": "a"}, {"id": {"$oid": "x"}}, {"name": "no id"}, {"id": 7}][params["offset"]:]
             return {"status": 1, "data": data, "meta": {"totalCount": 4}}
 
@@ -191,7 +191,7 @@ class Chain:
         self.cap = cap
         self.offsets: list[int] = []
 
-    def get_json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def get_json(self, path: str, params: dict[str, Any], expect: Any = None) -> dict[str, Any]:
         self.offsets.append(params["offset"])
         page = self.messages[params["offset"] : params["offset"] + self.cap]
         return {"status": 1, "data": page, "meta": {"totalCount": len(self.messages)}}
