@@ -427,6 +427,10 @@ def salebot_source(
                     report.incomplete.add(DETAILS)
                     report.warn(f"orders: the orders of client {read.client_id} could not be read whole, none of "
                                 f"them was marked deleted and the next run reads them again: {problem}")
+                if read.history_problem is not None:
+                    report.incomplete.add(DETAILS)
+                    report.warn(f"messages: the history of client {read.client_id} could not be read, no message "
+                                f"was marked deleted and the next run reads it again: {read.history_problem}")
                 if backfill:
                     if read.messages is not None:
                         rows.add("messages", _messages(read, shapes))

@@ -52,13 +52,26 @@ def clients_page_problem(body: Any) -> str | None:
     return list_problem(body["clients"])
 
 
+def history_problem(body: Any) -> str | None:
+    """Why an answer is not a client's history (None: it is, or the client is gone). An
+    absent or null ``result`` would read as "no messages" and close the window unread."""
+    if client_not_found(body) or isinstance(body, list):
+        return None
+    if not isinstance(body, dict) or "result" not in body:
+        return "the answer has no result list"
+    return list_problem(body["result"])
+
+
 def orders_problem(body: Any) -> str | None:
     """Why an answer is not a client's order ids (None: it is, or the client is gone).
     An absent or null list would read as "no orders" and prove every known order gone."""
     if client_not_found(body):
         return None
     ids = body.get("order_id") if isinstance(body, dict) else None
-    return None if isinstance(ids, (list, int, str)) else "the answer has no order_id list"
+    if isinstance(ids, list) or (isinstance(ids, (int, str)) and _order_id(ids) is not None):
+        return None
+    # a text that is no id (the list sent as JSON text, "none") would read as no orders at all
+    return "the answer has no order_id list"
 
 
 def not_found(body: Any) -> bool:
@@ -207,7 +220,12 @@ class SalebotApi:
         paging): it is split in two overlapping halves until each fits or is one day.
         """
         body = self.get(
-            settings.GET_HISTORY, client_id=client_id, limit=limit, start_date=day(start), stop_date=day(stop)
+            settings.GET_HISTORY,
+            history_problem,
+            client_id=client_id,
+            limit=limit,
+            start_date=day(start),
+            stop_date=day(stop),
         )
         if client_not_found(body):
             return None
@@ -326,6 +344,7 @@ class ClientRead:
     variables: Any = None
     variables_read: bool = False
     problems: list[str] = field(default_factory=list)  # reads that failed on an answer of unexpected shape
+    history_problem: str | None = None  # the history read failed on an answer of unexpected shape
 
 
 @dataclass
@@ -355,6 +374,8 @@ def read_client(
             messages = api.history(cid, task.start, task.stop, history_limit)
         except ActionDenied:
             pass
+        except UnexpectedAnswer as exc:  # a history of unexpected shape: unread, its window stays open
+            out.history_problem = str(exc)
         else:
             if messages is None:
                 out.gone = True
