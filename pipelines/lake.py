@@ -142,11 +142,13 @@ def build_lake_views(
                 f"(select _dlt_id from {_q(dataset)}.{_q(parent_table)})"
             )
         if DELETIONS_TABLE in created and {"deleted_at", "id"} <= columns and table != DELETIONS_TABLE:
-            # Parquet files cannot be updated: the proven deletions are applied here instead
+            # Parquet files cannot be updated: the proven deletions are applied here instead,
+            # each to rows loaded no later than the proof (a row loaded after it is live)
+            not_newer = " and b._dlt_load_id <= d._dlt_load_id" if "_dlt_load_id" in columns else ""
             body = (
                 f"select b.* replace (coalesce(b.deleted_at, d.deleted_at) as deleted_at) from ({body}) b "
                 f"left join {_q(dataset)}.{_q(DELETIONS_TABLE)} d on d.table_name = {_lit(table)} "
-                "and d.entity_id = cast(b.id as varchar)"
+                f"and d.entity_id = cast(b.id as varchar){not_newer}"
             )
         target = f"{_q(dataset)}.{_q(table)}"
         con.execute(f"drop view if exists {target}")

@@ -104,6 +104,11 @@ class Proof:
         """Marked ids seen again, by any read, and not proved gone since: marks to clear."""
         return [i for i in returned(self.seen, self.marked) if i not in self.gone]
 
+    def clear(self) -> None:
+        """Start the next batch: what was seen and proved has had its rows yielded."""
+        self.seen.clear()
+        self.gone.clear()
+
     def by_proof(self) -> dict[str, list[str]]:
         """The proved ids grouped by their proof, for one set of deletion rows each."""
         grouped: dict[str, list[str]] = {}

@@ -143,8 +143,7 @@ def channels_resource(run: LeelooRun) -> DltResource:
                 chains.clear()
             counts["messages_deleted"] += len(messages.gone)
             yield from proof_rows(messages)
-            messages.seen.clear()
-            messages.gone.clear()
+            messages.clear()
 
         def flush() -> Iterator[Any]:
             yield from channels_batch()
@@ -173,12 +172,13 @@ def channels_resource(run: LeelooRun) -> DltResource:
                               done=verified | unproven | set(proof.gone) | set(missing), active_since=active_since)
             reasons = [*((c, "missing_checked") for c in missing), *((c, "follow_ups") for c in plan.follow_ups),
                        *((c, "swept") for c in plan.due)]
+            marks = stored.channels_with_marked_messages()
             tasks = []
             for channel_id, reason in reasons:
                 entry = ledger.get(channel_id)
                 until = to_utc(entry.mark) if entry is not None and entry.mark else None
-                tasks.append(Read(channel_id, until - run.overlap if until else None, until, until,
-                                  known=True, reason=reason))
+                back_to = None if channel_id in marks or until is None else until - run.overlap
+                tasks.append(Read(channel_id, back_to, until, until, known=True, reason=reason))
             return tasks
 
         try:

@@ -1,9 +1,10 @@
 """What the warehouse already holds, read back at the start of an extract.
 
-Two questions need the loaded data itself rather than the per-entity ledger: which
+Three questions need the loaded data itself rather than the per-entity ledger: which
 entities are marked deleted (so one that reappears is loaded again, which clears the
-mark), and which messages of a channel are loaded (so a chain read in full shows which
-ones are gone).
+mark), which messages of a channel are loaded (so a chain read in full shows which
+ones are gone), and which channels hold messages marked deleted (the sweep reads those
+chains whole, to check each mark where it stands).
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ def deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
             marked = readback.query(f"select distinct id from {table} where deleted_at is not null")
             ids.update(str(r[0]) for r in marked)
     return found
+
+
+def channels_with_marked_messages() -> set[str]:
+    """Channels holding messages marked deleted. The sweep reads their chains whole: a mark
+    must be checked against the API where it stands, however old the message, so a mark a
+    read that proved nothing once left is cleared (and a true one stands)."""
+    if not _has_table("chat_messages", "deleted_at"):
+        return set()
+    sql = "select distinct account_id from chat_messages where deleted_at is not null"
+    return {str(row[0]) for row in readback.query(sql)}
 
 
 def message_ids(channel_ids: Collection[str]) -> dict[str, set[str]]:

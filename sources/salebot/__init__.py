@@ -425,12 +425,8 @@ def salebot_source(
                 reason = tasks[client_task.client_id].reason
                 for problem in read.problems:
                     report.incomplete.add(DETAILS)
-                    report.warn(f"orders: the orders of client {read.client_id} could not be read whole, none of "
-                                f"them was marked deleted and the next run reads them again: {problem}")
-                if read.history_problem is not None:
-                    report.incomplete.add(DETAILS)
-                    report.warn(f"messages: the history of client {read.client_id} could not be read, no message "
-                                f"was marked deleted and the next run reads it again: {read.history_problem}")
+                    report.warn(f"{DETAILS}: client {read.client_id} could not be read whole, nothing of it was "
+                                f"marked deleted and the next run reads it again: {problem}")
                 if backfill:
                     if read.messages is not None:
                         rows.add("messages", _messages(read, shapes))
@@ -536,6 +532,9 @@ def _absorb(
         rows.add(
             "client_variables", variables or [{"id": f"{cid}:", "client_id": cid, "name": "", "no_variables": True}]
         )
+    if read.problems:  # a part came back in an unexpected shape: read the client again next run
+        memory.put_client(cid, replace(known, flagged=True), verified=False)
+        return
     if task.scope == "orders":
         memory.put_client(cid, replace(known, orders_run=memory.run), verified=False)
         return

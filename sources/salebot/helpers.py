@@ -53,8 +53,8 @@ def clients_page_problem(body: Any) -> str | None:
 
 
 def history_problem(body: Any) -> str | None:
-    """Why an answer is not a client's history (None: it is, or the client is gone). An
-    absent or null ``result`` would read as "no messages" and close the window unread."""
+    """Why an answer is not a client's history (None: it is, or the client is gone). A null
+    `result` read as "no messages" would move the client's history past messages never loaded."""
     if client_not_found(body) or isinstance(body, list):
         return None
     if not isinstance(body, dict) or "result" not in body:
@@ -220,11 +220,7 @@ class SalebotApi:
         paging): it is split in two overlapping halves until each fits or is one day.
         """
         body = self.get(
-            settings.GET_HISTORY,
-            history_problem,
-            client_id=client_id,
-            limit=limit,
-            start_date=day(start),
+            settings.GET_HISTORY, history_problem, client_id=client_id, limit=limit, start_date=day(start),
             stop_date=day(stop),
         )
         if client_not_found(body):
@@ -344,7 +340,6 @@ class ClientRead:
     variables: Any = None
     variables_read: bool = False
     problems: list[str] = field(default_factory=list)  # reads that failed on an answer of unexpected shape
-    history_problem: str | None = None  # the history read failed on an answer of unexpected shape
 
 
 @dataclass
@@ -374,8 +369,8 @@ def read_client(
             messages = api.history(cid, task.start, task.stop, history_limit)
         except ActionDenied:
             pass
-        except UnexpectedAnswer as exc:  # a history of unexpected shape: unread, its window stays open
-            out.history_problem = str(exc)
+        except UnexpectedAnswer as exc:  # a history of unexpected shape: not read, not empty
+            out.problems.append(str(exc))
         else:
             if messages is None:
                 out.gone = True

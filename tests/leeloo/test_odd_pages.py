@@ -111,26 +111,29 @@ def test_tunnels_answering_null_on_the_first_load_are_reported_then_loaded(
 
 def test_a_stale_mark_on_a_live_message_is_cleared_when_the_message_is_read_again(
         emulator, target: Target, monkeypatch) -> None:
-    """What an earlier version left: a live message marked deleted with a proof that stands.
-    A read that sees the message (a partial one) clears both, and they stay cleared."""
+    """What an earlier version left: a live message marked deleted with a proof that stands,
+    on the oldest message of a long chain (a read back to what is loaded never reaches it).
+    The sweep reads a chain with marks whole: the read that sees the message clears both,
+    and they stay cleared."""
     monkeypatch.setenv("SOURCES__LEELOO__SWEEP_RUNS", "1")
+    monkeypatch.setenv("SOURCES__LEELOO__PAGE_SIZE", "10")  # a chain of 25 is three pages
     emu = emulator(scale=40, seed=5)
     assert run_leeloo(target) == 0
     emu.simulate(delete={"orders": 1})  # a real proof first: the deletions ledger exists
     assert run_leeloo(target) == 0
     channel, _ = busiest_channel(emu.truth())
-    newest = max((m for m in emu.truth()["chat_messages"] if str(m["account_id"]) == channel),
+    oldest = min((m for m in emu.truth()["chat_messages"] if str(m["account_id"]) == channel),
                  key=lambda m: m["createdAt"])["id"]
     load_id = target.warehouse.query("select max(load_id) from {ds}._dlt_loads where status = 0")[0][0]
-    execute(target, f"update {{ds}}.chat_messages set deleted_at = current_timestamp where id = '{newest}'")
+    execute(target, f"update {{ds}}.chat_messages set deleted_at = current_timestamp where id = '{oldest}'")
     execute(target, "insert into {ds}._chatfunnel_deletions (table_name, entity_id, deleted_at, proof, observed_at, "
-                    f"_dlt_load_id, _dlt_id) values ('chat_messages', '{newest}', current_timestamp, 'listing', "
+                    f"_dlt_load_id, _dlt_id) values ('chat_messages', '{oldest}', current_timestamp, 'listing', "
                     f"current_timestamp, '{load_id}', 'stale-proof')")
-    assert marked(target)["chat_messages"] == {newest}
+    assert marked(target)["chat_messages"] == {oldest}
     for _ in range(2):
         assert run_leeloo(target) == 0
-        assert not marked(target)["chat_messages"], "the stale mark came back"
-    assert proofs(target)[("chat_messages", newest)] is None, "the ledger says it is live"
+        assert not marked(target)["chat_messages"], "the stale mark still stands"
+    assert proofs(target)[("chat_messages", oldest)] is None, "the ledger says it is live"
     assert_matches_truth(target.warehouse, emu.truth())
 
 

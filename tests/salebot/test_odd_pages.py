@@ -35,8 +35,23 @@ def test_order_lists_answering_null_delete_no_order(emu: SalebotEmulator, wareho
     warehouse.run()
     emu.knobs.update({"odd_page": "null", "odd_page_where": "*/get_orders"})
     report = warehouse.run()  # open orders are re-checked every night: their lists are read
-    assert any(w.startswith("orders: the orders of client") for w in report.warnings), report.warnings
+    assert any(w.startswith("client_details: client ") for w in report.warnings), report.warnings
     assert "orders" not in warehouse.deleted(), "an order list that was not read proved deletions"
+    emu.knobs.update({"odd_page": None})
+    warehouse.run()
+    assert_equals_truth(warehouse, emu)
+
+
+def test_histories_answering_null_lose_no_message(emu: SalebotEmulator, warehouse: Warehouse,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A history whose `result` is null is not an empty history: the client's history does
+    not move past it, and the next clean run loads every message."""
+    monkeypatch.setenv("SOURCES__SALEBOT__SWEEP_RUNS", "1")  # every client is read every run
+    warehouse.run()
+    emu.simulate(active_clients=10)  # new messages that the spoiled histories hold
+    emu.knobs.update({"odd_page": "null", "odd_page_where": "*/get_history"})
+    report = warehouse.run()
+    assert any(w.startswith("client_details: client ") for w in report.warnings), report.warnings
     emu.knobs.update({"odd_page": None})
     warehouse.run()
     assert_equals_truth(warehouse, emu)
