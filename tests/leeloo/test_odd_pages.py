@@ -57,7 +57,7 @@ def execute(target: Target, sql: str) -> None:
 def test_a_channel_whose_messages_answer_null_loses_nothing_and_says_so(
         emulator, target: Target, monkeypatch, capsys) -> None:
     monkeypatch.setenv("SOURCES__LEELOO__SWEEP_RUNS", "1")  # every chain is re-read every run
-    emu = emulator(scale=40, seed=5)
+    emu = emulator(scale=20, seed=5)
     assert run_leeloo(target) == 0
     channel, count = busiest_channel(emu.truth())
     assert count >= 2
@@ -79,7 +79,7 @@ def test_a_channel_whose_messages_answer_null_loses_nothing_and_says_so(
 
 def test_a_null_page_that_a_retry_cures_changes_nothing(emulator, duck_target: Target, monkeypatch) -> None:
     monkeypatch.setenv("SOURCES__LEELOO__SWEEP_RUNS", "1")
-    emu = emulator(scale=40, seed=5)
+    emu = emulator(scale=20, seed=5)
     assert run_leeloo(duck_target) == 0
     channel, _ = busiest_channel(emu.truth())
     spoil(emu, MESSAGES_OF.format(id=channel), times=1)
@@ -91,7 +91,7 @@ def test_a_null_page_that_a_retry_cures_changes_nothing(emulator, duck_target: T
 
 def test_tunnels_answering_null_on_the_first_load_are_reported_then_loaded(
         emulator, target: Target, capsys) -> None:
-    emu = emulator(scale=40, seed=6)
+    emu = emulator(scale=20, seed=6)
     truth = emu.truth()
     assert truth["tunnels"], "the account has tunnels"
     spoil(emu, "GET /api/v2/tunnels")
@@ -117,7 +117,7 @@ def test_a_stale_mark_on_a_live_message_is_cleared_when_the_message_is_read_agai
     and they stay cleared."""
     monkeypatch.setenv("SOURCES__LEELOO__SWEEP_RUNS", "1")
     monkeypatch.setenv("SOURCES__LEELOO__PAGE_SIZE", "10")  # a chain of 25 is three pages
-    emu = emulator(scale=40, seed=5)
+    emu = emulator(scale=20, seed=5)
     assert run_leeloo(target) == 0
     emu.simulate(delete={"orders": 1})  # a real proof first: the deletions ledger exists
     assert run_leeloo(target) == 0
@@ -137,23 +137,23 @@ def test_a_stale_mark_on_a_live_message_is_cleared_when_the_message_is_read_agai
     assert_matches_truth(target.warehouse, emu.truth())
 
 
-def test_null_pages_at_random_never_mark_a_live_entity_and_heal(emulator, target: Target, monkeypatch,
+def test_null_pages_at_random_never_mark_a_live_entity_and_heal(emulator, duck_target: Target, monkeypatch,
                                                                  capsys) -> None:
     """Most list pages answer null (and so do most retries: some reads fail whole), over
     runs with real deletions: at no point is a live entity marked; healed, the warehouse
     equals the API, its deletions included."""
     monkeypatch.setenv("SOURCES__LEELOO__SWEEP_RUNS", "1")
-    emu = emulator(scale=40, seed=8)
-    assert run_leeloo(target) == 0
+    emu = emulator(scale=20, seed=8)
+    assert run_leeloo(duck_target) == 0
     emu.simulate(delete={"people": 1, "orders": 2, "communication_channels": 1})
     emu.knobs.odd_page, emu.knobs.odd_page_rate = "null", 0.6
     capsys.readouterr()
     for _ in range(2):
-        assert run_leeloo(target) == 0
+        assert run_leeloo(duck_target) == 0
         deleted = emu.truth()["deleted"]
-        wrong = {t: ids - set(map(str, deleted.get(t, ()))) for t, ids in marked(target).items()}
+        wrong = {t: ids - set(map(str, deleted.get(t, ()))) for t, ids in marked(duck_target).items()}
         assert not any(wrong.values()), f"live entities marked deleted: {wrong}"
     assert "could not be read whole" in capsys.readouterr().out, "no read failed whole: the test proves little"
     heal(emu)
-    assert run_leeloo(target) == 0
-    assert_matches_truth(target.warehouse, emu.truth())
+    assert run_leeloo(duck_target) == 0
+    assert_matches_truth(duck_target.warehouse, emu.truth())
