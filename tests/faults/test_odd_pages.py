@@ -53,16 +53,19 @@ LISTS = {
                "/api/v2/categories/templates/{id}"),
     "salebot": ("/api/{api_key}/get_clients", "/api/{api_key}/get_history", "/api/{api_key}/get_orders"),
 }
-# the lists where an answer cut short can be told from a whole one: Leeloo's paged lists carry
-# meta counts, and Salebot's client and order lists are checked against each entity's own read.
-# A whole list in one answer without counts (Leeloo's tags, connections, template categories,
-# templates) and a Salebot history have nothing to tell it by: known gaps, pinned below
-CUT_DETECTABLE = {
+# where a cut-short answer is drawn. Leeloo's paged lists carry meta counts that tell it; a whole
+# Leeloo list in one answer (tags, connections, template categories, templates) carries none and
+# proves what it leaves out gone: a known gap, pinned below and not drawn. Salebot's lists carry
+# no count at all: what a cut-short list leaves out is gone only if its own read says so (so no
+# deletion), but a new client or message it leaves out cannot be told, so those nights need not
+# say what they missed (NO_COUNT); they must still delete nothing and heal
+CUT_DRAWN = {
     "leeloo": ("/api/v2/people", "/api/v2/communication-channels",
                "/api/v2/communication-channels/{id}/chat-messages", "/api/v2/orders", "/api/v2/tunnels",
                "/api/v2/users"),
-    "salebot": ("/api/{api_key}/get_clients", "/api/{api_key}/get_orders"),
+    "salebot": LISTS["salebot"],
 }
+NO_COUNT = ("/api/{api_key}/get_clients", "/api/{api_key}/get_history")
 SALEBOT_TABLES = ("clients", "messages", "orders")
 # an example is four real runs (~20 s on a busy machine): shrinking one takes many minutes, so it
 # is off unless asked for (ODD_PAGES_SHRINK=1); a failure prints the example as found
@@ -78,6 +81,10 @@ class Night:
     where: str | None  # a list route, or None: a share of every list page
     rate: float
     times: int | None
+
+    def tellable(self) -> bool:
+        """Whether a run can tell what these odd pages kept from it (see NO_COUNT)."""
+        return not (self.kind == "truncated" and self.where in NO_COUNT)
 
     def knobs(self) -> dict[str, Any]:
         return {"odd_page": self.kind, "odd_page_where": self.where, "odd_page_rate": self.rate,
@@ -120,7 +127,7 @@ def nights(draw: Callable[..., Any], source: str) -> Night:
     activity = draw(leeloo_activity() if source == "leeloo" else salebot_activity())
     kind = draw(st.sampled_from(ODD_PAGE_KINDS))
     if kind == "truncated":
-        where = draw(st.sampled_from(CUT_DETECTABLE[source]))
+        where = draw(st.sampled_from(CUT_DRAWN[source]))
     else:
         where = draw(st.none() | st.sampled_from(LISTS[source]))
     rate = draw(st.sampled_from((0.25, 0.5))) if where is None else 1.0
@@ -244,13 +251,16 @@ def summary(source: str, seed: int, outcomes: list[Outcome]) -> str:
             f"({'; '.join(sorted(set(served)))}); runs after the first: {', '.join(said)}")
 
 
-def check(outcomes: list[Outcome]) -> None:
+def check(outcomes: list[Outcome], plan: list[Night]) -> None:
+    """The property over one account's runs: nothing live marked deleted after any run; a
+    night that differs from the API says what it could not read (where it can be told); the
+    clean run after the odd pages stopped equals the API."""
     *nights_, healed = outcomes
     for o in outcomes:
         assert not o.wrongly_deleted, (f"run {o.night} marked live entities deleted: {o.wrongly_deleted}; "
                                        f"odd pages served: {o.odd_served}; it said: {o.said[-800:]}")
-    for o in nights_:
-        assert o.differs is None or o.named_incomplete, (
+    for o, night in zip(nights_, plan, strict=True):
+        assert o.differs is None or o.named_incomplete or not night.tellable(), (
             f"run {o.night} differs from the API but claims it read everything: {o.differs[:800]}; "
             f"odd pages served: {o.odd_served}; it said: {o.said[-800:]}")
     assert healed.code == 0 and healed.differs is None, (
@@ -264,7 +274,7 @@ def check(outcomes: list[Outcome]) -> None:
 def test_odd_pages_never_mark_live_data_deleted_and_never_pass_unsaid(
         scenario: tuple[str, int, list[Night]], capsys: pytest.CaptureFixture[str]) -> None:
     source, seed, plan = scenario
-    check(play(source, seed, plan, capsys))
+    check(play(source, seed, plan, capsys), plan)
 
 
 @pytest.mark.postgres
@@ -274,10 +284,10 @@ def test_odd_pages_on_postgres(pg_dsn: str, unique_dataset: str, capsys: pytest.
     source = "leeloo"
     plan = [Night({"delete": {"people": 1, "orders": 1, "tags": 1, "users": 1}}, "null", None, 1.0,
                   len(LISTS[source])),
-            Night({}, "truncated", CUT_DETECTABLE[source][0], 1.0, None)]
+            Night({}, "truncated", CUT_DRAWN[source][0], 1.0, None)]
     outcomes = play(source, 5, plan, capsys, destination="postgres", dataset=unique_dataset, pg_dsn=pg_dsn)
     assert outcomes[0].odd_served, "the odd pages were served"
-    check(outcomes)
+    check(outcomes, plan)
 
 
 def test_salebot_lists_without_counts_prove_nothing_and_say_so(capsys: pytest.CaptureFixture[str]) -> None:
@@ -296,21 +306,22 @@ def test_salebot_lists_without_counts_prove_nothing_and_say_so(capsys: pytest.Ca
                         (cut_orders, "still exists but the client's order lists left it out"),
                         (cut_clients, "the client list left out 1 client(s) that still exist")):
         assert night.odd_served and night.named_incomplete and says in night.said, (night.night, night.said)
-    check([history, as_text, cut_orders, cut_clients, healed])
+    check([history, as_text, cut_orders, cut_clients, healed], plan)
 
 
 @pytest.mark.xfail(strict=True, reason="known gap: a whole list in one answer has no count, so one cut short "
                                        "proves its missing entities gone")
 def test_leeloo_a_whole_list_cut_short_marks_nothing_deleted(capsys: pytest.CaptureFixture[str]) -> None:
-    night, healed = play("leeloo", 7, [Night({}, "truncated", "/api/v2/connections", 1.0, 1)], capsys)
+    plan = [Night({}, "truncated", "/api/v2/connections", 1.0, 1)]
+    night, healed = play("leeloo", 7, plan, capsys)
     assert night.odd_served
-    check([night, healed])
+    check([night, healed], plan)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: a Salebot history has no count, so one cut short looks whole "
-                                       "and the run claims it read everything")
+@pytest.mark.xfail(strict=True, reason="known gap: a Salebot history (or client list) has no count, so one cut "
+                                       "short looks whole and the run claims it read everything")
 def test_salebot_a_history_cut_short_is_said(capsys: pytest.CaptureFixture[str]) -> None:
     plan = [Night({"active_clients": 4}, "truncated", "/api/{api_key}/get_history", 1.0, None)]
     night, healed = play("salebot", 17, plan, capsys)
-    assert night.odd_served
-    check([night, healed])
+    assert night.odd_served and not night.wrongly_deleted and healed.differs is None
+    assert night.differs is None or night.named_incomplete, night.differs
