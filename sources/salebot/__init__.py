@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -402,7 +402,11 @@ def salebot_source(
         now = dt.datetime.now(dt.UTC)
         today = now.date()
         if not backfill:
-            _reconcile_listing(listed, listing.complete, memory, rows)
+            kept = _reconcile_listing(listed, listing.complete, memory, rows, lambda cid: _client_exists(api, cid))
+            if kept:
+                report.incomplete.add("clients")
+                report.warn(f"clients: the client list left out {len(kept)} client(s) that still exist (first: "
+                            f"{kept[0]}); none was marked deleted and the next run reads the list again")
         plan = plan_clients(listed, memory, sweep_runs=sweep, budget=max_requests, backfill=backfill)
         report.planned[DETAILS] = plan.counts()
         history_read: set[int] = set()
@@ -496,15 +500,34 @@ def _messages(read: ClientRead, shapes: Shapes) -> list[dict[str, Any]]:
     return [row for m in read.messages or () if (row := message_row(m, read.client_id, shapes)) is not None]
 
 
-def _reconcile_listing(listed: Mapping[int, Any], complete: bool, memory: Memory, rows: _Rows) -> None:
-    """Clients a complete listing no longer has are gone; tombstoned ones it has again are back."""
+def _client_exists(api: SalebotApi, cid: int) -> bool:
+    """Whether a client the list left out still answers (its history of today reads): what
+    cannot be asked (budget, an answer of unexpected shape) counts as still there."""
+    today = dt.datetime.now(dt.UTC).date()
+    try:
+        return api.history(cid, today, today) is not None
+    except (BudgetExhausted, UnexpectedAnswer, ActionDenied):
+        return True
+
+
+def _reconcile_listing(
+    listed: Mapping[int, Any], complete: bool, memory: Memory, rows: _Rows, exists: Callable[[int], bool]
+) -> list[int]:
+    """Clients a complete listing no longer has are gone once ``exists`` denies them too (the
+    list has no count, so one cut short looks whole); tombstoned ones it has again are back.
+    Returns the clients the list left out that still exist."""
     known = [str(c) for c, m in memory.clients.items() if not m.deleted]
+    kept = []
     for cid in absent(known, {str(c) for c in listed}, complete):
-        _client_gone(int(cid), LISTING, memory, rows)
+        if exists(int(cid)):
+            kept.append(int(cid))
+        else:
+            _client_gone(int(cid), LISTING, memory, rows)
     marked = {str(c) for c, m in memory.clients.items() if m.deleted}
     for cid in returned((str(c) for c in listed), marked):
         rows.gone("clients", int(cid), None)
         memory.put_client(int(cid), ClientMemory(), verified=False)
+    return kept
 
 
 def _client_gone(cid: int, proof: str, memory: Memory, rows: _Rows) -> None:

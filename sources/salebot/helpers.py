@@ -68,7 +68,10 @@ def orders_problem(body: Any) -> str | None:
     if client_not_found(body):
         return None
     ids = body.get("order_id") if isinstance(body, dict) else None
-    return None if isinstance(ids, (list, int, str)) else "the answer has no order_id list"
+    if isinstance(ids, list) or (isinstance(ids, (int, str)) and _order_id(ids) is not None):
+        return None
+    # a text that is no id (the list sent as JSON text, "none") would read as no orders at all
+    return "the answer has no order_id list"
 
 
 def not_found(body: Any) -> bool:
@@ -397,6 +400,23 @@ def read_client(
     return out
 
 
+def _confirm_absent(api: SalebotApi, task: ClientTask, found: Mapping[int, int]) -> None:
+    """A known order the client's lists left out is gone only when its detail says so too.
+    Salebot sends no count with a list, so a list cut short (or a lone number where the list
+    was) looks whole; an order whose state still reads makes the lists a failed read."""
+    for oid in sorted(set(task.known) - set(found)):
+        try:
+            state = api.order_state(task.client_id, oid)
+        except ActionDenied:  # the key may not read details: the lists are all there is
+            return
+        if not not_found(state):
+            raise UnexpectedAnswer(
+                f"{settings.GET_ORDERS}: order {oid} still exists but the client's order lists left it out",
+                None,
+                settings.GET_ORDERS,
+            )
+
+
 def _read_orders(api: SalebotApi, task: ClientTask, out: ClientRead, variables: Sequence[str] | None) -> bool:
     """Fill ``out.orders``; False if the client vanished. Scope "orders" reads the open list,
     and the other two only when a known open order left it (to find where it went)."""
@@ -418,6 +438,8 @@ def _read_orders(api: SalebotApi, task: ClientTask, out: ClientRead, variables: 
                 found.setdefault(oid, status)
         statuses = list(settings.ORDER_STATUSES)
     out.orders_complete = len(statuses) == len(settings.ORDER_STATUSES)
+    if out.orders_complete:
+        _confirm_absent(api, task, found)
     out.listed_orders = set(found)
     orders: dict[int, OrderSeen] = {}
     for oid, status in sorted(found.items()):
