@@ -11,7 +11,11 @@ as a row the API lost. So a deletion is proved, never inferred from silence:
    listing makes nobody absent;
 3. **read details**: where the API answers for one id, each absent id is asked for;
 4. **prove**: an id is gone by a complete listing without it (where the list is one
-   consistent snapshot) or by a "not found" for that id, and by nothing else.
+   consistent snapshot) or by a "not found" for that id, and by nothing else. A list that
+   carries no count (Leeloo's tags, connections, template categories, a category's
+   templates, a tunnel's tools) cannot show that it was cut short, so one read that lacks
+   an id proves nothing: it is gone when the reads of two runs in a row both lack it
+   (`absent_twice`), which makes such a deletion one run later than others.
 
 And the other way: an id seen again, in a complete read or a partial one, is live again
 (`back`), so its mark is cleared; a proof is tied to the load that wrote it, and
@@ -29,6 +33,7 @@ from typing import Any
 
 LISTING = "listing"  # proof: a complete listing without the id
 NOT_FOUND = "404"  # proof: the API said the id does not exist
+LISTED_TWICE = "listing_twice"  # proof: two runs' reads of a list without a count both lack the id
 
 
 def list_problem(data: Any) -> str | None:
@@ -56,6 +61,14 @@ def empty_page_problem(items: int, counts: Collection[int], first: bool, whole_l
 def absent(known: Iterable[str], seen: Collection[str], complete: bool) -> list[str]:
     """Step 2: the known ids a complete listing lacks; nobody, if it was not complete."""
     return sorted(set(known) - set(seen)) if complete else []
+
+
+def absent_twice(absent_now: Iterable[str], absent_before: Collection[str]) -> tuple[list[str], list[str]]:
+    """For a list without a count: (gone, absent once). Gone: lacking now and in the previous
+    run's read too; absent once: lacking now only, to be confirmed (or cleared) next run."""
+    now = set(absent_now)
+    gone = now & set(absent_before)
+    return sorted(gone), sorted(now - gone)
 
 
 def returned(seen: Iterable[str], marked: Collection[str]) -> list[str]:
@@ -91,6 +104,13 @@ class Proof:
     def prove(self, ids: Iterable[str], proof: str) -> None:
         """Step 4: these ids are gone by `proof` (a later sight in this run undoes it)."""
         self.gone.update(dict.fromkeys(ids, proof))
+
+    def prove_twice(self, ids: Iterable[str], absent_before: Collection[str]) -> list[str]:
+        """Steps 2 and 4 for a list without a count (see `absent_twice`): the ids lacking
+        from the previous run's read too are proved gone; returns those lacking only now."""
+        gone, once = absent_twice((i for i in ids if i not in self.seen), absent_before)
+        self.prove(gone, LISTED_TWICE)
+        return once
 
     def proved(self) -> dict[str, str]:
         """The ids proved gone, with their proofs."""

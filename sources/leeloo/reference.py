@@ -8,7 +8,7 @@ list that comes in one answer is one consistent snapshot and proves it by itself
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -46,16 +46,32 @@ def remember(ledger: Ledger, rows: list[dict[str, Any]], mark: str | None = None
             ledger.put(row["id"], fingerprint=print_, mark=mark)
 
 
+ABSENT_ONCE = "absent_once"  # resource state: ids a count-less list lacked in the previous run's read
+
+
+def absent_once(state: dict[str, Any], group: Iterable[str], once: Iterable[str]) -> None:
+    """Remember what a count-less read lacked this run, for the next run to confirm: the ids
+    of `group` (those this read answered for) are replaced by `once`."""
+    kept = set(state.get(ABSENT_ONCE) or []) - set(group)
+    state[ABSENT_ONCE] = sorted(kept | set(once))
+
+
 def settle(run: LeelooRun, ledger: Ledger, table: str, *, seen: set[str], complete: bool,
-           detail: str | None = None) -> Iterator[Any]:
+           detail: str | None = None, counted: bool = True) -> Iterator[Any]:
     """Deletion and restore rows for `table` after a read of the whole list.
 
     `complete`: the read was whole and gap-free. With `detail` (a path with `{id}`), each
-    known id the read lacks is confirmed gone by a 404 there; without, the read proves it."""
+    known id the read lacks is confirmed gone by a 404 there; without, a counted read proves
+    it, and a read of a list without a count (`counted=False`) only with the previous run's."""
     proof = Proof(table, known=list(ledger.entries), marked=run.deleted(table), seen=seen,
                   complete=complete and not run.stopped(table))
-    if detail is None:
+    if detail is None and counted:
         proof.prove(proof.absent(), LISTING)
+    elif detail is None:
+        if proof.complete:
+            state = dlt.current.resource_state()
+            once = proof.prove_twice(proof.absent(), set(state.get(ABSENT_ONCE) or []))
+            absent_once(state, ledger.entries, once)
     else:
         proof.confirm(run.fan_out(proof.absent(), lambda i: run.get_or_none(detail.format(id=i))))
     for entity in proof.proved():
@@ -121,13 +137,14 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
         def listed() -> Iterator[Any]:
             ledger = run.ledger(name)
             seen: set[str] = set()
-            answered = {"complete": False}
+            answered = {"complete": False, "counted": False}
 
             def work() -> Iterator[Any]:
                 body = run.get(path, expect=partial(page_problem, key=key, first=True, whole_list=True))
                 items = envelope_items(body, key)
                 total = meta_total(body)
                 answered["complete"] = total is None or total <= len(items)  # one answer, not a first page
+                answered["counted"] = total is not None
                 rows = [r for item in items if (r := build(item)) is not None]
                 seen.update(r["id"] for r in rows)
                 remember(ledger, rows)
@@ -135,7 +152,8 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
                     yield hinted(rows, hints)
 
             yield from run.guarded(name, work)
-            yield from run.guarded(name, lambda: settle(run, ledger, name, seen=seen, complete=answered["complete"]))
+            yield from run.guarded(name, lambda: settle(run, ledger, name, seen=seen, complete=answered["complete"],
+                                                        counted=answered["counted"]))
             run.warn_oddities([name])
 
         return listed
@@ -162,6 +180,7 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
             return
         ledger = run.ledger("leadgentools")
         proof = Proof("leadgentools", marked=run.deleted("leadgentools"))
+        state = dlt.current.resource_state()
 
         def work() -> Iterator[Any]:
             for tunnel, rows in run.fan_out(page, lambda t: tunnel_tools(run, t)):
@@ -169,9 +188,10 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
                     continue  # the tunnel is gone or its answer named no tools: nothing proved
                 ids = {r["id"] for r in rows}
                 proof.see(ids)
-                # the detail's list is the whole list of that tunnel's tools: one snapshot
-                proof.prove(sorted(i for i, e in ledger.entries.items()
-                                   if e.mark == tunnel["id"] and i not in proof.seen), LISTING)
+                # the detail's list is the whole list of that tunnel's tools, without a count
+                held = [i for i, e in ledger.entries.items() if e.mark == tunnel["id"]]
+                once = proof.prove_twice(held, set(state.get(ABSENT_ONCE) or []))
+                absent_once(state, [*held, *ids], once)
                 remember(ledger, rows, mark=tunnel["id"])
                 if rows:
                     yield hinted(rows, tool_hints)
@@ -229,10 +249,12 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
 
         yield from run.guarded("templates", work)
         if not run.stopped("templates"):
-            # each answered category's list is whole; a category that is gone takes its
-            # templates through the deletion cascade
-            proof.prove(sorted(i for i, e in ledger.entries.items() if i not in proof.seen and e.mark in answered),
-                        LISTING)
+            # each answered category's list is whole but has no count; a category that is
+            # gone takes its templates through the deletion cascade
+            state = dlt.current.resource_state()
+            held = [i for i, e in ledger.entries.items() if e.mark in answered]
+            once = proof.prove_twice(held, set(state.get(ABSENT_ONCE) or []))
+            absent_once(state, [*held, *proof.seen], once)
         for entity in proof.proved():
             ledger.forget(entity)
         pending = ledger.rows()

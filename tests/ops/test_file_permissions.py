@@ -75,9 +75,9 @@ def test_a_lock_file_left_by_another_user_is_named(who: unprivileged.Identities,
 
 def test_status_names_the_file_it_cannot_read(who: unprivileged.Identities, place: Path, leeloo: object) -> None:
     _first_load_by_owner(who, place)
-    done = unprivileged.run_cli(who, ["status", "leeloo"], place)
-    _assert_named(done, EXIT_FAILED, path=place / "chatfunnel.duckdb", who=who, right="write")
-    assert "DuckDB file" in done.stdout
+    done = unprivileged.run_cli(who, ["status", "leeloo"], place)  # readers share the file under its lock file
+    _assert_named(done, EXIT_FAILED, path=place / "dlt" / "locks", who=who, right="write")
+    assert "lock file" in done.stderr + done.stdout
     (place / "dlt").chmod(0o700)  # the owner's dlt folder: the service user cannot even look inside
     done = unprivileged.run_cli(who, ["status", "leeloo"], place)
     _assert_named(done, EXIT_FAILED, path=place / "dlt", who=who, right="")

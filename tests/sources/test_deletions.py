@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 
-from sources.deletions import LISTING, NOT_FOUND, Proof, absent, empty_page_problem, list_problem, returned
+from sources.deletions import (
+    LISTED_TWICE,
+    LISTING,
+    NOT_FOUND,
+    Proof,
+    absent,
+    absent_twice,
+    empty_page_problem,
+    list_problem,
+    returned,
+)
 from sources.http import UnexpectedAnswer
 from sources.leeloo.paging import Listing, detail_problem, page_problem, read_chain
 
@@ -131,3 +141,12 @@ def test_a_chain_with_a_page_that_stays_null_keeps_what_it_read_and_proves_nothi
     assert not chain.complete and not chain.proven
     assert chain.problem is not None
     assert [m["id"] for m in chain.messages] == [m["id"] for m in MESSAGES[:10]]
+
+
+def test_a_list_without_a_count_proves_a_deletion_only_with_the_previous_runs_read() -> None:
+    assert absent_twice(["a", "b"], []) == ([], ["a", "b"]), "one read that lacks them proves nothing"
+    assert absent_twice(["a", "b"], ["b", "c"]) == (["b"], ["a"]), "lacking twice: gone; c was seen again"
+    proof = Proof("tags", known=["a", "b", "c"])
+    proof.see(["c"])
+    once = proof.prove_twice(["a", "b", "c"], {"a"})
+    assert proof.proved() == {"a": LISTED_TWICE} and once == ["b"], "c was seen, so it is neither"
