@@ -26,6 +26,7 @@ import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines import __version__
+from pipelines.money_columns import make_money_exact
 from pipelines.warehouse import destination_kind
 from sources import bookkeeping
 
@@ -76,6 +77,7 @@ def complete_ledgers(pipeline: dlt.Pipeline, source: str) -> list[str]:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, drop_legacy_state),
     Migration(1, complete_ledgers),
+    Migration(2, make_money_exact),
 )
 CURRENT = max(m.version for m in MIGRATIONS)
 

@@ -50,7 +50,8 @@ def test_an_older_warehouse_upgrades_to_the_truth(release: str, emulator, target
     assert_matches_truth(target.warehouse, emu.truth())
     said = "\n".join(outputs)
     assert "started to send" not in said, "the API sent nothing new: no column is the API's"
-    assert sum("upgraded: warehouse layout" in o for o in outputs) == (1 if release == "2026-12-01" else 0), said
+    # every older release loaded money as floats, which the first run makes exact decimals
+    assert sum("upgraded: warehouse layout" in o for o in outputs) == 1, said
     assert target.warehouse.query("select max(version) from {ds}._chatfunnel_layout")[0][0] >= 1
     resources = target.pipeline().state["sources"]["leeloo"]["resources"]
     assert not any({"fingerprints", "messages_loaded_until"} & set(s) for s in resources.values())
