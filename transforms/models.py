@@ -33,7 +33,7 @@ class TransformError(Exception):
 
 @dataclass
 class DataTest:
-    kind: str  # unique | not_null | share | no_future | orphans
+    kind: str  # unique | not_null | share | no_future | zero | orphans
     columns: list[str]
     text: str  # as written in the header, e.g. "unique(order_id)"
     ref_model: str | None = None  # orphans: the model and column it must match
@@ -107,7 +107,7 @@ def _parse_tests(spec: str, path: Path) -> list[DataTest]:
                 raise TransformError(f"{path}: write orphans(col -> model.col), not {text}")
             tests.append(DataTest(kind, [names[0]], text, names[1], names[2]))
             continue
-        if kind not in ("unique", "not_null", "share", "no_future"):
+        if kind not in ("unique", "not_null", "share", "no_future", "zero"):
             raise TransformError(f"{path}: unknown data test {kind!r} in {text}")
         columns = [c.strip() for c in args.split(",") if c.strip()]
         if not columns or not all(IDENT.match(c) for c in columns):

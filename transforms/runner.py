@@ -143,6 +143,8 @@ def _test_sql(model: Model, test: DataTest) -> tuple[str, str]:
         cond = " or ".join(f"{c} is null" for c in test.columns)
     elif test.kind == "share":
         cond = " or ".join(f"({c} < 0 or {c} > 1)" for c in test.columns)
+    elif test.kind == "zero":
+        cond = " or ".join(f"({c} is null or {c} <> 0)" for c in test.columns)
     elif test.kind == "no_future":
         cond = " or ".join(
             f"{c} > current_timestamp + interval '{FUTURE_TOLERANCE}'" for c in test.columns
@@ -171,6 +173,7 @@ def _describe_failure(test: DataTest, count: int, examples: list[tuple]) -> str:
         "unique": "value(s) occur more than once",
         "not_null": "row(s) have NULL",
         "share": "row(s) outside [0, 1]",
+        "zero": "row(s) where it is not 0",
         "no_future": f"row(s) later than now + {FUTURE_TOLERANCE}",
         "orphans": f"value(s) with no match in {test.ref_model}.{test.ref_column}",
     }[test.kind]
