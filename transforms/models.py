@@ -27,6 +27,9 @@ IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TEST = re.compile(r"(\w+)\s*\(([^()]*)\)")
 
 
+ZONE_NAME = "reports_timezone"  # `reports_timezone()` in a model: the account's time zone, as a string
+
+
 class TransformError(Exception):
     """A model could not be read or built."""
 
@@ -246,9 +249,15 @@ def render(
     raw_dataset: str,
     reports_dataset: str,
     model_names: Iterable[str],
+    *,
+    zone: str = "UTC",
 ) -> str:
-    """The statement with raw.<t> and model references qualified, in the target dialect."""
+    """The statement with raw.<t> and model references qualified, and `reports_timezone()`
+    replaced by the account's zone (a string), in the target dialect."""
     tree = tree.copy()
+    for call in list(tree.find_all(exp.Anonymous)):
+        if str(call.this).lower() == ZONE_NAME:
+            call.replace(exp.Literal.string(zone))
     names = {n.lower() for n in model_names}
     ctes = cte_names(tree)
     for table in list(table_refs(tree)):
@@ -261,5 +270,7 @@ def render(
     return tree.sql(dialect=dialect)
 
 
-def render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str, names: Iterable[str]) -> str:
-    return render(sqlglot.parse_one(sql, read=AUTHORING_DIALECT), dialect, raw_dataset, reports_dataset, names)
+def render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str, names: Iterable[str], *,
+                zone: str = "UTC") -> str:
+    return render(sqlglot.parse_one(sql, read=AUTHORING_DIALECT), dialect, raw_dataset, reports_dataset, names,
+                  zone=zone)

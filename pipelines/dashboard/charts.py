@@ -339,8 +339,8 @@ def daily_activity_figure(rows: Sequence[dict[str, Any]], series: Sequence[tuple
     xaxis: dict[str, Any] = {"type": "date", "rangeslider": {"visible": True, "thickness": 0.08}}
     if len(days) > 90:
         xaxis["range"] = [days[-90], days[-1]]
-    caption = ("Messages, new contacts and orders per UTC day; drag the slider under the chart to see the whole "
-               "history.")
+    caption = ("Messages, new contacts and orders per day (each account's reports_timezone, UTC unless set); "
+               "drag the slider under the chart to see the whole history.")
     fig.update_layout(**layout(
                                barmode="group", xaxis=xaxis, height=460, margin={"l": 60, "r": 20, "t": 60, "b": 30}))
     return _chart(fig, caption)
