@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from transforms.accounts import AccountViewsResult, build_account_views
+from transforms.descriptions import column_descriptions, comment_statements
 from transforms.engine import (
     SQL_ENGINES,
     catalog_columns,
@@ -251,6 +252,18 @@ def _build_model(
     client.execute_sql(f"create {model.materialized} {target} as {body}")
 
 
+def _describe(client: Any, models: list[Model], source: str, reports_dataset: str) -> None:
+    """`comment on` every model and its documented columns (see `transforms.descriptions`)."""
+    built = catalog_columns(client, reports_dataset)
+    for model in models:
+        present = built.get(model.name, set())
+        documented = column_descriptions(source, model.name)
+        columns = {f'"{c}"': documented[c] for c in documented if c.lower() in present}
+        target = qualified(reports_dataset, model.name)
+        for statement in comment_statements(model.materialized, target, model.description, columns):
+            client.execute_sql(statement)
+
+
 def build_reports(
     pipeline: Any,
     source: str,
@@ -321,6 +334,7 @@ def build_reports(
             existing[model.name] = model.materialized
             result.models.append(model.name)
             result.materialized[model.name] = model.materialized
+        _describe(client, models, source, reports_dataset)
         result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset, zone=reports_timezone)
 
     for test in result.tests:
