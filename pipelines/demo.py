@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,9 @@ def _reconciliation(pipeline: Any) -> str:
            'from "leeloo_reports".revenue_reconciliation where touch = \'first\' order by currency')
     with pipeline.sql_client() as client, client.execute_query(sql) as cursor:
         names = [d[0] for d in cursor.description]
-        return format_summary([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
+        rows = [{n: f"{v.normalize():f}" if isinstance(v, Decimal) else v for n, v in zip(names, row, strict=True)}
+                for row in cursor.fetchall()]
+    return format_summary(rows)
 
 
 def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
