@@ -120,7 +120,7 @@ def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
         if not _load("first run: the whole history of both accounts"):
             return 1
         changed = emulators["leeloo"].simulate(active_people=0.02, new_people=5, new_orders=5, status_changes=3)
-        emulators["salebot"].simulate(active_clients=5)
+        emulators["salebot"].simulate(active_clients=5, new_clients=3, new_orders=5, status_changes=3)
         print(f"\n   ... a day passes: {len(changed['active_people'])} Leeloo people write, "
               f"{len(changed['new_people'])} new people arrive, {len(changed['new_orders'])} orders are placed")
         if not _load("second run: only what changed"):
