@@ -511,14 +511,14 @@ class _Run:
 
 def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str, zone: str = "UTC") -> Any:
     """The source's reports for the pipeline's dataset: SQL models on DuckDB/Postgres, or over
-    the Parquet files in the lake's DuckDB file (UTC days there). `zone`: the account's
+    the Parquet files in the lake's DuckDB file. `zone`: the account's
     `reports_timezone`, what a day and a week are."""
     from transforms.runner import TransformError
     from transforms.runner import build_reports as build_sql_reports
 
     try:
         if destination == "filesystem":
-            return lake.lake_reports_for_pipeline(pipeline, spec.name)
+            return lake.lake_reports_for_pipeline(pipeline, spec.name, reports_timezone=zone)
         return build_sql_reports(pipeline, spec.name, reports_timezone=zone)
     except TransformError as exc:
         raise ReportsFailed(
