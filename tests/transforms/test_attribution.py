@@ -5,16 +5,22 @@ after deletions), and the reconciliation's data test fails the build when it doe
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+import transforms
 from pipelines.cli import main
 from tests.leeloo.conftest import Target, emulator, target  # noqa: F401
 from tests.leeloo.truth import _money
+from tests.transforms import fixture_data
 from tests.transforms.truth import PAID, _history
 from transforms.models import _parse_tests
-from transforms.runner import _test_sql
+from transforms.runner import DataTestError, _test_sql
 
 GROUPS = {"RESOLVED": "paid", "SUCCESS": "paid", "REFUNDED": "refunded", "REJECTED": "failed", "FAILED": "failed"}
 
@@ -97,6 +103,19 @@ def test_hostile_strings_reconcile(emulator, target: Target, capsys) -> None:  #
     emu = emulator(scale=60, seed=23, modes={"hostile": True})
     assert main(["run", "leeloo", *target.cli_args(), "--progress", "none"]) == 0, capsys.readouterr()
     check(target, emu.truth(), unattributed=None)
+
+
+def test_an_order_counted_twice_fails_the_build(warehouse_factory, tmp_path: Path) -> None:
+    """A first-touch model that counts an order under every entry (as revenue_by_source
+    does) no longer adds up: the build fails naming the reconciliation's test."""
+    root = tmp_path / "transforms"
+    shutil.copytree(Path(transforms.__file__).parent / "leeloo", root / "leeloo")
+    model = root / "leeloo" / "reports" / "revenue_first_touch.sql"
+    model.write_text(model.read_text().replace("earlier.position < h.position", "false"))
+    wh = warehouse_factory("duckdb")
+    wh.load(fixture_data.resources())
+    with pytest.raises(DataTestError, match=r"revenue_reconciliation: zero\(order_difference, revenue_difference\)"):
+        wh.build(transforms_dir=root)
 
 
 def test_a_difference_fails_the_reconciliation() -> None:
