@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,19 @@ def _load(round_name: str) -> bool:
     return ok and not after.failures
 
 
+def _reconciliation(pipeline: Any) -> str:
+    """revenue_summary's paid orders and revenue per currency beside the first-touch split."""
+    from transforms.runner import format_summary
+
+    sql = ("select currency, paid_orders, revenue, attributed_orders, unattributed_orders, revenue_difference "
+           'from "leeloo_reports".revenue_reconciliation where touch = \'first\' order by currency')
+    with pipeline.sql_client() as client, client.execute_query(sql) as cursor:
+        names = [d[0] for d in cursor.description]
+        rows = [{n: f"{v.normalize():f}" if isinstance(v, Decimal) else v for n, v in zip(names, row, strict=True)}
+                for row in cursor.fetchall()]
+    return format_summary(rows)
+
+
 def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
     from transforms.runner import format_summary, summary_rows
 
@@ -106,13 +120,17 @@ def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
         if not _load("first run: the whole history of both accounts"):
             return 1
         changed = emulators["leeloo"].simulate(active_people=0.02, new_people=5, new_orders=5, status_changes=3)
-        emulators["salebot"].simulate(active_clients=5)
+        emulators["salebot"].simulate(active_clients=5, new_clients=3, new_orders=5, status_changes=3)
         print(f"\n   ... a day passes: {len(changed['active_people'])} Leeloo people write, "
               f"{len(changed['new_people'])} new people arrive, {len(changed['new_orders'])} orders are placed")
         if not _load("second run: only what changed"):
             return 1
-        print("\n== funnel per tunnel (leeloo_reports.tunnel_funnel, newest snapshot)")
+        print("\n== funnel per tunnel (transforms/leeloo/summary.sql: the newest leeloo_reports.tunnel_funnel "
+              "snapshot; people, paid_orders, paid_revenue from tunnel_revenue, where an order counts in every "
+              "tunnel its buyer came through: the rows do not add up)")
         print("  " + format_summary(summary_rows(make_pipeline(Account("leeloo")), "leeloo")).replace("\n", "\n  "))
+        print("\n== paid revenue, each order once (leeloo_reports.revenue_reconciliation, first touch)")
+        print("  " + _reconciliation(make_pipeline(Account("leeloo"))).replace("\n", "\n  "))
         dashboard = _dashboard(home)
     print("\n== where things are")
     print(f"  DuckDB warehouse: {home / 'chatfunnel.duckdb'} (BI snapshot: {home / 'chatfunnel_bi.duckdb'})")

@@ -190,6 +190,7 @@ def build_lake_reports(
     schema: Any = None,
     materialize: bool | None = None,
     fs: Any = None,
+    reports_timezone: str = "UTC",
 ) -> Any:
     """Views over the lake's Parquet files in `duckdb_path`, then the source's reports.
 
@@ -219,10 +220,11 @@ def build_lake_reports(
         dataset_name=dataset,
         progress=None,
     )
-    return build_reports(pipeline, source)
+    return build_reports(pipeline, source, reports_timezone=reports_timezone)
 
 
-def lake_reports_for_pipeline(pipeline: Any, source: str, duckdb_path: str | os.PathLike[str] | None = None) -> Any:
+def lake_reports_for_pipeline(pipeline: Any, source: str, duckdb_path: str | os.PathLike[str] | None = None,
+                              reports_timezone: str = "UTC") -> Any:
     """`build_lake_reports` for a filesystem-destination pipeline that has just loaded.
 
     A remote bucket is read with dlt's own fsspec client (the destination's credentials)."""
@@ -239,4 +241,5 @@ def lake_reports_for_pipeline(pipeline: Any, source: str, duckdb_path: str | os.
         source=source,
         schema=pipeline.default_schema if pipeline.default_schema_name else None,
         fs=fs,
+        reports_timezone=reports_timezone,
     )

@@ -26,6 +26,8 @@ import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines import __version__
+from pipelines.money_columns import make_money_exact
+from pipelines.side_columns import rename_side_columns
 from pipelines.warehouse import destination_kind
 from sources import bookkeeping
 
@@ -125,6 +127,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, drop_legacy_state),
     Migration(1, complete_ledgers),
     Migration(1, reload_mistyped),
+    Migration(2, make_money_exact),
+    Migration(2, rename_side_columns),
 )
 CURRENT = max(m.version for m in MIGRATIONS)
 

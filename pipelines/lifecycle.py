@@ -75,6 +75,7 @@ from .packages import prune_loaded, remove_normalize_remnants
 from .progress import progress_collector
 from .redaction import scrub
 from .registry import BuiltSource, SourceSpec, source_spec
+from .report_settings import reports_timezone
 from .settings import operations
 from .warehouse import (
     describe_location,
@@ -359,6 +360,7 @@ class _Run:
         self.watchdog: DestinationWatchdog | None = None
         self.pipeline: dlt.Pipeline | None = None
         self.built: BuiltSource | None = None
+        self.zone = "UTC"  # the account's reports_timezone, resolved in the config step
         self.outcome = RunOutcome(
             account=self.account, destination=options.destination, dataset=options.dataset_name,
             pipeline_name=pipeline_name(self.account, options.destination, options.dataset_name),
@@ -383,6 +385,7 @@ class _Run:
         if refusal:
             raise UsageError(refusal, step="config")
         self.built = self.spec.build(self.options)
+        self.zone = reports_timezone(self.account)
 
     def open(self) -> dlt.Pipeline:
         pipeline = make_pipeline(self.account, self.options.destination, self.options.dataset_name,
@@ -534,7 +537,7 @@ class _Run:
         if not self.options.transform:
             return
         self.at("reports")
-        self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination)
+        self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination, self.zone)
         # the data tests that warn (times later than now, orphans) are said with the run's warnings
         self.outcome.warnings.extend(f"reports: {w}" for w in getattr(self.outcome.reports, "warnings", []))
 
@@ -561,16 +564,17 @@ def refresh_refusal(options: RunOptions, keeps_history: bool) -> str | None:
     return None
 
 
-def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str) -> Any:
+def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str, zone: str = "UTC") -> Any:
     """The source's reports for the pipeline's dataset: SQL models on DuckDB/Postgres, or over
-    the Parquet files in the lake's DuckDB file."""
+    the Parquet files in the lake's DuckDB file. `zone`: the account's
+    `reports_timezone`, what a day and a week are."""
     from transforms.runner import TransformError
     from transforms.runner import build_reports as build_sql_reports
 
     try:
         if destination == "filesystem":
-            return lake.lake_reports_for_pipeline(pipeline, spec.name)
-        return bounded_lock_waits(pipeline, lambda: build_sql_reports(pipeline, spec.name),
+            return lake.lake_reports_for_pipeline(pipeline, spec.name, reports_timezone=zone)
+        return bounded_lock_waits(pipeline, lambda: build_sql_reports(pipeline, spec.name, reports_timezone=zone),
                                   schemas=[f"{pipeline.dataset_name}_reports"],
                                   what=f"rebuilding the {spec.name} reports", step="reports")
     except TransformError as exc:
@@ -875,7 +879,7 @@ def transform_account(options: RunOptions, *, publish: bool = True) -> Transform
                     raise UsageError(
                         f"Nothing has been loaded for {account.label} into {options.destination} yet; run "
                         f"`chatfunnel run {account.source}` first.", step="reports")
-                result.reports = build_reports(pipeline, spec, options.destination)
+                result.reports = build_reports(pipeline, spec, options.destination, reports_timezone(account))
                 if publish and options.destination == "duckdb":
                     step = "publish"
                     result.published = publish_snapshot_or_raise()

@@ -30,13 +30,16 @@ _TEST = re.compile(r"(\w+)\s*\(([^()]*)\)")
 WARNING_KINDS = frozenset({"orphans", "no_future"})
 
 
+ZONE_NAME = "reports_timezone"  # `reports_timezone()` in a model: the account's time zone, as a string
+
+
 class TransformError(Exception):
     """A model could not be read or built."""
 
 
 @dataclass
 class DataTest:
-    kind: str  # unique | not_null | share | no_future | orphans
+    kind: str  # unique | not_null | share | no_future | zero | orphans
     columns: list[str]
     text: str  # as written in the header, e.g. "unique(order_id)"
     ref_model: str | None = None  # orphans: the model and column it must match
@@ -112,7 +115,7 @@ def _parse_tests(spec: str, path: Path) -> list[DataTest]:
                 raise TransformError(f"{path}: write orphans(col -> model.col), not {text}")
             tests.append(DataTest(kind, [names[0]], text, names[1], names[2]))
             continue
-        if kind not in ("unique", "not_null", "share", "no_future"):
+        if kind not in ("unique", "not_null", "share", "no_future", "zero"):
             raise TransformError(f"{path}: unknown data test {kind!r} in {text}")
         columns = [c.strip() for c in args.split(",") if c.strip()]
         if not columns or not all(IDENT.match(c) for c in columns):
@@ -251,9 +254,15 @@ def render(
     raw_dataset: str,
     reports_dataset: str,
     model_names: Iterable[str],
+    *,
+    zone: str = "UTC",
 ) -> str:
-    """The statement with raw.<t> and model references qualified, in the target dialect."""
+    """The statement with raw.<t> and model references qualified, and `reports_timezone()`
+    replaced by the account's zone (a string), in the target dialect."""
     tree = tree.copy()
+    for call in list(tree.find_all(exp.Anonymous)):
+        if str(call.this).lower() == ZONE_NAME:
+            call.replace(exp.Literal.string(zone))
     names = {n.lower() for n in model_names}
     ctes = cte_names(tree)
     for table in list(table_refs(tree)):
@@ -266,5 +275,7 @@ def render(
     return tree.sql(dialect=dialect)
 
 
-def render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str, names: Iterable[str]) -> str:
-    return render(sqlglot.parse_one(sql, read=AUTHORING_DIALECT), dialect, raw_dataset, reports_dataset, names)
+def render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str, names: Iterable[str], *,
+                zone: str = "UTC") -> str:
+    return render(sqlglot.parse_one(sql, read=AUTHORING_DIALECT), dialect, raw_dataset, reports_dataset, names,
+                  zone=zone)

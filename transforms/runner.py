@@ -17,12 +17,16 @@ writes, so two machines rebuilding one dataset at once take turns instead of fai
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from transforms.accounts import AccountViewsResult, build_account_views
+from transforms.descriptions import column_descriptions, comment_statements
 from transforms.engine import (
     SQL_ENGINES,
     bound_lock_waits,
@@ -136,7 +140,15 @@ class DataTestError(TransformError):
 # ---------------------------------------------------------------- data tests
 
 
-def _test_sql(model: Model, test: DataTest) -> tuple[str, str]:
+def future_tolerance(zone: str) -> str:
+    """How far ahead of now no_future allows: the clock-skew allowance, plus, for a zone east
+    of UTC, its offset (a local date starts that much before the UTC one)."""
+    offset = datetime.now(ZoneInfo(zone)).utcoffset() or timedelta(0)
+    hours = max(0, math.ceil(offset.total_seconds() / 3600))
+    return FUTURE_TOLERANCE if hours == 0 else f"{hours + 1} hours"
+
+
+def _test_sql(model: Model, test: DataTest, ahead: str = FUTURE_TOLERANCE) -> tuple[str, str]:
     """(count query, example query) in the authoring dialect, over the bare model name."""
     m = model.name
     cols = ", ".join(test.columns)
@@ -148,9 +160,11 @@ def _test_sql(model: Model, test: DataTest) -> tuple[str, str]:
         cond = " or ".join(f"{c} is null" for c in test.columns)
     elif test.kind == "share":
         cond = " or ".join(f"({c} < 0 or {c} > 1)" for c in test.columns)
+    elif test.kind == "zero":
+        cond = " or ".join(f"({c} is null or {c} <> 0)" for c in test.columns)
     elif test.kind == "no_future":
         cond = " or ".join(
-            f"{c} > current_timestamp + interval '{FUTURE_TOLERANCE}'" for c in test.columns
+            f"{c} > current_timestamp + interval '{ahead}'" for c in test.columns
         )
     elif test.kind == "orphans":
         c = test.columns[0]
@@ -176,20 +190,23 @@ def _describe_failure(test: DataTest, count: int, examples: list[tuple]) -> str:
         "unique": "value(s) occur more than once",
         "not_null": "row(s) have NULL",
         "share": "row(s) outside [0, 1]",
+        "zero": "row(s) where it is not 0",
         "no_future": f"row(s) later than now + {FUTURE_TOLERANCE}",
         "orphans": f"value(s) with no match in {test.ref_model}.{test.ref_column}",
     }[test.kind]
     return f"{count} {what}" + (f" (e.g. {shown})" if shown else "")
 
 
-def _run_tests(client: Any, models: list[Model], dialect_name: str, raw: str, reports: str) -> list[TestResult]:
+def _run_tests(client: Any, models: list[Model], dialect_name: str, raw: str, reports: str, *,
+               zone: str = "UTC") -> list[TestResult]:
     names = [m.name for m in models]
     results = []
     for model in models:
         for test in model.tests:
-            count_sql, example_sql = _test_sql(model, test)
-            count = int(query(client, render_text(count_sql, dialect_name, raw, reports, names))[0][0])
-            examples = query(client, render_text(example_sql, dialect_name, raw, reports, names)) if count else []
+            count_sql, example_sql = _test_sql(model, test, future_tolerance(zone))
+            count = int(query(client, render_text(count_sql, dialect_name, raw, reports, names, zone=zone))[0][0])
+            examples = (query(client, render_text(example_sql, dialect_name, raw, reports, names, zone=zone))
+                        if count else [])
             message = "ok" if not count else _describe_failure(test, count, examples)
             results.append(TestResult(model.name, test.text, test.severity, count, message, test.kind))
     return results
@@ -253,14 +270,30 @@ def _build_model(
     client.execute_sql(f"create {model.materialized} {target} as {body}")
 
 
+def _describe(client: Any, models: list[Model], source: str, reports_dataset: str) -> None:
+    """`comment on` every model and its documented columns (see `transforms.descriptions`)."""
+    built = catalog_columns(client, reports_dataset)
+    for model in models:
+        present = built.get(model.name, set())
+        documented = column_descriptions(source, model.name)
+        columns = {f'"{c}"': documented[c] for c in documented if c.lower() in present}
+        target = qualified(reports_dataset, model.name)
+        for statement in comment_statements(model.materialized, target, model.description, columns):
+            client.execute_sql(statement)
+
+
 def build_reports(
     pipeline: Any,
     source: str,
     reports_dataset: str | None = None,
     *,
     transforms_dir: Path | None = None,
+    reports_timezone: str = "UTC",
 ) -> BuildResult:
     """(Re)create every model of ``source`` in the reports dataset, then run the data tests.
+
+    ``reports_timezone`` (an IANA name) is what a day and a week are in the reports: models
+    write ``reports_timezone()`` where they turn a timestamp into a local date.
 
     One transaction: readers see the previous reports until the new ones and their test
     results are complete. On Postgres it first takes the reports dataset's advisory lock,
@@ -305,7 +338,7 @@ def build_reports(
         for model in models:
             tree = model.ast.copy()
             pad_missing(model, tree, raw_dataset, raw_columns, result.padded)
-            body = render(tree, dialect_name, raw_dataset, reports_dataset, names)
+            body = render(tree, dialect_name, raw_dataset, reports_dataset, names, zone=reports_timezone)
             try:
                 _build_model(
                     client, model, body, dialect_name=dialect_name, reports_dataset=reports_dataset,
@@ -321,7 +354,8 @@ def build_reports(
             existing[model.name] = model.materialized
             result.models.append(model.name)
             result.materialized[model.name] = model.materialized
-        result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset)
+        _describe(client, models, source, reports_dataset)
+        result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset, zone=reports_timezone)
 
     result.warnings.extend(_warning_lines(result.tests))
     result.seconds = time.monotonic() - started

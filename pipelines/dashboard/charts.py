@@ -339,8 +339,8 @@ def daily_activity_figure(rows: Sequence[dict[str, Any]], series: Sequence[tuple
     xaxis: dict[str, Any] = {"type": "date", "rangeslider": {"visible": True, "thickness": 0.08}}
     if len(days) > 90:
         xaxis["range"] = [days[-90], days[-1]]
-    caption = ("Messages, new contacts and orders per UTC day; drag the slider under the chart to see the whole "
-               "history.")
+    caption = ("Messages, new contacts and orders per day (each account's reports_timezone, UTC unless set); "
+               "drag the slider under the chart to see the whole history.")
     fig.update_layout(**layout(
                                barmode="group", xaxis=xaxis, height=460, margin={"l": 60, "r": 20, "t": 60, "b": 30}))
     return _chart(fig, caption)
@@ -375,6 +375,11 @@ def entry_label(row: dict[str, Any]) -> str:
     return f"{source} · {tunnel} / {tool}"
 
 
+def first_touch_label(row: dict[str, Any]) -> str:
+    """A first-touch row: its entry, or "(unattributed)" for buyers without a history."""
+    return entry_label(row) if row.get("attributed") else "(unattributed)"
+
+
 def utm_label(row: dict[str, Any]) -> str:
     if not any(row.get(c) for c in ("utm_source", "utm_medium", "utm_campaign")):
         return "(not tagged)"
@@ -391,12 +396,39 @@ def source_funnel_figure(rows: Sequence[dict[str, Any]], top: int = 12) -> Chart
                           unique(entry_label(r) for r in shown), shown, PEOPLE_STEPS)
 
 
+def is_tagged(row: dict[str, Any]) -> bool:
+    return utm_label(row) != "(not tagged)"
+
+
 def utm_funnel_figure(rows: Sequence[dict[str, Any]], top: int = 12) -> Chart:
-    ordered = sorted(rows, key=lambda r: -num(r.get("people")))
+    """Tagged combinations only: the untagged channels (most of them, usually) would flatten
+    every other bar; the section prints their figures beside the chart."""
+    ordered = sorted((r for r in rows if is_tagged(r)), key=lambda r: -num(r.get("people")))
     shown = ordered[:top]
-    note = top_note(len(shown), len(ordered), "UTM combinations", "people")
-    return grouped_funnel(f"UTM funnel: campaign · source / medium ({note})",
+    note = top_note(len(shown), len(ordered), "tagged UTM combinations", "people")
+    return grouped_funnel(f"UTM funnel: campaign · source / medium ({note}; not tagged: below)",
                           unique(utm_label(r) for r in shown), shown, PEOPLE_STEPS)
+
+
+def weekly_hours_figure(title: str, rows: Sequence[dict[str, Any]], prefix: str, columns: Sequence[str]) -> Chart:
+    """Percentiles of hours per week, one line each, from each week's largest group (the
+    row with the most of `columns[0]`): percentiles of groups cannot be added up."""
+    import plotly.graph_objects as go
+
+    weeks: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        week = day(row.get("week_start"))
+        if week is not None and num(row.get(columns[0])) >= num((weeks.get(week) or {}).get(columns[0])):
+            weeks[week] = row
+    ordered = sorted(weeks)
+    fig = go.Figure()
+    for name in ("p25", "median", "p75", "p90"):
+        key = f"{name}_{prefix}"
+        if any(key in weeks[w] for w in ordered):
+            fig.add_trace(go.Scatter(x=ordered, y=[maybe_num(weeks[w].get(key)) for w in ordered], name=name,
+                                     mode="lines+markers"))
+    fig.update_layout(**layout(yaxis={"title": "hours"}, xaxis={"type": "date"}))
+    return _chart(fig, title)
 
 
 def revenue_figure(title: str, rows: Sequence[dict[str, Any]], labeller: Any, top: int = 10) -> Chart:

@@ -89,13 +89,13 @@ def count_rows(reader: ReportReader, schema: str, table: str) -> int | None:
 
 
 def leeloo_headline(reader: ReportReader, account: AccountPage) -> Headline:
-    """People (every person loaded and not deleted) and paid revenue per currency, from the
-    staging models, since no report holds them without counting a person twice."""
+    """People (every person loaded and not deleted) and paid revenue per currency from
+    revenue_summary, the total every revenue report reconciles to (each order once)."""
     headline = Headline(people=count_rows(reader, account.reports, "stg_people"))
-    if reader.has(account.reports, "stg_orders"):
+    if reader.has(account.reports, "revenue_summary"):
         for row in reader.rows(
-            f'select currency, count(*) as paid_orders, sum(price) as revenue from "{account.reports}".stg_orders '
-            "where is_paid group by currency order by currency"
+            f'select currency, paid_orders, revenue from "{account.reports}".revenue_summary '
+            "where paid_orders > 0 order by currency"
         ):
             currency = str(row.get("currency") or "?")
             headline.revenue[currency] = float(row.get("revenue") or 0)

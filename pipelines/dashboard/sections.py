@@ -128,10 +128,10 @@ def _daily(report: str, chart_id: str, series: Any) -> Builder:
 
 
 def _revenue_by_source(ctx: Context) -> list[Block]:
-    heading = "Paid revenue by traffic source"
-    rows = ctx.report("revenue_by_source")
+    heading = "Paid revenue by traffic source (first touch)"
+    rows = ctx.report("revenue_first_touch")
     if not rows:
-        return [Block("revenue_by_source", heading, empty=ctx.missing("revenue_by_source", rows))]
+        return [Block("revenue_by_source", heading, empty=ctx.missing("revenue_first_touch", rows))]
     names = {(r.get("tunnel_id"), r.get("leadgentool_id"), r.get("traffic_source_id")): r
              for r in ctx.report("source_funnel") or []}
     named = []
@@ -139,9 +139,31 @@ def _revenue_by_source(ctx: Context) -> list[Block]:
         entry = names.get((row.get("tunnel_id"), row.get("leadgentool_id"), row.get("traffic_source_id")), {})
         named.append({**row, **{k: entry.get(k) for k in ("tunnel_name", "leadgentool_name", "traffic_source")}})
     chart = charts.revenue_figure(
-        "Paid revenue per currency by traffic source · tunnel / lead-gen tool (an order counts under every entry "
-        "of its buyer's subscribe history)", named, charts.entry_label)
+        "Paid revenue per currency by the buyer's first traffic source · tunnel / lead-gen tool: each paid order "
+        "once, buyers without a subscribe history as (unattributed); the panels add up to the overview's revenue",
+        named, charts.first_touch_label)
     return [Block("revenue_by_source", heading, chart=chart)]
+
+
+def _utm_funnel(ctx: Context) -> list[Block]:
+    heading = "UTM funnel"
+    rows = ctx.report("utm_funnel")
+    if not rows:
+        return [Block("utm_funnel", heading, empty=ctx.missing("utm_funnel", rows))]
+    untagged = [r for r in rows if not charts.is_tagged(r)]
+    note = ""
+    if untagged:
+        people = sum(int(charts.num(r.get("people"))) for r in untagged)
+        paying = sum(int(charts.num(r.get("paying_people"))) for r in untagged)
+        channels = sum(int(charts.num(r.get("channels"))) for r in untagged)
+        note = (f'<p class="note">(not tagged): {channels:,} channels without UTM marks, {people:,} people, '
+                f"{paying:,} of them paying.</p>")
+    return [Block("utm_funnel", heading, chart=charts.utm_funnel_figure(rows), html=note)]
+
+
+def _hours(report: str, chart_id: str, heading: str, *, prefix: str, count: str, caption: str) -> Builder:
+    return _one_chart(report, chart_id, heading,
+                      lambda rows: charts.weekly_hours_figure(caption, rows, prefix, (count,)), "week_start")
 
 
 def _utm_revenue(ctx: Context) -> list[Block]:
@@ -150,12 +172,25 @@ def _utm_revenue(ctx: Context) -> list[Block]:
     if not rows:
         return [Block("utm_revenue", heading, empty=ctx.missing("utm_revenue", rows))]
     chart = charts.revenue_figure(
-        "Paid revenue per currency by UTM campaign · source / medium (an order counts under every UTM "
-        "combination of its buyer's channels)", rows, charts.utm_label)
+        "Paid revenue per currency by UTM campaign · source / medium, per entry: an order counts under every UTM "
+        "combination its buyer came through; do not sum the bars", rows, charts.utm_label)
     return [Block("utm_revenue", heading, chart=chart)]
 
 
 # ---------------------------------------------------------------- Salebot
+
+
+TIME_TO_PAY = _hours(
+    "time_to_pay", "time_to_pay", "Time to pay", prefix="hours_to_pay", count="people",
+    caption="Hours from first contact (first channel or message) to first payment, by week of first contact: "
+            "percentiles of the week's largest tunnel / source group")
+ORDER_TIMING = _hours(
+    "order_timing", "order_timing", "Order timing", prefix="hours_to_paid", count="orders",
+    caption="Hours from an order's creation to its first paid status, by week of creation: the week's largest tunnel")
+SALEBOT_TIME_TO_PAY = _hours(
+    "time_to_pay", "salebot_time_to_pay", "Time to pay", prefix="hours_to_pay", count="clients",
+    caption="Hours from first contact to the first run that saw a successful order (an upper bound), by week of "
+            "first contact: the week's largest bot")
 
 
 SECTIONS: dict[str, Section] = {
@@ -168,18 +203,21 @@ SECTIONS: dict[str, Section] = {
         Section("source_funnel", _one_chart("source_funnel", "source_funnel", "Source funnel: where people came from",
                                             charts.source_funnel_figure), companions=("revenue_by_source",)),
         Section("revenue_by_source", _revenue_by_source),
-        Section("utm_funnel", _one_chart("utm_funnel", "utm_funnel", "UTM funnel", charts.utm_funnel_figure),
-                companions=("utm_revenue",)),
+        Section("utm_funnel", _utm_funnel, companions=("utm_revenue",)),
         Section("utm_revenue", _utm_revenue),
         Section("manager_response_times", _one_chart("manager_response_times", "manager_response_times",
                                                      "Manager response times", charts.manager_response_figure,
-                                                     "week_start")),
+                                                     "week_start"), companions=("time_to_pay", "order_timing")),
+        Section("time_to_pay", TIME_TO_PAY),
+        Section("order_timing", ORDER_TIMING),
         Section("salebot_daily_activity", _daily("daily_activity", "salebot_daily_activity", charts.SALEBOT_DAILY),
                 headline=salebot_headline),
         Section("salebot_order_funnel", _one_chart("order_funnel", "salebot_order_funnel", "Orders by status",
                                                    charts.order_status_figure)),
         Section("salebot_channel_funnel", _one_chart("channel_funnel", "salebot_channel_funnel", "Channel funnel",
-                                                     charts.channel_funnel_figure)),
+                                                     charts.channel_funnel_figure),
+                companions=("salebot_time_to_pay",)),
+        Section("salebot_time_to_pay", SALEBOT_TIME_TO_PAY),
     )
 }
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from . import shapes
-from .shapes import QUIET, Oddities, boolean, entity_id, integer, number, optional_text, put, text, timestamp
+from .shapes import QUIET, Oddities, boolean, entity_id, integer, money, optional_text, put, text, timestamp
 
 
 def _ts() -> dict[str, Any]:
@@ -28,6 +28,11 @@ def _ts() -> dict[str, Any]:
 
 def _col(data_type: str) -> dict[str, Any]:
     return {"data_type": data_type}
+
+
+def _money() -> dict[str, Any]:
+    """An amount of money: exact, as the API wrote it (`shapes.money`), never a float."""
+    return {"data_type": "decimal", "precision": shapes.MONEY_PRECISION, "scale": shapes.MONEY_SCALE}
 
 
 DELETED_AT = {"deleted_at": _ts()}  # NULL as loaded; set after the load when the entity is proved gone
@@ -50,7 +55,7 @@ MESSAGE_COLUMNS: dict[str, Any] = {
 }
 ORDER_COLUMNS: dict[str, Any] = {
     "id": _col("text"), "person_id": _col("text"), "title": _col("text"), "description": _col("text"),
-    "price": _col("double"), "currency": _col("text"), "status": _col("text"), "payment_method": _col("text"),
+    "price": _money(), "currency": _col("text"), "status": _col("text"), "payment_method": _col("text"),
     "created_at": _ts(), "updated_at": _ts(), **DELETED_AT,
 }
 STAT_COUNTERS = {
@@ -61,7 +66,7 @@ STAT_COUNTERS = {
 STATS_COLUMNS: dict[str, Any] = {
     "tunnel_id": _col("text"), "snapshot_date": _col("date"), "snapshot_at": _ts(),
     **{c: _col("bigint") for c in STAT_COUNTERS.values()},
-    "total_sale": _col("double"), "total_expenses": _col("double"),
+    "total_sale": _money(), "total_expenses": _money(),
 }
 NAMED_COLUMNS: dict[str, Any] = {
     "id": _col("text"), "name": _col("text"), "created_at": _ts(), "updated_at": _ts(), **DELETED_AT,
@@ -80,7 +85,7 @@ V1_ACCOUNT_COLUMNS: dict[str, Any] = {
 }
 STATUS_CHANGE_COLUMNS: dict[str, Any] = {
     "change_id": {"data_type": "text", "nullable": False}, "order_id": _col("text"),
-    "old_status": _col("text"), "new_status": _col("text"), "price": _col("double"), "currency": _col("text"),
+    "old_status": _col("text"), "new_status": _col("text"), "price": _money(), "currency": _col("text"),
     "changed_at": _ts(), "observed_at": _ts(),
 }
 
@@ -301,7 +306,7 @@ def order_row(order: Any, detail: Any = None, odd: Oddities = QUIET) -> dict[str
         "status": optional_text(merged.get("status"), f"{e}.status", odd),
         "payment_method": optional_text(merged.get("paymentMethod"), f"{e}.payment_method", odd),
     }
-    put(row, "price", number(merged.get("price"), f"{e}.price", odd))
+    put(row, "price", money(merged.get("price"), f"{e}.price", odd))
     put(row, "created_at", timestamp(merged.get("createdAt"), f"{e}.created_at", odd))
     put(row, "updated_at", timestamp(merged.get("updatedAt"), f"{e}.updated_at", odd))
     add_extras(row, merged, ORDER_KNOWN, e, odd)
@@ -337,8 +342,8 @@ def stats_row(tunnel_id: str, data: Any, taken_at: datetime, odd: Oddities = QUI
     row: dict[str, Any] = {"tunnel_id": tunnel_id, "snapshot_date": taken_at.date(), "snapshot_at": taken_at}
     for api_name, column in STAT_COUNTERS.items():
         put(row, column, integer(stats.get(api_name), f"{e}.{column}", odd))
-    put(row, "total_sale", number(stats.get("totalSale"), f"{e}.total_sale", odd))
-    put(row, "total_expenses", number(stats.get("totalExpenses"), f"{e}.total_expenses", odd))
+    put(row, "total_sale", money(stats.get("totalSale"), f"{e}.total_sale", odd))
+    put(row, "total_expenses", money(stats.get("totalExpenses"), f"{e}.total_expenses", odd))
     return row
 
 

@@ -27,6 +27,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pendulum
@@ -41,6 +42,8 @@ INT64 = (-(2**63), 2**63 - 1)
 KINDS = {
     "json": "of the wrong shape (an object or list instead of text), stored as JSON text",
     "number": "of the wrong shape (not a number), kept as text in {field}" + SIDE,
+    "money": "of the wrong shape (not a number, or more digits than decimal(38, 9) holds), kept as text in {field}"
+             + SIDE,
     "integer": "of the wrong shape (not a whole number), kept as text in {field}" + SIDE,
     "boolean": "of the wrong shape (not true/false), kept as text in {field}" + SIDE,
     "timestamp": "of the wrong shape (not a time), kept as text in {field}" + SIDE,
@@ -169,6 +172,45 @@ def number(value: Any, where: str, odd: Oddities = QUIET) -> tuple[float | None,
     if parsed is not None:
         return parsed, None
     odd.note(where, "number")
+    return None, side_text(value, where, odd)
+
+
+MONEY_PRECISION, MONEY_SCALE = 38, 9  # decimal(38, 9): 29 digits before the point, 9 after
+
+
+def _parse_money(value: Any) -> Decimal | None:
+    """The exact decimal the API wrote. Text is read digit by digit; a JSON number arrives
+    parsed as a float, whose shortest repr is the text the API sent (up to 17 significant
+    digits). None when it is not a finite number or does not fit decimal(38, 9) unrounded."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    candidate = repr(value) if isinstance(value, float) else str(value).strip().replace(" ", "")
+    if candidate.count(",") == 1 and "." not in candidate:
+        candidate = candidate.replace(",", ".")
+    try:
+        parsed = Decimal(candidate)
+    except InvalidOperation:
+        return None
+    if not parsed.is_finite():
+        return None
+    exponent = parsed.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    digits_after = max(0, -exponent)
+    digits_before = max(0, parsed.adjusted() + 1)
+    if digits_after > MONEY_SCALE or digits_before > MONEY_PRECISION - MONEY_SCALE:
+        return None
+    return parsed
+
+
+def money(value: Any, where: str, odd: Oddities = QUIET) -> tuple[Decimal | None, str | None]:
+    """(the exact amount, None), or (None, the value as text for the side column) when it is
+    not a number or would have to be rounded to fit decimal(38, 9): money is never a float."""
+    if value is None or (isinstance(value, str) and value in settings.PLACEHOLDERS):
+        return None, None
+    parsed = _parse_money(value)
+    if parsed is not None:
+        return parsed, None
+    odd.note(where, "money")
     return None, side_text(value, where, odd)
 
 

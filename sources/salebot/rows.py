@@ -6,7 +6,8 @@ never puts a value of the wrong type into a declared column:
 
 - a value that does not fit its column (an object where text is expected, text where a
   number is) is kept losslessly: as JSON text in a text column, or, for a number, flag,
-  time or JSON column, in a text side column ``<column>_raw`` beside a NULL;
+  time or JSON column, in a text side column ``<column>__v_text`` beside a NULL (the
+  name dlt gives a text variant, as in the Leeloo tables);
 - a NUL byte becomes U+FFFD (Postgres text and jsonb cannot store NUL), everywhere,
   nested values and keys included; an empty text stays an empty text;
 - fields the document does not list pass through as new columns (dlt's schema evolution);
@@ -37,6 +38,8 @@ NUL = "\x00"
 REPLACEMENT = "\ufffd"
 BIGINT = (-(2**63), 2**63 - 1)
 EXTRA_FIELDS = "extra_fields"
+SIDE = "__v_text"  # suffix of the text side column of a value its column cannot hold
+LEGACY_SIDE = "_raw"  # the suffix before 0.16.0, renamed by the layout migration
 
 Kind = Literal["text", "bigint", "bool", "timestamp", "json"]
 
@@ -75,7 +78,7 @@ class Shapes:
         if self.odd:
             out.append(
                 "Salebot sent values of an unexpected shape, kept as JSON text (a text column, or "
-                "<column>_raw beside a NULL): " + _listing(self.odd)
+                "<column>__v_text beside a NULL): " + _listing(self.odd)
             )
         if self.nul:
             out.append("Salebot sent text with NUL bytes, stored with U+FFFD instead: " + _listing(self.nul))
@@ -199,7 +202,7 @@ def to_utc(value: Any) -> dt.datetime | None:
 
 def typed(row: dict[str, Any], column: str, kind: Kind, value: Any, *, table: str, shapes: Shapes) -> None:
     """Put ``value`` into ``row[column]`` as ``kind``; a value that does not fit goes to
-    ``<column>_raw`` as JSON text and the column gets NULL."""
+    ``<column>__v_text`` as JSON text and the column gets NULL."""
     where = f"{table}.{column}"
     if kind == "text":
         row[column] = to_text(value, where, shapes)
@@ -219,7 +222,7 @@ def typed(row: dict[str, Any], column: str, kind: Kind, value: Any, *, table: st
     row[column] = converted
     if converted is None:
         shapes.count_odd(where)
-        row[f"{column}_raw"] = as_json_text(value, where, shapes)
+        row[column + SIDE] = as_json_text(value, where, shapes)
 
 
 def _extras(
@@ -244,7 +247,7 @@ def _extras(
             not normal
             or normal in taken
             or normal.startswith("_dlt")
-            or normal.endswith("_raw")
+            or normal.endswith((SIDE, LEGACY_SIDE))
             or normal == EXTRA_FIELDS
         ):
             odd[clean(name, where, shapes)] = clean(value, where, shapes)

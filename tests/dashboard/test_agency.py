@@ -132,25 +132,25 @@ def test_trend_shows_the_failed_night_as_a_gap(agency: Built, page: tuple[str, d
     assert "second day that has a tunnel stats snapshot" in summary["empty"]["leeloo_acme:tunnel_trend"]
 
 
-def test_revenue_is_per_currency_by_traffic_source(agency: Built, page: tuple[str, dict]) -> None:
-    emu = agency.emulators["leeloo"]
-    truth = emu.truth()
-    price = {o["id"]: (o["currency"], float(o["price"])) for o in truth["orders"] if o["status"] in PAID}
-    expected: dict[str, dict[tuple, float]] = defaultdict(lambda: defaultdict(float))
-    with emu.data_lock:
-        for person in emu.data.people:
-            entries = {(s["tunnelId"], s["leadgentoolId"], s["trafficSourceId"]) for s in person.subscribe_history}
-            for order in person.orders:
-                if order.id in price:
-                    currency, amount = price[order.id]
-                    for entry in entries:
-                        expected[currency][entry] += amount
+def test_revenue_is_per_currency_by_first_touch(agency: Built, page: tuple[str, dict]) -> None:
+    """Each paid order once, under its buyer's first subscribe-history entry (or unattributed):
+    the panels add up to the overview's revenue, which is revenue_summary's."""
+    truth = agency.emulators["leeloo"].truth()
+    first = {p["id"]: (p["subscribeHistory"][0]["tunnelId"], p["subscribeHistory"][0]["leadgentoolId"],
+                       p["subscribeHistory"][0]["trafficSourceId"]) for p in truth["people"] if p["subscribeHistory"]}
+    expected: dict[str, dict[Any, float]] = defaultdict(lambda: defaultdict(float))
+    for o in truth["orders"]:
+        if o["status"] in PAID:
+            expected[o["currency"]][first.get(o["person_id"])] += float(o["price"])
     figure = figures_in(page[0])["leeloo.revenue_by_source"]
     panels = {t["name"]: t for t in figure["data"]}
     assert set(panels) == set(expected)  # one panel per currency, never a sum across them
+    headline = _account(page[1], "leeloo")["revenue"]
     for currency, trace in panels.items():
         top = sorted(expected[currency].values(), reverse=True)[: len(trace["x"])]
         assert trace["x"] == pytest.approx(top)
+        if len(trace["x"]) == len(expected[currency]):  # every row shown: they add up to the headline
+            assert sum(trace["x"]) == pytest.approx(headline[currency], abs=0.01)
 
 
 def test_manager_response_is_one_row_per_manager(agency: Built, page: tuple[str, dict]) -> None:
@@ -188,7 +188,8 @@ def test_report_writes_under_the_ignored_folder(agency: Built, isolated: Path, c
 
 def test_salebot_page(page: tuple[str, dict]) -> None:
     account = _account(page[1], "salebot")
-    assert set(account["charts"]) == {"salebot_daily_activity", "salebot_order_funnel", "salebot_channel_funnel"}
+    assert set(account["charts"]) == {"salebot_daily_activity", "salebot_order_funnel", "salebot_channel_funnel",
+                                      "salebot_time_to_pay"}
     assert all(account["charts"].values())
 
 

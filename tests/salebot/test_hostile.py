@@ -38,7 +38,7 @@ def test_hostile_data_loads_equal_to_the_truth(emu: SalebotEmulator, warehouse: 
 
     # text where a number is: NULL in the number column, the text beside it
     project = {
-        int(i): (p, raw) for i, p, raw in warehouse.query("select id, project_id, project_id_raw from {clients}")
+        int(i): (p, raw) for i, p, raw in warehouse.query("select id, project_id, project_id__v_text from {clients}")
     }
     for c in truth["clients"]:
         if isinstance(c["project_id"], str):

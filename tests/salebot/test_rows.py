@@ -71,6 +71,7 @@ keys = st.sampled_from(
         "_dlt_id",
         "",
         "x_raw",
+        "x__v_text",
         "extra_fields",
         "utm",
         "reaction",
@@ -119,8 +120,8 @@ def _well_typed(row: Mapping[str, Any], fields: Mapping[str, str]) -> None:
             if isinstance(value, dt.datetime):
                 assert value.utcoffset() == dt.timedelta(0), column
     for column, value in row.items():
-        if column.endswith("_raw") and column[: -len("_raw")] in fields:
-            assert isinstance(value, str) and row.get(column[: -len("_raw")]) is None
+        if column.endswith("__v_text") and column[: -len("__v_text")] in fields:
+            assert isinstance(value, str) and row.get(column[: -len("__v_text")]) is None
     _no_bad_values(dict(row))
 
 
@@ -223,7 +224,7 @@ def test_wrong_shapes_are_kept_losslessly_and_counted() -> None:
     )
     assert row is not None
     assert json.loads(row["name"]) == {"first": "Olena", "last": "<b>K</b>"}
-    assert row["project_id"] is None and row["project_id_raw"] == "project 1"
+    assert row["project_id"] is None and row["project_id__v_text"] == "project 1"
     assert row["created_at"] == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
     assert row["tag"] == "", "an empty text stays empty"
     assert row["platform_id"] == "a\ufffdb"

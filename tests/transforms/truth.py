@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 PAID = {"RESOLVED", "SUCCESS"}
@@ -40,8 +40,8 @@ def parse_known(ts: str) -> datetime:
     return at
 
 
-def week_start(ts: datetime) -> date:
-    d = ts.astimezone(UTC).date()
+def week_start(ts: datetime, zone: tzinfo = UTC) -> date:
+    d = ts.astimezone(zone).date()
     return d - timedelta(days=d.weekday())
 
 
@@ -131,19 +131,20 @@ def revenue_by_source(truth: dict[str, Any]) -> dict[tuple, dict]:
     return dict(out)
 
 
-def daily_activity(truth: dict[str, Any]) -> dict[date, dict]:
+def daily_activity(truth: dict[str, Any], zone: tzinfo = UTC) -> dict[date, dict]:
+    """Per calendar day in `zone` (the account's reports_timezone)."""
     cols = ("new_channels", "inbound_messages", "outbound_messages", "orders_created", "paid_orders_created")
     days: dict[date, dict] = defaultdict(lambda: dict.fromkeys(cols, 0))
     for c in truth["communication_channels"]:
-        days[parse_known(c["createdAt"]).date()]["new_channels"] += 1
+        days[parse_known(c["createdAt"]).astimezone(zone).date()]["new_channels"] += 1
     for m in truth["chat_messages"]:
-        day = days[parse_known(m["createdAt"]).date()]
+        day = days[parse_known(m["createdAt"]).astimezone(zone).date()]
         if m["type"] == "FRIEND_MESSAGE":
             day["inbound_messages"] += 1
         elif m["type"] in ("BOT_MESSAGE", "YOUR_MESSAGE"):
             day["outbound_messages"] += 1
     for o in truth["orders"]:
-        day = days[parse_known(o["createdAt"]).date()]
+        day = days[parse_known(o["createdAt"]).astimezone(zone).date()]
         day["orders_created"] += 1
         day["paid_orders_created"] += o["status"] in PAID
     first, last = min(days), max(days)
@@ -174,7 +175,7 @@ def utm_funnel(truth: dict[str, Any]) -> dict[tuple, dict]:
     return out
 
 
-def manager_response_times(truth: dict[str, Any]) -> dict[tuple, dict]:
+def manager_response_times(truth: dict[str, Any], zone: tzinfo = UTC) -> dict[tuple, dict]:
     gone_users = set((truth.get("deleted") or {}).get("users", ()))
     by_channel: dict[str, list] = defaultdict(list)
     for m in truth["chat_messages"]:
@@ -191,7 +192,7 @@ def manager_response_times(truth: dict[str, Any]) -> dict[tuple, dict]:
             manager = ((reply[2].get("links") or {}).get("createdBy") or {}).get("id")
             if manager in gone_users:  # a deleted manager's answers are not reported
                 continue
-            waits[(manager, week_start(at))].append((reply[0] - at).total_seconds() / 60)
+            waits[(manager, week_start(at, zone))].append((reply[0] - at).total_seconds() / 60)
     return {
         key: {
             "answered_messages": len(v),

@@ -58,7 +58,8 @@ def test_an_older_warehouse_upgrades_to_the_truth(release: str, emulator, target
                                              "currency"), reports.revenue_by_source(truth))
     said = "\n".join(outputs)
     assert "started to send" not in said, "the API sent nothing new: no column is the API's"
-    assert sum("upgraded: warehouse layout" in o for o in outputs) == (1 if release == "2026-12-01" else 0), said
+    # every older release loaded money as floats, which the first run makes exact decimals
+    assert sum("upgraded: warehouse layout" in o for o in outputs) == 1, said
     assert target.warehouse.query("select max(version) from {ds}._chatfunnel_layout")[0][0] >= 1
     # strings stay text, as in a fresh load (the old layout could type a custom field's value
     # as a timestamp, depending on which person's detail its first run read first)

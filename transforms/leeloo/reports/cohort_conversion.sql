@@ -1,4 +1,4 @@
--- One row per cohort week (ISO week, Monday, UTC, in which a person was first seen: the
+-- One row per cohort week (ISO week, Monday, in the account's reports_timezone, in which a person was first seen: the
 -- earliest of their created_at and their channels' created_at) and weeks_to_first_paid
 -- (whole weeks of 7*24h from first seen to the creation of their first paid order; NULL =
 -- no paid order yet): how many people, the cohort size, their share of the cohort, and the
@@ -32,7 +32,7 @@ first_paid as (
 people as (
     select
         s.person_id,
-        cast(date_trunc('week', s.first_seen_at at time zone 'UTC') as date) as cohort_week,
+        cast(date_trunc('week', s.first_seen_at at time zone reports_timezone()) as date) as cohort_week,
         case
             when f.first_paid_at is not null then greatest(
                 0,

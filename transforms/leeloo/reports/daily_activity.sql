@@ -1,34 +1,34 @@
--- One row per UTC calendar day from the first to the last day with any activity (days
+-- One row per calendar day (reports_timezone) from the first to the last day with any activity (days
 -- without activity have zeros): channels created, inbound (FRIEND_MESSAGE) and outbound
 -- (BOT_MESSAGE + YOUR_MESSAGE) messages, orders created and paid orders by creation date.
 -- materialized: table — an aggregate over the largest tables, rebuilt after every load;
 -- as a view every dashboard query and data test would recompute it.
 -- tests: unique(date); not_null(date); no_future(date)
 with channel_days as (
-    select cast(c.created_at at time zone 'UTC' as date) as day, count(*) as new_channels
+    select cast(c.created_at at time zone reports_timezone() as date) as day, count(*) as new_channels
     from stg_channels c
     where c.created_at is not null
-    group by cast(c.created_at at time zone 'UTC' as date)
+    group by cast(c.created_at at time zone reports_timezone() as date)
 ),
 
 message_days as (
     select
-        cast(m.created_at at time zone 'UTC' as date) as day,
+        cast(m.created_at at time zone reports_timezone() as date) as day,
         count(*) filter (where m.message_type = 'FRIEND_MESSAGE') as inbound_messages,
         count(*) filter (where m.message_type in ('BOT_MESSAGE', 'YOUR_MESSAGE')) as outbound_messages
     from stg_chat_messages m
     where m.created_at is not null
-    group by cast(m.created_at at time zone 'UTC' as date)
+    group by cast(m.created_at at time zone reports_timezone() as date)
 ),
 
 order_days as (
     select
-        cast(o.created_at at time zone 'UTC' as date) as day,
+        cast(o.created_at at time zone reports_timezone() as date) as day,
         count(*) as orders_created,
         count(*) filter (where o.is_paid) as paid_orders_created
     from stg_orders o
     where o.created_at is not null
-    group by cast(o.created_at at time zone 'UTC' as date)
+    group by cast(o.created_at at time zone reports_timezone() as date)
 ),
 
 active_days as (

@@ -1,4 +1,4 @@
--- One row per manager and ISO week (Monday, UTC) of the client's message: inbound
+-- One row per manager and ISO week (Monday, reports_timezone) of the client's message: inbound
 -- FRIEND_MESSAGEs whose next manager message (YOUR_MESSAGE) on the same channel came from
 -- this manager, with the median, 90th percentile (interpolated), mean and max minutes from
 -- the client's message to that reply. Each client message counts (three messages before
@@ -46,7 +46,7 @@ answered as (
 select
     a.manager_id,
     max(u.user_name) as manager_name,
-    cast(date_trunc('week', a.asked_at at time zone 'UTC') as date) as week_start,
+    cast(date_trunc('week', a.asked_at at time zone reports_timezone()) as date) as week_start,
     count(*) as answered_messages,
     percentile_cont(0.5) within group (order by a.minutes) as median_response_minutes,
     percentile_cont(0.9) within group (order by a.minutes) as p90_response_minutes,
@@ -54,4 +54,4 @@ select
     max(a.minutes) as max_response_minutes
 from answered a
 left join stg_users u on u.user_id = a.manager_id
-group by a.manager_id, cast(date_trunc('week', a.asked_at at time zone 'UTC') as date)
+group by a.manager_id, cast(date_trunc('week', a.asked_at at time zone reports_timezone()) as date)

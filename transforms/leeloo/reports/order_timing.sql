@@ -1,4 +1,4 @@
--- One row per tunnel and ISO week (Monday, UTC) of order creation: the orders created that
+-- One row per tunnel and ISO week (Monday, reports_timezone) of order creation: the orders created that
 -- week by people whose FIRST subscribe-history entry is that tunnel (tunnel_id NULL: the
 -- person is unknown or has no history), how many of them reached a paid status (RESOLVED,
 -- SUCCESS) at any point, and the median and 90th percentile (interpolated) of the hours
@@ -31,7 +31,7 @@ timed as (
         o.order_id,
         f.tunnel_id,
         f.tunnel_name,
-        cast(date_trunc('week', o.created_at at time zone 'UTC') as date) as week_start,
+        cast(date_trunc('week', o.created_at at time zone reports_timezone()) as date) as week_start,
         (p.first_paid_at is not null or o.is_paid) as reached_paid,
         (extract(epoch from p.first_paid_at) - extract(epoch from o.created_at)) / 3600.0 as hours_to_paid
     from stg_orders o

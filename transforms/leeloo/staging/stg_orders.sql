@@ -8,7 +8,7 @@ with versions as (
         cast(o.person_id as text) as person_id,
         cast(o.title as text) as title,
         cast(o.description as text) as description,
-        cast(o.price as double precision) as price,
+        cast(o.price as numeric(38, 9)) as price,
         nullif(upper(trim(cast(o.currency as text))), '') as currency,
         upper(trim(cast(o.status as text))) as status,
         cast(o.payment_method as text) as payment_method,

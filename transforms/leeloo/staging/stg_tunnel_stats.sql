@@ -16,8 +16,8 @@ with versions as (
         cast(s.orders as bigint) as orders,
         cast(s.sales as bigint) as sales,
         cast(s.uniq_sales as bigint) as uniq_sales,
-        cast(s.total_sale as double precision) as total_sale,
-        cast(s.total_expenses as double precision) as total_expenses
+        cast(s.total_sale as numeric(38, 9)) as total_sale,
+        cast(s.total_expenses as numeric(38, 9)) as total_expenses
     from raw.tunnel_stats s
     -- the latest load of each key; two rows of one key in the SAME load are kept, so
     -- that the unique() test reports them instead of one being picked at random

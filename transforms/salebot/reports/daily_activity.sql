@@ -1,4 +1,4 @@
--- One row per UTC calendar day from the first to the last day with any activity (days
+-- One row per calendar day (reports_timezone) from the first to the last day with any activity (days
 -- without activity have zeros): clients created, inbound (client) and outbound (bot and
 -- manager) messages, and orders created: Salebot gives no creation time, so these are the
 -- orders with a known creation window (created after the previous full read of their
@@ -7,30 +7,30 @@
 -- order_funnel).
 -- tests: unique(date); not_null(date); no_future(date)
 with client_days as (
-    select cast(c.created_at at time zone 'UTC' as date) as day, count(*) as new_clients
+    select cast(c.created_at at time zone reports_timezone() as date) as day, count(*) as new_clients
     from stg_clients c
     where c.created_at is not null
-    group by cast(c.created_at at time zone 'UTC' as date)
+    group by cast(c.created_at at time zone reports_timezone() as date)
 ),
 
 message_days as (
     select
-        cast(m.created_at at time zone 'UTC' as date) as day,
+        cast(m.created_at at time zone reports_timezone() as date) as day,
         count(*) filter (where m.direction = 'inbound') as inbound_messages,
         count(*) filter (where m.direction = 'outbound') as outbound_messages
     from stg_messages m
     where m.created_at is not null
-    group by cast(m.created_at at time zone 'UTC' as date)
+    group by cast(m.created_at at time zone reports_timezone() as date)
 ),
 
 order_days as (
     select
-        cast(o.first_seen_at at time zone 'UTC' as date) as day,
+        cast(o.first_seen_at at time zone reports_timezone() as date) as day,
         count(*) as orders_created,
         count(*) filter (where o.is_successful) as successful_orders_created
     from stg_orders o
     where o.created_after is not null and o.first_seen_at is not null
-    group by cast(o.first_seen_at at time zone 'UTC' as date)
+    group by cast(o.first_seen_at at time zone reports_timezone() as date)
 ),
 
 active_days as (

@@ -1,5 +1,5 @@
 -- One row per messenger, bot (channel group of the order's client; NULL: client unknown)
--- and ISO week (Monday, UTC) in which a run FIRST SAW the orders: Salebot documents no
+-- and ISO week (Monday, reports_timezone) in which a run FIRST SAW the orders: Salebot documents no
 -- order creation time, so this report measures from the first observation, not from
 -- creation. orders: first seen that week; successful_orders: of them, those seen
 -- successful (status 1) at any point; timed_orders: those first seen while not yet
@@ -21,7 +21,7 @@ timed as (
     select
         cl.messenger,
         cl.channel_group_id,
-        cast(date_trunc('week', ob.first_observed_at at time zone 'UTC') as date) as week_start,
+        cast(date_trunc('week', ob.first_observed_at at time zone reports_timezone()) as date) as week_start,
         (ob.first_success_at is not null or o.is_successful) as reached_success,
         case
             when ob.first_success_at > ob.first_observed_at
