@@ -84,11 +84,14 @@ def spec_fields(spec: type[BaseConfiguration]) -> dict[str, bool]:
 
 def extra_specs() -> dict[str, tuple[type[BaseConfiguration], ...]]:
     """Configspecs read under a source's sections besides its source function's: the
-    webhook receiver reads its inbox settings under `[sources.salebot]`."""
+    reports' settings under every source, the webhook receiver's inbox under `[sources.salebot]`."""
+    from .report_settings import ReportSettings
     from .webhook.config import SOURCE as WEBHOOK_SOURCE
     from .webhook.config import WebhookInboxConfiguration
 
-    return {WEBHOOK_SOURCE: (WebhookInboxConfiguration,)}
+    extra: dict[str, tuple[type[BaseConfiguration], ...]] = {name: (ReportSettings,) for name in SOURCES}
+    extra[WEBHOOK_SOURCE] = (*extra.get(WEBHOOK_SOURCE, ()), WebhookInboxConfiguration)
+    return extra
 
 
 def account_keys(spec: SourceSpec) -> dict[str, bool]:

@@ -12,12 +12,23 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dlt
+from dlt.common.configuration import configspec
+from dlt.common.configuration.specs import BaseConfiguration
 
 from .accounts import Account
 from .errors import UsageError
 
 KEY = "reports_timezone"
 DEFAULT_TIMEZONE = "UTC"
+
+
+@configspec
+class ReportSettings(BaseConfiguration):
+    """The settings of the reports, read under every source's (and account's) section; the
+    configuration check knows their keys from here."""
+
+    reports_timezone: str = DEFAULT_TIMEZONE
+    """What a day and a week are in the reports: an IANA zone name."""
 
 
 def _configured(path: str) -> str | None:

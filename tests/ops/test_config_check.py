@@ -191,3 +191,16 @@ def test_every_key_dlt_looks_up_in_a_source_section_during_a_run_is_known(
     in_sections = {(s, k) for s, k in asked if s in known}
     assert {k for s, k in in_sections if s == ("sources", "leeloo")} >= {"api_token", "sweep_runs", "max_requests"}
     assert {(s, k) for s, k in in_sections if k not in known[s] and k not in NOT_SETTINGS} == set()
+
+
+def test_the_reports_time_zone_is_a_setting_of_every_source_and_account() -> None:
+    """Read by the reports, not by the source function: still a known key, and a typo of it is not."""
+    from pipelines.configcheck import env_problems, toml_problems
+
+    for name in ("SOURCES__LEELOO__REPORTS_TIMEZONE", "SOURCES__SALEBOT__REPORTS_TIMEZONE",
+                 "SOURCES__LEELOO__ACCOUNTS__ACME__REPORTS_TIMEZONE"):
+        assert env_problems({name: "Europe/Moscow"}) == [], name
+    doc = tomllib.loads('[sources.salebot.accounts.acme]\nreports_timezone = "Asia/Vladivostok"\n')
+    assert toml_problems("config.toml", doc) == []
+    (typo,) = env_problems({"SOURCES__LEELOO__REPORTS_TIMEZON": "Europe/Moscow"})
+    assert "SOURCES__LEELOO__REPORTS_TIMEZONE" in typo.text
