@@ -46,14 +46,19 @@ def remember(ledger: Ledger, rows: list[dict[str, Any]], mark: str | None = None
             ledger.put(row["id"], fingerprint=print_, mark=mark)
 
 
-ABSENT_ONCE = "absent_once"  # resource state: ids a count-less list lacked in the previous run's read
+ABSENT = "absent"  # a ledger fingerprint: a read of a list without a count lacked the entity once
 
 
-def absent_once(state: dict[str, Any], group: Iterable[str], once: Iterable[str]) -> None:
-    """Remember what a count-less read lacked this run, for the next run to confirm: the ids
-    of `group` (those this read answered for) are replaced by `once`."""
-    kept = set(state.get(ABSENT_ONCE) or []) - set(group)
-    state[ABSENT_ONCE] = sorted(kept | set(once))
+def absent_before(ledger: Ledger, ids: Iterable[str]) -> set[str]:
+    """The ids the previous run's read of a count-less list lacked (noted in the ledger: a
+    read that shows the entity again gives it its real fingerprint back)."""
+    return {i for i in ids if (entry := ledger.get(i)) is not None and entry.fingerprint == ABSENT}
+
+
+def note_absent(ledger: Ledger, ids: Iterable[str]) -> None:
+    """Lacking once: the next run's read confirms the deletion or clears the note."""
+    for entity in ids:
+        ledger.put(entity, fingerprint=ABSENT, verified=False)
 
 
 def settle(run: LeelooRun, ledger: Ledger, table: str, *, seen: set[str], complete: bool,
@@ -69,9 +74,7 @@ def settle(run: LeelooRun, ledger: Ledger, table: str, *, seen: set[str], comple
         proof.prove(proof.absent(), LISTING)
     elif detail is None:
         if proof.complete:
-            state = dlt.current.resource_state()
-            once = proof.prove_twice(proof.absent(), set(state.get(ABSENT_ONCE) or []))
-            absent_once(state, ledger.entries, once)
+            note_absent(ledger, proof.prove_twice(proof.absent(), absent_before(ledger, ledger.entries)))
     else:
         proof.confirm(run.fan_out(proof.absent(), lambda i: run.get_or_none(detail.format(id=i))))
     for entity in proof.proved():
@@ -180,7 +183,6 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
             return
         ledger = run.ledger("leadgentools")
         proof = Proof("leadgentools", marked=run.deleted("leadgentools"))
-        state = dlt.current.resource_state()
 
         def work() -> Iterator[Any]:
             for tunnel, rows in run.fan_out(page, lambda t: tunnel_tools(run, t)):
@@ -190,8 +192,7 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
                 proof.see(ids)
                 # the detail's list is the whole list of that tunnel's tools, without a count
                 held = [i for i, e in ledger.entries.items() if e.mark == tunnel["id"]]
-                once = proof.prove_twice(held, set(state.get(ABSENT_ONCE) or []))
-                absent_once(state, [*held, *ids], once)
+                note_absent(ledger, proof.prove_twice(held, absent_before(ledger, held)))
                 remember(ledger, rows, mark=tunnel["id"])
                 if rows:
                     yield hinted(rows, tool_hints)
@@ -251,10 +252,8 @@ def reference_resources(run: LeelooRun) -> list[DltResource]:
         if not run.stopped("templates"):
             # each answered category's list is whole but has no count; a category that is
             # gone takes its templates through the deletion cascade
-            state = dlt.current.resource_state()
             held = [i for i, e in ledger.entries.items() if e.mark in answered]
-            once = proof.prove_twice(held, set(state.get(ABSENT_ONCE) or []))
-            absent_once(state, [*held, *proof.seen], once)
+            note_absent(ledger, proof.prove_twice(held, absent_before(ledger, held)))
         for entity in proof.proved():
             ledger.forget(entity)
         pending = ledger.rows()

@@ -60,6 +60,8 @@ def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(base / "chatfunnel.duckdb"))
         mp.chdir(base)
         yield base
+        for key in [k for k in os.environ if k.startswith("SOURCES__")]:
+            del os.environ[key]  # the accounts `load` configured end with the module (the undo restores the rest)
 
 
 def load(source: str, name: str | None, url: str, secret: str, *, reports: bool = True) -> Any:

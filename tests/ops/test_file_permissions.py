@@ -8,6 +8,7 @@ and the user, no traceback, and none of the false messages these cases used to g
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def place(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (root / "dlt").mkdir(mode=0o777)
     (root / "dlt").chmod(0o777)
     monkeypatch.setenv("DLT_DATA_DIR", str(root / "dlt"))
-    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
+    for key in [k for k in os.environ if k.startswith(("SOURCES__", "DESTINATION__"))]:
+        monkeypatch.delenv(key)  # only this test's account (the emulator fixture sets it after this)
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     monkeypatch.chdir(root)
     yield root

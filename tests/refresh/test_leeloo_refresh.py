@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,8 +24,13 @@ DAYS = 2
 
 
 def snapshot(truth: dict[str, Any]) -> dict[str, tuple]:
-    """Per tunnel, the counters the API gives now (what a snapshot of today must hold)."""
-    return {s["tunnel_id"]: tuple(s[key] for key in COUNTERS.values()) for s in truth["tunnel_stats"]}
+    """Per tunnel, the counters the API gives now (what a snapshot of today must hold); money
+    as the exact decimal the API's text means (the warehouse keeps decimals, JSON gives floats)."""
+    return {s["tunnel_id"]: tuple(_exact(s[key]) for key in COUNTERS.values()) for s in truth["tunnel_stats"]}
+
+
+def _exact(value: Any) -> Any:
+    return Decimal(repr(value)) if isinstance(value, float) else value
 
 
 def stored_snapshots(target: Target) -> dict[tuple[str, date], tuple]:
