@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=_describe("Per account: the last (successful) run, an interrupted run or a left-over "
                               "load package, rows per table, cursors and sweep progress. Exits 1 when a last "
                               "run failed or a destination cannot be reached, so a monitoring check can run it."),
-        epilog="examples:\n  chatfunnel status\n  chatfunnel status leeloo --destination postgres\n\n" + EXIT_CODES,
+        epilog="examples:\n  chatfunnel status\n  chatfunnel status leeloo --destination postgres\n"
+               "  chatfunnel status --json\n\n" + EXIT_CODES,
     )
     status.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES,
                         help="which source (default: all)")
