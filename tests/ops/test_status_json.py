@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipelines import __version__
@@ -25,7 +25,7 @@ def _status_json() -> tuple[int, dict[str, Any], str]:
 
 def _at(text: str) -> datetime:
     parsed = datetime.fromisoformat(text)
-    assert parsed.utcoffset() is not None and parsed.utcoffset().total_seconds() == 0, text
+    assert parsed.utcoffset() == timedelta(0), text
     return parsed
 
 
@@ -79,3 +79,21 @@ def test_a_failed_last_run_is_unhealthy_and_exits_1(emulator, duck_target, monke
     assert "refused the credentials" in run["error"]
     assert _at(account["last_success_at"]) == ok["finished_at"]
     assert TOKEN not in stdout and "wrong-token" not in stdout
+
+
+def test_an_unreachable_destination_is_unhealthy_and_the_journaled_run_is_the_last(emulator, dlt_env,
+                                                                                    monkeypatch) -> None:
+    emulator(scale=10)
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://loader:pg-pass-777@127.0.0.1:9/nowhere")
+    before = datetime.now(UTC)
+    assert run_account(leeloo_options(destination="postgres", transform=False)).error is not None
+
+    done = subprocess.run([PYTHON, "-m", "pipelines", "status", "leeloo", "--json", "--destination", "postgres"],
+                          capture_output=True, text=True, env=subprocess_env(), timeout=120)
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    [account] = doc["accounts"]
+    assert doc["healthy"] is False and account["healthy"] is False
+    assert account["last_run"]["outcome"] == "failed" and before <= _at(account["last_run"]["finished_at"])
+    assert account["last_success_at"] is None and account["freshness"]["age_seconds"] is None
+    assert "pg-pass-777" not in done.stdout + done.stderr
