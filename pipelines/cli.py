@@ -161,13 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
         description=_describe("Per account: the last (successful) run, an interrupted run or a left-over "
                               "load package, rows per table, cursors and sweep progress. Exits 1 when a last "
                               "run failed or a destination cannot be reached, so a monitoring check can run it."),
-        epilog="examples:\n  chatfunnel status\n  chatfunnel status leeloo --destination postgres\n\n" + EXIT_CODES,
+        epilog="examples:\n  chatfunnel status\n  chatfunnel status leeloo --destination postgres\n"
+               "  chatfunnel status --json\n\n" + EXIT_CODES,
     )
     status.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES,
                         help="which source (default: all)")
     status.add_argument("--destination", default="duckdb", choices=DESTINATIONS, help="default: duckdb")
     status.add_argument("--account", metavar="NAME[,NAME]", help="only these accounts")
     status.add_argument("--dataset", metavar="NAME", type=dataset_name, help="a dataset name given to `run --dataset`")
+    status.add_argument("--json", action="store_true",
+                        help="one JSON document for a monitoring check (fields: docs/operations.md); same exit codes")
     status.set_defaults(handler=cmd_status)
 
     from .dashboard import add_report_arguments, report_from_args
@@ -349,12 +352,13 @@ def cmd_transform(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .status import print_status
+    from .status import print_status, print_status_json
 
     sources = list(SOURCES) if args.source == "all" else [args.source]
     names = [n.strip() for n in (args.account or "").split(",") if n.strip()] or None
     refuse_status_of_nothing(args.destination, sources)
-    return print_status(args.destination, sources, args.dataset, names)
+    show = print_status_json if args.json else print_status
+    return show(args.destination, sources, args.dataset, names)
 
 
 def refuse_status_of_nothing(destination: str, sources: Sequence[str]) -> None:

@@ -7,6 +7,9 @@ the rows now in the warehouse, the state cursors and the figures the last run re
 succeeded (or nothing ran yet), 1 when one failed or a destination cannot be reached, so
 a monitoring check can run it.
 
+`status --json` prints the same judgement as one JSON document (`status_document`): the
+structured fields below are set where the text lines are made, and both renderings read them.
+
 A run may be going while it looks: `status` then says so (its pid, step and since when, from
 the run's lock file) and exits 0 for it. It never takes the run's place at a DuckDB file: it
 opens the file read-only, only under the file's shared reader lock (`locks.reader_lock`),
@@ -18,6 +21,8 @@ while a run uses it (no state sync; the run's own load package is not "left over
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,7 +30,7 @@ from typing import Any
 
 import dlt
 
-from . import runs
+from . import __version__, runs
 from .accounts import Account
 from .diagnosis import duckdb_file_holder, short, warehouse_held
 from .layout import LEGACY_STATE_KEYS
@@ -43,11 +48,20 @@ BI snapshot instead; while a run is in progress, a tenth of it."""
 
 @dataclass
 class AccountStatus:
+    """What `status` found for one account: the text lines, and the same facts as fields
+    for `--json` (so a monitoring check never parses the text)."""
+
     account: Account
     destination: str
     dataset: str
     lines: list[str] = field(default_factory=list)
     unhealthy: bool = False
+    last_run: dict[str, Any] | None = None
+    """The newest run (the warehouse's history or the journal's newer record): `run_summary`."""
+    last_success_at: datetime | None = None
+    """When the newest successful (or partial) run finished."""
+    running: dict[str, Any] | None = None
+    """The run in progress, from its lock file: `running_summary`."""
 
 
 def ago(when: datetime | None, now: datetime) -> str:
@@ -180,6 +194,7 @@ def account_status(spec: SourceSpec, account: Account, destination: str, dataset
     running = run_in_progress(pipeline.pipeline_name)
     if running is not None:
         status.lines.append(running_line(running, now))
+        status.running = running_summary(running)
     with warehouse_reader(account, destination, dataset, pipeline, running is not None) as (reader, note):
         if note:
             status.lines.append(note)
@@ -217,6 +232,7 @@ def _describe(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, r
                      f"{ago(row.get('finished_at'), now)}: {short(row.get('error') or '', 240)}")
         if row.get("outcome") == "failed":
             status.unhealthy = True
+    _record_runs(status, [*newer, *history])
     leftover = [] if running else _left_behind_lines(status, pipeline)
     if history:
         recent = ", ".join(f"{r['outcome']} {r['finished_at']:%m-%d %H:%M}"
@@ -241,6 +257,35 @@ def _describe(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, r
         lines.extend(_gap_lines(spec, pipeline))
     with contextlib.suppress(Exception):
         lines.append(f"  warehouse: {scrub(describe_location(pipeline))}")
+
+
+def _record_runs(status: AccountStatus, newest_first: list[dict[str, Any]]) -> None:
+    """The structured last run and last success, from the journal's newer records and the
+    warehouse's history (newest first): a run the warehouse could not take is still the last."""
+    status.last_run = run_summary(newest_first[0]) if newest_first else None
+    last_ok = next((r for r in newest_first if r.get("outcome") in ("success", "partial")), None)
+    status.last_success_at = runs.as_utc(last_ok.get("finished_at")) if last_ok else None
+
+
+def run_summary(run: dict[str, Any]) -> dict[str, Any]:
+    """A recorded run as `status --json` shows it; its error scrubbed and cut like the text's."""
+    error = run.get("error")
+    return {"outcome": run.get("outcome"), "started_at": iso_utc(runs.as_utc(run.get("started_at"))),
+            "finished_at": iso_utc(runs.as_utc(run.get("finished_at"))),
+            "step": run.get("step"), "error": short(error, 400) if error else None,
+            "requests": int(run.get("requests") or 0), "rows": int(run.get("rows_loaded") or 0)}
+
+
+def running_summary(info: dict[str, Any]) -> dict[str, Any]:
+    """A run in progress as `status --json` shows it, from what its lock file says."""
+    return {"pid": info.get("pid"), "host": info.get("host"), "command": info.get("command"),
+            "step": info.get("step"), "since": iso_utc(runs.as_utc(info.get("step_since"))),
+            "started_at": iso_utc(runs.as_utc(info.get("started_at")))}
+
+
+def iso_utc(when: datetime | None) -> str | None:
+    """ISO 8601 in UTC (`+00:00`), or None."""
+    return when.astimezone(timezone.utc).isoformat() if when is not None else None
 
 
 def _left_behind_lines(status: AccountStatus, pipeline: dlt.Pipeline) -> list[str]:
@@ -360,3 +405,35 @@ def print_status(destination: str, sources: Iterable[str] = tuple(SOURCES), data
         if status.unhealthy:
             exit_code = 1
     return exit_code
+
+
+def account_document(status: AccountStatus, now: datetime) -> dict[str, Any]:
+    """One account in `status --json`. Freshness is the last successful run's end: status
+    reads no source timestamps, and a run loads everything the API had when it read it."""
+    age = int((now - status.last_success_at).total_seconds()) if status.last_success_at else None
+    return {"source": status.account.source, "account": status.account.name, "label": status.account.label,
+            "destination": status.destination, "dataset": status.dataset, "healthy": not status.unhealthy,
+            "last_run": status.last_run, "last_success_at": iso_utc(status.last_success_at),
+            "run_in_progress": status.running,
+            "freshness": {"as_of": iso_utc(status.last_success_at), "age_seconds": age,
+                          "basis": "last_successful_run"}}
+
+
+def status_document(statuses: Iterable[AccountStatus], now: datetime) -> dict[str, Any]:
+    """The whole `status --json` document; `healthy` is false exactly when text status exits 1."""
+    accounts = [account_document(s, now) for s in statuses]
+    return {"generated_at": iso_utc(now), "version": __version__,
+            "healthy": all(a["healthy"] for a in accounts), "accounts": accounts}
+
+
+def print_status_json(destination: str, sources: Iterable[str] = tuple(SOURCES), dataset: str | None = None,
+                      account_names: Iterable[str] | None = None) -> int:
+    """`status --json`: nothing but the document on stdout (anything else printed while it
+    looks goes to stderr); the exit code of the text status."""
+    now = datetime.now(timezone.utc)
+    with contextlib.redirect_stdout(sys.stderr):
+        statuses = [account_status(SOURCES[a.source], a, destination, dataset, now=now)
+                    for a in accounts_to_show(sources, account_names)]
+    document = status_document(statuses, now)
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+    return 0 if document["healthy"] else 1
