@@ -208,10 +208,15 @@ class LoadedAccount:
                 out[table] = sorted(live)[:5]
         return out
 
-    def differs(self) -> str | None:
-        """How the warehouse differs from the API now (None: it equals it)."""
+    def differs(self, *, within_staleness: bool = True) -> str | None:
+        """How the warehouse differs from the API now (None: it equals it). `within_staleness`:
+        a deletion from a Leeloo list without a count, proved only by a second run's read, is
+        not a difference yet (the stated staleness: one more run)."""
         if self.source == "leeloo":
-            problems = mismatches(self.leeloo_warehouse(), self.emu.truth())
+            truth = self.emu.truth()
+            problems = mismatches(self.leeloo_warehouse(), truth)
+            if within_staleness:
+                problems = beyond_stated_staleness(problems, truth)
             return str(problems) if problems else None
         try:
             assert_equals_truth(self.salebot_warehouse(), self.emu)  # type: ignore[arg-type]
@@ -229,6 +234,28 @@ class LoadedAccount:
         return Outcome(number, code, said, self.emu.odd_pages(), self.wrongly_deleted(), self.differs())
 
 
+COUNTLESS = ("tags", "connections", "template_categories", "templates", "leadgentools")
+
+
+def beyond_stated_staleness(problems: dict[str, dict[str, Any]], truth: dict[str, Any]) -> dict[str, Any]:
+    """The differences that are not a count-less list's deletion still waiting for its
+    second read: such a table may only lack the mark of (and still show live) entities the
+    API deleted; anything else (a live entity missing or marked) stays a difference."""
+    gone = {table: {str(i) for i in ids} for table, ids in (truth.get("deleted") or {}).items()}
+    out = {}
+    for key, problem in problems.items():
+        table, _, kind = key.partition(" ")
+        if table in COUNTLESS and kind == "(deleted_at)" and not problem["n_marked_but_exists"]:
+            continue
+        if (table in COUNTLESS and not kind and not problem.get("n_missing")
+                and problem.get("n_extra") == len(problem.get("extra", []))
+                and all(str(row[0] if isinstance(row, tuple) else row) in gone.get(table, set())
+                        for row in problem.get("extra", []))):
+            continue
+        out[key] = problem
+    return out
+
+
 def play(source: str, seed: int, plan: list[Night], capsys: pytest.CaptureFixture[str], *,
          destination: str = "duckdb", dataset: str | None = None, pg_dsn: str | None = None) -> list[Outcome]:
     """A first clean run, the nights, then a clean run after the odd pages stopped."""
@@ -239,7 +266,10 @@ def play(source: str, seed: int, plan: list[Night], capsys: pytest.CaptureFixtur
             assert code == 0 and account.differs() is None, f"the first, clean run: {code} {said[-800:]}"
             outcomes = [account.night(n, night, capsys) for n, night in enumerate(plan, 1)]
             code, said = account.run(capsys)
-            healed = Outcome(len(plan) + 1, code, said, [], account.wrongly_deleted(), account.differs())
+            if source == "leeloo" and code == 0:  # a count-less list's deletion takes a second read
+                code, said = account.run(capsys)
+            healed = Outcome(len(plan) + 1, code, said, [], account.wrongly_deleted(),
+                             account.differs(within_staleness=False))
     print(summary(source, seed, [*outcomes, healed]), file=sys.__stderr__, flush=True)
     return [*outcomes, healed]
 
