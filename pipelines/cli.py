@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more on stderr (never secrets)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    _add_run_command(sub)
+    _add_transform_command(sub)
+    _add_status_command(sub)
+    _add_other_commands(sub)
+    return parser
+
+
+def _add_run_command(sub: Any) -> None:
+    """`chatfunnel run`: the nightly load and its options."""
     run = sub.add_parser(
         "run", help="incremental load, then rebuild the reports", formatter_class=_formatter,
         description=_describe("Load what changed since the last run, rebuild the reports, record the run, publish the "
@@ -146,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-publish", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_run)
 
+
+def _add_transform_command(sub: Any) -> None:
+    """`chatfunnel transform`: the reports only."""
     transform = sub.add_parser(
         "transform", help="rebuild the reports only", formatter_class=_formatter,
         description=_describe("Rebuild and test the SQL reports of what is loaded, then publish the BI "
@@ -156,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(transform, what="rebuild")
     transform.set_defaults(handler=cmd_transform)
 
+
+def _add_status_command(sub: Any) -> None:
+    """`chatfunnel status`: what the last runs did."""
     status = sub.add_parser(
         "status", help="last runs, rows per table, cursors, what the next run will do", formatter_class=_formatter,
         description=_describe("Per account: the last (successful) run, an interrupted run or a left-over "
@@ -173,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="one JSON document for a monitoring check (fields: docs/operations.md); same exit codes")
     status.set_defaults(handler=cmd_status)
 
+
+def _add_other_commands(sub: Any) -> None:
+    """`report`, `demo`, `emulator` and `webhook`: thin wrappers over their packages."""
     from .dashboard import add_report_arguments, report_from_args
 
     report = sub.add_parser("report", help="write the self-contained HTML funnel dashboard",
@@ -212,7 +230,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve = webhook_sub.add_parser("serve", help="accept Salebot message pushes", formatter_class=_formatter)
     add_webhook_arguments(serve)
     serve.set_defaults(handler=serve_webhook_from_args)
-    return parser
 
 
 # ---------------------------------------------------------------- selection
