@@ -169,8 +169,9 @@ def deletion_mismatches(wh: Warehouse, truth: dict[str, Any]) -> dict[str, dict[
     return problems
 
 
-def mismatches(wh: Warehouse, truth: dict[str, Any]) -> dict[str, dict[str, list]]:
-    """Per table: rows the API has that the warehouse lacks, and the reverse (incl. duplicates)."""
+def mismatches(wh: Warehouse, truth: dict[str, Any], *, sample: int | None = 5) -> dict[str, dict[str, list]]:
+    """Per table: rows the API has that the warehouse lacks, and the reverse (incl. duplicates),
+    each listed up to `sample` rows (None: all of them) beside its count."""
     expected = expected_rows(truth)
     loaded = loaded_rows(wh)
     problems: dict[str, dict[str, list]] = {}
@@ -179,7 +180,7 @@ def mismatches(wh: Warehouse, truth: dict[str, Any]) -> dict[str, dict[str, list
         missing = list((want - got).elements())
         extra = list((got - want).elements())
         if missing or extra:
-            problems[table] = {"missing": missing[:5], "extra": extra[:5],
+            problems[table] = {"missing": missing[:sample], "extra": extra[:sample],
                                "n_missing": len(missing), "n_extra": len(extra)}
     for table, problem in deletion_mismatches(wh, truth).items():
         problems[f"{table} (deleted_at)"] = problem
