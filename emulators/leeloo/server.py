@@ -10,9 +10,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from emulators.base import EmulatorApp, HTTPError, Knobs, Request, Response, api_clock_ms, iso_ms, parse_iso
-from emulators.leeloo.data import DELETABLE, OPEN_STATUSES, Channel, LeelooData, Person, SortedIndex
+from emulators.base import EmulatorApp, HTTPError, Knobs, Request, Response, api_clock_ms, parse_iso
+from emulators.leeloo.data import Channel, LeelooData, Person, SortedIndex
 from emulators.leeloo.knobs import LeelooKnobs
+from emulators.leeloo.simulate import simulate as simulate_activity
 
 AUTH_HEADERS = ("X-Leeloo-AuthToken", "X-Leeloo-Auth-Token")
 DEFAULT_LIMIT = 20
@@ -32,23 +33,6 @@ def _list_response(frags: list[str], meta: dict) -> Response:
 def _shuffle_key(entity_id: str) -> int:
     # ids end in 16 hex of a hash: a stable pseudo-random order independent of time
     return int(entity_id[-12:], 16)
-
-
-def _nonneg(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, not {value!r}")
-    return value
-
-
-def _delete_counts(delete: dict | None) -> dict[str, int]:
-    if delete is None:
-        return {}
-    if not isinstance(delete, dict):
-        raise ValueError("delete must be an object {table: count}")
-    unknown = sorted(set(delete) - set(DELETABLE))
-    if unknown:
-        raise ValueError(f"delete: unknown table(s) {', '.join(unknown)}; known: {', '.join(DELETABLE)}")
-    return {t: _nonneg(f"delete[{t}]", n) for t, n in delete.items()}
 
 
 class LeelooEmulator(EmulatorApp):
@@ -131,81 +115,12 @@ class LeelooEmulator(EmulatorApp):
     def simulate(self, *, active_people: float | int = 0, new_people: int = 0, new_orders: int = 0,
                  status_changes: int = 0, replies: int = 0, broadcasts: int = 0, crm_edits: int = 0,
                  payments: int = 0, delete: dict | None = None) -> dict:
-        """Make the account live: see the module README. Returns the ids touched.
-
-        Deletions come first, so nothing else in the same call lands on a deleted entity."""
+        """Make the account live: see the module README and :mod:`emulators.leeloo.simulate`.
+        Returns the ids touched."""
+        counts = {"new_people": new_people, "new_orders": new_orders, "status_changes": status_changes,
+                  "replies": replies, "broadcasts": broadcasts, "crm_edits": crm_edits, "payments": payments}
         with self.data_lock:
-            d = self.data
-            r = d.sim_rng
-            out: dict[str, Any] = {"active_people": [], "new_messages": [], "touched_channels": [],
-                                   "new_subscriptions": [], "new_people": [], "new_channels": [],
-                                   "new_orders": [], "status_changes": [], "replied_channels": [],
-                                   "reply_messages": [], "broadcast_channels": [], "broadcast_messages": [],
-                                   "crm_edits": [], "payments": [], "deleted": {}, "untagged_people": []}
-            if isinstance(active_people, bool) or not isinstance(active_people, (int, float)):
-                raise ValueError("active_people must be a number")
-            counts = {name: _nonneg(name, v) for name, v in (
-                ("new_people", new_people), ("new_orders", new_orders), ("status_changes", status_changes),
-                ("replies", replies), ("broadcasts", broadcasts), ("crm_edits", crm_edits), ("payments", payments))}
-            to_delete = _delete_counts(delete)
-            if isinstance(active_people, float) and not active_people.is_integer():
-                if not 0 < active_people < 1:
-                    raise ValueError("active_people: a fraction must be in (0, 1)")
-            elif active_people < 0:
-                raise ValueError("counts must be >= 0")
-            if to_delete:
-                out["deleted"], out["untagged_people"] = d.delete(r, to_delete)
-            live = d.live_people()
-            n_existing = len(live)
-            if isinstance(active_people, float) and not active_people.is_integer():
-                n_active = max(1, round(active_people * n_existing))
-            else:
-                n_active = int(active_people)
-            for p in r.sample(live, min(n_active, n_existing)):
-                w = d.person_writes(p, r, n_msgs=r.randint(1, 3))
-                out["active_people"].append(p.id)
-                out["new_messages"].extend(w["message_ids"])
-                out["touched_channels"].append(w["account_id"])
-                if r.random() < 0.2:
-                    s = d.add_subscription(r, p)
-                    out["new_subscriptions"].append({"person_id": p.id, **s})
-            for _ in range(counts["new_people"]):
-                p = d.add_person_now(r)
-                out["new_people"].append(p.id)
-                out["new_channels"].extend(c.id for c in p.channels)
-                out["new_messages"].extend(m["id"] for c in p.channels for m in (c.extra or []))
-            for _ in range(counts["new_orders"]):
-                o = d.add_order_now(r, r.choice(d.live_people()))
-                out["new_orders"].append(o.id)
-            cutoff = self.clock_ms() - 30 * 86_400_000
-            old = [o for o in d.orders if o.created_ms < cutoff]
-            for o in r.sample(old, min(counts["status_changes"], len(old))):
-                st = d.change_order_status(r, o)
-                out["status_changes"].append({"id": o.id, "status": st, "updatedAt": iso_ms(o.updated_ms)})
-            if counts["replies"]:
-                for ch in d.reply_targets(r, counts["replies"]):
-                    ids = [m["id"] for m in d.send_outbound(ch, r, broadcast=False)]
-                    out["replied_channels"].append(ch.id)
-                    out["reply_messages"].extend(ids)
-                    out["new_messages"].extend(ids)
-            if counts["broadcasts"]:
-                for ch in d.silent_channels(r, counts["broadcasts"]):
-                    ids = [m["id"] for m in d.send_outbound(ch, r, broadcast=True)]
-                    out["broadcast_channels"].append(ch.id)
-                    out["broadcast_messages"].extend(ids)
-                    out["new_messages"].extend(ids)
-            if counts["crm_edits"]:
-                live = d.live_people()
-                for p in r.sample(live, min(counts["crm_edits"], len(live))):
-                    d.crm_edit(p, r)
-                    out["crm_edits"].append(p.id)
-            if counts["payments"]:
-                open_orders = [o for o in d.orders if o.status in OPEN_STATUSES]
-                for o in r.sample(open_orders, min(counts["payments"], len(open_orders))):
-                    st = d.pay_order(r, o)
-                    out["payments"].append({"id": o.id, "status": st, "updatedAt": iso_ms(o.updated_ms)})
-            out["at"] = iso_ms(self.clock_ms())
-            return out
+            return simulate_activity(self.data, active_people=active_people, counts=counts, delete=delete)
 
     # ------------------------------------------------------------------ helpers
     def _maybe_mutate(self) -> None:
