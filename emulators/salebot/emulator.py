@@ -373,11 +373,6 @@ class SalebotEmulator(EmulatorApp):
             self.orders[oid]["variables"]["comment"] = copy.deepcopy(hostile.odd_shape(rng))
         return oid
 
-    def _touch(self, cid: int, t: int) -> None:
-        """A CRM-side change of the client: moves ``updated_at`` unless ``silent_crm``."""
-        if not self.knobs.silent_crm and cid in self.clients:  # type: ignore[attr-defined]
-            self.clients[cid]["updated_at"] = max(self.clients[cid]["updated_at"], t)
-
     # ------------------------------------------------------------------ auth & errors
     def authorize(self, req: Request) -> bool:
         return req.params.get("api_key") == self.api_key
@@ -616,58 +611,90 @@ class SalebotEmulator(EmulatorApp):
         created_msgs: list[tuple[int, dict[str, Any]]] = []
         out: dict[str, list[int]] = {k: [] for k in (*counts, "messages")}
         with self.data_lock:
-            existing = sorted(self.clients)
-            for cid in rng.sample(existing, min(int(active_clients), len(existing))):
-                out["active_clients"].append(cid)
-                kinds = ["client"] + [rng.choice(["bot", "client", "manager"]) for _ in range(rng.randint(0, 2))]
-                for kind in kinds:
-                    created_msgs.append((cid, self._new_message(rng, cid, self._now(), kind)))
-            for _ in range(int(new_clients)):
-                cid = self._new_client(rng, self._now())
-                out["new_clients"].append(cid)
-                for kind in ("client", "bot"):
-                    created_msgs.append((cid, self._new_message(rng, cid, self._now(), kind)))
-            for _ in range(int(new_orders)):
-                cid = rng.choice(sorted(self.clients))
-                t = self._now()
-                out["new_orders"].append(self._new_order(rng, cid, t, 0))
-                if touch:
-                    self.clients[cid]["updated_at"] = max(self.clients[cid]["updated_at"], t)
-            candidates = sorted(o for o in self.orders if self.orders[o]["status"] == 0 and o not in out["new_orders"])
-            for oid in rng.sample(candidates, min(int(status_changes), len(candidates))):
-                order = self.orders[oid]
-                new_state, new_status = rng.choice([(s, st) for s, st in _STATES if s != order["state_id"]])
-                order["state_id"], order["status"] = new_state, new_status
-                out["status_changes"].append(oid)
-                if touch:
-                    c = self.clients[order["client_id"]]
-                    c["updated_at"] = max(c["updated_at"], self._now())
-            for cid in rng.sample(sorted(self.clients), min(int(variable_changes), len(self.clients))):
-                value = self._text(rng, rng.choice(["lead", "hot", "cold", "vip"]))
-                self.client_vars[cid]["segment"] = value
-                out["variable_changes"].append(cid)
-                if touch:
-                    self.clients[cid]["updated_at"] = max(self.clients[cid]["updated_at"], self._now())
-            fresh = set(out["new_clients"])
-            doomed = rng.sample(
-                [c for c in sorted(self.clients) if c not in fresh],
-                min(int(delete_clients), max(0, len(self.clients) - len(fresh))),
-            )
-            for cid in doomed:
-                self._delete_client(cid)
-                out["delete_clients"].append(cid)
-            for oid in rng.sample(sorted(self.orders), min(int(delete_orders), len(self.orders))):
-                order = self.orders.pop(oid)
-                out["delete_orders"].append(oid)
-                if touch:
-                    c = self.clients[order["client_id"]]
-                    c["updated_at"] = max(c["updated_at"], self._now())
+            created_msgs += self._sim_active_clients(rng, int(active_clients), out)
+            created_msgs += self._sim_new_clients(rng, int(new_clients), out)
+            self._sim_new_orders(rng, int(new_orders), touch, out)
+            self._sim_status_changes(rng, int(status_changes), touch, out)
+            self._sim_variable_changes(rng, int(variable_changes), touch, out)
+            self._sim_delete_clients(rng, int(delete_clients), out)
+            self._sim_delete_orders(rng, int(delete_orders), touch, out)
             created_msgs = [(cid, m) for cid, m in created_msgs if cid in self.clients]
             out["messages"] = [m["id"] for _, m in created_msgs]
             for key in ("new_orders", "status_changes"):
                 out[key] = [oid for oid in out[key] if oid in self.orders]
         self._push(created_msgs)
         return out
+
+    def _sim_active_clients(self, rng: random.Random, n: int, out: dict[str, list[int]]) -> list[tuple[int, dict]]:
+        """Existing clients write, and the bot or a manager may answer (1-3 messages)."""
+        created = []
+        existing = sorted(self.clients)
+        for cid in rng.sample(existing, min(n, len(existing))):
+            out["active_clients"].append(cid)
+            kinds = ["client"] + [rng.choice(["bot", "client", "manager"]) for _ in range(rng.randint(0, 2))]
+            for kind in kinds:
+                created.append((cid, self._new_message(rng, cid, self._now(), kind)))
+        return created
+
+    def _sim_new_clients(self, rng: random.Random, n: int, out: dict[str, list[int]]) -> list[tuple[int, dict]]:
+        """New clients greet the bot, which answers."""
+        created = []
+        for _ in range(n):
+            cid = self._new_client(rng, self._now())
+            out["new_clients"].append(cid)
+            for kind in ("client", "bot"):
+                created.append((cid, self._new_message(rng, cid, self._now(), kind)))
+        return created
+
+    def _sim_new_orders(self, rng: random.Random, n: int, touch: bool, out: dict[str, list[int]]) -> None:
+        for _ in range(n):
+            cid = rng.choice(sorted(self.clients))
+            t = self._now()
+            out["new_orders"].append(self._new_order(rng, cid, t, 0))
+            if touch:
+                self.clients[cid]["updated_at"] = max(self.clients[cid]["updated_at"], t)
+
+    def _sim_status_changes(self, rng: random.Random, n: int, touch: bool, out: dict[str, list[int]]) -> None:
+        """Active orders (not those just opened) move to another CRM state."""
+        candidates = sorted(o for o in self.orders if self.orders[o]["status"] == 0 and o not in out["new_orders"])
+        for oid in rng.sample(candidates, min(n, len(candidates))):
+            order = self.orders[oid]
+            new_state, new_status = rng.choice([(s, st) for s, st in _STATES if s != order["state_id"]])
+            order["state_id"], order["status"] = new_state, new_status
+            out["status_changes"].append(oid)
+            if touch:
+                self._touch_updated(order["client_id"])
+
+    def _sim_variable_changes(self, rng: random.Random, n: int, touch: bool, out: dict[str, list[int]]) -> None:
+        for cid in rng.sample(sorted(self.clients), min(n, len(self.clients))):
+            value = self._text(rng, rng.choice(["lead", "hot", "cold", "vip"]))
+            self.client_vars[cid]["segment"] = value
+            out["variable_changes"].append(cid)
+            if touch:
+                self._touch_updated(cid)
+
+    def _sim_delete_clients(self, rng: random.Random, n: int, out: dict[str, list[int]]) -> None:
+        """Clients other than those just arrived are deleted."""
+        fresh = set(out["new_clients"])
+        doomed = rng.sample(
+            [c for c in sorted(self.clients) if c not in fresh],
+            min(n, max(0, len(self.clients) - len(fresh))),
+        )
+        for cid in doomed:
+            self._delete_client(cid)
+            out["delete_clients"].append(cid)
+
+    def _sim_delete_orders(self, rng: random.Random, n: int, touch: bool, out: dict[str, list[int]]) -> None:
+        for oid in rng.sample(sorted(self.orders), min(n, len(self.orders))):
+            order = self.orders.pop(oid)
+            out["delete_orders"].append(oid)
+            if touch:
+                self._touch_updated(order["client_id"])
+
+    def _touch_updated(self, cid: int) -> None:
+        """A CRM-side change moves the client's ``updated_at`` to now."""
+        c = self.clients[cid]
+        c["updated_at"] = max(c["updated_at"], self._now())
 
     def _delete_client(self, cid: int) -> None:
         """The client is gone from every answer, with its messages, orders and variables."""
