@@ -7,10 +7,15 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_EXCEPTIONS, DEFAULT_RETRY_STATUS, _make_retry
+from dlt.sources.helpers.requests.retry import (
+    DEFAULT_RETRY_EXCEPTIONS,
+    DEFAULT_RETRY_STATUS,
+    RetryPredicate,
+    _make_retry,
+)
 from requests import Response
 from requests.exceptions import RequestException
 
@@ -20,6 +25,9 @@ from sources.http.fanout import WorkerPool
 from sources.http.pacing import RateLimiter, RequestBudget
 from sources.http.redaction import install_log_redaction, redact
 from sources.http.transport import Transport, build_url
+
+if TYPE_CHECKING:
+    from tenacity import Retrying
 
 BACKOFF_FACTOR = 0.5
 MAX_RETRY_DELAY = 120
@@ -47,6 +55,22 @@ def _shape_problem(response: Response) -> str | None:
     """Why the body is not what the request expected (None: it is, or nothing was expected)."""
     expect = response.__dict__.get("_expected_shape")
     return expect(_json_body(response)) if expect is not None else None
+
+
+def dlt_retry_policy(max_attempts: int, condition: RetryPredicate | None = None) -> Retrying:
+    """The retry policy of dlt's `requests` client, for attempts over our own transport.
+
+    dlt builds it inside `dlt.sources.helpers.requests.Client`'s sessions with
+    `_make_retry`, which it does not publish; the client sends with `Transport`, not a
+    session, so it builds the policy with the same helper. What the client relies on
+    (which answers and errors are retried, the waits, the number of attempts, the last
+    answer returned and the last error raised as itself) is pinned by
+    tests/test_http_retry_policy.py: a dlt release that changes it fails there first."""
+    return _make_retry(
+        status_codes=DEFAULT_RETRY_STATUS, exceptions=DEFAULT_RETRY_EXCEPTIONS, max_attempts=max_attempts,
+        condition=condition, backoff_factor=BACKOFF_FACTOR, respect_retry_after_header=True,
+        max_delay=MAX_RETRY_DELAY,
+    )
 
 
 def _retry_after_seconds(response: Response) -> float | None:
@@ -96,11 +120,7 @@ class ApiClient:
         self._is_app_error = is_app_error
         self._transport = Transport(self.base_url, headers=dict(headers or {}), timeout=timeout,
                                     max_connections=max_connections)
-        self._retrying = _make_retry(
-            status_codes=DEFAULT_RETRY_STATUS, exceptions=DEFAULT_RETRY_EXCEPTIONS, max_attempts=max_attempts,
-            condition=self._should_retry_body, backoff_factor=BACKOFF_FACTOR, respect_retry_after_header=True,
-            max_delay=MAX_RETRY_DELAY,
-        )
+        self._retrying = dlt_retry_policy(max_attempts, self._should_retry_body)
         install_log_redaction(self.secrets)
 
     @property
