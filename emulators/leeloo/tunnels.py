@@ -154,7 +154,8 @@ class Tunnels(AccountBase):
         orders, sales, people with a sale and sales in USD (live people, live tunnels)."""
         acc: dict[str, dict[str, Any]] = {
             t["id"]: {"subs": 0, "people": 0, "orders": 0, "sales": 0, "usales": 0, "usd": 0.0} for t in self.tunnels}
-        everyone: dict[str, Any] = {"people": 0, "orders": 0, "sales": 0, "usales": 0, "usd": 0.0}
+        all_people = all_orders = all_sales = all_usales = 0
+        all_usd = 0.0
         for p in self.live_people():
             tids = set()
             for s in p.subscribe_history:
@@ -165,12 +166,21 @@ class Tunnels(AccountBase):
             n_orders = len(p.orders)
             sales = [o for o in p.orders if o.status in SALE_STATUSES]
             usd = sum(o.price * USD_RATE[o.currency] for o in sales if is_number(o.price))
-            for a in [*(acc[tid] for tid in tids), *([everyone] if tids else [])]:
+            for tid in tids:
+                a = acc[tid]
                 a["people"] += 1
                 a["orders"] += n_orders
                 a["sales"] += len(sales)
                 a["usales"] += 1 if sales else 0
                 a["usd"] += usd
+            if tids:
+                all_people += 1
+                all_orders += n_orders
+                all_sales += len(sales)
+                all_usales += 1 if sales else 0
+                all_usd += usd
+        everyone = {"people": all_people, "orders": all_orders, "sales": all_sales, "usales": all_usales,
+                    "usd": all_usd}
         return acc, everyone
 
     @staticmethod
