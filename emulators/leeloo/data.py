@@ -36,7 +36,7 @@ from collections.abc import Callable
 
 from emulators.base import iso_ms, now_ms, to_ms
 from emulators.leeloo.deletions import Deletions
-from emulators.leeloo.entities import Channel, Order, Person, SortedIndex, odd_slot, odd_text
+from emulators.leeloo.entities import Channel, Order, Person, SortedIndex
 from emulators.leeloo.vocab import DAY, DELETABLE, DELETED_TABLES, EXTRA_FIELDS, OPEN_STATUSES
 
 __all__ = [
@@ -48,8 +48,6 @@ __all__ = [
     "Order",
     "Person",
     "SortedIndex",
-    "odd_slot",
-    "odd_text",
 ]
 
 
