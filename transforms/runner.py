@@ -166,7 +166,7 @@ def _test_sql(model: Model, test: DataTest, ahead: str = FUTURE_TOLERANCE) -> tu
         cond = " or ".join(
             f"{c} > current_timestamp + interval '{ahead}'" for c in test.columns
         )
-    elif test.kind == "orphans":
+    elif test.kind in ("orphans", "relationships"):
         c = test.columns[0]
         cond = (
             f"{c} is not null and not exists (select 1 from {test.ref_model} r "
@@ -193,6 +193,7 @@ def _describe_failure(test: DataTest, count: int, examples: list[tuple]) -> str:
         "zero": "row(s) where it is not 0",
         "no_future": f"row(s) later than now + {FUTURE_TOLERANCE}",
         "orphans": f"value(s) with no match in {test.ref_model}.{test.ref_column}",
+        "relationships": f"value(s) with no match in {test.ref_model}.{test.ref_column}",
     }[test.kind]
     return f"{count} {what}" + (f" (e.g. {shown})" if shown else "")
 
