@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from transforms.accounts import AccountViewsResult, build_account_views
-from transforms.descriptions import column_descriptions, comment_statements
+from transforms.descriptions import comment_statements
 from transforms.engine import (
     SQL_ENGINES,
     bound_lock_waits,
@@ -43,6 +43,7 @@ from transforms.engine import (
     query_dicts,
     relation_shapes,
 )
+from transforms.sources_yml import comment_raw
 from transforms.models import (
     IDENT,
     TRANSFORMS_DIR,
@@ -107,6 +108,8 @@ class BuildResult:
     # raw tables or columns dlt has not created yet (an account without tags has no people__tags),
     # read as empty / NULL: expected, so logged at INFO, not warned about
     padded: list[str] = field(default_factory=list)
+    # raw tables and columns that `_sources.yml` does not describe (they get no comment)
+    undescribed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -271,13 +274,12 @@ def _build_model(
     client.execute_sql(f"create {model.materialized} {target} as {body}")
 
 
-def _describe(client: Any, models: list[Model], source: str, reports_dataset: str) -> None:
-    """`comment on` every model and its documented columns (see `transforms.descriptions`)."""
+def _describe(client: Any, models: list[Model], reports_dataset: str) -> None:
+    """`comment on` every model and its described columns (the yml; `transforms.descriptions`)."""
     built = catalog_columns(client, reports_dataset)
     for model in models:
         present = built.get(model.name, set())
-        documented = column_descriptions(source, model.name)
-        columns = {f'"{c}"': documented[c] for c in documented if c.lower() in present}
+        columns = {f'"{c}"': text for c, text in model.columns.items() if text and c.lower() in present}
         target = qualified(reports_dataset, model.name)
         for statement in comment_statements(model.materialized, target, model.description, columns):
             client.execute_sql(statement)
@@ -331,6 +333,7 @@ def build_reports(
         raw_columns = catalog_columns(client, raw_dataset)
         if not raw_columns:
             result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
+        result.undescribed = comment_raw(client, source, raw_dataset, raw_columns)
         if dialect_name == "postgres":
             # fresh loads leave the planner without statistics; the data tests run right away
             for table in sorted({t.lower() for m in models for t in m.raw_refs} & set(raw_columns)):
@@ -355,13 +358,15 @@ def build_reports(
             existing[model.name] = model.materialized
             result.models.append(model.name)
             result.materialized[model.name] = model.materialized
-        _describe(client, models, source, reports_dataset)
+        _describe(client, models, reports_dataset)
         result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset, zone=reports_timezone)
 
     result.warnings.extend(_warning_lines(result.tests))
     result.seconds = time.monotonic() - started
     for note in result.padded:
         logger.info(note)
+    if result.undescribed:
+        logger.info("raw columns without a description in %s/_sources.yml: %s", source, ", ".join(result.undescribed))
     for warning in result.warnings:
         logger.warning(warning)
     failed = result.failed_tests

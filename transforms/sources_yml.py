@@ -1,0 +1,93 @@
+"""What each raw table and column of a source means: ``transforms/<source>/_sources.yml``.
+
+Declared once per source in dbt's ``sources:`` form (a table's description, its columns'),
+plus what every table shares: dlt's bookkeeping columns (``_dlt_*``), the ``deleted_at``
+of deletable tables, and the ``<column>__v_text`` column dlt adds beside a column when a
+value sent does not fit its type. ``comment_raw`` puts them on the raw tables after each
+load (DuckDB and Postgres; Parquet files carry no comments).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from transforms.descriptions import comment_statements
+from transforms.engine import qualified
+
+VARIANT = re.compile(r"^(?P<column>\w+?)__v_(?P<type>\w+)$")
+# dlt's own tables in every dataset: its load and schema bookkeeping, not the API's data
+DLT_TABLES = frozenset({"_dlt_loads", "_dlt_version", "_dlt_pipeline_state"})
+
+
+@dataclass
+class RawTable:
+    description: str
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RawDescriptions:
+    tables: dict[str, RawTable]
+    shared: dict[str, str]  # columns every table may have (_dlt_id, deleted_at, ...)
+    variant: str  # the description of a `<column>__v_text` column; `{column}` is replaced
+
+    def column(self, table: str, column: str) -> str:
+        """The description of a raw column; '' when none is declared."""
+        entry = self.tables.get(table)
+        if entry and column in entry.columns:
+            return entry.columns[column]
+        if column in self.shared:
+            return self.shared[column]
+        variant = VARIANT.match(column)
+        if variant:
+            return self.variant.format(column=variant.group("column"))
+        return ""
+
+
+def _text(value: Any) -> str:
+    return " ".join(str(value or "").split())
+
+
+@cache
+def raw_descriptions(source: str, transforms_dir: Path | None = None) -> RawDescriptions:
+    """The declared descriptions of ``source``'s raw tables (empty when it declares none)."""
+    path = (transforms_dir or Path(__file__).resolve().parent) / source / "_sources.yml"
+    if not path.exists():
+        return RawDescriptions({}, {}, "")
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    (declared,) = document.get("sources") or [{}]
+    tables = {
+        str(t["name"]): RawTable(_text(t.get("description")),
+                                 {str(c["name"]): _text(c.get("description")) for c in t.get("columns") or []})
+        for t in declared.get("tables") or []
+    }
+    shared = {str(c["name"]): _text(c.get("description")) for c in declared.get("shared_columns") or []}
+    return RawDescriptions(tables, shared, _text(declared.get("variant_columns")))
+
+
+def comment_raw(client: Any, source: str, raw_dataset: str, raw_columns: dict[str, set[str]]) -> list[str]:
+    """`comment on` every raw table the dataset has and each of its declared columns; returns
+    the tables and columns without a description (``table`` or ``table.column``)."""
+    described = raw_descriptions(source)
+    missing: list[str] = []
+    for table in sorted(set(raw_columns) - DLT_TABLES):
+        entry = described.tables.get(table)
+        if entry is None:
+            missing.append(table)
+            continue
+        columns = {}
+        for column in sorted(raw_columns[table]):
+            text = described.column(table, column)
+            if text:
+                columns[f'"{column}"'] = text
+            else:
+                missing.append(f"{table}.{column}")
+        for statement in comment_statements("table", qualified(raw_dataset, table), entry.description, columns):
+            client.execute_sql(statement)
+    return missing
