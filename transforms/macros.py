@@ -39,7 +39,7 @@ def _calls(tree: exp.Expression, name: str) -> list[exp.Anonymous]:
 
 def _table_of(select: exp.Select, alias: str) -> exp.Table:
     """The table that ``alias`` names in the FROM or JOINs of ``select`` (not in subqueries)."""
-    sources = [select.args.get("from_") or select.args.get("from")] + list(select.args.get("joins") or [])
+    sources = [select.args.get("from_") or select.args.get("from"), *(select.args.get("joins") or [])]
     for source in sources:
         table = source.this if source is not None else None
         if isinstance(table, exp.Table) and table.alias_or_name.lower() == alias.lower():

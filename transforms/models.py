@@ -10,7 +10,6 @@ writes the statement in the target dialect, so one SQL source serves DuckDB and 
 from __future__ import annotations
 
 import graphlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from transforms.datatests import IDENT, WARNING_KINDS, DataTest, DataTestSpecError, parse_header_tests
+from transforms.datatests import IDENT, DataTest, DataTestSpecError, parse_header_tests
 from transforms.macros import MacroError, expand
 from transforms.properties import ModelProperties, PropertiesError, read_layer
 

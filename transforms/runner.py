@@ -43,7 +43,6 @@ from transforms.engine import (
     query_dicts,
     relation_shapes,
 )
-from transforms.sources_yml import comment_raw
 from transforms.models import (
     IDENT,
     TRANSFORMS_DIR,
@@ -55,6 +54,7 @@ from transforms.models import (
     render,
     render_text,
 )
+from transforms.sources_yml import comment_raw
 
 __all__ = [
     "TRANSFORMS_DIR",

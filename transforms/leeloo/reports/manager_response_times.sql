@@ -38,7 +38,7 @@ select
     max(u.user_name) as manager_name,
     cast(date_trunc('week', a.asked_at at time zone reports_timezone()) as date) as week_start,
     count(*) as answered_messages,
-    percentiles(a.response_minutes, 0.5, 0.9),
+    percentiles(a.response_minutes, 0.5, 0.9),  -- noqa: AL03
     avg(a.response_minutes) as avg_response_minutes,
     max(a.response_minutes) as max_response_minutes
 from answered a

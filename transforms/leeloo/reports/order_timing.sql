@@ -26,7 +26,7 @@ select
     count(*) as orders,
     count(*) filter (where t.reached_paid) as paid_orders,
     cast(count(*) filter (where t.reached_paid) as double precision) / count(*) as paid_share,
-    percentiles(t.hours_to_paid, 0.5, 0.9)
+    percentiles(t.hours_to_paid, 0.5, 0.9)  -- noqa: AL03
 from timed t
 left join stg_tunnels tu on tu.tunnel_id = t.tunnel_id
 group by t.tunnel_id, t.week_start

@@ -44,6 +44,6 @@ select
     count(*) as people,
     count(*) filter (where paid) as paid_people,
     cast(count(*) filter (where not paid) as double precision) / count(*) as unpaid_share,
-    percentiles(hours_to_pay, 0.25, 0.5, 0.75, 0.9)
+    percentiles(hours_to_pay, 0.25, 0.5, 0.75, 0.9)  -- noqa: AL03
 from people
 group by tunnel_id, traffic_source_id, week_start

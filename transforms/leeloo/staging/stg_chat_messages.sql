@@ -18,17 +18,18 @@ with versions as (
 gone_channels as (
     select cast(c.id as text) as channel_id
     from raw.communication_channels c
-    where newest_version(c.id)
-    and (
-        c.deleted_at is not null
-        or exists (
-            select 1 from raw.people p
-            where
-                cast(p.id as text) = cast(c.person_id as text)
-                and p.deleted_at is not null
-                and newest_version(p.id)
+    where
+        newest_version(c.id)
+        and (
+            c.deleted_at is not null
+            or exists (
+                select 1 from raw.people p
+                where
+                    cast(p.id as text) = cast(c.person_id as text)
+                    and p.deleted_at is not null
+                    and newest_version(p.id)
+            )
         )
-    )
 ),
 
 gone_users as (

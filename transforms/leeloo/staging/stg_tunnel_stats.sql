@@ -15,14 +15,15 @@ with versions as (
         cast(s.total_sale as numeric(38, 9)) as total_sale,
         cast(s.total_expenses as numeric(38, 9)) as total_expenses
     from raw.tunnel_stats s
-    where newest_version(s.tunnel_id, s.snapshot_date)
-    and not exists (
-        select 1 from raw.tunnels t
-        where
-            cast(t.id as text) = cast(s.tunnel_id as text)
-            and t.deleted_at is not null
-            and newest_version(t.id)
-    )
+    where
+        newest_version(s.tunnel_id, s.snapshot_date)
+        and not exists (
+            select 1 from raw.tunnels t
+            where
+                cast(t.id as text) = cast(s.tunnel_id as text)
+                and t.deleted_at is not null
+                and newest_version(t.id)
+        )
 )
 
 select

@@ -29,6 +29,6 @@ select
     count(*) as orders,
     count(*) filter (where t.reached_success) as successful_orders,
     count(t.hours_to_success) as timed_orders,
-    percentiles(t.hours_to_success, 0.5, 0.9)
+    percentiles(t.hours_to_success, 0.5, 0.9)  -- noqa: AL03
 from timed t
 group by t.messenger, t.channel_group_id, t.week_start

@@ -41,6 +41,6 @@ select
     count(*) as clients,
     count(*) filter (where paid) as successful_clients,
     cast(count(*) filter (where not paid) as double precision) / count(*) as unpaid_share,
-    percentiles(hours_to_pay, 0.25, 0.5, 0.75, 0.9)
+    percentiles(hours_to_pay, 0.25, 0.5, 0.75, 0.9)  -- noqa: AL03
 from clients
 group by messenger, channel_group_id, week_start

@@ -14,17 +14,18 @@ with changes as (
 gone_orders as (
     select cast(o.id as text) as order_id
     from raw.orders o
-    where newest_version(o.id)
-    and (
-        o.deleted_at is not null
-        or exists (
-            select 1 from raw.clients c
-            where
-                cast(c.id as text) = cast(o.client_id as text)
-                and c.deleted_at is not null
-                and newest_version(c.id)
+    where
+        newest_version(o.id)
+        and (
+            o.deleted_at is not null
+            or exists (
+                select 1 from raw.clients c
+                where
+                    cast(c.id as text) = cast(o.client_id as text)
+                    and c.deleted_at is not null
+                    and newest_version(c.id)
+            )
         )
-    )
 )
 
 -- a status is 0/1/2 as get_orders lists it; a name is accepted as well
