@@ -285,15 +285,58 @@ def _describe(client: Any, models: list[Model], reports_dataset: str) -> None:
             client.execute_sql(statement)
 
 
-def build_reports(
-    pipeline: Any,
-    source: str,
-    reports_dataset: str | None = None,
-    *,
-    transforms_dir: Path | None = None,
-    reports_timezone: str = "UTC",
-) -> BuildResult:
-    """(Re)create every model of ``source`` in the reports dataset, then run the data tests.
+def _prepare(client: Any, models: list[Model], result: BuildResult) -> dict[str, set[str]]:
+    """Lock and create the reports dataset, describe the raw tables, analyze those the models
+    read (Postgres); returns the raw tables' columns."""
+    dialect_name, raw_dataset, reports_dataset = result.destination, result.raw_dataset, result.reports_dataset
+    bound_lock_waits(client, dialect_name)
+    if dialect_name == "postgres":
+        # before anything else, `create schema if not exists` included: it races on
+        # pg_namespace's unique index when two sessions create the schema at once
+        lock_datasets(client, [reports_dataset])
+    ensure_schema(client, reports_dataset, dialect_name)
+    raw_columns = catalog_columns(client, raw_dataset)
+    if not raw_columns:
+        result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
+    result.undescribed = comment_raw(client, result.source, raw_dataset, raw_columns)
+    if dialect_name == "postgres":
+        # fresh loads leave the planner without statistics; the data tests run right away
+        for table in sorted({t.lower() for m in models for t in m.raw_refs} & set(raw_columns)):
+            client.execute_sql(f"analyze {qualified(raw_dataset, table)}")
+    return raw_columns
+
+
+def _build_models(client: Any, models: list[Model], raw_columns: dict[str, set[str]], result: BuildResult, *,
+                  zone: str) -> None:
+    """Create or replace every model in build order, recording each in ``result``."""
+    dialect_name, raw_dataset, reports_dataset = result.destination, result.raw_dataset, result.reports_dataset
+    names = [m.name for m in models]
+    existing = existing_objects(client, reports_dataset)
+    for model in models:
+        tree = model.ast.copy()
+        pad_missing(model, tree, raw_dataset, raw_columns, result.padded)
+        body = render(tree, dialect_name, raw_dataset, reports_dataset, names, zone=zone)
+        try:
+            _build_model(
+                client, model, body, dialect_name=dialect_name, reports_dataset=reports_dataset,
+                existing=existing, result=result,
+            )
+            if model.materialized == "table" and dialect_name == "postgres":
+                client.execute_sql(f"analyze {qualified(reports_dataset, model.name)}")
+        except Exception as exc:
+            raise TransformError(
+                f"model {model.name} ({model.path.relative_to(model.path.parents[2])}) "
+                f"failed to build on {dialect_name}: {str(exc).strip()}"
+            ) from exc
+        existing[model.name] = model.materialized
+        result.models.append(model.name)
+        result.materialized[model.name] = model.materialized
+
+
+def build_reports(pipeline: Any, source: str, reports_dataset: str | None = None, *,
+                  transforms_dir: Path | None = None, reports_timezone: str = "UTC") -> BuildResult:
+    """(Re)create every model of ``source`` in the reports dataset, describe it and the raw
+    tables (``comment on``), then run the data tests.
 
     ``reports_timezone`` (an IANA name) is what a day and a week are in the reports: models
     write ``reports_timezone()`` where they turn a timestamp into a local date.
@@ -321,43 +364,10 @@ def build_reports(
     dialect_name = dialect(pipeline)
     _check_names(raw_dataset, reports_dataset)
     result = BuildResult(source, dialect_name, raw_dataset, reports_dataset)
-    names = [m.name for m in models]
 
     with pipeline.sql_client() as client, client.begin_transaction():
-        bound_lock_waits(client, dialect_name)
-        if dialect_name == "postgres":
-            # before anything else, `create schema if not exists` included: it races on
-            # pg_namespace's unique index when two sessions create the schema at once
-            lock_datasets(client, [reports_dataset])
-        ensure_schema(client, reports_dataset, dialect_name)
-        raw_columns = catalog_columns(client, raw_dataset)
-        if not raw_columns:
-            result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
-        result.undescribed = comment_raw(client, source, raw_dataset, raw_columns)
-        if dialect_name == "postgres":
-            # fresh loads leave the planner without statistics; the data tests run right away
-            for table in sorted({t.lower() for m in models for t in m.raw_refs} & set(raw_columns)):
-                client.execute_sql(f"analyze {qualified(raw_dataset, table)}")
-        existing = existing_objects(client, reports_dataset)
-        for model in models:
-            tree = model.ast.copy()
-            pad_missing(model, tree, raw_dataset, raw_columns, result.padded)
-            body = render(tree, dialect_name, raw_dataset, reports_dataset, names, zone=reports_timezone)
-            try:
-                _build_model(
-                    client, model, body, dialect_name=dialect_name, reports_dataset=reports_dataset,
-                    existing=existing, result=result,
-                )
-                if model.materialized == "table" and dialect_name == "postgres":
-                    client.execute_sql(f"analyze {qualified(reports_dataset, model.name)}")
-            except Exception as exc:
-                raise TransformError(
-                    f"model {model.name} ({model.path.relative_to(model.path.parents[2])}) "
-                    f"failed to build on {dialect_name}: {str(exc).strip()}"
-                ) from exc
-            existing[model.name] = model.materialized
-            result.models.append(model.name)
-            result.materialized[model.name] = model.materialized
+        raw_columns = _prepare(client, models, result)
+        _build_models(client, models, raw_columns, result, zone=reports_timezone)
         _describe(client, models, reports_dataset)
         result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset, zone=reports_timezone)
 
