@@ -298,7 +298,7 @@ def _prepare(client: Any, models: list[Model], result: BuildResult) -> dict[str,
     raw_columns = catalog_columns(client, raw_dataset)
     if not raw_columns:
         result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
-    result.undescribed = comment_raw(client, result.source, raw_dataset, raw_columns)
+    result.undescribed = comment_raw(client, dialect_name, result.source, raw_dataset, raw_columns)
     if dialect_name == "postgres":
         # fresh loads leave the planner without statistics; the data tests run right away
         for table in sorted({t.lower() for m in models for t in m.raw_refs} & set(raw_columns)):
