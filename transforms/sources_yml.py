@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from transforms.descriptions import comment_statements
-from transforms.engine import literal, qualified, query
+from transforms.engine import existing_objects, literal, qualified, query
 
 VARIANT = re.compile(r"^(?P<column>\w+?)__v_(?P<type>\w+)$")
 # dlt's own tables in every dataset: its load and schema bookkeeping, not the API's data
@@ -86,6 +86,7 @@ def comment_raw(client: Any, dialect_name: str, source: str, raw_dataset: str,
     """`comment on` every raw table the dataset has and each of its declared columns; returns
     the tables and columns without a description (``table`` or ``table.column``)."""
     described = raw_descriptions(source)
+    kinds = existing_objects(client, raw_dataset)  # the lake's raw relations are views
     missing: list[str] = []
     for table in sorted(_commentable(client, dialect_name, raw_dataset, set(raw_columns) - DLT_TABLES)):
         entry = described.tables.get(table)
@@ -99,6 +100,7 @@ def comment_raw(client: Any, dialect_name: str, source: str, raw_dataset: str,
                 columns[f'"{column}"'] = text
             else:
                 missing.append(f"{table}.{column}")
-        for statement in comment_statements("table", qualified(raw_dataset, table), entry.description, columns):
+        kind = kinds.get(table, "table")
+        for statement in comment_statements(kind, qualified(raw_dataset, table), entry.description, columns):
             client.execute_sql(statement)
     return missing
