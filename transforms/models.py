@@ -1,7 +1,8 @@
 """Model files: reading ``transforms/<source>/{staging,reports}/*.sql`` and rendering them.
 
-A model is ONE select statement in PostgreSQL syntax with a header comment (what one row
-means, ``materialized:``, ``tests:``). sqlglot parses it, finds what it references —
+A model is ONE select statement in PostgreSQL syntax, described (what one row means, its
+columns, materialization and data tests) in the yml beside it (``transforms.properties``).
+sqlglot parses it, expands its macros (``transforms.macros``), finds what it references —
 ``raw.<table>`` (the raw dataset) or a bare model name — and the models are ordered by
 those references (graphlib). Rendering qualifies the references with the real schemas and
 writes the statement in the target dialect, so one SQL source serves DuckDB and Postgres.

@@ -2,8 +2,8 @@
 
 - ``build_reports`` (re)creates every model of ``transforms/<source>/`` in the reports dataset
   (``<raw dataset>_reports``), in dependency order and in one transaction, then runs the data
-  tests declared in the model headers; a failing one raises ``DataTestError``, unless its
-  severity is warn (orphans, no_future: see ``transforms.models.WARNING_KINDS``), which
+  tests declared in the yml beside the models; a failing one raises ``DataTestError``, unless its
+  severity is warn (orphans, no_future: see ``transforms.datatests.WARNING_KINDS``), which
   becomes a warning of the result.
 - ``drop_reports`` drops those models and the views of other datasets that read them, so
   that dlt can drop the raw tables for a full refresh.
