@@ -3,8 +3,9 @@
 `python -m pipelines.reference` rewrites `docs/cli.md` (every command's `--help`), the
 option tables between `<!-- cli:<command> -->` markers in README.md, and the model tables
 between `<!-- models:<source> -->` (reports, one line each) and `<!-- models-full:<source> -->`
-(every model with its whole header and data tests) markers, from the models' own header
-comments. `make docs` runs it; a test fails when the committed text differs.
+(every model with its whole description and data tests) markers, and the column tables
+between `<!-- columns:<source>:<model> -->` markers, from the models' yml (`transforms.docs`).
+`make docs` runs it; a test fails when the committed text differs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import sys
 from pathlib import Path
 
+from transforms.docs import with_column_tables
 from transforms.models import Model, load_models
 
 from .cli import build_parser
@@ -142,7 +144,7 @@ def with_model_tables(text: str) -> str:
     def block(match: re.Match[str]) -> str:
         render = models_table if match.group("kind") == "models" else models_catalogue
         return match.group(1) + render(match.group("source")) + match.group(5)
-    return MODELS_BLOCK.sub(block, text)
+    return with_column_tables(MODELS_BLOCK.sub(block, text))
 
 
 GENERATED_IN: tuple[str, ...] = ("README.md", "docs/reports.md")

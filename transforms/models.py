@@ -1,7 +1,8 @@
 """Model files: reading ``transforms/<source>/{staging,reports}/*.sql`` and rendering them.
 
-A model is ONE select statement in PostgreSQL syntax with a header comment (what one row
-means, ``materialized:``, ``tests:``). sqlglot parses it, finds what it references —
+A model is ONE select statement in PostgreSQL syntax, described (what one row means, its
+columns, materialization and data tests) in the yml beside it (``transforms.properties``).
+sqlglot parses it, expands its macros (``transforms.macros``), finds what it references —
 ``raw.<table>`` (the raw dataset) or a bare model name — and the models are ordered by
 those references (graphlib). Rendering qualifies the references with the real schemas and
 writes the statement in the target dialect, so one SQL source serves DuckDB and Postgres.
@@ -10,7 +11,6 @@ writes the statement in the target dialect, so one SQL source serves DuckDB and 
 from __future__ import annotations
 
 import graphlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,38 +18,20 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
+from transforms.datatests import IDENT, DataTest, DataTestSpecError, parse_header_tests
+from transforms.macros import MacroError, expand
+from transforms.properties import ModelProperties, PropertiesError, read_layer
+
 TRANSFORMS_DIR = Path(__file__).resolve().parent
 LAYERS = ("staging", "reports")
 AUTHORING_DIALECT = "postgres"
 RAW_PLACEHOLDER = "raw"
-
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TEST = re.compile(r"(\w+)\s*\(([^()]*)\)")
-# data tests whose failures are warnings (dbt's `severity: warn`): orphans, and times later
-# than now (an API whose clock is ahead of ours stamps them; they are loaded as stamped)
-WARNING_KINDS = frozenset({"orphans", "no_future"})
-
 
 ZONE_NAME = "reports_timezone"  # `reports_timezone()` in a model: the account's time zone, as a string
 
 
 class TransformError(Exception):
     """A model could not be read or built."""
-
-
-@dataclass
-class DataTest:
-    kind: str  # unique | not_null | share | no_future | zero | orphans
-    columns: list[str]
-    text: str  # as written in the header, e.g. "unique(order_id)"
-    ref_model: str | None = None  # orphans: the model and column it must match
-    ref_column: str | None = None
-
-    @property
-    def severity(self) -> str:
-        """"warn": reported in the build result, the build stands; "error": the build fails.
-        A time later than now is the API's clock, not a broken model: it warns."""
-        return "warn" if self.kind in WARNING_KINDS else "error"
 
 
 @dataclass
@@ -63,12 +45,15 @@ class Model:
     ast: exp.Expression
     raw_refs: set[str] = field(default_factory=set)
     model_refs: set[str] = field(default_factory=set)
+    columns: dict[str, str] = field(default_factory=dict)  # column -> description (markdown)
 
 
 # ---------------------------------------------------------------- reading model files
 
 
 def _parse_header(text: str, path: Path) -> tuple[str, str, list[DataTest]]:
+    """(description, materialization, tests) of a model without a yml entry: its leading
+    ``--`` lines (what one row is; ``materialized: view|table``; ``tests: ...``)."""
     description: list[str] = []
     materialized = "view"
     tests: list[DataTest] = []
@@ -88,40 +73,45 @@ def _parse_header(text: str, path: Path) -> tuple[str, str, list[DataTest]]:
                 raise TransformError(f"{path}: materialized must be view or table, not {materialized!r}")
             last_key = key
         elif key == "tests":
-            tests.extend(_parse_tests(value, path))
+            try:
+                tests.extend(parse_header_tests(value, path))
+            except DataTestSpecError as exc:
+                raise TransformError(str(exc)) from exc
             last_key = key
         elif last_key == "materialized":
             continue  # the rest of the reason given for the materialization
         else:
             description.append(body)
-    if not description:
-        raise TransformError(f"{path}: the header comment must say what one row means")
     return " ".join(description), materialized, tests
 
 
-def _parse_tests(spec: str, path: Path) -> list[DataTest]:
-    tests: list[DataTest] = []
-    leftover = _TEST.sub("", spec).replace(";", "").replace(",", "").strip()
-    if leftover:
-        raise TransformError(f"{path}: cannot read the tests line {spec.strip()!r}")
-    for match in _TEST.finditer(spec):
-        kind, args = match.group(1).lower(), match.group(2)
-        text = f"{kind}({args.strip()})"
-        if kind == "orphans":
-            column, arrow, target = args.partition("->")
-            ref_model, _, ref_column = target.strip().partition(".")
-            names = [column.strip(), ref_model.strip(), ref_column.strip()]
-            if not arrow or not all(IDENT.match(n) for n in names):
-                raise TransformError(f"{path}: write orphans(col -> model.col), not {text}")
-            tests.append(DataTest(kind, [names[0]], text, names[1], names[2]))
-            continue
-        if kind not in ("unique", "not_null", "share", "no_future", "zero"):
-            raise TransformError(f"{path}: unknown data test {kind!r} in {text}")
-        columns = [c.strip() for c in args.split(",") if c.strip()]
-        if not columns or not all(IDENT.match(c) for c in columns):
-            raise TransformError(f"{path}: bad column list in {text}")
-        tests.append(DataTest(kind, columns, text))
-    return tests
+def _read_model(path: Path, layer: str, described: dict[str, ModelProperties]) -> Model:
+    """One model file, its description, materialization and tests from the layer's yml (or,
+    for a model the yml does not list, from its header), macros expanded."""
+    name = path.stem.lower()
+    if not IDENT.match(name):
+        raise TransformError(f"{path}: a model file name must be a snake_case identifier")
+    text = path.read_text(encoding="utf-8")
+    description, materialized, tests = _parse_header(text, path)
+    columns: dict[str, str] = {}
+    if name in described:
+        if tests or materialized != "view":
+            raise TransformError(f"{path}: {name} is described in the yml; its tests and materialization go there")
+        entry = described[name]
+        description, materialized, tests, columns = entry.description, entry.materialized, entry.tests, entry.columns
+    if not description:
+        raise TransformError(f"{path}: say what one row means (the model's description in the layer's yml)")
+    try:
+        statements = [s for s in sqlglot.parse(text, read=AUTHORING_DIALECT) if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise TransformError(f"{path}: SQL does not parse: {exc}") from exc
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise TransformError(f"{path}: a model file holds exactly one select statement")
+    try:
+        expand(statements[0], path)
+    except MacroError as exc:
+        raise TransformError(str(exc)) from exc
+    return Model(name, path, layer, description, materialized, tests, statements[0], columns=columns)
 
 
 def cte_names(tree: exp.Expression) -> set[str]:
@@ -134,28 +124,26 @@ def table_refs(tree: exp.Expression) -> Iterable[exp.Table]:
             yield table
 
 
-def load_models(source: str, transforms_dir: Path | None = None) -> list[Model]:
-    """All models of a source, in dependency order (a model after everything it reads)."""
-    base = (transforms_dir or TRANSFORMS_DIR) / source
-    if not base.is_dir():
-        raise TransformError(f"no transforms for source {source!r} (expected {base})")
+def _read_layers(base: Path) -> dict[str, Model]:
     models: dict[str, Model] = {}
     for layer in LAYERS:
+        try:
+            described = read_layer(base / layer)
+        except PropertiesError as exc:
+            raise TransformError(str(exc)) from exc
         for path in sorted((base / layer).glob("*.sql")):
-            name = path.stem.lower()
-            if not IDENT.match(name):
-                raise TransformError(f"{path}: a model file name must be a snake_case identifier")
-            if name in models:
-                raise TransformError(f"{path}: model {name} is defined twice ({models[name].path})")
-            text = path.read_text(encoding="utf-8")
-            description, materialized, tests = _parse_header(text, path)
-            try:
-                statements = [s for s in sqlglot.parse(text, read=AUTHORING_DIALECT) if s is not None]
-            except sqlglot.errors.ParseError as exc:
-                raise TransformError(f"{path}: SQL does not parse: {exc}") from exc
-            if len(statements) != 1 or not isinstance(statements[0], exp.Query):
-                raise TransformError(f"{path}: a model file holds exactly one select statement")
-            models[name] = Model(name, path, layer, description, materialized, tests, statements[0])
+            model = _read_model(path, layer, described)
+            if model.name in models:
+                raise TransformError(f"{path}: model {model.name} is defined twice ({models[model.name].path})")
+            models[model.name] = model
+        unknown = sorted(set(described) - {m.name for m in models.values() if m.layer == layer})
+        if unknown:
+            raise TransformError(f"{base / layer}: the yml describes models without a file: {', '.join(unknown)}")
+    return models
+
+
+def _resolve_references(models: dict[str, Model], source: str) -> None:
+    """Fill each model's raw and model references; refuse anything else."""
     for model in models.values():
         ctes = cte_names(model.ast)
         for table in table_refs(model.ast):
@@ -183,6 +171,15 @@ def load_models(source: str, transforms_dir: Path | None = None) -> list[Model]:
         for test in model.tests:
             if test.ref_model and test.ref_model not in models:
                 raise TransformError(f"{model.path}: {test.text} refers to unknown model {test.ref_model}")
+
+
+def load_models(source: str, transforms_dir: Path | None = None) -> list[Model]:
+    """All models of a source, in dependency order (a model after everything it reads)."""
+    base = (transforms_dir or TRANSFORMS_DIR) / source
+    if not base.is_dir():
+        raise TransformError(f"no transforms for source {source!r} (expected {base})")
+    models = _read_layers(base)
+    _resolve_references(models, source)
     sorter = graphlib.TopologicalSorter({n: m.model_refs for n, m in models.items()})
     try:
         sorter.prepare()

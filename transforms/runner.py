@@ -2,8 +2,8 @@
 
 - ``build_reports`` (re)creates every model of ``transforms/<source>/`` in the reports dataset
   (``<raw dataset>_reports``), in dependency order and in one transaction, then runs the data
-  tests declared in the model headers; a failing one raises ``DataTestError``, unless its
-  severity is warn (orphans, no_future: see ``transforms.models.WARNING_KINDS``), which
+  tests declared in the yml beside the models; a failing one raises ``DataTestError``, unless its
+  severity is warn (orphans, no_future: see ``transforms.datatests.WARNING_KINDS``), which
   becomes a warning of the result.
 - ``drop_reports`` drops those models and the views of other datasets that read them, so
   that dlt can drop the raw tables for a full refresh.
@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from transforms.accounts import AccountViewsResult, build_account_views
-from transforms.descriptions import column_descriptions, comment_statements
+from transforms.descriptions import comment_statements
 from transforms.engine import (
     SQL_ENGINES,
     bound_lock_waits,
@@ -54,6 +54,7 @@ from transforms.models import (
     render,
     render_text,
 )
+from transforms.sources_yml import comment_raw
 
 __all__ = [
     "TRANSFORMS_DIR",
@@ -107,6 +108,8 @@ class BuildResult:
     # raw tables or columns dlt has not created yet (an account without tags has no people__tags),
     # read as empty / NULL: expected, so logged at INFO, not warned about
     padded: list[str] = field(default_factory=list)
+    # raw tables and columns that `_sources.yml` does not describe (they get no comment)
+    undescribed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -166,7 +169,7 @@ def _test_sql(model: Model, test: DataTest, ahead: str = FUTURE_TOLERANCE) -> tu
         cond = " or ".join(
             f"{c} > current_timestamp + interval '{ahead}'" for c in test.columns
         )
-    elif test.kind == "orphans":
+    elif test.kind in ("orphans", "relationships"):
         c = test.columns[0]
         cond = (
             f"{c} is not null and not exists (select 1 from {test.ref_model} r "
@@ -193,6 +196,7 @@ def _describe_failure(test: DataTest, count: int, examples: list[tuple]) -> str:
         "zero": "row(s) where it is not 0",
         "no_future": f"row(s) later than now + {FUTURE_TOLERANCE}",
         "orphans": f"value(s) with no match in {test.ref_model}.{test.ref_column}",
+        "relationships": f"value(s) with no match in {test.ref_model}.{test.ref_column}",
     }[test.kind]
     return f"{count} {what}" + (f" (e.g. {shown})" if shown else "")
 
@@ -270,27 +274,69 @@ def _build_model(
     client.execute_sql(f"create {model.materialized} {target} as {body}")
 
 
-def _describe(client: Any, models: list[Model], source: str, reports_dataset: str) -> None:
-    """`comment on` every model and its documented columns (see `transforms.descriptions`)."""
+def _describe(client: Any, models: list[Model], reports_dataset: str) -> None:
+    """`comment on` every model and its described columns (the yml; `transforms.descriptions`)."""
     built = catalog_columns(client, reports_dataset)
     for model in models:
         present = built.get(model.name, set())
-        documented = column_descriptions(source, model.name)
-        columns = {f'"{c}"': documented[c] for c in documented if c.lower() in present}
+        columns = {f'"{c}"': text for c, text in model.columns.items() if text and c.lower() in present}
         target = qualified(reports_dataset, model.name)
         for statement in comment_statements(model.materialized, target, model.description, columns):
             client.execute_sql(statement)
 
 
-def build_reports(
-    pipeline: Any,
-    source: str,
-    reports_dataset: str | None = None,
-    *,
-    transforms_dir: Path | None = None,
-    reports_timezone: str = "UTC",
-) -> BuildResult:
-    """(Re)create every model of ``source`` in the reports dataset, then run the data tests.
+def _prepare(client: Any, models: list[Model], result: BuildResult) -> dict[str, set[str]]:
+    """Lock and create the reports dataset, describe the raw tables, analyze those the models
+    read (Postgres); returns the raw tables' columns."""
+    dialect_name, raw_dataset, reports_dataset = result.destination, result.raw_dataset, result.reports_dataset
+    bound_lock_waits(client, dialect_name)
+    if dialect_name == "postgres":
+        # before anything else, `create schema if not exists` included: it races on
+        # pg_namespace's unique index when two sessions create the schema at once
+        lock_datasets(client, [reports_dataset])
+    ensure_schema(client, reports_dataset, dialect_name)
+    raw_columns = catalog_columns(client, raw_dataset)
+    if not raw_columns:
+        result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
+    result.undescribed = comment_raw(client, dialect_name, result.source, raw_dataset, raw_columns)
+    if dialect_name == "postgres":
+        # fresh loads leave the planner without statistics; the data tests run right away
+        for table in sorted({t.lower() for m in models for t in m.raw_refs} & set(raw_columns)):
+            client.execute_sql(f"analyze {qualified(raw_dataset, table)}")
+    return raw_columns
+
+
+def _build_models(client: Any, models: list[Model], raw_columns: dict[str, set[str]], result: BuildResult, *,
+                  zone: str) -> None:
+    """Create or replace every model in build order, recording each in ``result``."""
+    dialect_name, raw_dataset, reports_dataset = result.destination, result.raw_dataset, result.reports_dataset
+    names = [m.name for m in models]
+    existing = existing_objects(client, reports_dataset)
+    for model in models:
+        tree = model.ast.copy()
+        pad_missing(model, tree, raw_dataset, raw_columns, result.padded)
+        body = render(tree, dialect_name, raw_dataset, reports_dataset, names, zone=zone)
+        try:
+            _build_model(
+                client, model, body, dialect_name=dialect_name, reports_dataset=reports_dataset,
+                existing=existing, result=result,
+            )
+            if model.materialized == "table" and dialect_name == "postgres":
+                client.execute_sql(f"analyze {qualified(reports_dataset, model.name)}")
+        except Exception as exc:
+            raise TransformError(
+                f"model {model.name} ({model.path.relative_to(model.path.parents[2])}) "
+                f"failed to build on {dialect_name}: {str(exc).strip()}"
+            ) from exc
+        existing[model.name] = model.materialized
+        result.models.append(model.name)
+        result.materialized[model.name] = model.materialized
+
+
+def build_reports(pipeline: Any, source: str, reports_dataset: str | None = None, *,
+                  transforms_dir: Path | None = None, reports_timezone: str = "UTC") -> BuildResult:
+    """(Re)create every model of ``source`` in the reports dataset, describe it and the raw
+    tables (``comment on``), then run the data tests.
 
     ``reports_timezone`` (an IANA name) is what a day and a week are in the reports: models
     write ``reports_timezone()`` where they turn a timestamp into a local date.
@@ -318,49 +364,19 @@ def build_reports(
     dialect_name = dialect(pipeline)
     _check_names(raw_dataset, reports_dataset)
     result = BuildResult(source, dialect_name, raw_dataset, reports_dataset)
-    names = [m.name for m in models]
 
     with pipeline.sql_client() as client, client.begin_transaction():
-        bound_lock_waits(client, dialect_name)
-        if dialect_name == "postgres":
-            # before anything else, `create schema if not exists` included: it races on
-            # pg_namespace's unique index when two sessions create the schema at once
-            lock_datasets(client, [reports_dataset])
-        ensure_schema(client, reports_dataset, dialect_name)
-        raw_columns = catalog_columns(client, raw_dataset)
-        if not raw_columns:
-            result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
-        if dialect_name == "postgres":
-            # fresh loads leave the planner without statistics; the data tests run right away
-            for table in sorted({t.lower() for m in models for t in m.raw_refs} & set(raw_columns)):
-                client.execute_sql(f"analyze {qualified(raw_dataset, table)}")
-        existing = existing_objects(client, reports_dataset)
-        for model in models:
-            tree = model.ast.copy()
-            pad_missing(model, tree, raw_dataset, raw_columns, result.padded)
-            body = render(tree, dialect_name, raw_dataset, reports_dataset, names, zone=reports_timezone)
-            try:
-                _build_model(
-                    client, model, body, dialect_name=dialect_name, reports_dataset=reports_dataset,
-                    existing=existing, result=result,
-                )
-                if model.materialized == "table" and dialect_name == "postgres":
-                    client.execute_sql(f"analyze {qualified(reports_dataset, model.name)}")
-            except Exception as exc:
-                raise TransformError(
-                    f"model {model.name} ({model.path.relative_to(model.path.parents[2])}) "
-                    f"failed to build on {dialect_name}: {str(exc).strip()}"
-                ) from exc
-            existing[model.name] = model.materialized
-            result.models.append(model.name)
-            result.materialized[model.name] = model.materialized
-        _describe(client, models, source, reports_dataset)
+        raw_columns = _prepare(client, models, result)
+        _build_models(client, models, raw_columns, result, zone=reports_timezone)
+        _describe(client, models, reports_dataset)
         result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset, zone=reports_timezone)
 
     result.warnings.extend(_warning_lines(result.tests))
     result.seconds = time.monotonic() - started
     for note in result.padded:
         logger.info(note)
+    if result.undescribed:
+        logger.info("raw columns without a description in %s/_sources.yml: %s", source, ", ".join(result.undescribed))
     for warning in result.warnings:
         logger.warning(warning)
     failed = result.failed_tests

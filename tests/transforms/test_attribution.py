@@ -19,7 +19,7 @@ from tests.leeloo.conftest import Target, emulator, target  # noqa: F401
 from tests.leeloo.truth import _money
 from tests.transforms import fixture_data
 from tests.transforms.truth import PAID, _history
-from transforms.models import _parse_tests
+from transforms.datatests import parse_header_tests
 from transforms.runner import DataTestError, _test_sql
 
 GROUPS = {"RESOLVED": "paid", "SUCCESS": "paid", "REFUNDED": "refunded", "REJECTED": "failed", "FAILED": "failed"}
@@ -110,7 +110,7 @@ def test_an_order_counted_twice_fails_the_build(warehouse_factory, tmp_path: Pat
     does) no longer adds up: the build fails naming the reconciliation's test."""
     root = tmp_path / "transforms"
     shutil.copytree(Path(transforms.__file__).parent / "leeloo", root / "leeloo")
-    model = root / "leeloo" / "reports" / "revenue_first_touch.sql"
+    model = root / "leeloo" / "staging" / "stg_touches.sql"
     model.write_text(model.read_text().replace("earlier.position < h.position", "false"))
     wh = warehouse_factory("duckdb")
     wh.load(fixture_data.resources())
@@ -119,6 +119,6 @@ def test_an_order_counted_twice_fails_the_build(warehouse_factory, tmp_path: Pat
 
 
 def test_a_difference_fails_the_reconciliation() -> None:
-    (test,) = _parse_tests("zero(order_difference, revenue_difference)", None)  # type: ignore[arg-type]
+    (test,) = parse_header_tests("zero(order_difference, revenue_difference)", None)  # type: ignore[arg-type]
     count, _ = _test_sql(type("M", (), {"name": "m"})(), test)  # type: ignore[arg-type]
     assert "order_difference <> 0" in count and "revenue_difference is null" in count

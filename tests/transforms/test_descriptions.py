@@ -1,19 +1,28 @@
-"""The warehouse explains itself: every report and every report column carries its
-description as a database comment on DuckDB and Postgres, the same text as docs/reports.md
-(the model header; the column tables); any column without one is listed."""
+"""The warehouse explains itself: every model, report column, raw table and raw column carries
+its description as a database comment on DuckDB and Postgres, the text of the yml beside the
+models (and of each source's `_sources.yml`); any column without one is listed. The column
+tables of docs/reports.md are generated from the same yml and must be current."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.transforms.conftest import Warehouse
-from transforms.descriptions import column_descriptions, parse, plain
+from transforms.descriptions import plain
+from transforms.docs import column_table, documented_models, with_column_tables
+from transforms.models import TransformError
+from transforms.properties import read_layer
 from transforms.runner import load_models
+from transforms.sources_yml import DLT_TABLES, raw_descriptions
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "reports.md"
 
 
-def comments(wh: Warehouse) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
-    """(relation -> comment, (relation, column) -> comment) of the reports dataset."""
-    schema = f"{wh.dataset}_reports"
+def comments(wh: Warehouse, schema: str) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """(relation -> comment, (relation, column) -> comment) of a dataset."""
     with wh.pipeline.sql_client() as client:
         def rows(sql: str) -> list[Any]:
             with client.execute_query(sql) as cur:
@@ -35,31 +44,72 @@ def comments(wh: Warehouse) -> tuple[dict[str, str], dict[tuple[str, str], str]]
     return dict(relations), {(t, c): text for t, c, text in columns}
 
 
-def check(wh: Warehouse, source: str) -> None:
-    relations, columns = comments(wh)
-    reports = [m for m in load_models(source) if m.layer == "reports"]
-    for model in load_models(source):
+def check_models(wh: Warehouse, source: str) -> None:
+    relations, columns = comments(wh, f"{wh.dataset}_reports")
+    models = load_models(source)
+    for model in models:
         assert relations.get(model.name) == plain(model.description), model.name
-    without = sorted(f"{t}.{c}" for (t, c), text in columns.items()
-                     if t in {m.name for m in reports} and not text)
-    assert not without, f"report columns without a description: {without}"
-    for model in reports:
-        for column, text in column_descriptions(source, model.name).items():
-            if (model.name, column) in columns:
-                assert columns[(model.name, column)] == text
+    without = sorted(f"{t}.{c}" for (t, c), text in columns.items() if t in {m.name for m in models} and not text)
+    assert not without, f"model columns without a description: {without}"
+    for model in models:
+        for column, text in model.columns.items():
+            assert columns[(model.name, column)] == plain(text), f"{model.name}.{column}"
 
 
-def test_every_leeloo_report_column_is_described(fixture_warehouse: Warehouse) -> None:
-    check(fixture_warehouse, "leeloo")
+def check_raw(wh: Warehouse, source: str) -> None:
+    relations, columns = comments(wh, wh.dataset)
+    described = raw_descriptions(source)
+    tables = set(relations) - DLT_TABLES
+    assert tables, "no raw tables"
+    assert not sorted(t for t in tables if not relations[t]), "raw tables without a description"
+    without = sorted(f"{t}.{c}" for (t, c), text in columns.items() if t in tables and not text)
+    assert not without, f"raw columns without a description: {without}"
+    for table in tables:
+        assert relations[table] == plain(described.tables[table].description)
+    assert wh.result.undescribed == []
 
 
-def test_every_salebot_report_column_is_described(salebot_warehouse: Warehouse) -> None:
-    check(salebot_warehouse, "salebot")
+def test_every_leeloo_model_and_column_is_described(fixture_warehouse: Warehouse) -> None:
+    check_models(fixture_warehouse, "leeloo")
+    check_raw(fixture_warehouse, "leeloo")
 
 
-def test_descriptions_come_from_the_column_tables() -> None:
-    docs = parse("## Leeloo (`x`)\n### `a` and `b`\n| column | meaning |\n|---|---|\n"
-                 "| `c1`, `c2` | the **first** `x` |\n## Salebot\n### `a` (Salebot)\n| `c1` | sb's |\n")
-    assert docs["leeloo"] == {"a": {"c1": "the first x", "c2": "the first x"},
-                              "b": {"c1": "the first x", "c2": "the first x"}}
-    assert docs["salebot"] == {"a": {"c1": "sb's"}}
+def test_every_salebot_model_and_column_is_described(salebot_warehouse: Warehouse) -> None:
+    check_models(salebot_warehouse, "salebot")
+    check_raw(salebot_warehouse, "salebot")
+
+
+@pytest.mark.parametrize("source", ["leeloo", "salebot"])
+def test_every_model_column_is_in_the_yml(source: str) -> None:
+    """The yml lists exactly the columns each model selects, each with a description."""
+    for model in load_models(source):
+        assert list(model.columns) == list(model.ast.named_selects), model.name
+        assert all(model.columns.values()), f"{model.name}: columns without a description"
+
+
+def test_docs_column_tables_are_generated_from_the_yml() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    assert with_column_tables(text) == text, "docs/reports.md's column tables are stale: run `make docs`"
+    reports = {(s, m.name) for s in ("leeloo", "salebot") for m in load_models(s) if m.layer == "reports"}
+    assert not sorted(reports - documented_models(text)), "reports without a column table in docs/reports.md"
+
+
+def test_a_changed_description_changes_the_docs(tmp_path: Path) -> None:
+    """The generated table follows the yml: adjacent columns of one text share a row."""
+    layer = tmp_path / "reports"
+    layer.mkdir()
+    (layer / "_reports.yml").write_text(
+        "models:\n  - name: r\n    description: one row\n    columns:\n"
+        "      - {name: a, description: the `key`, tests: [unique, not_null]}\n"
+        "      - {name: b, description: the `key`}\n      - {name: c, description: a | b}\n")
+    (r,) = read_layer(layer).values()
+    model = type("M", (), {"columns": r.columns})()
+    assert column_table(model) == ("| column | meaning |\n|---|---|\n| `a`, `b` | the `key` |\n| `c` | a \\| b |\n")
+    assert [t.text for t in r.tests] == ["unique(a)", "not_null(a)"]
+
+
+def test_a_yml_without_its_model_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "s" / "reports").mkdir(parents=True)
+    (tmp_path / "s" / "reports" / "_reports.yml").write_text("models:\n  - {name: gone, description: one row}\n")
+    with pytest.raises(TransformError, match="without a file: gone"):
+        load_models("s", tmp_path)

@@ -1,12 +1,3 @@
--- One row per cohort week (ISO week, Monday, in the account's reports_timezone, in which a person was first seen: the
--- earliest of their created_at and their channels' created_at) and weeks_to_first_paid
--- (whole weeks of 7*24h from first seen to the creation of their first paid order; NULL =
--- no paid order yet): how many people, the cohort size, their share of the cohort, and the
--- cumulative share of the cohort that had paid within that many weeks.
--- materialized: table — an aggregate over the largest tables, rebuilt after every load;
--- as a view every dashboard query and data test would recompute it.
--- tests: unique(cohort_week, weeks_to_first_paid); not_null(cohort_week, people, cohort_size)
--- tests: share(share_of_cohort, cumulative_paying_share)
 with seen_events as (
     select p.person_id, p.created_at as seen_at from stg_people p
     union all

@@ -1,9 +1,3 @@
--- One row per calendar day (reports_timezone) from the first to the last day with any activity (days
--- without activity have zeros): channels created, inbound (FRIEND_MESSAGE) and outbound
--- (BOT_MESSAGE + YOUR_MESSAGE) messages, orders created and paid orders by creation date.
--- materialized: table — an aggregate over the largest tables, rebuilt after every load;
--- as a view every dashboard query and data test would recompute it.
--- tests: unique(date); not_null(date); no_future(date)
 with channel_days as (
     select cast(c.created_at at time zone reports_timezone() as date) as day, count(*) as new_channels
     from stg_channels c

@@ -1,7 +1,3 @@
--- One row per attribution (touch: first, last) and currency: revenue_summary's paid orders
--- and revenue beside what the attribution report gives, attributed and unattributed; the
--- differences must be 0, or the build fails: every paid order counts exactly once.
--- tests: unique(touch, currency); zero(order_difference, revenue_difference)
 with touches as (
     select
         'first' as touch, f.currency, f.attributed, f.paid_orders, f.revenue

@@ -1,11 +1,3 @@
--- One row per subscribe-history entry (tunnel_id, leadgentool_id, traffic_source_id): the
--- distinct people with that entry, and of them those who wrote to us (an inbound
--- FRIEND_MESSAGE on any of their channels), ordered (any order) and paid (a paid order).
--- A person counts in every entry of their history. Shares are of `people`.
--- materialized: table — an aggregate over the largest tables, rebuilt after every load;
--- as a view every dashboard query and data test would recompute it.
--- tests: unique(tunnel_id, leadgentool_id, traffic_source_id); not_null(people)
--- tests: share(engaged_share, ordering_share, paying_share)
 with engaged as (
     select distinct c.person_id
     from stg_channels c

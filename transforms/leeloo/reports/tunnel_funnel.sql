@@ -1,10 +1,3 @@
--- One row per tunnel per stats snapshot date: Leeloo's cumulative counters for the tunnel
--- on that day and the step rates between them; a rate is NULL where its divisor is 0.
--- The rates are ratios of independent counters, not shares of a subset (a subscriber can
--- order twice), so they are not tested to lie within [0, 1]; romi may be negative.
--- materialized: table — an aggregate over the largest tables, rebuilt after every load;
--- as a view every dashboard query and data test would recompute it.
--- tests: unique(tunnel_id, snapshot_date); not_null(tunnel_id, snapshot_date); no_future(snapshot_date)
 select
     s.tunnel_id,
     t.tunnel_name,

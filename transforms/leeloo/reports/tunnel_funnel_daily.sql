@@ -1,9 +1,3 @@
--- One row per tunnel per snapshot date that has an earlier snapshot of the same tunnel:
--- how much each cumulative counter changed since that previous snapshot (days_between > 1
--- when days were not snapshotted; a negative change means Leeloo's counter went down).
--- materialized: table — an aggregate over the largest tables, rebuilt after every load;
--- as a view every dashboard query and data test would recompute it.
--- tests: unique(tunnel_id, snapshot_date); not_null(tunnel_id, snapshot_date, previous_snapshot_date)
 with ordered as (
     select
         s.*,

@@ -1,10 +1,3 @@
--- One row per UTC day from the first tunnel-stats snapshot to today (UTC, when read): how
--- many tunnels were snapshotted that day, how many tunnels that existed then (created by
--- that day, still in the API) were not, and whether the day is a gap (no snapshot at all;
--- today becomes one only once it is over). Leeloo keeps no stats history: a missed day
--- stays missing, and no report interpolates it.
--- materialized: view — "today" must be the reader's today, and it is a few hundred rows.
--- tests: unique(date); not_null(date, tunnels_snapshotted, tunnels_missing, is_gap); no_future(date)
 with snapshots as (
     select s.snapshot_date, count(distinct s.tunnel_id) as tunnels_snapshotted
     from stg_tunnel_stats s

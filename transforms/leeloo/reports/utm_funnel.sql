@@ -1,12 +1,3 @@
--- One row per UTM combination (utm_source, utm_medium, utm_campaign; NULLs = not tagged)
--- of communication channels: the channels with it, those with an inbound FRIEND_MESSAGE,
--- and the distinct people owning them: all, engaged (wrote on such a channel), ordering
--- (any order) and paying (a paid order). A person counts under every UTM combination of
--- their channels. Paid revenue per currency is in utm_revenue.
--- materialized: table — an aggregate over the largest tables, rebuilt after every load;
--- as a view every dashboard query and data test would recompute it.
--- tests: unique(utm_source, utm_medium, utm_campaign); not_null(channels)
--- tests: share(engaged_share, ordering_share, paying_share)
 with inbound_channels as (
     select distinct m.channel_id
     from stg_chat_messages m

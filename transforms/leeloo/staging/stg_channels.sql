@@ -1,8 +1,3 @@
--- One row per communication channel (a person's conversation in one messenger; latest
--- version; none for a channel the API no longer has, or whose person it no longer has),
--- with the messenger ("from") and the UTM marks it arrived with (NULL if none).
--- tests: unique(channel_id); not_null(channel_id); no_future(created_at, last_message_time)
--- tests: orphans(person_id -> stg_people.person_id)
 with versions as (
     select
         cast(c.id as text) as channel_id,
@@ -18,25 +13,14 @@ with versions as (
         nullif(trim(cast(c.utm_marks__utm_content as text)), '') as utm_content,
         nullif(trim(cast(c.utm_marks__utm_term as text)), '') as utm_term
     from raw.communication_channels c
-    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
-    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
-    -- unique() test reports them instead of one being picked at random
-    where c.deleted_at is null and not exists (
-        select 1 from raw.communication_channels newer
-        where newer.id = c.id and newer._dlt_load_id > c._dlt_load_id
-    )
+    where c.deleted_at is null and newest_version(c.id)
     -- nor is its person (the deletion cascade marks this row too; this holds before it runs)
     and not exists (
         select 1 from raw.people gone_person
         where
             cast(gone_person.id as text) = cast(c.person_id as text)
             and gone_person.deleted_at is not null
-            and not exists (
-                select 1 from raw.people gone_person_newer
-                where
-                    gone_person_newer.id = gone_person.id
-                    and gone_person_newer._dlt_load_id > gone_person._dlt_load_id
-            )
+            and newest_version(gone_person.id)
     )
 )
 

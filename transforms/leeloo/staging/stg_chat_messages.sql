@@ -1,12 +1,3 @@
--- One row per chat message (latest version) on a channel: its type, direction
--- (inbound = FRIEND_MESSAGE from the client; outbound = BOT_MESSAGE or YOUR_MESSAGE;
--- system) and, for YOUR_MESSAGE, the manager (user) who wrote it. Messages the API no
--- longer has are left out, and so are those of a channel, or of a channel's person, it no
--- longer has. manager_deleted: the manager who wrote it was deleted from the account.
--- materialized: table — the largest table, read by four reports and its tests; built
--- once per load instead of once per reader.
--- tests: unique(message_id); not_null(message_id, channel_id, manager_deleted); no_future(created_at)
--- tests: orphans(channel_id -> stg_channels.channel_id)
 with versions as (
     select
         cast(m.id as text) as message_id,
@@ -19,13 +10,7 @@ with versions as (
         cast(m.links__created_by__type as text) as created_by_type,
         cast(m.links__created_by__id as text) as created_by_id
     from raw.chat_messages m
-    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
-    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
-    -- unique() test reports them instead of one being picked at random
-    where m.deleted_at is null and not exists (
-        select 1 from raw.chat_messages newer
-        where newer.id = m.id and newer._dlt_load_id > m._dlt_load_id
-    )
+    where m.deleted_at is null and newest_version(m.id)
 ),
 
 -- channels that are gone, or whose person is: their messages went with them (the deletion
@@ -33,32 +18,24 @@ with versions as (
 gone_channels as (
     select cast(c.id as text) as channel_id
     from raw.communication_channels c
-    where not exists (
-        select 1 from raw.communication_channels c_newer
-        where c_newer.id = c.id and c_newer._dlt_load_id > c._dlt_load_id
-    )
-    and (
-        c.deleted_at is not null
-        or exists (
-            select 1 from raw.people p
-            where
-                cast(p.id as text) = cast(c.person_id as text)
-                and p.deleted_at is not null
-                and not exists (
-                    select 1 from raw.people p_newer
-                    where p_newer.id = p.id and p_newer._dlt_load_id > p._dlt_load_id
-                )
+    where
+        newest_version(c.id)
+        and (
+            c.deleted_at is not null
+            or exists (
+                select 1 from raw.people p
+                where
+                    cast(p.id as text) = cast(c.person_id as text)
+                    and p.deleted_at is not null
+                    and newest_version(p.id)
+            )
         )
-    )
 ),
 
 gone_users as (
     select cast(u.id as text) as user_id
     from raw.users u
-    where u.deleted_at is not null and not exists (
-        select 1 from raw.users u_newer
-        where u_newer.id = u.id and u_newer._dlt_load_id > u._dlt_load_id
-    )
+    where u.deleted_at is not null and newest_version(u.id)
 )
 
 select

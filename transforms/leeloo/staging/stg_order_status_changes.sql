@@ -1,9 +1,3 @@
--- One row per observed change of an order's status: the status before (NULL on the first
--- observation of an order, which counts as a change) and after, the price and currency
--- then, when Leeloo says it changed (the order's updatedAt) and when a run saw it. None for
--- an order the API no longer has. is_paid: the new status is paid (RESOLVED, SUCCESS).
--- tests: not_null(order_id, new_status, observed_at, is_paid); no_future(changed_at, observed_at)
--- tests: orphans(order_id -> stg_orders.order_id)
 select
     cast(s.order_id as text) as order_id,
     nullif(upper(trim(cast(s.old_status as text))), '') as old_status,
@@ -19,8 +13,5 @@ where not exists (
     where
         cast(o.id as text) = cast(s.order_id as text)
         and o.deleted_at is not null
-        and not exists (
-            select 1 from raw.orders o_newer
-            where o_newer.id = o.id and o_newer._dlt_load_id > o._dlt_load_id
-        )
+        and newest_version(o.id)
 )

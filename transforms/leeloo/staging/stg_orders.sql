@@ -1,7 +1,3 @@
--- One row per order the API still has (latest version): price and currency, status upper-cased and grouped
--- (paid = RESOLVED, SUCCESS; failed = REJECTED, FAILED; refunded = REFUNDED; open = other).
--- tests: unique(order_id); not_null(order_id); no_future(created_at, updated_at)
--- tests: orphans(person_id -> stg_people.person_id)
 with versions as (
     select
         cast(o.id as text) as order_id,
@@ -15,13 +11,7 @@ with versions as (
         cast(o.created_at as timestamptz) as created_at,
         cast(o.updated_at as timestamptz) as updated_at
     from raw.orders o
-    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
-    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
-    -- unique() test reports them instead of one being picked at random
-    where o.deleted_at is null and not exists (
-        select 1 from raw.orders newer
-        where newer.id = o.id and newer._dlt_load_id > o._dlt_load_id
-    )
+    where o.deleted_at is null and newest_version(o.id)
 )
 
 select

@@ -1,8 +1,3 @@
--- One row per person the API still has (the latest loaded version of each id), contacts cleaned:
--- placeholders ('', NOT_DEFINED, NO_DATA, null) to NULL, email trimmed and lower-cased
--- (NULL unless it has an @), phone as '+' and digits (NULL when it has no digit).
--- _dlt_id identifies this version's row, for joining the people__* child tables.
--- tests: unique(person_id); not_null(person_id); no_future(created_at, updated_at, last_message_time)
 with versions as (
     select
         cast(p.id as text) as person_id,
@@ -18,13 +13,7 @@ with versions as (
         cast(p._dlt_id as text) as _dlt_id,
         cast(p._dlt_load_id as text) as _dlt_load_id
     from raw.people p
-    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
-    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
-    -- unique() test reports them instead of one being picked at random
-    where p.deleted_at is null and not exists (
-        select 1 from raw.people newer
-        where newer.id = p.id and newer._dlt_load_id > p._dlt_load_id
-    )
+    where p.deleted_at is null and newest_version(p.id)
 ),
 
 trimmed as (

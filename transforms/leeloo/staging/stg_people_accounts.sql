@@ -1,5 +1,3 @@
--- One row per messenger account of a person (latest person version).
--- tests: not_null(person_id)
 select
     p.person_id,
     cast(a.account_id as text) as account_id,

@@ -1,5 +1,3 @@
--- One row per user (manager) who contacted a person, from the person's detail (latest version).
--- tests: not_null(person_id, user_id)
 select
     p.person_id,
     cast(l.id as text) as user_id,

@@ -1,5 +1,3 @@
--- One row per custom field value of a person (latest person version).
--- tests: not_null(person_id)
 select
     p.person_id,
     cast(f.type as text) as field_type,

@@ -1,5 +1,3 @@
--- One row per order linked from a person's detail (latest person version).
--- tests: not_null(person_id, order_id)
 select
     p.person_id,
     cast(l.id as text) as order_id,

@@ -1,5 +1,3 @@
--- One row per tag on a person (latest person version): person_id and the tag text.
--- tests: not_null(person_id)
 select
     p.person_id,
     cast(t.value as text) as tag,

@@ -1,8 +1,3 @@
--- One row per entry of a person's subscribe history (latest person version): which tunnel,
--- lead-generation tool and traffic source brought them, in the order Leeloo lists them.
--- An entry that points at a tunnel or lead-generation tool the API no longer has is left
--- out: the rows it would make in the reports describe something that no longer exists.
--- tests: not_null(person_id)
 select
     p.person_id,
     cast(h._dlt_list_idx as bigint) as position,
@@ -20,18 +15,12 @@ where not exists (
     where
         cast(t.id as text) = cast(h.tunnel_id as text)
         and t.deleted_at is not null
-        and not exists (
-            select 1 from raw.tunnels t_newer
-            where t_newer.id = t.id and t_newer._dlt_load_id > t._dlt_load_id
-        )
+        and newest_version(t.id)
 )
 and not exists (
     select 1 from raw.leadgentools l
     where
         cast(l.id as text) = cast(h.leadgentool_id as text)
         and l.deleted_at is not null
-        and not exists (
-            select 1 from raw.leadgentools l_newer
-            where l_newer.id = l.id and l_newer._dlt_load_id > l._dlt_load_id
-        )
+        and newest_version(l.id)
 )

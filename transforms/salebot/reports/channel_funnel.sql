@@ -1,8 +1,3 @@
--- One row per messenger and bot (the client's channel group): clients, clients who wrote at
--- least once (engaged), clients with an order and with a successful order, message volumes,
--- and the conversion rates between those steps (NULL where the divisor is 0).
--- tests: unique(messenger, channel_group_id); not_null(messenger, clients)
--- tests: share(engaged_share, ordering_share, success_share)
 with client_messages as (
     select
         m.client_id,

@@ -1,11 +1,3 @@
--- One row per calendar day (reports_timezone) from the first to the last day with any activity (days
--- without activity have zeros): clients created, inbound (client) and outbound (bot and
--- manager) messages, and orders created: Salebot gives no creation time, so these are the
--- orders with a known creation window (created after the previous full read of their
--- client) by the day a run first saw them, and of them those successful now. Orders that
--- were already there at the first read of their client are not counted here (they are in
--- order_funnel).
--- tests: unique(date); not_null(date); no_future(date)
 with client_days as (
     select cast(c.created_at at time zone reports_timezone() as date) as day, count(*) as new_clients
     from stg_clients c

@@ -1,6 +1,3 @@
--- One row per order status (active, success, failed) and SalebotCRM state: how many orders
--- are there now, of how many clients, and the state's share of all orders.
--- tests: unique(status_name, state_id); not_null(status_name, orders); share(share_of_orders)
 with counted as (
     select
         o.status,

@@ -1,14 +1,3 @@
--- One row per messenger, bot (channel group of the client) and ISO week (Monday,
--- reports_timezone) of the client's first contact (the earliest of the client's creation
--- and their first message): the clients first in contact that week, those with a
--- successful order (status 1) at any point since, the share still without one, and the
--- 25th, 50th, 75th and 90th percentiles (interpolated) of the hours from first contact to
--- the first time a run SAW one of their orders successful. Salebot gives no time of an
--- order's creation or success, so the hours are an upper bound, as coarse as the runs;
--- a client seen with a successful order without a change observed counts as successful,
--- not in the hours.
--- tests: unique(messenger, channel_group_id, week_start); not_null(week_start, clients, successful_clients)
--- tests: share(unpaid_share)
 with contact_events as (
     select c.client_id, c.created_at as contact_at from stg_clients c
     union all
@@ -52,9 +41,6 @@ select
     count(*) as clients,
     count(*) filter (where paid) as successful_clients,
     cast(count(*) filter (where not paid) as double precision) / count(*) as unpaid_share,
-    percentile_cont(0.25) within group (order by hours_to_pay) as p25_hours_to_pay,
-    percentile_cont(0.5) within group (order by hours_to_pay) as median_hours_to_pay,
-    percentile_cont(0.75) within group (order by hours_to_pay) as p75_hours_to_pay,
-    percentile_cont(0.9) within group (order by hours_to_pay) as p90_hours_to_pay
+    percentiles(hours_to_pay, 0.25, 0.5, 0.75, 0.9)  -- noqa: AL03
 from clients
 group by messenger, channel_group_id, week_start

@@ -1,9 +1,3 @@
--- One row per UTM combination of clients (utm_source, utm_medium, utm_campaign from the
--- client's variables; NULLs = not tagged): the clients with it, those who wrote at least
--- once (engaged), with an order (ordering) and with a successful order, and their shares
--- of the clients (NULL where there are none).
--- tests: unique(utm_source, utm_medium, utm_campaign); not_null(clients)
--- tests: share(engaged_share, ordering_share, success_share)
 with engaged as (
     select distinct m.client_id from stg_messages m
     where m.direction = 'inbound'

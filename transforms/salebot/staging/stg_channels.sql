@@ -1,6 +1,3 @@
--- One row per connected messenger bot (connected_channels; latest version): the messenger,
--- its name and the group_id that clients' "group" refers to.
--- tests: unique(channel_key); not_null(channel_key, messenger)
 with versions as (
     select
         cast(c.messenger as text) as messenger,
@@ -9,12 +6,7 @@ with versions as (
         coalesce(cast(c.name as text), cast(c.short_name as text), cast(c."group" as text)) as channel_name,
         cast(c.enabled as boolean) as enabled
     from raw.channels c
-    -- the latest load of each key; two rows of one key in the SAME load are kept, so
-    -- that the unique() test reports them instead of one being picked at random
-    where not exists (
-        select 1 from raw.channels newer
-        where newer.messenger = c.messenger and newer.id = c.id and newer._dlt_load_id > c._dlt_load_id
-    )
+    where newest_version(c.messenger, c.id)
 )
 
 select

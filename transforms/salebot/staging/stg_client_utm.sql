@@ -1,7 +1,3 @@
--- One row per client with at least one UTM variable (utm_source, utm_medium, utm_campaign,
--- utm_content, utm_term: Salebot stores a start link's UTM marks as client variables; the
--- name is matched case-insensitively): the marks, trimmed, '' as NULL.
--- tests: unique(client_id); not_null(client_id)
 with marks as (
     select
         v.client_id,

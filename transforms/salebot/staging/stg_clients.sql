@@ -1,7 +1,3 @@
--- One row per Salebot client the API still has (latest version): the messenger it came
--- from (decoded from client_type), the bot/channel group it is attached to, and when it
--- was created and last active.
--- tests: unique(client_id); not_null(client_id, created_at); no_future(created_at, updated_at)
 with versions as (
     select
         cast(c.id as text) as client_id,
@@ -13,13 +9,7 @@ with versions as (
         cast(c.created_at as timestamptz) as created_at,
         cast(c.updated_at as timestamptz) as updated_at
     from raw.clients c
-    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
-    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
-    -- unique() test reports them instead of one being picked at random
-    where c.deleted_at is null and not exists (
-        select 1 from raw.clients newer
-        where newer.id = c.id and newer._dlt_load_id > c._dlt_load_id
-    )
+    where c.deleted_at is null and newest_version(c.id)
 )
 
 select

@@ -1,9 +1,3 @@
--- One row per message the API still has, of a client it still has (latest version):
--- inbound (written by the client) or outbound (sent by the bot or by a manager), the bot
--- block it came from, and whether it was polled from get_history or is still only known
--- from a webhook push (created_at = time received).
--- tests: unique(message_id); not_null(message_id, client_id, created_at); no_future(created_at)
--- tests: orphans(client_id -> stg_clients.client_id)
 with versions as (
     select
         cast(m.id as text) as message_id,
@@ -16,23 +10,14 @@ with versions as (
         cast(m.delivered as boolean) as delivered,
         cast(m.origin as text) as origin
     from raw.messages m
-    -- the latest load of each key, unless the API no longer has it (deleted_at set; the raw
-    -- row stays for audit); two rows of one key in the SAME load are kept, so that the
-    -- unique() test reports them instead of one being picked at random
-    where m.deleted_at is null and not exists (
-        select 1 from raw.messages newer
-        where newer.id = m.id and newer._dlt_load_id > m._dlt_load_id
-    )
+    where m.deleted_at is null and newest_version(m.id)
     -- nor its client (the deletion cascade marks this row too; this holds before it runs)
     and not exists (
         select 1 from raw.clients gone
         where
             cast(gone.id as text) = cast(m.client_id as text)
             and gone.deleted_at is not null
-            and not exists (
-                select 1 from raw.clients gone_newer
-                where gone_newer.id = gone.id and gone_newer._dlt_load_id > gone._dlt_load_id
-            )
+            and newest_version(gone.id)
     )
 )
 

@@ -1,9 +1,3 @@
--- One row per observed change of a CRM order's status or SalebotCRM state, of an order (and
--- its client) the API still has: before (NULL on the first observation of an order, which counts as a
--- change) and after, as status names (active, success, failed) and state ids, when Salebot
--- says it changed (usually unknown: NULL) and when a run saw it (observed_at).
--- tests: not_null(order_id, new_status_name, observed_at); no_future(changed_at, observed_at)
--- tests: orphans(order_id -> stg_orders.order_id)
 with changes as (
     select
         cast(s.order_id as text) as order_id,
@@ -20,23 +14,18 @@ with changes as (
 gone_orders as (
     select cast(o.id as text) as order_id
     from raw.orders o
-    where not exists (
-        select 1 from raw.orders o_newer
-        where o_newer.id = o.id and o_newer._dlt_load_id > o._dlt_load_id
-    )
-    and (
-        o.deleted_at is not null
-        or exists (
-            select 1 from raw.clients c
-            where
-                cast(c.id as text) = cast(o.client_id as text)
-                and c.deleted_at is not null
-                and not exists (
-                    select 1 from raw.clients c_newer
-                    where c_newer.id = c.id and c_newer._dlt_load_id > c._dlt_load_id
-                )
+    where
+        newest_version(o.id)
+        and (
+            o.deleted_at is not null
+            or exists (
+                select 1 from raw.clients c
+                where
+                    cast(c.id as text) = cast(o.client_id as text)
+                    and c.deleted_at is not null
+                    and newest_version(c.id)
+            )
         )
-    )
 )
 
 -- a status is 0/1/2 as get_orders lists it; a name is accepted as well

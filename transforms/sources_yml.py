@@ -1,0 +1,106 @@
+"""What each raw table and column of a source means: ``transforms/<source>/_sources.yml``.
+
+Declared once per source in dbt's ``sources:`` form (a table's description, its columns'),
+plus what every table shares: dlt's bookkeeping columns (``_dlt_*``), the ``deleted_at``
+of deletable tables, and the ``<column>__v_text`` column dlt adds beside a column when a
+value sent does not fit its type. ``comment_raw`` puts them on the raw tables after each
+load (DuckDB and Postgres; Parquet files carry no comments).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from transforms.descriptions import comment_statements
+from transforms.engine import existing_objects, literal, qualified, query
+
+VARIANT = re.compile(r"^(?P<column>\w+?)__v_(?P<type>\w+)$")
+# dlt's own tables in every dataset: its load and schema bookkeeping, not the API's data
+DLT_TABLES = frozenset({"_dlt_loads", "_dlt_version", "_dlt_pipeline_state"})
+
+
+@dataclass
+class RawTable:
+    description: str
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RawDescriptions:
+    tables: dict[str, RawTable]
+    shared: dict[str, str]  # columns every table may have (_dlt_id, deleted_at, ...)
+    variant: str  # the description of a `<column>__v_text` column; `{column}` is replaced
+
+    def column(self, table: str, column: str) -> str:
+        """The description of a raw column; '' when none is declared."""
+        entry = self.tables.get(table)
+        if entry and column in entry.columns:
+            return entry.columns[column]
+        if column in self.shared:
+            return self.shared[column]
+        variant = VARIANT.match(column)
+        if variant:
+            return self.variant.format(column=variant.group("column"))
+        return ""
+
+
+def _text(value: Any) -> str:
+    return " ".join(str(value or "").split())
+
+
+@cache
+def raw_descriptions(source: str, transforms_dir: Path | None = None) -> RawDescriptions:
+    """The declared descriptions of ``source``'s raw tables (empty when it declares none)."""
+    path = (transforms_dir or Path(__file__).resolve().parent) / source / "_sources.yml"
+    if not path.exists():
+        return RawDescriptions({}, {}, "")
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    (declared,) = document.get("sources") or [{}]
+    tables = {
+        str(t["name"]): RawTable(_text(t.get("description")),
+                                 {str(c["name"]): _text(c.get("description")) for c in t.get("columns") or []})
+        for t in declared.get("tables") or []
+    }
+    shared = {str(c["name"]): _text(c.get("description")) for c in declared.get("shared_columns") or []}
+    return RawDescriptions(tables, shared, _text(declared.get("variant_columns")))
+
+
+def _commentable(client: Any, dialect_name: str, raw_dataset: str, tables: set[str]) -> set[str]:
+    """The tables this session may comment on: on Postgres only the owner may (a table some
+    other role made, e.g. by hand, would fail the whole build's transaction)."""
+    if dialect_name != "postgres":
+        return tables
+    owned = query(client, "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                          f"where n.nspname = {literal(raw_dataset)} and pg_has_role(c.relowner, 'USAGE')")
+    return tables & {str(name) for (name,) in owned}
+
+
+def comment_raw(client: Any, dialect_name: str, source: str, raw_dataset: str,
+                raw_columns: dict[str, set[str]]) -> list[str]:
+    """`comment on` every raw table the dataset has and each of its declared columns; returns
+    the tables and columns without a description (``table`` or ``table.column``)."""
+    described = raw_descriptions(source)
+    kinds = existing_objects(client, raw_dataset)  # the lake's raw relations are views
+    missing: list[str] = []
+    for table in sorted(_commentable(client, dialect_name, raw_dataset, set(raw_columns) - DLT_TABLES)):
+        entry = described.tables.get(table)
+        if entry is None:
+            missing.append(table)
+            continue
+        columns = {}
+        for column in sorted(raw_columns[table]):
+            text = described.column(table, column)
+            if text:
+                columns[f'"{column}"'] = text
+            else:
+                missing.append(f"{table}.{column}")
+        kind = kinds.get(table, "table")
+        for statement in comment_statements(kind, qualified(raw_dataset, table), entry.description, columns):
+            client.execute_sql(statement)
+    return missing
