@@ -15,6 +15,7 @@ from . import charts, tables
 from .charts import Chart
 from .facts import Headline, leeloo_headline, salebot_headline
 from .reading import AccountPage, ReportReader
+from .time_to_pay import time_to_pay_figure
 
 
 @dataclass(frozen=True)
@@ -180,17 +181,19 @@ def _utm_revenue(ctx: Context) -> list[Block]:
 # ---------------------------------------------------------------- Salebot
 
 
-TIME_TO_PAY = _hours(
-    "time_to_pay", "time_to_pay", "Time to pay", prefix="hours_to_pay", count="people",
-    caption="Hours from first contact (first channel or message) to first payment, by week of first contact: "
-            "percentiles of the week's largest tunnel / source group")
+TIME_TO_PAY = _one_chart(
+    "time_to_pay", "time_to_pay", "Time to pay", lambda rows: time_to_pay_figure(
+        rows, "From first contact (first channel or message) to first payment, by week of first contact: people "
+              "who paid and who have not yet (every tunnel / source), and the hours it took",
+        count="people", paid="paid_people", who="people"), "week_start")
 ORDER_TIMING = _hours(
     "order_timing", "order_timing", "Order timing", prefix="hours_to_paid", count="orders",
     caption="Hours from an order's creation to its first paid status, by week of creation: the week's largest tunnel")
-SALEBOT_TIME_TO_PAY = _hours(
-    "time_to_pay", "salebot_time_to_pay", "Time to pay", prefix="hours_to_pay", count="clients",
-    caption="Hours from first contact to the first run that saw a successful order (an upper bound), by week of "
-            "first contact: the week's largest bot")
+SALEBOT_TIME_TO_PAY = _one_chart(
+    "time_to_pay", "salebot_time_to_pay", "Time to pay", lambda rows: time_to_pay_figure(
+        rows, "From first contact to the first run that saw a successful order (an upper bound), by week of first "
+              "contact: clients with a successful order and without one yet (every bot), and the hours it took",
+        count="clients", paid="successful_clients", who="clients"), "week_start")
 
 
 SECTIONS: dict[str, Section] = {
