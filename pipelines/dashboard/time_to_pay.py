@@ -28,7 +28,8 @@ SMALLEST_HOURS = 0.1
 @dataclass(frozen=True)
 class Week:
     """One week of first contact: its people (all groups), of them paid, and the percentiles
-    of the hours to pay of its group with the most payers (None: nobody paid with a known time)."""
+    of the hours to pay of its group with the most payers (ties: the most people, then the
+    slowest median), None where nobody paid with a known time."""
 
     start: date
     people: int
@@ -51,7 +52,8 @@ def weeks_of(rows: Sequence[dict[str, Any]], count: str, paid: str) -> list[Week
     weeks = []
     for start, members in sorted(grouped.items()):
         timed = [r for r in members if maybe_num(r.get("median_hours_to_pay")) is not None]
-        best = max(timed, key=lambda r: num(r.get(paid)), default={})
+        best = max(timed, key=lambda r: (num(r.get(paid)), num(r.get(count)), num(r.get("median_hours_to_pay"))),
+                   default={})
         weeks.append(Week(start, sum(int(num(r.get(count))) for r in members),
                           sum(int(num(r.get(paid))) for r in members),
                           {p: maybe_num(best.get(f"{p}_hours_to_pay")) for p in ("p25", "median", "p75", "p90")},

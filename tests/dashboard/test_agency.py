@@ -220,3 +220,31 @@ def test_every_page_draws_in_chromium(agency: Built, page: tuple[str, dict], tmp
         if keep:
             shutil.copy(shot, Path(keep) / shot.name)
     assert summary_in(html)["accounts"] == summary["accounts"]
+
+
+@pytest.mark.parametrize(("dataset", "chart", "count", "paid"), [
+    ("leeloo", "leeloo.time_to_pay", "people", "paid_people"),
+    ("salebot", "salebot.salebot_time_to_pay", "clients", "successful_clients"),
+])
+def test_time_to_pay_adds_every_group_per_week_and_draws_percentiles_of_the_week_with_most_payers(
+        agency: Built, page: tuple[str, dict], dataset: str, chart: str, count: str, paid: str) -> None:
+    with duckdb.connect(str(agency.path), read_only=True) as con:
+        rows = con.execute(f"select cast(week_start as varchar), {count}, {paid}, median_hours_to_pay, "
+                           f"p90_hours_to_pay from {dataset}_reports.time_to_pay").fetchall()
+    weeks: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    best: dict[str, tuple[int, int, float, float]] = {}  # most payers, then most people, then slowest median
+    for week, people, payers, median, p90 in rows:
+        weeks[week][0] += people
+        weeks[week][1] += payers
+        if median is not None and (payers, people, median) > best.get(week, (-1, -1, -1.0, 0.0))[:3]:
+            best[week] = (payers, people, median, p90)
+    traces = {t["name"]: t for t in figures_in(page[0])[chart]["data"]}
+    paid_bars, unpaid_bars = traces["paid"], traces["not paid yet"]
+    drawn = {str(x)[:10]: (p + u, p) for x, p, u in zip(paid_bars["x"], paid_bars["y"], unpaid_bars["y"], strict=True)}
+    assert drawn == {w: (people, payers) for w, (people, payers) in weeks.items()}
+    assert sum(people for people, _ in drawn.values()) == sum(r[1] for r in rows) > 0
+    medians = {str(x)[:10]: y for x, y in zip(traces["median"]["x"], traces["median"]["y"], strict=True)}
+    assert medians.keys() == best.keys() and best, "a percentile bar for every week where someone paid"
+    assert all(medians[w] == pytest.approx(max(0.1, m)) for w, (_, _, m, _) in best.items())
+    p90 = dict(zip(map(lambda x: str(x)[:10], traces["p90"]["x"]), traces["p90"]["y"], strict=True))
+    assert all(p90[w] == pytest.approx(max(0.1, p)) for w, (_, _, _, p) in best.items())
