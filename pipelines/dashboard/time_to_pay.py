@@ -42,7 +42,7 @@ class Week:
         return (self.people - self.paid) / self.people if self.people else 0.0
 
 
-def weeks_of(rows: Sequence[dict[str, Any]], count: str, paid: str) -> list[Week]:
+def weeks_of(rows: Sequence[dict[str, Any]], count: str, paid: str, prefix: str = "hours_to_pay") -> list[Week]:
     """The report's rows summed per week; the percentiles of each week's group with the most payers."""
     grouped: dict[date, list[dict[str, Any]]] = {}
     for row in rows:
@@ -51,12 +51,12 @@ def weeks_of(rows: Sequence[dict[str, Any]], count: str, paid: str) -> list[Week
             grouped.setdefault(start, []).append(row)
     weeks = []
     for start, members in sorted(grouped.items()):
-        timed = [r for r in members if maybe_num(r.get("median_hours_to_pay")) is not None]
-        best = max(timed, key=lambda r: (num(r.get(paid)), num(r.get(count)), num(r.get("median_hours_to_pay"))),
-                   default={})
+        median = f"median_{prefix}"
+        timed = [r for r in members if maybe_num(r.get(median)) is not None]
+        best = max(timed, key=lambda r: (num(r.get(paid)), num(r.get(count)), num(r.get(median))), default={})
         weeks.append(Week(start, sum(int(num(r.get(count))) for r in members),
                           sum(int(num(r.get(paid))) for r in members),
-                          {p: maybe_num(best.get(f"{p}_hours_to_pay")) for p in ("p25", "median", "p75", "p90")},
+                          {p: maybe_num(best.get(f"{p}_{prefix}")) for p in ("p25", "median", "p75", "p90")},
                           int(num(best.get(paid)))))
     return weeks
 
@@ -65,12 +65,12 @@ def _hours(value: float | None) -> float | None:
     return None if value is None else max(SMALLEST_HOURS, value)
 
 
-def _people_traces(weeks: list[Week], who: str) -> list[Any]:
+def _people_traces(weeks: list[Week], who: str, since: str) -> list[Any]:
     import plotly.graph_objects as go
 
     x = [w.start for w in weeks]
     data = [[w.people, w.paid, w.people - w.paid, w.unpaid_share] for w in weeks]
-    hover = (f"week of %{{x|%Y-%m-%d}}<br>%{{customdata[0]:,}} {who} first in contact<br>"
+    hover = (f"week of %{{x|%Y-%m-%d}}<br>%{{customdata[0]:,}} {who} {since}<br>"
              "%{customdata[1]:,} paid, %{customdata[2]:,} not yet (%{customdata[3]:.0%})<extra></extra>")
     return [go.Bar(x=x, y=[w.paid for w in weeks], name="paid", marker={"color": PAID_COLOUR},
                    customdata=data, hovertemplate=hover),
@@ -80,13 +80,19 @@ def _people_traces(weeks: list[Week], who: str) -> list[Any]:
                          for w in weeks], textposition="outside", cliponaxis=False)]
 
 
-def _spread_traces(weeks: list[Week]) -> list[Any]:
+def _drawn(weeks: list[Week]) -> list[str]:
+    """The percentiles the report has: p25 – p75 only where it gives them (order timing does not)."""
+    spread = any(w.percentiles["p25"] is not None for w in weeks)
+    return [*(["p25 – p75"] if spread else []), "median", "p90"]
+
+
+def _spread_traces(weeks: list[Week], payers: str) -> list[Any]:
     import plotly.graph_objects as go
 
     timed = [w for w in weeks if w.percentiles["median"] is not None]
     x = [w.start for w in timed]
     data = [[w.payers_behind, *(w.percentiles[p] for p in ("p25", "median", "p75", "p90"))] for w in timed]
-    hover = ("week of %{x|%Y-%m-%d}: %{customdata[0]} payers (the week's largest group)<br>"
+    hover = (f"week of %{{x|%Y-%m-%d}}: %{{customdata[0]}} {payers} (the week's largest group)<br>"
              "p25 %{customdata[1]:,.1f} h, median %{customdata[2]:,.1f} h<br>"
              "p75 %{customdata[3]:,.1f} h, p90 %{customdata[4]:,.1f} h<extra></extra>")
     faint = [1.0 if w.payers_behind >= FEW_PAYERS else 0.35 for w in timed]
@@ -94,7 +100,8 @@ def _spread_traces(weeks: list[Week]) -> list[Any]:
     high = [_hours(w.percentiles["p75"]) or _hours(w.percentiles["median"]) for w in timed]
     return [
         go.Bar(x=x, base=low, y=[(h or 0) - (lo or 0) for lo, h in zip(low, high, strict=True)], name="p25 – p75",
-               marker={"color": SPREAD_COLOUR, "opacity": faint}, customdata=data, hovertemplate=hover),
+               marker={"color": SPREAD_COLOUR, "opacity": faint}, customdata=data, hovertemplate=hover,
+               showlegend="p25 – p75" in _drawn(weeks)),
         go.Scatter(x=x, y=[_hours(w.percentiles["median"]) for w in timed], name="median", mode="markers",
                    marker={"symbol": "line-ew", "size": 18, "opacity": faint,
                            "line": {"width": 3, "color": "#1d4ed8"}},
@@ -105,20 +112,22 @@ def _spread_traces(weeks: list[Week]) -> list[Any]:
     ]
 
 
-def time_to_pay_figure(rows: Sequence[dict[str, Any]], caption: str, *, count: str, paid: str, who: str) -> Chart:
-    """Two panels over the weeks of first contact: paid and not-yet-paid people (stacked, the
-    share still unpaid above each bar), and the hours to pay as a p25–p75 bar with the median
-    and p90, on a logarithmic axis (minutes and months in one chart)."""
+def time_to_pay_figure(rows: Sequence[dict[str, Any]], caption: str, *, count: str, paid: str, who: str,
+                       prefix: str = "hours_to_pay", since: str = "first in contact", payers: str = "payers") -> Chart:
+    """Two panels over the weeks of first contact (or of an order's creation: `since`): paid and
+    not-yet-paid people (stacked, the share still unpaid above each bar), and the hours to pay
+    as a p25–p75 bar with the median and p90, on a logarithmic axis (minutes and months in one
+    chart). `prefix` names the percentile columns (`median_<prefix>`)."""
     from plotly.subplots import make_subplots
 
-    weeks = weeks_of(rows, count, paid)
+    weeks = weeks_of(rows, count, paid, prefix)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.45, 0.55], vertical_spacing=0.12,
-                        subplot_titles=[f"{who} first in contact, by week: paid and not paid yet",
-                                        "hours to pay: p25 – p75, median, p90 of the week's group with the most payers "
-                                        f"(faint: fewer than {FEW_PAYERS} payers)"])
-    for trace in _people_traces(weeks, who):
+                        subplot_titles=[f"{who} {since}, by week: paid and not paid yet",
+                                        f"hours to pay: {', '.join(_drawn(weeks))} of the week's group with the most "
+                                        f"{payers} (faint: fewer than {FEW_PAYERS} {payers})"])
+    for trace in _people_traces(weeks, who, since):
         fig.add_trace(trace, row=1, col=1)
-    for trace in _spread_traces(weeks):
+    for trace in _spread_traces(weeks, payers):
         fig.add_trace(trace, row=2, col=1)
     fig.update_yaxes(title_text=who, rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="time to pay", type="log", tickvals=[t for t, _ in HOUR_TICKS],

@@ -222,15 +222,16 @@ def test_every_page_draws_in_chromium(agency: Built, page: tuple[str, dict], tmp
     assert summary_in(html)["accounts"] == summary["accounts"]
 
 
-@pytest.mark.parametrize(("dataset", "chart", "count", "paid"), [
-    ("leeloo", "leeloo.time_to_pay", "people", "paid_people"),
-    ("salebot", "salebot.salebot_time_to_pay", "clients", "successful_clients"),
+@pytest.mark.parametrize(("report", "chart", "count", "paid", "hours"), [
+    ("leeloo_reports.time_to_pay", "leeloo.time_to_pay", "people", "paid_people", "hours_to_pay"),
+    ("salebot_reports.time_to_pay", "salebot.salebot_time_to_pay", "clients", "successful_clients", "hours_to_pay"),
+    ("leeloo_reports.order_timing", "leeloo.order_timing", "orders", "paid_orders", "hours_to_paid"),
 ])
 def test_time_to_pay_adds_every_group_per_week_and_draws_percentiles_of_the_week_with_most_payers(
-        agency: Built, page: tuple[str, dict], dataset: str, chart: str, count: str, paid: str) -> None:
+        agency: Built, page: tuple[str, dict], report: str, chart: str, count: str, paid: str, hours: str) -> None:
     with duckdb.connect(str(agency.path), read_only=True) as con:
-        rows = con.execute(f"select cast(week_start as varchar), {count}, {paid}, median_hours_to_pay, "
-                           f"p90_hours_to_pay from {dataset}_reports.time_to_pay").fetchall()
+        rows = con.execute(f"select cast(week_start as varchar), {count}, {paid}, median_{hours}, "
+                           f"p90_{hours} from {report}").fetchall()
     weeks: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     best: dict[str, tuple[int, int, float, float]] = {}  # most payers, then most people, then slowest median
     for week, people, payers, median, p90 in rows:
