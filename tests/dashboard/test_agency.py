@@ -249,3 +249,17 @@ def test_time_to_pay_adds_every_group_per_week_and_draws_percentiles_of_the_week
     assert all(medians[w] == pytest.approx(max(0.1, m)) for w, (_, _, m, _) in best.items())
     p90 = dict(zip(map(lambda x: str(x)[:10], traces["p90"]["x"]), traces["p90"]["y"], strict=True))
     assert all(p90[w] == pytest.approx(max(0.1, p)) for w, (_, _, _, p) in best.items())
+
+
+def test_utm_revenue_draws_tagged_combinations_and_says_the_untagged_revenue_apart(
+        agency: Built, page: tuple[str, dict]) -> None:
+    with duckdb.connect(str(agency.path), read_only=True) as con:
+        untagged = dict(con.execute(
+            "select currency, sum(revenue) from leeloo_reports.utm_revenue where utm_source is null "
+            "and utm_medium is null and utm_campaign is null group by currency").fetchall())
+    assert untagged, "the agency's data has buyers without UTM marks"
+    traces = figures_in(page[0])["leeloo.utm_revenue"]["data"]
+    assert traces and all("(not tagged)" not in trace["y"] for trace in traces)
+    note = section(page[0], "account-leeloo-utm_revenue")
+    for currency, revenue in untagged.items():
+        assert f"{float(revenue):,.2f} {currency} (" in note
