@@ -410,27 +410,6 @@ def utm_funnel_figure(rows: Sequence[dict[str, Any]], top: int = 12) -> Chart:
                           unique(utm_label(r) for r in shown), shown, PEOPLE_STEPS)
 
 
-def weekly_hours_figure(title: str, rows: Sequence[dict[str, Any]], prefix: str, columns: Sequence[str]) -> Chart:
-    """Percentiles of hours per week, one line each, from each week's largest group (the
-    row with the most of `columns[0]`): percentiles of groups cannot be added up."""
-    import plotly.graph_objects as go
-
-    weeks: dict[Any, dict[str, Any]] = {}
-    for row in rows:
-        week = day(row.get("week_start"))
-        if week is not None and num(row.get(columns[0])) >= num((weeks.get(week) or {}).get(columns[0])):
-            weeks[week] = row
-    ordered = sorted(weeks)
-    fig = go.Figure()
-    for name in ("p25", "median", "p75", "p90"):
-        key = f"{name}_{prefix}"
-        if any(key in weeks[w] for w in ordered):
-            fig.add_trace(go.Scatter(x=ordered, y=[maybe_num(weeks[w].get(key)) for w in ordered], name=name,
-                                     mode="lines+markers"))
-    fig.update_layout(**layout(yaxis={"title": "hours"}, xaxis={"type": "date"}))
-    return _chart(fig, title)
-
-
 def revenue_figure(title: str, rows: Sequence[dict[str, Any]], labeller: Any, top: int = 10) -> Chart:
     """Paid revenue per currency, one panel per currency: money is never added across
     currencies, and one axis for RUB and USD would flatten the smaller one."""

@@ -14,7 +14,9 @@ from typing import Any, Callable
 from . import charts, tables
 from .charts import Chart
 from .facts import Headline, leeloo_headline, salebot_headline
+from .markup import text
 from .reading import AccountPage, ReportReader
+from .time_to_pay import time_to_pay_figure
 
 
 @dataclass(frozen=True)
@@ -161,36 +163,55 @@ def _utm_funnel(ctx: Context) -> list[Block]:
     return [Block("utm_funnel", heading, chart=charts.utm_funnel_figure(rows), html=note)]
 
 
-def _hours(report: str, chart_id: str, heading: str, *, prefix: str, count: str, caption: str) -> Builder:
-    return _one_chart(report, chart_id, heading,
-                      lambda rows: charts.weekly_hours_figure(caption, rows, prefix, (count,)), "week_start")
-
-
 def _utm_revenue(ctx: Context) -> list[Block]:
     heading = "Paid revenue by UTM campaign"
     rows = ctx.report("utm_revenue")
     if not rows:
         return [Block("utm_revenue", heading, empty=ctx.missing("utm_revenue", rows))]
+    tagged = [r for r in rows if charts.is_tagged(r)]
+    if not tagged:
+        return [Block("utm_revenue", heading, empty="no paid order of a buyer with UTM marks yet",
+                      html=_untagged(rows))]
     chart = charts.revenue_figure(
-        "Paid revenue per currency by UTM campaign · source / medium, per entry: an order counts under every UTM "
-        "combination its buyer came through; do not sum the bars", rows, charts.utm_label)
-    return [Block("utm_revenue", heading, chart=chart)]
+        "Paid revenue per currency by UTM campaign · source / medium (tagged combinations; not tagged: below), per "
+        "entry: an order counts under every UTM combination its buyer came through; do not sum the bars",
+        tagged, charts.utm_label)
+    return [Block("utm_revenue", heading, chart=chart, html=_untagged(rows))]
+
+
+def _untagged(rows: list[dict[str, Any]]) -> str:
+    """The paid revenue of buyers with an untagged channel, per currency, as its own figure: as a bar it
+    would flatten every tagged one."""
+    untagged = sorted(((str(r.get("currency") or "?"), charts.num(r.get("revenue")),
+                        int(charts.num(r.get("paid_orders")))) for r in rows if not charts.is_tagged(r)),
+                      key=lambda t: -t[1])
+    if not untagged:
+        return ""
+    figures = "; ".join(f"{revenue:,.2f} {text(currency)} ({orders:,} paid orders)"
+                        for currency, revenue, orders in untagged)
+    return f'<p class="note">(not tagged): {figures}.</p>'
+
 
 
 # ---------------------------------------------------------------- Salebot
 
 
-TIME_TO_PAY = _hours(
-    "time_to_pay", "time_to_pay", "Time to pay", prefix="hours_to_pay", count="people",
-    caption="Hours from first contact (first channel or message) to first payment, by week of first contact: "
-            "percentiles of the week's largest tunnel / source group")
-ORDER_TIMING = _hours(
-    "order_timing", "order_timing", "Order timing", prefix="hours_to_paid", count="orders",
-    caption="Hours from an order's creation to its first paid status, by week of creation: the week's largest tunnel")
-SALEBOT_TIME_TO_PAY = _hours(
-    "time_to_pay", "salebot_time_to_pay", "Time to pay", prefix="hours_to_pay", count="clients",
-    caption="Hours from first contact to the first run that saw a successful order (an upper bound), by week of "
-            "first contact: the week's largest bot")
+TIME_TO_PAY = _one_chart(
+    "time_to_pay", "time_to_pay", "Time to pay", lambda rows: time_to_pay_figure(
+        rows, "From first contact (first channel or message) to first payment, by week of first contact: people "
+              "who paid and who have not yet (every tunnel / source), and the hours it took",
+        count="people", paid="paid_people", who="people"), "week_start")
+ORDER_TIMING = _one_chart(
+    "order_timing", "order_timing", "Order timing", lambda rows: time_to_pay_figure(
+        rows, "From an order's creation to its first paid status, by week of creation: orders paid and not paid "
+              "yet (every tunnel), and the hours it took (median, p90)",
+        count="orders", paid="paid_orders", who="orders", prefix="hours_to_paid", since="created",
+        payers="paid orders"), "week_start")
+SALEBOT_TIME_TO_PAY = _one_chart(
+    "time_to_pay", "salebot_time_to_pay", "Time to pay", lambda rows: time_to_pay_figure(
+        rows, "From first contact to the first run that saw a successful order (an upper bound), by week of first "
+              "contact: clients with a successful order and without one yet (every bot), and the hours it took",
+        count="clients", paid="successful_clients", who="clients"), "week_start")
 
 
 SECTIONS: dict[str, Section] = {

@@ -220,3 +220,46 @@ def test_every_page_draws_in_chromium(agency: Built, page: tuple[str, dict], tmp
         if keep:
             shutil.copy(shot, Path(keep) / shot.name)
     assert summary_in(html)["accounts"] == summary["accounts"]
+
+
+@pytest.mark.parametrize(("report", "chart", "count", "paid", "hours"), [
+    ("leeloo_reports.time_to_pay", "leeloo.time_to_pay", "people", "paid_people", "hours_to_pay"),
+    ("salebot_reports.time_to_pay", "salebot.salebot_time_to_pay", "clients", "successful_clients", "hours_to_pay"),
+    ("leeloo_reports.order_timing", "leeloo.order_timing", "orders", "paid_orders", "hours_to_paid"),
+])
+def test_time_to_pay_adds_every_group_per_week_and_draws_percentiles_of_the_week_with_most_payers(
+        agency: Built, page: tuple[str, dict], report: str, chart: str, count: str, paid: str, hours: str) -> None:
+    with duckdb.connect(str(agency.path), read_only=True) as con:
+        rows = con.execute(f"select cast(week_start as varchar), {count}, {paid}, median_{hours}, "
+                           f"p90_{hours} from {report}").fetchall()
+    weeks: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    best: dict[str, tuple[int, int, float, float]] = {}  # most payers, then most people, then slowest median
+    for week, people, payers, median, p90 in rows:
+        weeks[week][0] += people
+        weeks[week][1] += payers
+        if median is not None and (payers, people, median) > best.get(week, (-1, -1, -1.0, 0.0))[:3]:
+            best[week] = (payers, people, median, p90)
+    traces = {t["name"]: t for t in figures_in(page[0])[chart]["data"]}
+    paid_bars, unpaid_bars = traces["paid"], traces["not paid yet"]
+    drawn = {str(x)[:10]: (p + u, p) for x, p, u in zip(paid_bars["x"], paid_bars["y"], unpaid_bars["y"], strict=True)}
+    assert drawn == {w: (people, payers) for w, (people, payers) in weeks.items()}
+    assert sum(people for people, _ in drawn.values()) == sum(r[1] for r in rows) > 0
+    medians = {str(x)[:10]: y for x, y in zip(traces["median"]["x"], traces["median"]["y"], strict=True)}
+    assert medians.keys() == best.keys() and best, "a percentile bar for every week where someone paid"
+    assert all(medians[w] == pytest.approx(max(0.1, m)) for w, (_, _, m, _) in best.items())
+    p90 = dict(zip(map(lambda x: str(x)[:10], traces["p90"]["x"]), traces["p90"]["y"], strict=True))
+    assert all(p90[w] == pytest.approx(max(0.1, p)) for w, (_, _, _, p) in best.items())
+
+
+def test_utm_revenue_draws_tagged_combinations_and_says_the_untagged_revenue_apart(
+        agency: Built, page: tuple[str, dict]) -> None:
+    with duckdb.connect(str(agency.path), read_only=True) as con:
+        untagged = dict(con.execute(
+            "select currency, sum(revenue) from leeloo_reports.utm_revenue where utm_source is null "
+            "and utm_medium is null and utm_campaign is null group by currency").fetchall())
+    assert untagged, "the agency's data has buyers without UTM marks"
+    traces = figures_in(page[0])["leeloo.utm_revenue"]["data"]
+    assert traces and all("(not tagged)" not in trace["y"] for trace in traces)
+    note = section(page[0], "account-leeloo-utm_revenue")
+    for currency, revenue in untagged.items():
+        assert f"{float(revenue):,.2f} {currency} (" in note
