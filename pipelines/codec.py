@@ -21,11 +21,13 @@ T = TypeVar("T")
 
 
 def to_json(value: Any) -> Any:
-    """`value` as JSON-ready data: dataclasses as objects of their fields, times as ISO
-    text, paths as text, an error as its type, message and step; what JSON cannot hold
-    otherwise as its text."""
+    """`value` as JSON-ready data: dataclasses as objects of their fields (a field typed
+    `Any` as its text unless it is plain data), times as ISO text, paths as text, an error
+    as its type, message and step; what JSON cannot hold otherwise as its text."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        hints = typing.get_type_hints(type(value))
+        return {f.name: _untyped(getattr(value, f.name)) if hints[f.name] is Any else to_json(getattr(value, f.name))
+                for f in dataclasses.fields(value)}
     if isinstance(value, ChatfunnelError):
         return {"type": type(value).__name__, "message": str(value), "step": value.step}
     if isinstance(value, datetime):
@@ -38,6 +40,14 @@ def to_json(value: Any) -> Any:
         return {str(key): to_json(item) for key, item in value.items()}
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    return str(value)
+
+
+def _untyped(value: Any) -> Any:
+    """A field typed `Any` holds what its reader prints (the reports built: their summary):
+    plain JSON data as it is, anything else as its text, never as its insides."""
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return to_json(value)
     return str(value)
 
 

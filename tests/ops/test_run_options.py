@@ -190,3 +190,19 @@ def test_an_outcome_without_error_or_end_goes_back_too() -> None:
     back = outcome_from_json(json.loads(json.dumps(outcome_to_json(outcome))))
     assert back == outcome and back.ok and back.account.name is None
 
+
+
+@dataclasses.dataclass
+class Built:
+    models: int
+
+    def __str__(self) -> str:
+        return f"built {self.models} models"
+
+
+def test_an_outcome_keeps_what_its_untyped_reports_print() -> None:
+    """`reports` holds the reports' build result: the parent prints its summary line, as the child did."""
+    outcome = full_outcome()
+    outcome.reports = Built(12)
+    back = outcome_from_json(json.loads(json.dumps(outcome_to_json(outcome))))
+    assert back.reports == "built 12 models"
