@@ -22,8 +22,8 @@ from typing import Any
 from . import codec
 from .accounts import Account
 from .errors import UsageError
+from .progress import PROGRESS_MODES
 
-PROGRESS_MODES = ("auto", "log", "none")
 DATASET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 SELECTING = frozenset({"run", "transform", "status"})  # the commands that pick accounts
 RUNNING = frozenset({"run", "transform"})
