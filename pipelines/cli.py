@@ -276,7 +276,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _exit_code([*(o.exit_code for o in outcomes), *(e.exit_code for e in after.failures)])
 
 
-def _run_as_child(options_file: str, outcome_file: str) -> int:
+def _run_as_child(options_file: str, outcome_file: str | None) -> int:
     """A child of a several-accounts run: exactly the one account its parent chose, with
     the parent's options (checked there), never publishing; the outcome goes to a file."""
     from .fleet import die_with_parent, read_options, write_outcome
@@ -286,7 +286,8 @@ def _run_as_child(options_file: str, outcome_file: str) -> int:
     die_with_parent()
     outcome = run_account(read_options(options_file), publish=False)
     print(format_outcome(outcome))
-    write_outcome(outcome_file, outcome)
+    if outcome_file:
+        write_outcome(outcome_file, outcome)
     return outcome.exit_code
 
 
