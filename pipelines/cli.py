@@ -7,12 +7,12 @@ side by side `pipelines.fleet`, the status `pipelines.status`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
@@ -28,9 +28,8 @@ from .errors import (
     ConfigurationMissing,
     UsageError,
 )
-from .options import RunOptions, dataset_name
+from .options import Flag, RunOptions, declared, positive_int
 from .permissions import check_settings_readable, explain_denied
-from .progress import PROGRESS_MODES
 from .registry import SOURCES
 from .warehouse import DESTINATIONS
 
@@ -49,6 +48,8 @@ EXIT_CODES = f"""exit codes:
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM) or stopped at --max-runtime; the next run finishes the rest"""
 
 SOURCE_CHOICES = (*SOURCES, "all")
+# the choices of the run options whose values are registered elsewhere
+REGISTERED_CHOICES: dict[str, tuple[str, ...]] = {"source": SOURCE_CHOICES, "destination": DESTINATIONS}
 # commands that read chatfunnel's configuration: it is checked before they do anything
 CHECKED_COMMANDS = frozenset({"run", "transform", "status", "report", "webhook"})
 
@@ -56,26 +57,6 @@ CHECKED_COMMANDS = frozenset({"run", "transform", "status", "report", "webhook"}
 def version() -> str:
     """The running code's version (the installed package's metadata may be older)."""
     return __version__
-
-
-def parse_when(value: str) -> datetime:
-    """An ISO date or datetime, read as UTC when it carries no offset."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{value}' is not an ISO date or datetime (e.g. 2024-05-01 or 2024-05-01T12:00:00Z)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
-
-
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return number
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -86,17 +67,28 @@ def _describe(text: str) -> str:
     return textwrap.fill(" ".join(text.split()), 96)
 
 
-def _add_selection(parser: argparse.ArgumentParser, *, what: str) -> None:
-    parser.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES,
-                        help=f"which source to {what} (default: all: every configured source)")
-    parser.add_argument("--destination", default="duckdb", choices=DESTINATIONS,
-                        help="where the data is (default: duckdb, the file chatfunnel.duckdb)")
-    parser.add_argument("--account", metavar="NAME[,NAME]",
-                        help="only these accounts; 'default' is the unnamed one (default: every configured account)")
-    parser.add_argument("--dataset", metavar="NAME", type=dataset_name,
-                        help="dataset (schema) name for a single account (default: leeloo, leeloo_<account>, ...)")
-    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                        help="if another run of the same pipeline holds the lock, wait this long (default: 0, exit 75)")
+def add_run_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """Every run option `command` takes, as `RunOptions` declares it, in its order."""
+    for spec in declared():
+        flag: Flag | None = spec.metadata["cli"]
+        if flag is not None and command in flag.commands:
+            _add_option(parser, spec, flag, command)
+
+
+def _add_option(parser: argparse.ArgumentParser, spec: dataclasses.Field[Any], flag: Flag, command: str) -> None:
+    default = spec.default if flag.parser_default is None else flag.parser_default
+    kwargs: dict[str, Any] = {"default": default, "help": flag.help_for.get(command, flag.help)}
+    if flag.positional:
+        parser.add_argument(spec.name, nargs="?", choices=flag.choices or REGISTERED_CHOICES.get(spec.name), **kwargs)
+        return
+    names = flag.flag or "--" + spec.name.replace("_", "-")
+    if isinstance(spec.default, bool):
+        parser.add_argument(names, dest=spec.name, action="store_false" if flag.negated else "store_true", **kwargs)
+        return
+    if flag.parse is not None:
+        kwargs["type"] = flag.parse
+    parser.add_argument(names, dest=spec.name, metavar=flag.metavar,
+                        choices=flag.choices or REGISTERED_CHOICES.get(spec.name), **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,29 +120,8 @@ def _add_run_command(sub: Any) -> None:
                "  chatfunnel run salebot --max-requests 4500          stay under a daily API cap\n"
                "  chatfunnel run leeloo --since 2024-01-01 --until 2024-02-01   backfill a window\n\n" + EXIT_CODES,
     )
-    _add_selection(run, what="load")
-    run.add_argument("--resources", metavar="A,B", help="load only these resources (default: all; see README, Tables)")
-    run.add_argument("--since", type=parse_when, metavar="WHEN",
-                     help="backfill from this UTC date or datetime, leaving the nightly cursors alone")
-    run.add_argument("--until", type=parse_when, metavar="WHEN", help="backfill up to this UTC date or datetime")
-    run.add_argument("--full-refresh", action="store_true",
-                     help="drop this source's tables, reports and state, then reload everything; keeps what the "
-                          "API cannot give back (tunnel stats snapshots of earlier days, order status changes)")
-    run.add_argument("--drop-history", action="store_true",
-                     help="with --full-refresh: drop that history too (it can never be read again; the reports "
-                          "built on it restart from today)")
-    run.add_argument("--no-transform", action="store_true", help="do not rebuild the reports")
-    run.add_argument("--progress", default="auto", choices=PROGRESS_MODES,
-                     help="auto: bars on a terminal, silent under cron; log: also a line a minute off a "
-                          "terminal; none: nothing (default: auto)")
-    run.add_argument("--max-requests", type=positive_int, metavar="N",
-                     help="stop cleanly after N API requests; the next run carries on (default: no limit)")
-    run.add_argument("--concurrency", type=positive_int, metavar="N",
-                     help="parallel request chains per account (default: the source's setting, 8 / 4)")
-    run.add_argument("--parallel-accounts", type=positive_int, metavar="N", default=None,
-                     help="accounts loaded at once (default: 4; 1 runs them one after another in this process)")
-    run.add_argument("--max-runtime", type=float, metavar="SECONDS",
-                     help="stop cleanly after this long (default: chatfunnel.max_runtime_hours, 6 h)")
+    add_run_options(run, "run")
+    run.add_argument("--options-file", help=argparse.SUPPRESS)  # a child of a several-accounts run
     run.add_argument("--outcome-file", help=argparse.SUPPRESS)
     run.add_argument("--no-publish", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_run)
@@ -165,7 +136,7 @@ def _add_transform_command(sub: Any) -> None:
         epilog="examples:\n  chatfunnel transform\n  chatfunnel transform leeloo --destination postgres\n\n"
                + EXIT_CODES,
     )
-    _add_selection(transform, what="rebuild")
+    add_run_options(transform, "transform")
     transform.set_defaults(handler=cmd_transform)
 
 
@@ -179,11 +150,7 @@ def _add_status_command(sub: Any) -> None:
         epilog="examples:\n  chatfunnel status\n  chatfunnel status leeloo --destination postgres\n"
                "  chatfunnel status --json\n\n" + EXIT_CODES,
     )
-    status.add_argument("source", nargs="?", default="all", choices=SOURCE_CHOICES,
-                        help="which source (default: all)")
-    status.add_argument("--destination", default="duckdb", choices=DESTINATIONS, help="default: duckdb")
-    status.add_argument("--account", metavar="NAME[,NAME]", help="only these accounts")
-    status.add_argument("--dataset", metavar="NAME", type=dataset_name, help="a dataset name given to `run --dataset`")
+    add_run_options(status, "status")
     status.add_argument("--json", action="store_true",
                         help="one JSON document for a monitoring check (fields: docs/operations.md); same exit codes")
     status.set_defaults(handler=cmd_status)
@@ -266,42 +233,28 @@ def selected_accounts(args: argparse.Namespace) -> list[RunOptions]:
 
 
 def _options(args: argparse.Namespace, source: str, account: str | None) -> RunOptions:
-    resources = tuple(r.strip() for r in args.resources.split(",") if r.strip()) \
-        if getattr(args, "resources", None) else None
-    return RunOptions(
-        source=source, account=account, destination=args.destination, dataset=args.dataset,
-        resources=resources, since=getattr(args, "since", None), until=getattr(args, "until", None),
-        full_refresh=getattr(args, "full_refresh", False), drop_history=getattr(args, "drop_history", False),
-        transform=not getattr(args, "no_transform", False),
-        progress=getattr(args, "progress", "none"), max_requests=getattr(args, "max_requests", None),
-        concurrency=getattr(args, "concurrency", None), max_runtime=getattr(args, "max_runtime", None),
-        wait=args.wait,
-    )
+    """One account's options: every declared option this command parsed, the rest defaults."""
+    given = {spec.name: getattr(args, spec.name) for spec in declared() if hasattr(args, spec.name)}
+    return RunOptions(**{**given, "source": source, "account": account})
 
 
 # ---------------------------------------------------------------- commands
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .fleet import DEFAULT_PARALLEL_ACCOUNTS, after_all_accounts, run_accounts, write_outcome
-    from .lifecycle import RunOutcome, run_account
+    from .fleet import DEFAULT_PARALLEL_ACCOUNTS, after_all_accounts, run_accounts
+    from .lifecycle import RunOutcome
     from .summary import format_outcome
 
     if args.since and args.until and args.since >= args.until:
         raise UsageError("--since must be before --until.")
     if args.drop_history and not args.full_refresh:
         raise UsageError("--drop-history drops history only as part of --full-refresh; give both.")
+    if args.options_file:
+        return _run_as_child(args.options_file, args.outcome_file)
     planned = selected_accounts(args)
-    if args.drop_history and not args.outcome_file:
+    if args.drop_history:
         _say_what_is_lost(planned)
-    if args.outcome_file:  # a child of a several-accounts run: exactly one account
-        from .fleet import die_with_parent
-
-        die_with_parent()
-        outcome = run_account(planned[0], publish=not args.no_publish)
-        print(format_outcome(outcome))
-        write_outcome(args.outcome_file, outcome)
-        return outcome.exit_code
     outcomes: list[RunOutcome] = []
 
     def show(outcome: RunOutcome) -> None:
@@ -321,6 +274,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     after = after_all_accounts(planned[0].destination, outcomes, publish=not args.no_publish)
     _print_after(after)
     return _exit_code([*(o.exit_code for o in outcomes), *(e.exit_code for e in after.failures)])
+
+
+def _run_as_child(options_file: str, outcome_file: str | None) -> int:
+    """A child of a several-accounts run: exactly the one account its parent chose, with
+    the parent's options (checked there), never publishing; the outcome goes to a file."""
+    from .fleet import die_with_parent, read_options, write_outcome
+    from .lifecycle import run_account
+    from .summary import format_outcome
+
+    die_with_parent()
+    outcome = run_account(read_options(options_file), publish=False)
+    print(format_outcome(outcome))
+    if outcome_file:
+        write_outcome(outcome_file, outcome)
+    return outcome.exit_code
 
 
 def _say_what_is_lost(planned: Sequence[RunOptions]) -> None:

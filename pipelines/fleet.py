@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from . import codec
 from . import errors as error_types
 from .accounts import Account
 from .diagnosis import short
@@ -40,38 +41,13 @@ CHILD_GRACE_SECONDS = 20.0
 
 
 def outcome_to_json(outcome: RunOutcome) -> dict[str, Any]:
-    error = outcome.error
-    return {
-        "source": outcome.account.source, "account": outcome.account.name,
-        "destination": outcome.destination, "dataset": outcome.dataset, "pipeline_name": outcome.pipeline_name,
-        "started_at": outcome.started_at.isoformat(),
-        "finished_at": outcome.finished_at.isoformat() if outcome.finished_at else None,
-        "rows": outcome.rows, "requests": outcome.requests, "incomplete": outcome.incomplete,
-        "warnings": outcome.warnings, "new_columns": outcome.new_columns, "facts": outcome.facts,
-        "recovered": outcome.recovery.describe(), "location": outcome.location, "load_id": outcome.load_id,
-        "reports": str(outcome.reports) if outcome.reports is not None else None,
-        "error": None if error is None else {"type": type(error).__name__, "message": str(error), "step": error.step},
-    }
+    """Every field of the outcome, as JSON data (`codec`): for a parent process or an orchestrator."""
+    data: dict[str, Any] = codec.to_json(outcome)
+    return data
 
 
 def outcome_from_json(data: dict[str, Any]) -> RunOutcome:
-    from .lifecycle import Recovery
-
-    outcome = RunOutcome(
-        account=Account(data["source"], data["account"]), destination=data["destination"],
-        dataset=data["dataset"], pipeline_name=data["pipeline_name"],
-        started_at=datetime.fromisoformat(data["started_at"]),
-        finished_at=datetime.fromisoformat(data["finished_at"]) if data.get("finished_at") else None,
-        rows=data["rows"], requests=data["requests"], incomplete=data["incomplete"], warnings=data["warnings"],
-        new_columns=data["new_columns"], facts=data["facts"], location=data["location"], load_id=data["load_id"],
-        reports=data.get("reports"),
-    )
-    if data.get("recovered"):
-        outcome.recovery = Recovery(note=data["recovered"])
-    if data.get("error"):
-        cls = getattr(error_types, data["error"]["type"], ChatfunnelError)
-        outcome.error = cls(data["error"]["message"], step=data["error"]["step"])
-    return outcome
+    return codec.from_json(RunOutcome, data)
 
 
 def die_with_parent() -> None:
@@ -83,26 +59,23 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def child_command(options: RunOptions, account: Account, outcome_file: Path) -> list[str]:
-    command = [sys.executable, "-m", "pipelines", "run", account.source, "--account", account.name or "default",
-               "--destination", options.destination, "--progress", "none", "--outcome-file", str(outcome_file),
-               "--no-publish"]
-    if options.resources:
-        command += ["--resources", ",".join(options.resources)]
-    for flag, value in (("--since", options.since), ("--until", options.until)):
-        if value is not None:
-            command += [flag, value.isoformat()]
-    for flag, number in (("--max-requests", options.max_requests), ("--concurrency", options.concurrency),
-                         ("--max-runtime", options.max_runtime), ("--wait", options.wait or None)):
-        if number is not None:
-            command += [flag, str(number)]
-    if options.full_refresh:
-        command.append("--full-refresh")
-    if options.drop_history:
-        command.append("--drop-history")
-    if not options.transform:
-        command.append("--no-transform")
-    return command
+def child_command(options_file: Path, outcome_file: Path) -> list[str]:
+    """The command of a child process: its options travel in a file, every one of them."""
+    return [sys.executable, "-m", "pipelines", "run", "--options-file", str(options_file),
+            "--outcome-file", str(outcome_file)]
+
+
+def child_options(options: RunOptions, account: Account) -> RunOptions:
+    """What a child runs: one account, with no progress bars (its output is relayed)."""
+    return replace(options.for_account(account), progress="none")
+
+
+def write_options(path: Path, options: RunOptions) -> None:
+    path.write_text(json.dumps(options.to_json()), encoding="utf-8")
+
+
+def read_options(path: str) -> RunOptions:
+    return RunOptions.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def child_environment() -> dict[str, str]:
@@ -147,8 +120,9 @@ def _relay(stream: IO[str], label: str, out: IO[str]) -> None:
 
 def _run_child(children: Children, options: RunOptions, account: Account) -> RunOutcome:
     with tempfile.TemporaryDirectory(prefix="chatfunnel-") as tmp:
-        outcome_file = Path(tmp) / "outcome.json"
-        proc = children.start(child_command(options, account, outcome_file))
+        outcome_file, options_file = Path(tmp) / "outcome.json", Path(tmp) / "options.json"
+        write_options(options_file, child_options(options, account))
+        proc = children.start(child_command(options_file, outcome_file))
         assert proc.stdout is not None
         _relay(proc.stdout, account.label, sys.stderr)
         code = proc.wait()
@@ -196,10 +170,6 @@ def run_accounts(options: RunOptions, accounts: Sequence[Account], parallel: int
     finally:
         signal.signal(signal.SIGTERM, previous)
     return results
-
-
-def options_for_child(options: RunOptions, account_name: str) -> RunOptions:
-    return replace(options, account=None if account_name == "default" else account_name)
 
 
 def write_outcome(path: str, outcome: RunOutcome) -> None:

@@ -59,7 +59,7 @@ def _default(action: argparse.Action) -> str:
     documented = _DOCUMENTED_DEFAULT.search(action.help or "")
     if documented:
         return documented.group("text").strip()
-    if isinstance(action, argparse._StoreTrueAction):
+    if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
         return "off"
     if action.default in (None, argparse.SUPPRESS):
         return "—"
@@ -77,7 +77,7 @@ def options_table(path: str) -> str:
             flag += " " + "\\|".join(str(c) for c in action.choices)
         elif action.metavar:
             flag += f" {action.metavar}"
-        elif not isinstance(action, argparse._StoreTrueAction):
+        elif not isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
             flag += f" {action.dest.upper()}"
         meaning = (action.help or "").replace("|", "\\|")
         meaning = _DOCUMENTED_DEFAULT.sub("", meaning).strip()

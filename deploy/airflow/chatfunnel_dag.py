@@ -22,6 +22,10 @@ Where the workers' Python must not carry chatfunnel's packages, the BashOperator
 the way (`bash_command="chatfunnel run leeloo --account {{ params.account }} --progress none"`,
 `cwd=CHATFUNNEL_HOME`), at the price of exit codes instead of outcomes.
 
+A triggered run may set run options in its config (`{"max_requests": 4500}`; the names
+are those of the Dagster resource, listed in docs/orchestrators.md); the destination is
+the DAG's own, `CHATFUNNEL_DESTINATION`, the same for every task.
+
 Secrets never live in this file or in the rendered task arguments: the tokens are in the
 workers' `.dlt/secrets.toml` (or their environment, `SOURCES__LEELOO__ACCOUNTS__ACME__API_TOKEN`);
 the Postgres credentials may come from the Airflow Connection `chatfunnel_postgres`,
@@ -96,16 +100,18 @@ def accounts() -> list[dict[str, Any]]:
 @task(pool=POOL, max_active_tis_per_dagrun=PARALLEL_ACCOUNTS, map_index_template="{{ chatfunnel_account }}",
       retries=1, retry_delay=timedelta(minutes=20), execution_timeout=timedelta(hours=3))
 def load_account(target: dict[str, Any]) -> dict[str, Any]:
-    """One account, as `chatfunnel run <source> --account NAME` runs it."""
-    get_current_context()["chatfunnel_account"] = label(target)  # shown instead of the map index
+    """One account, as `chatfunnel run <source> --account NAME` runs it, with the run options
+    of the DAG run's config ("Trigger DAG w/ config": `{"max_requests": 4500}`)."""
+    context = get_current_context()
+    context["chatfunnel_account"] = label(target)  # shown instead of the map index
     in_project()
     from pipelines.errors import ConfigurationMissing, SourceRefused, UsageError
     from pipelines.fleet import outcome_to_json
     from pipelines.lifecycle import run_account
-    from pipelines.options import RunOptions
+    from pipelines.options import options_from_config
 
-    options = RunOptions(source=target["source"], account=target["account"], destination=DESTINATION,
-                         progress="none")
+    config = dict(getattr(context.get("dag_run"), "conf", None) or {})
+    options = options_from_config(config, target["source"], target["account"], destination=DESTINATION)
     outcome = run_account(options, publish=False)
     for warning in outcome.warnings:
         log.warning("%s: %s", label(target), warning)
@@ -150,7 +156,8 @@ def dashboard() -> str:
 def every_account_loaded(targets: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> None:
     """The night's verdict, as `chatfunnel run` exits non-zero when an account failed: the
     DAG run fails, naming the failed accounts, after the others were loaded and reported."""
-    loaded = {label(outcome) for outcome in outcomes if outcome}
+    loaded = {label({"source": outcome["account"]["source"], "account": outcome["account"]["name"]})
+              for outcome in outcomes if outcome}
     failed = [label(target) for target in targets if label(target) not in loaded]
     if failed:
         raise AirflowException(f"{len(failed)} of {len(targets)} account(s) did not load tonight: "

@@ -40,7 +40,7 @@ from pipelines.accounts import Account
 from pipelines.errors import ConfigurationMissing, SourceRefused, UsageError
 from pipelines.fleet import after_all_accounts
 from pipelines.lifecycle import RunOutcome, run_account
-from pipelines.options import RunOptions
+from pipelines.options import RunOptions, config_settings, options_from_config
 from pipelines.registry import SOURCES, SourceSpec
 from pipelines.warehouse import make_pipeline
 
@@ -66,26 +66,19 @@ def account_name(key: str) -> str | None:
 # ---------------------------------------------------------------- one account's run
 
 
-class ChatfunnelRuns(dg.ConfigurableResource):
+class ChatfunnelRunsBase(dg.ConfigurableResource):
     """Runs accounts the way `chatfunnel run <source> --account NAME` does.
 
-    The settings are those of the command line; the source settings (tokens, base URL,
+    Its settings are the run options an orchestrator sets (`config_settings`, declared with
+    `RunOptions`), added by `ChatfunnelRuns` below; the source settings (tokens, base URL,
     rate limit) come from `.dlt/secrets.toml` and the environment, as for the CLI.
     """
 
-    destination: str = "duckdb"
-    max_requests: int | None = None
-    concurrency: int | None = None
-    max_runtime_hours: float | None = None
-    wait_seconds: float = 0.0
+    def settings(self) -> dict[str, Any]:
+        return {setting.name: getattr(self, setting.name) for setting in config_settings()}
 
     def options(self, source: str, account: str | None, resources: tuple[str, ...] | None) -> RunOptions:
-        return RunOptions(
-            source=source, account=account, destination=self.destination, resources=resources,
-            progress="none", max_requests=self.max_requests, concurrency=self.concurrency,
-            max_runtime=self.max_runtime_hours * 3600 if self.max_runtime_hours is not None else None,
-            wait=self.wait_seconds,
-        )
+        return options_from_config(self.settings(), source, account, resources=resources)
 
     def run(self, context: dg.AssetExecutionContext, source: str) -> Iterator[dg.MaterializeResult]:
         """Run the partition's account; one materialization per selected asset, or
@@ -104,6 +97,20 @@ class ChatfunnelRuns(dg.ConfigurableResource):
         tables = tables_by_resource(outcome)
         for key in sorted(context.selected_asset_keys):
             yield dg.MaterializeResult(asset_key=key, metadata=materialization_metadata(outcome, key.path[-1], tables))
+
+
+def runs_resource_class() -> type[ChatfunnelRunsBase]:
+    """`ChatfunnelRunsBase` with one config field per orchestrated run option, so that an
+    option declared in `RunOptions` is a Dagster setting without being spelled here."""
+    settings = config_settings()
+    namespace: dict[str, Any] = {setting.name: setting.default for setting in settings}
+    namespace["__annotations__"] = {setting.name: setting.kind for setting in settings}
+    namespace["__module__"] = __name__
+    namespace["__doc__"] = ChatfunnelRunsBase.__doc__
+    return type("ChatfunnelRuns", (ChatfunnelRunsBase,), namespace)
+
+
+ChatfunnelRuns = runs_resource_class()
 
 
 def run_metadata(outcome: RunOutcome) -> dict[str, Any]:
@@ -213,7 +220,7 @@ def account_assets(spec: SourceSpec, accounts: Sequence[Account], destination: s
         pool=POOL,
         op_tags={"chatfunnel/source": spec.name},
     )
-    def load(context: dg.AssetExecutionContext, chatfunnel: ChatfunnelRuns) -> Iterator[dg.MaterializeResult]:
+    def load(context: dg.AssetExecutionContext, chatfunnel: ChatfunnelRunsBase) -> Iterator[dg.MaterializeResult]:
         """One account: lock, recover, extract, load, reconcile, reports, record, alert."""
         yield from chatfunnel.run(context, spec.name)
 
@@ -255,10 +262,10 @@ def cross_account_views(upstream: Sequence[dg.AssetsDefinition]) -> dg.AssetsDef
 
     @dg.asset(key=VIEWS_KEY, deps=[key for assets in upstream for key in assets.keys], group_name="chatfunnel",
               automation_condition=condition, pool=POOL, kinds={"chatfunnel"})
-    def views(context: dg.AssetExecutionContext, chatfunnel: ChatfunnelRuns) -> dg.MaterializeResult:
+    def views(context: dg.AssetExecutionContext, chatfunnel: ChatfunnelRunsBase) -> dg.MaterializeResult:
         """`<source>_accounts`: one view per report, the union over the accounts; then the
         DuckDB BI snapshot. The accounts' own loads are done and stay so whatever happens here."""
-        after = after_all_accounts(chatfunnel.destination, (), publish=True)
+        after = after_all_accounts(chatfunnel.settings()["destination"], (), publish=True)
         for line in after.lines:
             context.log.info(line)
         if after.failures:
@@ -297,7 +304,7 @@ def build_definitions(destination: str | None = None, *, sources: Sequence[str] 
         default_status=dg.DefaultSensorStatus.RUNNING)
     return dg.Definitions(
         assets=[*assets, views], jobs=jobs, schedules=schedules, sensors=[sensor],
-        resources={RESOURCE_KEY: ChatfunnelRuns(destination=destination)},
+        resources={RESOURCE_KEY: ChatfunnelRuns(destination=destination)},  # type: ignore[call-arg]  # made from RunOptions
     )
 
 

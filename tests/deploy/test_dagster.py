@@ -200,3 +200,29 @@ def test_two_accounts_on_postgres(dlt_env: Path, pg_dsn: str, monkeypatch: pytes
             cur.execute("select nspname from pg_namespace where nspname like %s", (f"leeloo_%{suffix}%",))
             for (schema,) in cur.fetchall():
                 cur.execute(f'drop schema if exists "{schema}" cascade')
+
+
+def test_the_resource_takes_every_orchestrated_run_option() -> None:
+    """The Dagster resource's fields are made from `RunOptions`: an option declared there
+    for orchestrators is a field here, with its default, and reaches the account's run."""
+    from pipelines.options import RunOptions, config_settings
+
+    module = definitions_module()
+    fields = module.ChatfunnelRuns.model_fields
+    settings = config_settings()
+    assert set(fields) == {s.name for s in settings}
+    assert all(fields[s.name].default == s.default for s in settings)
+    assert module.ChatfunnelRuns().options("leeloo", None, None) == RunOptions(source="leeloo", progress="none")
+    given = {"destination": "postgres", "since": "2024-05-01", "until": "2024-06-01T00:00:00Z",
+             "full_refresh": True, "drop_history": True, "transform": False, "max_requests": 4500,
+             "concurrency": 2, "max_runtime_hours": 0.5, "wait_seconds": 30.0}
+    assert set(given) == set(fields), "a new orchestrated option: give it a value here"
+    options = module.ChatfunnelRuns(**given).options("leeloo", "acme", ("people",))
+    assert (options.destination, options.max_requests, options.concurrency, options.max_runtime, options.wait) == (
+        "postgres", 4500, 2, 1800, 30)
+    assert options.since == datetime(2024, 5, 1, tzinfo=timezone.utc) and options.until.month == 6
+    assert options.full_refresh and options.drop_history and not options.transform
+    assert (options.account, options.resources, options.progress) == ("acme", ("people",), "none")
+    # Dagster builds its config schema from those fields: the launchpad takes them
+    schema = module.ChatfunnelRuns.to_config_schema().as_field().config_type
+    assert set(schema.fields) == set(fields)

@@ -6,19 +6,21 @@ from pathlib import Path
 
 from pipelines.accounts import Account
 from pipelines.cli import _options, build_parser
-from pipelines.fleet import child_command
+from pipelines.fleet import child_options, read_options, write_options
 from pipelines.lifecycle import refresh_refusal
 from pipelines.options import RunOptions
 
 
-def test_the_parser_and_a_child_process_carry_it() -> None:
+def test_the_parser_and_a_child_process_carry_it(tmp_path: Path) -> None:
     args = build_parser().parse_args(["run", "leeloo", "--full-refresh", "--drop-history"])
     options = _options(args, "leeloo", "acme")
     assert options.full_refresh and options.drop_history
-    command = child_command(options, Account("leeloo", "acme"), Path("out.json"))
-    assert "--full-refresh" in command and "--drop-history" in command
-    plain = child_command(RunOptions(source="leeloo", full_refresh=True), Account("leeloo", "acme"), Path("o"))
-    assert "--full-refresh" in plain and "--drop-history" not in plain
+    write_options(tmp_path / "both.json", child_options(options, Account("leeloo", "acme")))
+    child = read_options(str(tmp_path / "both.json"))
+    assert child.full_refresh and child.drop_history
+    write_options(tmp_path / "plain.json", RunOptions(source="leeloo", full_refresh=True))
+    plain = read_options(str(tmp_path / "plain.json"))
+    assert plain.full_refresh and not plain.drop_history
 
 
 def test_help_says_what_each_keeps() -> None:
