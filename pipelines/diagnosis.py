@@ -24,6 +24,7 @@ from dlt.common.destination.exceptions import DestinationTerminalException, Dest
 from sources.http import ApiError, ApiUnreachable, AuthError, Forbidden
 
 from .accounts import Account
+from .destinations import destination as described
 from .errors import (
     ChatfunnelError,
     ConfigurationMissing,
@@ -254,7 +255,7 @@ def missing_configuration(
 ) -> ConfigurationMissing:
     missing = ", ".join(exc.fields)
     if step != "config":  # the source's settings resolve in the config step, the destination's after it
-        env = f"DESTINATION__{destination.upper()}__" + ("BUCKET_URL" if destination == "filesystem" else "CREDENTIALS")
+        env = f"DESTINATION__{destination.upper()}__{described(destination).location_setting}"
         return ConfigurationMissing(
             f"The {destination} destination is not configured (missing: {missing}). Set {env} in the "
             f"environment or [destination.{destination}] in .dlt/secrets.toml (see README, Configuration).",

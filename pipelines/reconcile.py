@@ -22,6 +22,7 @@ import dlt
 from sources.bookkeeping import DELETIONS_TABLE, from_completed_loads
 from transforms.engine import bound_lock_waits
 
+from .destinations import destination_of
 from .warehouse import destination_kind
 
 Cascade = tuple[str, str, str]  # (child table, child column, parent table)
@@ -92,7 +93,7 @@ def remove_replayed_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
         return {}
     tables = [name for name, table in pipeline.default_schema.tables.items()
               if "_dlt_id" in table.get("columns", {}) and not name.startswith("_dlt")]
-    postgres = destination_kind(pipeline) == "postgres"
+    delete_twins = destination_of(pipeline).delete_replayed_rows
     removed: dict[str, int] = {}
     with pipeline.sql_client() as client:
         for table in tables:
@@ -103,11 +104,6 @@ def remove_replayed_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
                 continue
             if not extra:
                 continue
-            if postgres:
-                sql = f"delete from {target} a using {target} b where a._dlt_id = b._dlt_id and a.ctid > b.ctid"
-            else:
-                sql = (f"delete from {target} where rowid in (select rowid from (select rowid, row_number() over "
-                       f"(partition by _dlt_id order by rowid) as copy from {target}) where copy > 1)")
-            client.execute_sql(sql)
+            client.execute_sql(delete_twins.format(target=target))
             removed[table] = int(extra)
     return removed
