@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 
 IO_SWITCH_INTERVAL = 0.001
+APPEND_WARNING = ("filesystem", "prepare_load_table")  # (module, function) of dlt's lake client that warns
 
 
 class _AppendFallbackFilter(logging.Filter):
@@ -19,7 +20,7 @@ class _AppendFallbackFilter(logging.Filter):
     views pick the newest version of each row). The run says it once, in its summary."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.module == "filesystem" and record.funcName == "prepare_load_table")
+        return (record.module, record.funcName) != APPEND_WARNING
 
 
 _append_fallback = _AppendFallbackFilter()

@@ -20,10 +20,9 @@ from collections.abc import Sequence
 import dlt
 
 from sources.bookkeeping import DELETIONS_TABLE, from_completed_loads
-from transforms.engine import bound_lock_waits
+from transforms.engine import bound_lock_waits, sql_engine
 
 from .destinations import destination_of
-from .warehouse import destination_kind
 
 Cascade = tuple[str, str, str]  # (child table, child column, parent table)
 
@@ -54,7 +53,7 @@ def apply_deletions(pipeline: dlt.Pipeline, cascades: Sequence[Cascade] = ()) ->
         if not client.execute_sql(f"select 1 from {ledger} d where deleted_at is not null limit 1"):
             return {}
         with client.begin_transaction():
-            bound_lock_waits(client, destination_kind(pipeline))
+            bound_lock_waits(client, sql_engine(pipeline))
             for table in sorted(deletable):
                 target = client.make_qualified_table_name(table)
                 not_newer = f" and {target}._dlt_load_id <= l._dlt_load_id" if table in with_load_id else ""
