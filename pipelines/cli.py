@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .accounts import Account
+from .destinations import DESTINATIONS
+from .destinations import destination as described
 from .errors import (
     EXIT_BLOCKED,
     EXIT_FAILED,
@@ -31,7 +33,6 @@ from .errors import (
 from .options import Flag, RunOptions, declared, positive_int
 from .permissions import check_settings_readable, explain_denied
 from .registry import SOURCES
-from .warehouse import DESTINATIONS
 
 if TYPE_CHECKING:
     from .fleet import AfterAll
@@ -349,7 +350,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def refuse_status_of_nothing(destination: str, sources: Sequence[str]) -> None:
     """With no account configured and no DuckDB file here, there is no status to show, and
     opening the file would create an empty `chatfunnel.duckdb`: say how to configure instead."""
-    if destination != "duckdb" or any(SOURCES[s].is_configured() for s in sources):
+    if not described(destination).file_lock or any(SOURCES[s].is_configured() for s in sources):
         return
     from .warehouse import duckdb_file
 

@@ -24,6 +24,7 @@ from dlt.common.destination.exceptions import DestinationTerminalException, Dest
 from sources.http import ApiError, ApiUnreachable, AuthError, Forbidden
 
 from .accounts import Account
+from .destinations import destination as described
 from .errors import (
     ChatfunnelError,
     ConfigurationMissing,
@@ -61,9 +62,12 @@ def short(text: object, limit: int = 600) -> str:
     return cut + "…"
 
 
+DRIVER_PACKAGES = ("psycopg2", "duckdb")  # the database drivers' own packages, whose errors name the database
+
+
 def _database_error(exc: BaseException) -> bool:
     module = type(exc).__module__.split(".")[0]
-    return module in ("psycopg2", "duckdb") or isinstance(
+    return module in DRIVER_PACKAGES or isinstance(
         exc, DestinationTransientException | DestinationTerminalException)
 
 
@@ -91,7 +95,7 @@ def _connection_error(chain: list[BaseException]) -> bool:
     The driver's own error decides when it is in the chain: dlt calls every InternalError
     (a trigger, a deadlock) transient, and that is no reason to check the credentials. A
     load job's failure reaches us as text only; then dlt's transient class is all there is."""
-    drivers = [c for c in chain if type(c).__module__.split(".")[0] in ("psycopg2", "duckdb")]
+    drivers = [c for c in chain if type(c).__module__.split(".")[0] in DRIVER_PACKAGES]
     if drivers:
         return any(_driver_connection_error(c) for c in drivers)
     return any(isinstance(c, DestinationTransientException) for c in chain)
@@ -254,7 +258,7 @@ def missing_configuration(
 ) -> ConfigurationMissing:
     missing = ", ".join(exc.fields)
     if step != "config":  # the source's settings resolve in the config step, the destination's after it
-        env = f"DESTINATION__{destination.upper()}__" + ("BUCKET_URL" if destination == "filesystem" else "CREDENTIALS")
+        env = f"DESTINATION__{destination.upper()}__{described(destination).location_setting}"
         return ConfigurationMissing(
             f"The {destination} destination is not configured (missing: {missing}). Set {env} in the "
             f"environment or [destination.{destination}] in .dlt/secrets.toml (see README, Configuration).",

@@ -30,6 +30,7 @@ from typing import IO, Any
 from . import codec
 from . import errors as error_types
 from .accounts import Account
+from .destinations import destination as described
 from .diagnosis import short
 from .errors import ChatfunnelError, ReportsFailed, SessionBlocked
 from .lifecycle import RunOutcome, run_account
@@ -198,7 +199,7 @@ def after_all_accounts(destination: str, outcomes: Sequence[RunOutcome], *, publ
     from .registry import SOURCES
 
     done = AfterAll()
-    if destination == "filesystem":
+    if described(destination).lake:
         return done
     with warehouse_lock(destination):
         for spec in SOURCES.values():
@@ -216,7 +217,7 @@ def after_all_accounts(destination: str, outcomes: Sequence[RunOutcome], *, publ
                 done.failures.append(error)
                 continue
             done.lines.append(f"{spec.name}: cross-account views rebuilt in {spec.name}_accounts ({built} views)")
-        if publish and destination == "duckdb" and (not outcomes or any(o.ok for o in outcomes)):
+        if publish and described(destination).publishes_snapshot and (not outcomes or any(o.ok for o in outcomes)):
             try:
                 done.lines.append(f"BI snapshot published: {publish_snapshot_or_raise()}")
             except ChatfunnelError as exc:
@@ -232,7 +233,7 @@ def build_account_views(source: str, accounts: Sequence[Account], destination: s
     from .warehouse import make_pipeline
 
     pipeline = make_pipeline(accounts[0], destination)
-    if destination == "postgres":
+    if described(destination).shared_server:
         with pipeline.sql_client() as client:
             check_postgres_grants(client, [f"{source}_accounts"], step="reports",
                                   consequence="The cross-account views were not rebuilt; each account's own "

@@ -26,9 +26,9 @@ import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines import __version__
+from pipelines.destinations import destination_of
 from pipelines.money_columns import make_money_exact
 from pipelines.side_columns import rename_side_columns
-from pipelines.warehouse import destination_kind
 from sources import bookkeeping
 
 TABLE = "_chatfunnel_layout"
@@ -139,7 +139,7 @@ def pending(found: int) -> list[Migration]:
 
 
 def _has_sql(pipeline: dlt.Pipeline) -> bool:
-    return destination_kind(pipeline) != "filesystem"
+    return destination_of(pipeline).sql
 
 
 def stored_version(pipeline: dlt.Pipeline) -> int | None:

@@ -46,8 +46,9 @@ try:
 except ImportError:  # pragma: no cover - Windows: no overlap guard
     fcntl = None  # type: ignore[assignment]
 
+from .destinations import destination as described
+from .destinations import destination_of
 from .errors import RunLocked
-from .warehouse import destination_kind
 
 POLL_SECONDS = 0.2
 READER_GRACE_SECONDS = 2.0
@@ -228,7 +229,7 @@ def warehouse_lock_name(path: str | os.PathLike[str]) -> str:
 @contextmanager
 def warehouse_lock(destination: str, wait: float = 24 * 3600) -> Iterator[None]:
     """Hold the DuckDB file while a step opens it; other destinations need no local lock."""
-    if destination != "duckdb":
+    if not described(destination).file_lock:
         yield
         return
     from .warehouse import duckdb_file
@@ -318,7 +319,7 @@ def destination_lock(pipeline: Any, wait: float = 0) -> Iterator[None]:
     connection ends, however the run ends. Another host's run of the same pipeline waits
     up to `wait` seconds, then raises `RunLocked` naming the holder.
     """
-    if destination_kind(pipeline) != "postgres":
+    if not destination_of(pipeline).shared_server:
         yield
         return
     key = int(hashlib.sha1(pipeline.pipeline_name.encode()).hexdigest()[:7], 16)

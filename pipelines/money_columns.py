@@ -20,7 +20,7 @@ from typing import Any
 
 import dlt
 
-from pipelines.warehouse import destination_kind
+from pipelines.destinations import destination_of
 from sources.leeloo.shapes import MONEY_PRECISION, MONEY_SCALE
 
 # (table, column) of every money column, per source (Salebot keeps no amount in a column)
@@ -57,7 +57,7 @@ def make_money_exact(pipeline: dlt.Pipeline, source: str) -> list[str]:
     columns = float_money_columns(schema.tables, source)
     if not columns:
         return []
-    if destination_kind(pipeline) != "filesystem":
+    if destination_of(pipeline).sql:
         from transforms.runner import drop_reports
 
         drop_reports(pipeline, source)

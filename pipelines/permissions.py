@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .destinations import destination as described
 from .errors import EXIT_USAGE, ChatfunnelError
 
 DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -347,9 +348,9 @@ def access_problem(exc: BaseException, destination: str) -> ChatfunnelError | No
     user lacks: a refused file in the chain, or a DuckDB file (or its folder) it cannot write,
     which the DuckDB driver reports as a connection failure."""
     refused = explain_denied(exc, step=None)
-    if refused is not None or destination != "duckdb":
+    if refused is not None or not described(destination).file_lock:
         return refused
-    from .warehouse import duckdb_file
+    from .destinations import duckdb_file
 
     try:
         check_duckdb_writable(duckdb_file(), step=None)

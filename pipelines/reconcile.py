@@ -20,9 +20,9 @@ from collections.abc import Sequence
 import dlt
 
 from sources.bookkeeping import DELETIONS_TABLE, from_completed_loads
-from transforms.engine import bound_lock_waits
+from transforms.engine import bound_lock_waits, sql_engine
 
-from .warehouse import destination_kind
+from .destinations import destination_of
 
 Cascade = tuple[str, str, str]  # (child table, child column, parent table)
 
@@ -53,7 +53,7 @@ def apply_deletions(pipeline: dlt.Pipeline, cascades: Sequence[Cascade] = ()) ->
         if not client.execute_sql(f"select 1 from {ledger} d where deleted_at is not null limit 1"):
             return {}
         with client.begin_transaction():
-            bound_lock_waits(client, destination_kind(pipeline))
+            bound_lock_waits(client, sql_engine(pipeline))
             for table in sorted(deletable):
                 target = client.make_qualified_table_name(table)
                 not_newer = f" and {target}._dlt_load_id <= l._dlt_load_id" if table in with_load_id else ""
@@ -92,7 +92,7 @@ def remove_replayed_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
         return {}
     tables = [name for name, table in pipeline.default_schema.tables.items()
               if "_dlt_id" in table.get("columns", {}) and not name.startswith("_dlt")]
-    postgres = destination_kind(pipeline) == "postgres"
+    delete_twins = destination_of(pipeline).delete_replayed_rows
     removed: dict[str, int] = {}
     with pipeline.sql_client() as client:
         for table in tables:
@@ -103,11 +103,6 @@ def remove_replayed_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
                 continue
             if not extra:
                 continue
-            if postgres:
-                sql = f"delete from {target} a using {target} b where a._dlt_id = b._dlt_id and a.ctid > b.ctid"
-            else:
-                sql = (f"delete from {target} where rowid in (select rowid from (select rowid, row_number() over "
-                       f"(partition by _dlt_id order by rowid) as copy from {target}) where copy > 1)")
-            client.execute_sql(sql)
+            client.execute_sql(delete_twins.format(target=target))
             removed[table] = int(extra)
     return removed

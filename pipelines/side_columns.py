@@ -14,7 +14,7 @@ from typing import Any
 
 import dlt
 
-from pipelines.warehouse import destination_kind
+from pipelines.destinations import destination_of
 from sources.salebot.rows import LEGACY_SIDE, SIDE
 
 RENAMED_SOURCES = frozenset({"salebot"})
@@ -48,7 +48,7 @@ def rename_side_columns(pipeline: dlt.Pipeline, source: str) -> list[str]:
     found = legacy_side_columns(schema.tables, source)
     if not found:
         return []
-    if destination_kind(pipeline) != "filesystem":
+    if destination_of(pipeline).sql:
         with pipeline.sql_client() as client, client.begin_transaction():
             for table, column in found:
                 new = column[: -len(LEGACY_SIDE)] + SIDE

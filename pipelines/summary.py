@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .destinations import destination
 from .lifecycle import RunOutcome
 from .redaction import scrub
 
@@ -44,6 +45,6 @@ def format_outcome(outcome: RunOutcome) -> str:
         lines.append(f"  BI snapshot: {outcome.published}")
     if outcome.location:
         lines.append(f"  warehouse: {scrub(outcome.location)}")
-    if outcome.destination == "filesystem":
+    if destination(outcome.destination).lake:
         lines.append("  (a Parquet lake appends every version of a row; the lake views and reports read the newest)")
     return "\n".join(lines)

@@ -1,18 +1,10 @@
-"""Destinations and pipeline names: which dlt pipeline loads an account, and where to.
+"""Pipelines: which dlt pipeline loads an account, and where to (the destinations
+themselves are described in `pipelines.destinations`).
 
 One dlt pipeline (and so one set of cursors and one local state folder) per account,
 destination and dataset: loading the same account into DuckDB and Postgres must not
 share state. The unnamed account keeps the names it always had (`chatfunnel_leeloo`,
 `chatfunnel_leeloo_postgres`), so an upgrade finds its state.
-
-The DuckDB destination is named `chatfunnel` (a dlt named destination of type duckdb), so
-its default file is dlt's own `chatfunnel.duckdb` in the working directory, one file for
-every pipeline; dlt keeps the name in the pipeline state, so `dlt.attach("chatfunnel_leeloo")`,
-`dlt pipeline chatfunnel_leeloo show` and `pipeline.dataset()` open that same file with no
-setting at all. Another file is `DESTINATION__DUCKDB__CREDENTIALS` (or
-`[destination.duckdb] credentials` in `.dlt/secrets.toml`: dlt refuses credentials in
-config.toml); dlt's own tools read a custom file from `DESTINATION__CHATFUNNEL__CREDENTIALS`,
-which chatfunnel honours too.
 """
 
 from __future__ import annotations
@@ -22,100 +14,34 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-from dlt.common.configuration.specs import ConnectionStringCredentials
 from dlt.common.destination import TLoaderFileFormat
 
 from .accounts import Account
-from .errors import UsageError
+from .destinations import DESTINATIONS, DUCKDB, DUCKDB_DESTINATION_NAME, destination_of, duckdb_file
+from .destinations import destination as described
+from .destinations import kind as destination_kind
 
-DESTINATIONS = ("duckdb", "postgres", "filesystem")
-DUCKDB_DESTINATION_NAME = "chatfunnel"
-DEFAULT_DUCKDB_FILE = f"{DUCKDB_DESTINATION_NAME}.duckdb"
+__all__ = ["DESTINATIONS", "destination_kind", "duckdb_file"]  # where callers have always found them
+
 PIPELINE_PREFIX = "chatfunnel_"
-DUCKDB_KEYS = (f"destination.{DUCKDB_DESTINATION_NAME}.credentials", "destination.duckdb.credentials")
 
 
-def destination_kind(pipeline: dlt.Pipeline) -> str:
-    """`duckdb`, `postgres`, `filesystem`: the destination's type, whatever its name."""
-    return str(pipeline.destination.destination_type).rsplit(".", 1)[-1]
-
-
-def pipeline_name(account: Account, destination: str = "duckdb", dataset: str | None = None) -> str:
-    name = PIPELINE_PREFIX + account.dataset
-    if destination != "duckdb":
-        name += f"_{destination}"
+def pipeline_name(account: Account, destination: str = DUCKDB.name, dataset: str | None = None) -> str:
+    name = PIPELINE_PREFIX + account.dataset + described(destination).pipeline_suffix
     if dataset and dataset != account.dataset:
         name += f"_{dataset}"
     return name
 
 
-def configured_duckdb_credentials() -> str | None:
-    """The DuckDB file the user configured (environment, secrets or config), if any."""
-    for key in DUCKDB_KEYS:
-        for accessor in (dlt.secrets, dlt.config):
-            value: Any
-            try:
-                value = accessor.get(key)
-            except Exception:  # noqa: BLE001 - absent config is the default case
-                value = None
-            if isinstance(value, str) and value:
-                return value
-    return None
-
-
-def duckdb_file() -> Path:
-    """The working DuckDB file, as dlt resolves it (relative paths from the working dir)."""
-    return (Path.cwd() / (configured_duckdb_credentials() or DEFAULT_DUCKDB_FILE)).resolve()
-
-
 def make_destination(name: str) -> Any:
-    if name == "duckdb":
-        return dlt.destinations.duckdb(str(duckdb_file()), destination_name=DUCKDB_DESTINATION_NAME)
-    if name == "postgres":
-        return postgres_destination()
-    if name == "filesystem":
-        return dlt.destinations.filesystem()
-    raise UsageError(f"Unknown destination '{name}'. Use one of: {', '.join(DESTINATIONS)}.")
-
-
-def postgres_destination() -> Any:
-    """dlt's Postgres destination, with what a nightly job needs on top of the user's DSN:
-
-    - timeouts on everything a run can wait for: connecting, a statement, a transaction left
-      idle, and a peer that stops answering without closing (TCP user timeout, keepalives),
-      so a silent network ends a run with an error instead of hanging it for ever;
-    - no unique index on `_dlt_id` (`create_indexes=False`): dlt's merge deduplicates rows
-      that a replayed job writes twice into the staging dataset after a crash, and that index
-      was the only thing that made such a replay fail, every night, for good.
-    """
-    from dlt.common.configuration import resolve_configuration
-    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
-
-    from .settings import operations
-
-    ops = operations()
-    credentials = resolve_configuration(PostgresCredentials(), sections=("destination", "postgres", "credentials"))
-    query = dict(credentials.query or {})
-    options = " ".join(filter(None, [
-        str(query.get("options", "")),
-        f"-c statement_timeout={ops.postgres_statement_timeout_seconds * 1000}",
-        f"-c idle_in_transaction_session_timeout={ops.postgres_idle_in_transaction_timeout_seconds * 1000}",
-        # and the server's side: a session whose client vanished is ended in about a minute, so
-        # the advisory lock it held is free again (the server's default is two hours)
-        "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
-    ]))
-    query.update(options=options, keepalives=1, keepalives_idle=15, keepalives_interval=5, keepalives_count=3,
-                 tcp_user_timeout=ops.postgres_tcp_user_timeout_seconds * 1000)
-    credentials.query = query
-    credentials.connect_timeout = ops.postgres_connect_timeout_seconds
-    return dlt.destinations.postgres(credentials=credentials, create_indexes=False)
+    return described(name).open()
 
 
 def drop_replay_traps(pipeline: dlt.Pipeline) -> int:
     """Postgres datasets created before `create_indexes=False` still carry a unique constraint
     on `_dlt_id` in their staging tables and their state table: drop those (a replayed job
     would violate them). Returns how many were dropped."""
-    if destination_kind(pipeline) != "postgres":
+    if not destination_of(pipeline).shared_server:
         return 0
     with pipeline.sql_client() as client:
         schemas = [pipeline.dataset_name, f"{pipeline.dataset_name}_staging"]
@@ -141,12 +67,10 @@ def loader_file_format(destination: str) -> TLoaderFileFormat | None:
     names every nullable column in FORCE_NULL, so a quoted empty string becomes NULL however
     the CSV is quoted, and an empty message text, e-mail or tag would be lost. Left to
     itself dlt would pick CSV for Arrow tables even with INSERT as the default."""
-    if destination in ("duckdb", "filesystem"):
-        return "parquet"
-    if destination == "postgres":
+    chosen = described(destination).file_format
+    if chosen == "insert_values":
         _quiet_arrow_conversion_warning()
-        return "insert_values"
-    return None
+    return chosen
 
 
 class _ArrowConversionFilter(logging.Filter):
@@ -171,11 +95,11 @@ def load_workers(destination: str) -> int:
     """Load jobs run at once. Postgres: 4, not dlt's 20: each INSERT job holds its whole file's
     statements in memory, and at 50,000 people 20 of them peak at 1.16 GB; 4 peak at 817 MB
     for a load step of 15.3 s instead of 11.6 s (bench/README.md)."""
-    return 4 if destination == "postgres" else 20
+    return described(destination).load_workers
 
 
 def make_pipeline(
-    account: Account, destination: str = "duckdb", dataset: str | None = None, progress: Any = None
+    account: Account, destination: str = DUCKDB.name, dataset: str | None = None, progress: Any = None
 ) -> dlt.Pipeline:
     dataset = dataset or account.dataset
     return dlt.pipeline(
@@ -193,7 +117,7 @@ def reader_pipeline(account: Account, dataset: str, path: str | Path) -> dlt.Pip
     from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
     return dlt.pipeline(
-        pipeline_name=pipeline_name(account, "duckdb", dataset),
+        pipeline_name=pipeline_name(account, DUCKDB.name, dataset),
         destination=dlt.destinations.duckdb(DuckDbCredentials(str(path), read_only=True),
                                             destination_name=DUCKDB_DESTINATION_NAME),
         dataset_name=dataset,
@@ -203,19 +127,4 @@ def reader_pipeline(account: Account, dataset: str, path: str | Path) -> dlt.Pip
 def describe_location(pipeline: dlt.Pipeline) -> str:
     """Where the pipeline's data is, for a human: a file path, `host:port/db` or a bucket URL.
     Never a password, never an object's repr."""
-    destination = destination_kind(pipeline)
-    if destination == "duckdb":
-        return str(duckdb_file())
-    try:
-        config = pipeline.destination_client().config
-    except Exception:  # noqa: BLE001 - not configured: say which destination at least
-        return destination
-    bucket = getattr(config, "bucket_url", None)
-    if bucket:
-        return f"{bucket}/{pipeline.dataset_name}"
-    credentials = getattr(config, "credentials", None)
-    if isinstance(credentials, ConnectionStringCredentials):
-        host = f"{credentials.host}:{credentials.port}" if credentials.port else str(credentials.host)
-        user = f"{credentials.username}@" if credentials.username else ""
-        return f"{credentials.drivername}://{user}{host}/{credentials.database} (schema {pipeline.dataset_name})"
-    return destination
+    return destination_of(pipeline).describe(pipeline)

@@ -17,7 +17,6 @@ from typing import Any
 from transforms.engine import (
     SQL_ENGINES,
     bound_lock_waits,
-    dialect,
     engine_name,
     ensure_schema,
     existing_objects,
@@ -25,6 +24,7 @@ from transforms.engine import (
     lock_datasets,
     qualified,
     relation_shapes,
+    sql_engine,
 )
 from transforms.models import IDENT, TransformError, load_models
 
@@ -111,7 +111,7 @@ def build_account_views(
     if engine_name(pipeline) not in SQL_ENGINES:
         result.warnings.append(f"no cross-account views on destination {engine_name(pipeline)}")
         return result
-    dialect_name = dialect(pipeline)
+    engine = sql_engine(pipeline)
     names = [a for a, _ in accounts]
     if len(set(names)) != len(names):
         raise TransformError(f"account names repeat: {names}")
@@ -120,10 +120,10 @@ def build_account_views(
             raise TransformError(f"dataset name {dataset!r} is not a plain identifier")
     reports = [m for m in load_models(source, transforms_dir) if m.layer == "reports"]
     with pipeline.sql_client() as client, client.begin_transaction():
-        bound_lock_waits(client, dialect_name)
-        if dialect_name == "postgres":
+        bound_lock_waits(client, engine)
+        if engine.shared:
             lock_datasets(client, [target, *(d for _, d in accounts)])
-        ensure_schema(client, target, dialect_name)
+        ensure_schema(client, target, engine)
         shapes = relation_shapes(client, [d for _, d in accounts])
         existing = existing_objects(client, target)
         for model in reports:

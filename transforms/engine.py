@@ -11,15 +11,15 @@ reader keeps the previous reports and the caller retries (`pipelines.lockwaits`)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from transforms.models import TransformError
 
-SQL_ENGINES = {"duckdb": "duckdb", "motherduck": "duckdb", "postgres": "postgres"}
 LOCK_NAMESPACE = "chatfunnel.transforms:"
 LOCK_NOT_AVAILABLE = "55P03"  # Postgres' SQLSTATE for a lock wait that hit lock_timeout
 _lock_timeout: ContextVar[float | None] = ContextVar("chatfunnel_lock_timeout", default=None)
@@ -36,11 +36,11 @@ def lock_timeout(seconds: float | None) -> Iterator[None]:
         _lock_timeout.reset(token)
 
 
-def bound_lock_waits(client: Any, dialect_name: str) -> None:
+def bound_lock_waits(client: Any, engine: SqlEngine) -> None:
     """Inside a transaction on Postgres: its statements give up waiting for a lock after the
     bound set by `lock_timeout` (`set local`: it ends with the transaction)."""
     seconds = _lock_timeout.get()
-    if dialect_name == "postgres" and seconds:
+    if engine.shared and seconds:
         client.execute_sql(f"set local lock_timeout = {max(1, int(seconds * 1000))}")
 
 
@@ -77,7 +77,8 @@ def engine_name(pipeline: Any) -> str:
     return str(pipeline.destination.destination_type).rsplit(".", 1)[-1]
 
 
-def dialect(pipeline: Any) -> str:
+def sql_engine(pipeline: Any) -> SqlEngine:
+    """The SQL engine the pipeline's destination runs; a `TransformError` when it has none."""
     name = engine_name(pipeline)
     if name not in SQL_ENGINES:
         raise TransformError(
@@ -85,6 +86,10 @@ def dialect(pipeline: Any) -> str:
             "to build them (load with --no-transform)"
         )
     return SQL_ENGINES[name]
+
+
+def dialect(pipeline: Any) -> str:
+    return sql_engine(pipeline).dialect
 
 
 def query(client: Any, sql: str) -> list[tuple]:
@@ -110,15 +115,13 @@ def qualified(schema: str, name: str) -> str:
     return f'"{schema}"."{name}"'
 
 
-def ensure_schema(client: Any, schema: str, dialect_name: str) -> None:
+def ensure_schema(client: Any, schema: str, engine: SqlEngine) -> None:
     """Create `schema` only when it does not exist. On Postgres `create schema if not exists`
     needs CREATE on the database even when the schema is there, so a loader role working in
     schemas a DBA made (with USAGE and CREATE on each, nothing on the database) must not issue
     it. Postgres' `pg_namespace` lists every schema to every role, whatever its rights on it
     (`information_schema.schemata` hides those the role has no right on)."""
-    sql = (f"select 1 from pg_catalog.pg_namespace where nspname = {literal(schema)}" if dialect_name == "postgres"
-           else f"select 1 from information_schema.schemata where schema_name = {literal(schema)}")
-    if not query(client, sql):
+    if not query(client, engine.schema_exists.format(schema=literal(schema))):
         client.execute_sql(f'create schema if not exists "{schema}"')
 
 
@@ -182,23 +185,31 @@ def lock_datasets(client: Any, datasets: Iterable[str]) -> None:
         client.execute_sql(f"select pg_advisory_xact_lock({key})")
 
 
-def dependent_views(client: Any, dialect_name: str, schema: str) -> list[tuple[str, str]]:
+def dependent_views(client: Any, engine: SqlEngine, schema: str) -> list[tuple[str, str]]:
     """Views in OTHER schemas that read a relation of ``schema`` (e.g. the cross-account
     views over an account's reports), as (schema, view) pairs."""
-    if dialect_name == "postgres":
-        rows = query(
-            client,
-            "select distinct vn.nspname, v.relname "
-            "from pg_depend d "
-            "join pg_rewrite r on r.oid = d.objid "
-            "join pg_class v on v.oid = r.ev_class "
-            "join pg_namespace vn on vn.oid = v.relnamespace "
-            "join pg_class t on t.oid = d.refobjid "
-            "join pg_namespace tn on tn.oid = t.relnamespace "
-            f"where tn.nspname = {literal(schema)} and vn.nspname <> {literal(schema)} "
-            "and v.oid <> t.oid order by 1, 2",
-        )
-        return [(str(s), str(v)) for s, v in rows]
+    return engine.dependent_views(client, schema)
+
+
+def _postgres_dependent_views(client: Any, schema: str) -> list[tuple[str, str]]:
+    """Postgres records what a view reads (`pg_depend`)."""
+    rows = query(
+        client,
+        "select distinct vn.nspname, v.relname "
+        "from pg_depend d "
+        "join pg_rewrite r on r.oid = d.objid "
+        "join pg_class v on v.oid = r.ev_class "
+        "join pg_namespace vn on vn.oid = v.relnamespace "
+        "join pg_class t on t.oid = d.refobjid "
+        "join pg_namespace tn on tn.oid = t.relnamespace "
+        f"where tn.nspname = {literal(schema)} and vn.nspname <> {literal(schema)} "
+        "and v.oid <> t.oid order by 1, 2",
+    )
+    return [(str(s), str(v)) for s, v in rows]
+
+
+def _duckdb_dependent_views(client: Any, schema: str) -> list[tuple[str, str]]:
+    """DuckDB keeps no dependencies: each view's SQL is read for the tables it names."""
     import sqlglot
     from sqlglot import exp
 
@@ -216,3 +227,37 @@ def dependent_views(client: Any, dialect_name: str, schema: str) -> list[tuple[s
         if any(t.db.lower() == schema.lower() for t in tree.find_all(exp.Table)):
             found.append((str(view_schema), str(view)))
     return sorted(found)
+
+
+@dataclass(frozen=True)
+class SqlEngine:
+    """What building the reports needs to know of a SQL engine, so that no module branches on
+    its name."""
+
+    dialect: str  # sqlglot's name for the engine's SQL, what the models are rendered in
+    # a server other sessions share (Postgres): a rebuild takes the datasets' advisory locks,
+    # bounds its lock waits, refreshes the planner's statistics of what it wrote, and, since a
+    # view there pins what it reads, drops with `cascade` and rebuilds a same-shape model in
+    # place so that the views of other datasets over it stay valid
+    shared: bool
+    # one row when the schema exists, whatever the role's rights on it; `{schema}` a literal
+    schema_exists: str
+    dependent_views: Callable[[Any, str], list[tuple[str, str]]]
+
+    @property
+    def cascade(self) -> str:
+        """What a `drop` ends with: dependants go too where views pin what they read."""
+        return " cascade" if self.shared else ""
+
+
+DUCKDB = SqlEngine(
+    dialect="duckdb", shared=False,
+    schema_exists="select 1 from information_schema.schemata where schema_name = {schema}",
+    dependent_views=_duckdb_dependent_views,
+)
+POSTGRES = SqlEngine(
+    dialect="postgres", shared=True,
+    schema_exists="select 1 from pg_catalog.pg_namespace where nspname = {schema}",
+    dependent_views=_postgres_dependent_views,
+)
+SQL_ENGINES = {"duckdb": DUCKDB, "motherduck": DUCKDB, "postgres": POSTGRES}  # by dlt's destination type

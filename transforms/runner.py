@@ -29,6 +29,7 @@ from transforms.accounts import AccountViewsResult, build_account_views
 from transforms.descriptions import comment_statements
 from transforms.engine import (
     SQL_ENGINES,
+    SqlEngine,
     bound_lock_waits,
     catalog_columns,
     dependent_views,
@@ -42,6 +43,7 @@ from transforms.engine import (
     query,
     query_dicts,
     relation_shapes,
+    sql_engine,
 )
 from transforms.models import (
     IDENT,
@@ -248,12 +250,12 @@ def _same_shape(client: Any, schema: str, name: str, body: str) -> bool:
 
 
 def _build_model(
-    client: Any, model: Model, body: str, *, dialect_name: str, reports_dataset: str,
+    client: Any, model: Model, body: str, *, engine: SqlEngine, reports_dataset: str,
     existing: dict[str, str], result: BuildResult,
 ) -> None:
     target = qualified(reports_dataset, model.name)
     kind = existing.get(model.name)
-    if dialect_name == "postgres" and kind == model.materialized and _same_shape(
+    if engine.shared and kind == model.materialized and _same_shape(
         client, reports_dataset, model.name, body
     ):
         # Same shape: replace the rows or the definition in place, so that views of other
@@ -266,9 +268,8 @@ def _build_model(
         result.rebuilt_in_place.append(model.name)
         return
     if kind:
-        cascade = " cascade" if dialect_name == "postgres" else ""
-        client.execute_sql(f"drop {kind} if exists {target}{cascade}")
-        if cascade:  # dependents are gone too; they come later in the order
+        client.execute_sql(f"drop {kind} if exists {target}{engine.cascade}")
+        if engine.cascade:  # dependents are gone too; they come later in the order
             existing.clear()
             existing.update(existing_objects(client, reports_dataset))
     client.execute_sql(f"create {model.materialized} {target} as {body}")
@@ -285,29 +286,29 @@ def _describe(client: Any, models: list[Model], reports_dataset: str) -> None:
             client.execute_sql(statement)
 
 
-def _prepare(client: Any, models: list[Model], result: BuildResult) -> dict[str, set[str]]:
+def _prepare(client: Any, models: list[Model], result: BuildResult, engine: SqlEngine) -> dict[str, set[str]]:
     """Lock and create the reports dataset, describe the raw tables, analyze those the models
-    read (Postgres); returns the raw tables' columns."""
+    read (a shared server); returns the raw tables' columns."""
     dialect_name, raw_dataset, reports_dataset = result.destination, result.raw_dataset, result.reports_dataset
-    bound_lock_waits(client, dialect_name)
-    if dialect_name == "postgres":
+    bound_lock_waits(client, engine)
+    if engine.shared:
         # before anything else, `create schema if not exists` included: it races on
         # pg_namespace's unique index when two sessions create the schema at once
         lock_datasets(client, [reports_dataset])
-    ensure_schema(client, reports_dataset, dialect_name)
+    ensure_schema(client, reports_dataset, engine)
     raw_columns = catalog_columns(client, raw_dataset)
     if not raw_columns:
         result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
-    result.undescribed = comment_raw(client, dialect_name, result.source, raw_dataset, raw_columns)
-    if dialect_name == "postgres":
+    result.undescribed = comment_raw(client, engine, result.source, raw_dataset, raw_columns)
+    if engine.shared:
         # fresh loads leave the planner without statistics; the data tests run right away
         for table in sorted({t.lower() for m in models for t in m.raw_refs} & set(raw_columns)):
             client.execute_sql(f"analyze {qualified(raw_dataset, table)}")
     return raw_columns
 
 
-def _build_models(client: Any, models: list[Model], raw_columns: dict[str, set[str]], result: BuildResult, *,
-                  zone: str) -> None:
+def _build_models(client: Any, models: list[Model], raw_columns: dict[str, set[str]], result: BuildResult,
+                  engine: SqlEngine, *, zone: str) -> None:
     """Create or replace every model in build order, recording each in ``result``."""
     dialect_name, raw_dataset, reports_dataset = result.destination, result.raw_dataset, result.reports_dataset
     names = [m.name for m in models]
@@ -318,10 +319,10 @@ def _build_models(client: Any, models: list[Model], raw_columns: dict[str, set[s
         body = render(tree, dialect_name, raw_dataset, reports_dataset, names, zone=zone)
         try:
             _build_model(
-                client, model, body, dialect_name=dialect_name, reports_dataset=reports_dataset,
+                client, model, body, engine=engine, reports_dataset=reports_dataset,
                 existing=existing, result=result,
             )
-            if model.materialized == "table" and dialect_name == "postgres":
+            if model.materialized == "table" and engine.shared:
                 client.execute_sql(f"analyze {qualified(reports_dataset, model.name)}")
         except Exception as exc:
             raise TransformError(
@@ -352,22 +353,23 @@ def build_reports(pipeline: Any, source: str, reports_dataset: str | None = None
     models = load_models(source, transforms_dir)
     raw_dataset = pipeline.dataset_name
     reports_dataset = reports_dataset or f"{raw_dataset}_reports"
-    engine = engine_name(pipeline)
-    if engine not in SQL_ENGINES:
+    destination = engine_name(pipeline)
+    if destination not in SQL_ENGINES:
         # e.g. the filesystem destination (Parquet files): nothing to run SQL on
-        skipped = BuildResult(source, engine, raw_dataset, reports_dataset)
+        skipped = BuildResult(source, destination, raw_dataset, reports_dataset)
         skipped.warnings.append(
-            f"reports not built: destination {engine} has no SQL engine (use duckdb or postgres)"
+            f"reports not built: destination {destination} has no SQL engine (use duckdb or postgres)"
         )
         logger.warning(skipped.warnings[0])
         return skipped
-    dialect_name = dialect(pipeline)
+    engine = sql_engine(pipeline)
+    dialect_name = engine.dialect
     _check_names(raw_dataset, reports_dataset)
     result = BuildResult(source, dialect_name, raw_dataset, reports_dataset)
 
     with pipeline.sql_client() as client, client.begin_transaction():
-        raw_columns = _prepare(client, models, result)
-        _build_models(client, models, raw_columns, result, zone=reports_timezone)
+        raw_columns = _prepare(client, models, result, engine)
+        _build_models(client, models, raw_columns, result, engine, zone=reports_timezone)
         _describe(client, models, reports_dataset)
         result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset, zone=reports_timezone)
 
@@ -416,15 +418,15 @@ def drop_reports(pipeline: Any, source: str, reports_dataset: str | None = None)
     result = DropResult(reports_dataset)
     if engine_name(pipeline) not in SQL_ENGINES:
         return result
-    dialect_name = dialect(pipeline)
+    engine = sql_engine(pipeline)
     _check_names(raw_dataset, reports_dataset)
     models = load_models(source)
-    cascade = " cascade" if dialect_name == "postgres" else ""
+    cascade = engine.cascade
     with pipeline.sql_client() as client, client.begin_transaction():
-        bound_lock_waits(client, dialect_name)
-        if dialect_name == "postgres":
+        bound_lock_waits(client, engine)
+        if engine.shared:
             lock_datasets(client, [reports_dataset])
-        for schema, view in dependent_views(client, dialect_name, reports_dataset):
+        for schema, view in dependent_views(client, engine, reports_dataset):
             client.execute_sql(f"drop view if exists {qualified(schema, view)}{cascade}")
             result.dropped.append(f"{schema}.{view}")
         existing = existing_objects(client, reports_dataset)

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from transforms.descriptions import comment_statements
-from transforms.engine import existing_objects, literal, qualified, query
+from transforms.engine import SqlEngine, existing_objects, literal, qualified, query
 
 VARIANT = re.compile(r"^(?P<column>\w+?)__v_(?P<type>\w+)$")
 # dlt's own tables in every dataset: its load and schema bookkeeping, not the API's data
@@ -71,24 +71,24 @@ def raw_descriptions(source: str, transforms_dir: Path | None = None) -> RawDesc
     return RawDescriptions(tables, shared, _text(declared.get("variant_columns")))
 
 
-def _commentable(client: Any, dialect_name: str, raw_dataset: str, tables: set[str]) -> set[str]:
-    """The tables this session may comment on: on Postgres only the owner may (a table some
-    other role made, e.g. by hand, would fail the whole build's transaction)."""
-    if dialect_name != "postgres":
+def _commentable(client: Any, engine: SqlEngine, raw_dataset: str, tables: set[str]) -> set[str]:
+    """The tables this session may comment on: on a shared server (Postgres) only the owner
+    may (a table some other role made, e.g. by hand, would fail the whole build's transaction)."""
+    if not engine.shared:
         return tables
     owned = query(client, "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
                           f"where n.nspname = {literal(raw_dataset)} and pg_has_role(c.relowner, 'USAGE')")
     return tables & {str(name) for (name,) in owned}
 
 
-def comment_raw(client: Any, dialect_name: str, source: str, raw_dataset: str,
+def comment_raw(client: Any, engine: SqlEngine, source: str, raw_dataset: str,
                 raw_columns: dict[str, set[str]]) -> list[str]:
     """`comment on` every raw table the dataset has and each of its declared columns; returns
     the tables and columns without a description (``table`` or ``table.column``)."""
     described = raw_descriptions(source)
     kinds = existing_objects(client, raw_dataset)  # the lake's raw relations are views
     missing: list[str] = []
-    for table in sorted(_commentable(client, dialect_name, raw_dataset, set(raw_columns) - DLT_TABLES)):
+    for table in sorted(_commentable(client, engine, raw_dataset, set(raw_columns) - DLT_TABLES)):
         entry = described.tables.get(table)
         if entry is None:
             missing.append(table)
