@@ -13,6 +13,7 @@ import graphlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import sqlglot
@@ -134,6 +135,14 @@ def table_refs(tree: exp.Expression) -> Iterable[exp.Table]:
             yield table
 
 
+@lru_cache(maxsize=256)
+def _statements(text: str) -> list[exp.Expression]:
+    """A model file's statements, parsed once per process for the same text: every report
+    build and every reader loads the models, and parsing them is most of that cost. The
+    trees are shared, so nothing may change them in place (rendering works on a copy)."""
+    return [s for s in sqlglot.parse(text, read=AUTHORING_DIALECT) if s is not None]
+
+
 def load_models(source: str, transforms_dir: Path | None = None) -> list[Model]:
     """All models of a source, in dependency order (a model after everything it reads)."""
     base = (transforms_dir or TRANSFORMS_DIR) / source
@@ -150,7 +159,7 @@ def load_models(source: str, transforms_dir: Path | None = None) -> list[Model]:
             text = path.read_text(encoding="utf-8")
             description, materialized, tests = _parse_header(text, path)
             try:
-                statements = [s for s in sqlglot.parse(text, read=AUTHORING_DIALECT) if s is not None]
+                statements = _statements(text)
             except sqlglot.errors.ParseError as exc:
                 raise TransformError(f"{path}: SQL does not parse: {exc}") from exc
             if len(statements) != 1 or not isinstance(statements[0], exp.Query):
@@ -277,5 +286,13 @@ def render(
 
 def render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str, names: Iterable[str], *,
                 zone: str = "UTC") -> str:
+    return _render_text(sql, dialect, raw_dataset, reports_dataset, tuple(names), zone=zone)
+
+
+@lru_cache(maxsize=1024)
+def _render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str, names: tuple[str, ...], *,
+                 zone: str) -> str:
+    """`render_text` is a pure function of its arguments: the data tests render the same
+    statements on every build of a dataset, so each is parsed and written once per process."""
     return render(sqlglot.parse_one(sql, read=AUTHORING_DIALECT), dialect, raw_dataset, reports_dataset, names,
                   zone=zone)
