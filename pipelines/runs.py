@@ -3,7 +3,10 @@
 The row is written through dlt, by a small sibling pipeline (`<pipeline name>_runs`, its
 own schema `chatfunnel_runs`, the same destination and dataset): a failed run can leave
 a pending package in its own pipeline, and `pipeline.run([row])` there would first try to
-load it and fail the same way. The sibling has nothing pending.
+load it and fail the same way. The sibling has nothing pending. Once dlt has created the
+table with every column, a SQL warehouse takes later rows by one delete and insert in a
+transaction (dlt's merge on `run_id`, without its extract, normalize, staging table and
+state round trip, which cost a small run several times what the row does).
 
 Both ways round: a run that cannot be written to the warehouse (destination down, disk
 full) goes to the local journal `<dlt data dir>/chatfunnel_runs.jsonl`; the next run
@@ -17,6 +20,7 @@ import contextlib
 import json
 import logging
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -28,6 +32,7 @@ import dlt
 
 from .packages import settle
 from .redaction import scrub
+from .warehouse import destination_kind
 
 logger = logging.getLogger("chatfunnel.runs")
 
@@ -125,10 +130,60 @@ def _runs_pipeline(pipeline: dlt.Pipeline) -> dlt.Pipeline:
 def _load_rows(pipeline: dlt.Pipeline, rows: list[dict[str, Any]]) -> None:
     runs = _runs_pipeline(pipeline)
     settle(runs)  # a run killed while recording left a package: dlt would load it instead of these rows
+    if _insert_rows(pipeline, rows):
+        return
     resource = dlt.resource(rows, name=RUNS_TABLE, table_name=RUNS_TABLE,  # type: ignore[call-overload]
                             write_disposition="merge", primary_key="run_id", columns=RUNS_COLUMNS)
     info = runs.run(resource, schema=dlt.Schema(RUNS_SCHEMA))
     info.raise_on_failed_jobs()
+
+
+SQL_KINDS = ("duckdb", "postgres")
+DLT_COLUMNS = ("_dlt_load_id", "_dlt_id")
+JSON_COLUMNS = frozenset(name for name, hints in RUNS_COLUMNS.items() if hints["data_type"] == "json")
+TIME_COLUMNS = frozenset(name for name, hints in RUNS_COLUMNS.items() if hints["data_type"] == "timestamp")
+
+
+def _insert_rows(pipeline: dlt.Pipeline, rows: list[dict[str, Any]]) -> bool:
+    """Merge `rows` on `run_id` straight into a SQL warehouse's runs table, as dlt's merge
+    would (one row per run id, the last given wins); False, having written nothing, when
+    dlt must do it: a lake, a table not created yet, or a column the table lacks (dlt
+    creates and widens it from the columns declared above)."""
+    if destination_kind(pipeline) not in SQL_KINDS or not rows:
+        return False
+    latest = {row["run_id"]: row for row in rows}
+    columns = list(dict.fromkeys(column for row in latest.values() for column in row))
+    with pipeline.sql_client() as client:
+        stored = client.execute_sql(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+            client.dataset_name, RUNS_TABLE)
+        present = {str(name).lower() for (name,) in stored or []}
+        if not present >= {*RUNS_COLUMNS, *columns, *DLT_COLUMNS}:
+            return False
+        table = client.make_qualified_table_name(RUNS_TABLE)
+        listed = ", ".join(client.escape_column_name(c) for c in [*columns, *DLT_COLUMNS])
+        marks = ", ".join(["%s"] * (len(columns) + len(DLT_COLUMNS)))
+        load_id = f"{time.time():.6f}"
+        with client.begin_transaction():
+            for run_id, row in latest.items():
+                client.execute_sql(f"delete from {table} where run_id = %s", run_id)
+                values = [_stored_value(c, row.get(c)) for c in columns]
+                client.execute_sql(f"insert into {table} ({listed}) values ({marks})",
+                                   *values, load_id, uuid.uuid4().hex[:14])
+    return True
+
+
+def _stored_value(column: str, value: Any) -> Any:
+    """A row's value as dlt would store it: JSON columns as dlt's JSON text, times in UTC."""
+    if value is None:
+        return None
+    if column in JSON_COLUMNS:
+        from dlt.common import json as dlt_json
+
+        return dlt_json.dumps(value)
+    if column in TIME_COLUMNS:
+        return as_utc(value)
+    return value
 
 
 def write_journal(rows: list[dict[str, Any]]) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import graphlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import sqlglot
@@ -101,6 +102,14 @@ def _read_model(path: Path, layer: str, described: dict[str, ModelProperties]) -
         description, materialized, tests, columns = entry.description, entry.materialized, entry.tests, entry.columns
     if not description:
         raise TransformError(f"{path}: say what one row means (the model's description in the layer's yml)")
+    return Model(name, path, layer, description, materialized, tests, _parsed(text, path), columns=columns)
+
+
+@lru_cache(maxsize=256)
+def _parsed(text: str, path: Path) -> exp.Query:
+    """A model file's one select, parsed and its macros expanded once per process for the same
+    text: every report build and every reader loads the models, and parsing is most of that
+    cost. The tree is shared, so nothing may change it in place (rendering works on a copy)."""
     try:
         statements = [s for s in sqlglot.parse(text, read=AUTHORING_DIALECT) if s is not None]
     except sqlglot.errors.ParseError as exc:
@@ -111,7 +120,7 @@ def _read_model(path: Path, layer: str, described: dict[str, ModelProperties]) -
         expand(statements[0], path)
     except MacroError as exc:
         raise TransformError(str(exc)) from exc
-    return Model(name, path, layer, description, materialized, tests, statements[0], columns=columns)
+    return statements[0]
 
 
 def cte_names(tree: exp.Expression) -> set[str]:
@@ -274,5 +283,13 @@ def render(
 
 def render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str, names: Iterable[str], *,
                 zone: str = "UTC") -> str:
+    return _render_text(sql, dialect, raw_dataset, reports_dataset, tuple(names), zone=zone)
+
+
+@lru_cache(maxsize=1024)
+def _render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str, names: tuple[str, ...], *,
+                 zone: str) -> str:
+    """`render_text` is a pure function of its arguments: the data tests render the same
+    statements on every build of a dataset, so each is parsed and written once per process."""
     return render(sqlglot.parse_one(sql, read=AUTHORING_DIALECT), dialect, raw_dataset, reports_dataset, names,
                   zone=zone)

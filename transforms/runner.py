@@ -289,7 +289,7 @@ def _describe(client: Any, models: list[Model], reports_dataset: str) -> None:
 def _prepare(client: Any, models: list[Model], result: BuildResult, engine: SqlEngine) -> dict[str, set[str]]:
     """Lock and create the reports dataset, describe the raw tables, analyze those the models
     read (a shared server); returns the raw tables' columns."""
-    dialect_name, raw_dataset, reports_dataset = result.destination, result.raw_dataset, result.reports_dataset
+    raw_dataset, reports_dataset = result.raw_dataset, result.reports_dataset
     bound_lock_waits(client, engine)
     if engine.shared:
         # before anything else, `create schema if not exists` included: it races on

@@ -69,6 +69,8 @@ def test_documented_grants_load_build_the_reports_and_exit_0(
 
     assert _run(loader) == 0, capsys.readouterr().err
     assert _run(loader) == 0, capsys.readouterr().err  # the second night: the schemas exist, nothing is created
+    runs = _admin(pg_dsn, f'select count(*) from "{loader.dataset}"._chatfunnel_runs')
+    assert runs == [(2,)], "both nights recorded in the warehouse by the loader role, none journaled"
 
     assert_matches_truth(Warehouse("postgres", loader.dataset, pg_dsn=pg_dsn), emu.truth())  # type: ignore[attr-defined]
     built = _admin(pg_dsn, "select count(*) from information_schema.tables where table_schema = "

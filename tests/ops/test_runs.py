@@ -141,3 +141,58 @@ def test_status_on_a_fresh_machine_reads_history_and_cursors_from_the_warehouse(
     assert code == 0
     assert "last successful run: 20" in text and "never run" not in text
     assert f"cursor={cursor}" in text and "people=15" in text
+
+
+def _recorded(outcome: str, run_id: str, **extra: object) -> RunRecord:
+    started = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    return RunRecord(source="leeloo", account=None, pipeline_name="chatfunnel_leeloo", dataset="leeloo",
+                     destination="duckdb", started_at=started, finished_at=started.replace(minute=31), outcome=outcome,
+                     run_id=run_id, rows_per_table={"people": 3, "orders": 0}, warnings=["odd «value»", "two"],
+                     facts={"sweep": {"stalest_runs": 2, "at": "2026-03-01"}, "migrated": []}, **extra)
+
+
+def _history_without_timing(destination: str, dataset: str | None) -> list[dict]:
+    return sorted(({k: v for k, v in row.items() if k != "host"} for row in history(destination, dataset)),
+                  key=lambda r: r["run_id"])
+
+
+@pytest.mark.parametrize("destination", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_records_after_the_first_merge_by_sql_and_read_back_as_dlt_wrote_them(
+        destination, dlt_env, duckdb_path, request, monkeypatch) -> None:
+    """The first record creates the table through dlt; later ones merge into it by SQL (no
+    dlt load of their own). What they store reads back the same: JSON, times, replacement."""
+    import psycopg2  # noqa: F401 - the Postgres driver is present wherever the parameter runs
+
+    from pipelines.runs import _insert_rows, _runs_pipeline
+
+    dataset = None
+    if destination == "postgres":
+        dataset = request.getfixturevalue("unique_dataset")
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", request.getfixturevalue("pg_dsn"))
+    else:
+        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
+    pipeline = leeloo_pipeline(destination, dataset)
+    assert record(pipeline, _recorded("success", "a-first")) == "warehouse"  # dlt creates the table
+    assert record(pipeline, _recorded("failed", "b-second", error="boom")) == "warehouse"
+    assert record(pipeline, _recorded("partial", "b-second", error="again")) == "warehouse"  # merged on run_id
+    assert len(_runs_pipeline(pipeline).list_completed_load_packages()) == 1, "only the first went through dlt"
+
+    rows = _history_without_timing(destination, dataset)
+    assert [(r["run_id"], r["outcome"], r["error"]) for r in rows] == [
+        ("a-first", "success", None), ("b-second", "partial", "again")]
+    by_dlt, by_sql = rows
+    for row in rows:
+        assert row["rows_per_table"] == {"people": 3, "orders": 0} and row["rows_loaded"] == 3
+        assert row["warnings"] == ["odd «value»", "two"]
+        assert row["facts"] == {"sweep": {"stalest_runs": 2, "at": "2026-03-01"}, "migrated": []}
+        assert row["started_at"] == datetime(2026, 3, 1, 9, 30, tzinfo=UTC) and row["duration_seconds"] == 60.0
+    assert {k: type(v) for k, v in by_dlt.items()} == {k: type(v) for k, v in by_sql.items() if k != "error"} | {
+        "error": type(None)}
+
+    # a table without a column this version writes goes back to dlt, which widens it
+    with pipeline.sql_client() as client:
+        client.execute_sql(f"alter table {client.make_qualified_table_name('_chatfunnel_runs')} drop column host")
+    assert _insert_rows(pipeline, [_recorded("success", "c-third").row()]) is False
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("_chatfunnel_runs")
+        assert client.execute_sql(f"select run_id from {table} order by run_id") == [("a-first",), ("b-second",)]
