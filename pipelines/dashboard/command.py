@@ -22,14 +22,16 @@ REPORT_PIPELINE = "chatfunnel_report"
 def report_target(destination: str, dataset: str | None = None, *, working_file: bool = False) -> Any:
     """What `chatfunnel report` reads: on DuckDB the published BI snapshot (or the working
     file), for the lake its DuckDB reports file, else a pipeline on the SQL destination."""
-    if destination == "duckdb":
+    from ..destinations import destination as described
+
+    if described(destination).publishes_snapshot:
         from ..publish import bi_path_for
         from ..warehouse import duckdb_file
 
         working = duckdb_file()
         bi = bi_path_for(working)
         return working if working_file or not bi.exists() else bi
-    if destination == "filesystem":
+    if described(destination).lake:
         from ..lake import lake_duckdb_path
 
         return lake_duckdb_path()

@@ -20,6 +20,7 @@ import dlt
 
 from .. import runs
 from ..accounts import Account
+from ..destinations import destination
 from ..diagnosis import duckdb_file_holder, short, warehouse_held
 from ..errors import UsageError
 from ..layout import LEGACY_STATE_KEYS
@@ -51,10 +52,10 @@ def warehouse_reader(status: AccountStatus, pipeline: dlt.Pipeline) -> Iterator[
     """The pipeline to read the warehouse through (None: nothing to read); `status.snapshot`
     set when it is the BI snapshot's.
 
-    Other destinations: the pipeline itself. DuckDB: the working file read-only, under the
+    A server or a lake: the pipeline itself. A local file (DuckDB): the working file read-only, under the
     file's shared reader lock, when a run's step lets go of it within a short wait; else the
     BI snapshot read-only (None when there is none yet)."""
-    if status.destination != "duckdb":
+    if not destination(status.destination).file_lock:
         yield pipeline
         return
     working = duckdb_file()
@@ -78,7 +79,7 @@ def warehouse_reader(status: AccountStatus, pipeline: dlt.Pipeline) -> Iterator[
 def run_history(status: AccountStatus, reader: dlt.Pipeline | None, sync: bool) -> None:
     """The warehouse's run history; an unreadable warehouse is `status.trouble`."""
     if reader is None:  # no DuckDB file yet: nothing loaded, nothing unreachable
-        status.reachable = status.destination == "duckdb" and not duckdb_file().exists()
+        status.reachable = destination(status.destination).file_lock and not duckdb_file().exists()
         return
     try:
         if sync:

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .. import runs
+from ..destinations import destination
 from ..diagnosis import short
 from ..redaction import scrub
 from .model import AccountStatus, Run
@@ -157,7 +158,7 @@ def _figure_lines(status: AccountStatus, now: datetime) -> list[str]:
                            for r in status.history[:5] if r.finished_at)
         lines.append(f"  recent runs: {recent}")
     if status.row_counts:
-        label = ("rows stored in the lake (every appended version)" if status.destination == "filesystem"
+        label = ("rows stored in the lake (every appended version)" if destination(status.destination).lake
                  else "rows now in the warehouse")
         lines.append(f"  {label}: " + ", ".join(f"{t}={n}" for t, n in sorted(status.row_counts.items())))
     if status.cursors:
