@@ -17,7 +17,6 @@ which chatfunnel honours too.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import dlt
 from dlt.common.configuration.specs import ConnectionStringCredentials
 from dlt.common.destination import TLoaderFileFormat
 
+from . import pgcopy
 from .accounts import Account
 from .errors import UsageError
 
@@ -108,7 +108,7 @@ def postgres_destination() -> Any:
                  tcp_user_timeout=ops.postgres_tcp_user_timeout_seconds * 1000)
     credentials.query = query
     credentials.connect_timeout = ops.postgres_connect_timeout_seconds
-    return dlt.destinations.postgres(credentials=credentials, create_indexes=False)
+    return pgcopy.destination(credentials=credentials, create_indexes=False)
 
 
 def drop_replay_traps(pipeline: dlt.Pipeline) -> int:
@@ -136,35 +136,12 @@ def loader_file_format(destination: str) -> TLoaderFileFormat | None:
     DuckDB and the lake: Parquet, read natively; on DuckDB it loads ~6x faster and in a
     fifth of the memory of dlt's default INSERT statements.
 
-    Postgres: INSERT statements, for every table, Arrow ones (chat messages) included. dlt's
-    faster Postgres format, CSV through COPY, cannot tell an empty text from NULL: its COPY
-    names every nullable column in FORCE_NULL, so a quoted empty string becomes NULL however
-    the CSV is quoted, and an empty message text, e-mail or tag would be lost. Left to
-    itself dlt would pick CSV for Arrow tables even with INSERT as the default."""
-    if destination in ("duckdb", "filesystem"):
+    Postgres: Parquet too, loaded through COPY by `pgcopy` (row tables and Arrow tables
+    alike). dlt's own CSV COPY cannot tell an empty text from NULL (it names every nullable
+    column in FORCE_NULL), and its INSERT statements load several times slower."""
+    if destination in ("duckdb", "filesystem", "postgres"):
         return "parquet"
-    if destination == "postgres":
-        _quiet_arrow_conversion_warning()
-        return "insert_values"
     return None
-
-
-class _ArrowConversionFilter(logging.Filter):
-    """dlt warns, per Arrow table and per run, that it converts Arrow rows into INSERT
-    statements "which will degrade performance": on Postgres that is the choice made above
-    on purpose (the load step's figures are in bench/README.md), not news for the user."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.funcName == "_get_items_normalizer" and "ArrowToInsertValuesWriter" in str(record.msg))
-
-
-_arrow_conversion = _ArrowConversionFilter()
-
-
-def _quiet_arrow_conversion_warning() -> None:
-    dlt_logger = logging.getLogger("dlt")
-    if _arrow_conversion not in dlt_logger.filters:
-        dlt_logger.addFilter(_arrow_conversion)
 
 
 def load_workers(destination: str) -> int:
