@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from dlt.common.destination import DestinationCapabilitiesContext
 from dlt.common.destination.client import HasFollowupJobs, LoadJob, PreparedTableSchema, RunnableLoadJob
+from dlt.common.schema import TColumnSchema
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
 from dlt.destinations import postgres as dlt_postgres
-from dlt.common.schema import TColumnSchema
 from dlt.destinations.impl.postgres.factory import PostgresTypeMapper
 from dlt.destinations.impl.postgres.postgres import PostgresClient
 from dlt.destinations.impl.postgres.postgres_adapter import GEOMETRY_HINT
@@ -42,14 +41,11 @@ def _bytea_hex(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch with the columns Arrow writes differently from what Postgres reads recast."""
-    arrays = []
-    for field, column in zip(batch.schema, batch.columns):
-        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
-            column = _bytea_hex(column)
-        elif pa.types.is_large_string(field.type):
-            column = pc.cast(column, pa.string())
-        arrays.append(column)
+    """The batch with its binary columns as bytea text (Arrow writes raw bytes into CSV)."""
+    arrays = [
+        _bytea_hex(column) if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type) else column
+        for field, column in zip(batch.schema, batch.columns, strict=True)
+    ]
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
@@ -118,12 +114,12 @@ class postgres(dlt_postgres):  # noqa: N801 - the destination's type is read fro
 
     def _raw_capabilities(self) -> DestinationCapabilitiesContext:
         caps = super()._raw_capabilities()
-        caps.loader_file_format_selector = None
+        caps.loader_file_format_selector = None  # type: ignore[assignment]
         caps.type_mapper = JsonbTypeMapper
         return caps
 
     @property
-    def client_class(self) -> type[PostgresClient]:  # type: ignore[override]
+    def client_class(self) -> type[PostgresClient]:
         return CopyingPostgresClient
 
 
