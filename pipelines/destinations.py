@@ -90,12 +90,16 @@ def postgres_destination() -> Any:
     - timeouts on everything a run can wait for: connecting, a statement, a transaction left
       idle, and a peer that stops answering without closing (TCP user timeout, keepalives),
       so a silent network ends a run with an error instead of hanging it for ever;
+    - Parquet files loaded through our own COPY (`pgcopy`), which keeps an empty text apart
+      from NULL;
     - no unique index on `_dlt_id` (`create_indexes=False`): dlt's merge deduplicates rows
       that a replayed job writes twice into the staging dataset after a crash, and that index
       was the only thing that made such a replay fail, every night, for good.
     """
     from dlt.common.configuration import resolve_configuration
     from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+    from . import pgcopy  # pyarrow: only when Postgres is the destination
 
     ops = operations()
     credentials = resolve_configuration(PostgresCredentials(), sections=("destination", "postgres", "credentials"))
@@ -112,7 +116,7 @@ def postgres_destination() -> Any:
                  tcp_user_timeout=ops.postgres_tcp_user_timeout_seconds * 1000)
     credentials.query = query
     credentials.connect_timeout = ops.postgres_connect_timeout_seconds
-    return dlt.destinations.postgres(credentials=credentials, create_indexes=False)
+    return pgcopy.destination(credentials=credentials, create_indexes=False)
 
 
 def _duckdb_destination() -> Any:
@@ -157,7 +161,7 @@ DUCKDB = Destination(
 )
 POSTGRES = Destination(
     name="postgres", sql=True, file_lock=False, publishes_snapshot=False, shared_server=True, load_workers=4,
-    file_format="insert_values", location_setting="CREDENTIALS", pipeline_suffix="_postgres",
+    file_format="parquet", location_setting="CREDENTIALS", pipeline_suffix="_postgres",
     delete_replayed_rows="delete from {target} a using {target} b where a._dlt_id = b._dlt_id and a.ctid > b.ctid",
     open=postgres_destination, describe=_configured_location,
 )

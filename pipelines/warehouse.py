@@ -9,7 +9,6 @@ share state. The unnamed account keeps the names it always had (`chatfunnel_leel
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -62,33 +61,10 @@ def loader_file_format(destination: str) -> TLoaderFileFormat | None:
     DuckDB and the lake: Parquet, read natively; on DuckDB it loads ~6x faster and in a
     fifth of the memory of dlt's default INSERT statements.
 
-    Postgres: INSERT statements, for every table, Arrow ones (chat messages) included. dlt's
-    faster Postgres format, CSV through COPY, cannot tell an empty text from NULL: its COPY
-    names every nullable column in FORCE_NULL, so a quoted empty string becomes NULL however
-    the CSV is quoted, and an empty message text, e-mail or tag would be lost. Left to
-    itself dlt would pick CSV for Arrow tables even with INSERT as the default."""
-    chosen = described(destination).file_format
-    if chosen == "insert_values":
-        _quiet_arrow_conversion_warning()
-    return chosen
-
-
-class _ArrowConversionFilter(logging.Filter):
-    """dlt warns, per Arrow table and per run, that it converts Arrow rows into INSERT
-    statements "which will degrade performance": on Postgres that is the choice made above
-    on purpose (the load step's figures are in bench/README.md), not news for the user."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.funcName == "_get_items_normalizer" and "ArrowToInsertValuesWriter" in str(record.msg))
-
-
-_arrow_conversion = _ArrowConversionFilter()
-
-
-def _quiet_arrow_conversion_warning() -> None:
-    dlt_logger = logging.getLogger("dlt")
-    if _arrow_conversion not in dlt_logger.filters:
-        dlt_logger.addFilter(_arrow_conversion)
+    Postgres: Parquet too, loaded through COPY by `pgcopy` (row tables and Arrow tables
+    alike). dlt's own CSV COPY cannot tell an empty text from NULL (it names every nullable
+    column in FORCE_NULL), and its INSERT statements load several times slower."""
+    return described(destination).file_format
 
 
 def load_workers(destination: str) -> int:
