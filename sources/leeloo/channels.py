@@ -25,8 +25,8 @@ from . import settings, stored
 from .paging import Chain, read_chain
 from .rows import CHANNEL_COLUMNS, MESSAGE_COLUMNS, channel_row, message_row, messages_table
 from .run import Latest, LeelooRun, fingerprint, hinted
-from .shapes import entity_id
-from .sweep import plan_sweep, stalest
+from sources.kit.values import entity_id
+from sources.kit.sweep import plan_sweep, stalest
 from .times import to_utc
 
 NAME = "communication_channels"

@@ -21,7 +21,7 @@ from sources.deletions import empty_page_problem, list_problem
 from sources.http import UnexpectedAnswer
 
 from . import settings
-from .shapes import entity_id, integer
+from sources.kit.values import entity_id, integer
 from .times import to_utc
 
 logger = logging.getLogger("chatfunnel.leeloo")

@@ -12,12 +12,12 @@ from sources.bookkeeping import Ledger, proof_rows, table_hints
 from sources.deletions import NOT_FOUND, Proof, absent
 
 from . import settings
-from .batches import Batches
+from sources.kit.batches import Batches
 from .paging import envelope_items
 from .rows import PEOPLE_COLUMNS, person_row
 from .run import Latest, LeelooRun, fingerprint
-from .shapes import entity_id
-from .sweep import plan_sweep, stalest
+from sources.kit.values import entity_id
+from sources.kit.sweep import plan_sweep, stalest
 from .times import to_utc
 
 NAME = "people"

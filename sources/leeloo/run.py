@@ -20,7 +20,7 @@ from sources.report import SourceReport
 
 from . import settings, stored
 from .paging import Listing, detail_problem
-from .shapes import Oddities
+from sources.kit.values import Oddities
 from .times import api_time, next_cursor, to_utc, window_bounds
 
 NEWS = ("people", "communication_channels", "orders")  # resources whose new activity goes before any sweep

@@ -8,7 +8,7 @@ from typing import Any
 from sources.clocks import MAX_SKEW
 
 from . import settings
-from .shapes import parse_time
+from sources.kit.values import parse_time
 
 
 def to_utc(value: Any) -> datetime | None:
