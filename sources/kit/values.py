@@ -32,7 +32,6 @@ from typing import Any
 
 import pendulum
 
-
 NUL = "\x00"
 REPLACEMENT = "\ufffd"
 SIDE = "__v_text"  # suffix of the side column that keeps a value its column cannot hold

@@ -24,7 +24,6 @@ from sources.kit.columns import money_column as _money
 from sources.kit.columns import timestamp_column as _ts
 from sources.kit.values import QUIET, Oddities, boolean, entity_id, integer, money, optional_text, put, text, timestamp
 
-
 DELETED_AT = {"deleted_at": _ts()}  # NULL as loaded; set after the load when the entity is proved gone
 
 PEOPLE_COLUMNS: dict[str, Any] = {

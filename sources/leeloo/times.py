@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sources.clocks import MAX_SKEW
+from sources.kit.values import parse_time
 
 from . import settings
-from sources.kit.values import parse_time
 
 
 def to_utc(value: Any) -> datetime | None:

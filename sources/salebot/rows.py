@@ -262,3 +262,8 @@ def channel_rows(body: Any, shapes: Shapes) -> list[dict[str, Any]]:
 def block_rows(items: list[Any], shapes: Shapes) -> list[dict[str, Any]]:
     """``get_messages``: the blocks of the bot scheme."""
     return [row for item in items if (row := _build(item, BLOCK_FIELDS, "blocks", shapes)) is not None]
+
+
+def salebot_shapes() -> Shapes:
+    """A counter of repairs whose warnings name Salebot as the sender."""
+    return Shapes("Salebot")
