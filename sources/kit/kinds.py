@@ -151,7 +151,7 @@ def to_bool(value: Any) -> bool | None:
     return None
 
 
-def to_utc(value: Any) -> dt.datetime | None:
+def unix_or_iso_time(value: Any) -> dt.datetime | None:
     """Unix seconds (a number or a numeric string) or an ISO text -> aware UTC datetime."""
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -194,7 +194,7 @@ def typed(row: dict[str, Any], column: str, kind: Kind, value: Any, *, table: st
     elif kind == "bool":
         converted = to_bool(value)
     elif kind == "timestamp":
-        converted = to_utc(value)
+        converted = unix_or_iso_time(value)
     else:
         converted = clean(value, where, shapes) if isinstance(value, (dict, list)) else None
     row[column] = converted

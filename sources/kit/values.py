@@ -273,6 +273,13 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+def to_utc(value: Any) -> datetime | None:
+    """An API timestamp as an aware UTC datetime; placeholders and junk become None."""
+    if isinstance(value, str) and value in PLACEHOLDERS:
+        return None
+    return parse_time(value)
+
+
 def timestamp(value: Any, where: str, odd: Oddities = QUIET) -> tuple[datetime | None, str | None]:
     if value is None or (isinstance(value, str) and (value == "" or value in PLACEHOLDERS)):
         return None, None

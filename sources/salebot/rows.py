@@ -27,7 +27,7 @@ from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from sources.kit.kinds import Kind, Shapes, as_json_text, clean, to_int, to_utc, typed
+from sources.kit.kinds import Kind, Shapes, as_json_text, clean, to_int, typed, unix_or_iso_time
 from sources.kit.values import NUL, SIDE
 from sources.salebot import settings
 
@@ -183,7 +183,7 @@ def webhook_message_row(payload: Any, received_at: float, shapes: Shapes) -> dic
         if record is not None:
             shapes.count_skipped("messages")
         return None
-    at = to_utc(received_at)
+    at = unix_or_iso_time(received_at)
     row: dict[str, Any] = {}
     typed(row, "id", "bigint", record.get("id"), table="messages", shapes=shapes)
     typed(row, "text", "text", record.get("message"), table="messages", shapes=shapes)
