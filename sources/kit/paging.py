@@ -24,6 +24,7 @@ from sources.kit.values import entity_id, integer
 logger = logging.getLogger("chatfunnel.sources")
 
 PAGE_SIZE = 100
+_STEP_BACK = -2  # `_anchor`: no anchor on this page, step back
 ANCHORS = 3  # items re-read at the head of each page; a gap is only possible if all of them moved
 
 
@@ -155,11 +156,36 @@ class Listing:
         items = envelope_items(body)
         return body, items, [item_key(item) for item in items]
 
+    def _anchor(self, keys: list[str], tail: list[str], seen: set[str], *, may_step_back: bool) -> int:
+        """Where in this page the last anchor found stands: -1 when none is (and stepping back
+        is not allowed), `_STEP_BACK` when the pager should step back to find one."""
+        present = [keys.index(key) for key in tail if key in keys]
+        if not present:
+            if may_step_back:
+                return _STEP_BACK
+            self._unproven("the list moved too much to find the last items taken")
+            return -1
+        if not _in_order(keys, present[-1], seen):
+            self._unproven("the server changed the list's order while paging")
+        return present[-1]
+
+    def _take(self, items: list[dict[str, Any]], keys: list[str], seen: set[str]) -> list[dict[str, Any]]:
+        """The items not taken before; one without a usable id is counted, not yielded."""
+        fresh = []
+        for item, key in zip(items, keys, strict=True):
+            if key in seen:
+                continue
+            seen.add(key)
+            if key.startswith("~"):
+                self.unidentified += 1
+            else:
+                fresh.append(item)
+        return fresh
+
     def __iter__(self) -> Iterator[list[dict[str, Any]]]:
         seen: set[str] = set()
         tail: list[str] = []  # keys of the last ANCHORS items taken, in list order
-        start = 0
-        progress = 0  # pages that moved the listing on: each allows two more steps back
+        start = progress = 0  # progress: pages that moved the listing on, each allows two more steps back
         last_len = self.page_size  # length of the last page that had items: the step when stepping back
         probe: tuple[str, int] | None = None  # the next request checks what follows this item at this offset
         ended: tuple[str, int] | None = None  # right after this item at this offset the list was empty
@@ -168,57 +194,35 @@ class Listing:
             body, items, keys = self._get(start)
             may_rewind = self.rewinds < self.max_rewinds + 2 * progress
             if probe is not None:
-                after, at = probe
-                probe = None
-                start = at  # next: a page that starts with that item, to confirm or to continue
-                if not items:
-                    ended = (after, at)
-                    continue
-                ended = None
-                if may_rewind:
-                    self.rewinds += 1
+                (after, at), probe = probe, None
+                ended = None if items else (after, at)
+                if not items or may_rewind:
+                    start = at  # next: a page that starts with that item, to confirm or to continue
+                    self.rewinds += bool(items)
                     continue
                 start = at + 1
                 self._unproven("the server kept answering short pages at the anchors")
                 tail = []  # take this page as it is
-            reference = -1
-            if tail:
-                present = [keys.index(key) for key in tail if key in keys]
-                if not present:
-                    ended = None
-                    if start > 0 and may_rewind:
-                        self.rewinds += 1
-                        start = max(0, start - max(1, (len(items) or last_len) - len(tail)))
-                        continue
-                    self._unproven("the list moved too much to find the last items taken")
-                elif not _in_order(keys, present[-1], seen):
-                    reference = present[-1]
-                    self._unproven("the server changed the list's order while paging")
-                else:
-                    reference = present[-1]
-            elif start > 0:
+            reference = self._anchor(keys, tail, seen, may_step_back=start > 0 and may_rewind) if tail else -1
+            if reference == _STEP_BACK:
+                self.rewinds += 1
+                start = max(0, start - max(1, (len(items) or last_len) - len(tail)))
+                ended = None
+                continue
+            if tail and reference < 0:
+                ended = None
+            elif not tail and start > 0:
                 self._unproven("the list moved too much to find the last items taken")
-            if not items:
-                # an empty first page whose counts agree (the client checked them) is an empty list;
-                # any other empty page proves nothing
+            if not items:  # an empty first page whose counts agree (checked) is an empty list; no other is
                 self.complete = not tail and start == 0 and self.problem is None
                 return
-            new_items, new_keys = items[reference + 1 :], keys[reference + 1 :]
-            fresh = []
-            for item, key in zip(new_items, new_keys, strict=True):
-                if key in seen:
-                    continue
-                seen.add(key)
-                if key.startswith("~"):
-                    self.unidentified += 1
-                else:
-                    fresh.append(item)
+            new_items = items[reference + 1 :]
+            fresh = self._take(new_items, keys[reference + 1 :], seen)
             seen.update(keys)
             last_len = len(items)
             if fresh:
                 yield fresh
-            total = meta_total(body)
-            if total is not None and start + len(items) >= total:
+            if (total := meta_total(body)) is not None and start + len(items) >= total:
                 self._finish(total, seen)
                 return
             if new_items:
