@@ -7,9 +7,9 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sources.kit.kinds import Shapes
+from sources.kit.kinds import Shapes, to_int
 from sources.salebot.memory import Memory
-from sources.salebot.rows import to_int, webhook_message_row
+from sources.salebot.rows import webhook_message_row
 from sources.salebot.webhook_store import WebhookStore
 
 

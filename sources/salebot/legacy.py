@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import MutableMapping
 from typing import Any
 
+from sources.kit.kinds import to_int
 from sources.salebot.memory import ClientMemory, Memory
-from sources.salebot.rows import to_int
 
 
 def _day(value: Any) -> dt.date | None:
