@@ -1,6 +1,6 @@
 """Money columns an older version loaded as floats, made exact decimals in place.
 
-Prices, sales and expenses are `decimal(38, 9)` (see `sources.leeloo.shapes.money`). A
+Prices, sales and expenses are `decimal(38, 9)` (see `sources.kit.values.money`). A
 warehouse an older version loaded holds them as `double`, and dlt never changes the type
 of a column it created: the first load of today's declarations would stop with "cannot
 coerce". So the layout migration alters each such column once, on the engine, and records
@@ -21,7 +21,7 @@ from typing import Any
 import dlt
 
 from pipelines.destinations import destination_of
-from sources.leeloo.shapes import MONEY_PRECISION, MONEY_SCALE
+from sources.kit.values import MONEY_PRECISION, MONEY_SCALE
 
 # (table, column) of every money column, per source (Salebot keeps no amount in a column)
 MONEY_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {

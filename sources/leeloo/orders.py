@@ -16,13 +16,13 @@ from dlt.sources import DltResource
 
 from sources.bookkeeping import Ledger, proof_rows, table_hints
 from sources.deletions import NOT_FOUND, Proof
+from sources.kit.batches import Batches
+from sources.kit.paging import Listing, envelope_items
+from sources.kit.values import entity_id
 
 from . import settings
-from .batches import Batches
-from .paging import Listing, envelope_items
 from .rows import ORDER_COLUMNS, STATUS_CHANGE_COLUMNS, order_row, status_change_row
 from .run import LeelooRun, fingerprint, hinted
-from .shapes import entity_id
 from .times import utc_now
 
 NAME = "orders"

@@ -10,14 +10,14 @@ from dlt.sources import DltResource
 
 from sources.bookkeeping import Ledger, proof_rows, table_hints
 from sources.deletions import NOT_FOUND, Proof, absent
+from sources.kit.batches import Batches
+from sources.kit.paging import envelope_items
+from sources.kit.sweep import plan_sweep, stalest
+from sources.kit.values import entity_id
 
 from . import settings
-from .batches import Batches
-from .paging import envelope_items
 from .rows import PEOPLE_COLUMNS, person_row
 from .run import Latest, LeelooRun, fingerprint
-from .shapes import entity_id
-from .sweep import plan_sweep, stalest
 from .times import to_utc
 
 NAME = "people"

@@ -17,9 +17,9 @@ from dlt.sources import DltResource
 
 from sources.bookkeeping import Ledger, proof_rows, table_hints
 from sources.deletions import LISTING, Proof
+from sources.kit.paging import Listing, envelope_items, meta_total, page_problem
 
 from . import settings
-from .paging import Listing, envelope_items, meta_total, page_problem
 from .rows import (
     CONNECTION_COLUMNS,
     LEADGENTOOL_COLUMNS,

@@ -18,22 +18,11 @@ from typing import Any
 import pyarrow as pa
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from . import shapes
-from .shapes import QUIET, Oddities, boolean, entity_id, integer, money, optional_text, put, text, timestamp
-
-
-def _ts() -> dict[str, Any]:
-    return {"data_type": "timestamp", "timezone": True}
-
-
-def _col(data_type: str) -> dict[str, Any]:
-    return {"data_type": data_type}
-
-
-def _money() -> dict[str, Any]:
-    """An amount of money: exact, as the API wrote it (`shapes.money`), never a float."""
-    return {"data_type": "decimal", "precision": shapes.MONEY_PRECISION, "scale": shapes.MONEY_SCALE}
-
+from sources.kit import values as shapes
+from sources.kit.columns import column_of as _col
+from sources.kit.columns import money_column as _money
+from sources.kit.columns import timestamp_column as _ts
+from sources.kit.values import QUIET, Oddities, boolean, entity_id, integer, money, optional_text, put, text, timestamp
 
 DELETED_AT = {"deleted_at": _ts()}  # NULL as loaded; set after the load when the entity is proved gone
 

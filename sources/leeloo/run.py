@@ -16,11 +16,11 @@ from dlt.extract.hints import HintsMeta
 from sources.bookkeeping import Ledger
 from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.http.client import ShapeCheck
+from sources.kit.paging import Listing, detail_problem
+from sources.kit.values import Oddities
 from sources.report import SourceReport
 
 from . import settings, stored
-from .paging import Listing, detail_problem
-from .shapes import Oddities
 from .times import api_time, next_cursor, to_utc, window_bounds
 
 NEWS = ("people", "communication_channels", "orders")  # resources whose new activity goes before any sweep

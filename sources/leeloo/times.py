@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sources.clocks import MAX_SKEW
-
-from . import settings
-from .shapes import parse_time
-
-
-def to_utc(value: Any) -> datetime | None:
-    """An API timestamp as an aware UTC datetime; placeholders and junk become None."""
-    if isinstance(value, str) and value in settings.PLACEHOLDERS:
-        return None
-    return parse_time(value)
+from sources.kit.values import to_utc
 
 
 def api_time(value: datetime) -> str:

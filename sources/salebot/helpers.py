@@ -20,9 +20,9 @@ from typing import Any
 from sources.deletions import list_problem
 from sources.http import ApiClient, ApiError, Forbidden, RateLimiter, RequestBudget, UnexpectedAnswer
 from sources.http.client import ShapeCheck
+from sources.kit.kinds import to_int
 from sources.salebot import settings
 from sources.salebot.plan import Scope
-from sources.salebot.rows import to_int
 
 logger = logging.getLogger("chatfunnel.salebot")
 

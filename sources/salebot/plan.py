@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sources.kit.sweep import least_recently_verified, sweep_quota
 from sources.salebot import settings
 from sources.salebot.memory import Memory
 
@@ -111,13 +112,10 @@ def plan_clients(
 
     sweep: list[Task] = []
     verified = [cid for cid in listed if (c := memory.client(cid)) is not None and c.verified_run is not None]
-    if sweep_runs > 0 and verified:
-        plan.sweep_quota = math.ceil(len(verified) / sweep_runs)
-        due = sorted(
-            (cid for cid in verified if cid not in planned), key=lambda i: (memory.clients[i].verified_run or 0, i)
-        )
-        for cid in due[: plan.sweep_quota]:
-            add(sweep, cid, "sweep", "full", full_cost(cid))
+    plan.sweep_quota = sweep_quota(len(verified), sweep_runs)
+    verified_runs = {cid: memory.clients[cid].verified_run for cid in verified}
+    for cid in least_recently_verified(verified_runs, plan.sweep_quota, skip=planned):
+        add(sweep, cid, "sweep", "full", full_cost(cid))
 
     open_clients = [cid for cid in memory.open_order_clients() if cid in listed and cid not in planned]
     for cid in sorted(open_clients, key=lambda i: (memory.clients[i].orders_run or 0 if i in memory.clients else 0, i)):
@@ -160,7 +158,7 @@ def reverify_within(
     smaller. None: never (no sweep, or a budget too small for even one client)."""
     if sweep_runs <= 0 or known <= 0:
         return None if sweep_runs <= 0 else 0
-    quota = math.ceil(known / sweep_runs)
+    quota = sweep_quota(known, sweep_runs)
     if budget is not None:
         listing = math.ceil(known / settings.CLIENTS_PAGE_LIMIT) + 1
         cost = settings.CLIENT_READ_REQUESTS + settings.ORDER_READ_REQUESTS * orders_per_client

@@ -85,8 +85,8 @@ def test_data_moving_while_paging_loses_nobody(emulator, duck_target: Target) ->
     from datetime import datetime
 
     from sources.http import ApiClient
+    from sources.kit.paging import Listing
     from sources.leeloo import settings
-    from sources.leeloo.paging import Listing
     from sources.leeloo.times import api_time, to_utc
 
     emu = emulator(scale=300, page_cap=20, mutate_rate=1.0, sort="desc")

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from sources.leeloo.paging import Listing, read_chain
+from sources.kit.paging import Listing
+from sources.leeloo.paging import read_chain
 
 
 class MovingList:

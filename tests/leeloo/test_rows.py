@@ -18,9 +18,9 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sources.kit.values import SIDE, Oddities, entity_id
 from sources.leeloo import rows
 from sources.leeloo.rows import MESSAGES_ARROW_SCHEMA, message_row, messages_table
-from sources.leeloo.shapes import SIDE, Oddities, entity_id
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),

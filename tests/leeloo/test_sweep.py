@@ -12,7 +12,7 @@ from itertools import pairwise
 import pytest
 
 from sources.bookkeeping import Entry
-from sources.leeloo.sweep import plan_sweep, stalest
+from sources.kit.sweep import plan_sweep, stalest
 from tests.leeloo.conftest import Target, run_leeloo
 from tests.leeloo.truth import assert_matches_truth, mismatches
 

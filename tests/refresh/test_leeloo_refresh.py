@@ -15,7 +15,7 @@ import pytest
 import sources.leeloo.reference as reference
 from emulators.leeloo import LeelooEmulator
 from pipelines.cli import main
-from sources.leeloo.times import to_utc
+from sources.kit.values import to_utc
 from tests.leeloo.conftest import Target, run_leeloo
 from tests.leeloo.truth import mismatches
 from tests.transforms.truth import COUNTERS

@@ -19,7 +19,8 @@ from sources.deletions import (
     returned,
 )
 from sources.http import UnexpectedAnswer
-from sources.leeloo.paging import Listing, detail_problem, page_problem, read_chain
+from sources.kit.paging import Listing, detail_problem, page_problem
+from sources.leeloo.paging import read_chain
 
 
 def test_only_a_complete_listing_makes_anyone_absent() -> None:

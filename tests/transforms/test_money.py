@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipelines.cli import main
-from sources.leeloo.shapes import Oddities, money
+from sources.kit.values import Oddities, money
 from tests.leeloo.conftest import Target, emulator, target  # noqa: F401
 from tests.transforms.truth import PAID
 from tests.upgrade import older

@@ -24,10 +24,26 @@ import math
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sources.bookkeeping import Entry
+from sources.kit.values import parse_time
 
-from .times import to_utc
+K = TypeVar("K", int, str)  # an entity id
+
+
+def sweep_quota(known: int, sweep_runs: int) -> int:
+    """Entities a run sweeps so that `known` of them all come up within `sweep_runs` runs."""
+    return math.ceil(known / sweep_runs) if sweep_runs > 0 and known > 0 else 0
+
+
+def least_recently_verified(verified_runs: Mapping[K, int | None], count: int,
+                            skip: Collection[K] = ()) -> list[K]:
+    """The `count` entities verified longest ago (never verified first; ties by id): the
+    round robin that brings every entity up within `sweep_runs` runs."""
+    queue = sorted((entity for entity in verified_runs if entity not in skip),
+                   key=lambda entity: (verified_runs[entity] or 0, entity))
+    return queue[:count]
 
 
 @dataclass
@@ -62,13 +78,13 @@ def plan_sweep(
     for entity, entry in entries.items():
         if entity in done:
             continue
-        active = to_utc(entry.mark) if entry.mark else None
+        active = parse_time(entry.mark) if entry.mark else None
         if active_since is not None and active is not None and active >= active_since:
             follow_ups.append(entity)
         else:
             queue.append((entry.verified_run or 0, entity))
     queue.sort()
-    quota = math.ceil(len(entries) / sweep_runs)
+    quota = sweep_quota(len(entries), sweep_runs)
     overdue = sum(1 for verified, _ in queue if run - verified >= sweep_runs)
     return SweepPlan(sorted(follow_ups), [entity for _, entity in queue[: max(quota, overdue)]])
 

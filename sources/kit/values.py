@@ -1,4 +1,4 @@
-"""Values as a stranger sent them, made into the types our columns declare.
+"""The one rule for values as a stranger sent them, made into the types our columns declare.
 
 Every field comes from an API whose documents leave shapes open (a list may come as an
 object, a number as text) and whose texts were typed by anyone. The rules:
@@ -32,12 +32,12 @@ from typing import Any
 
 import pendulum
 
-from . import settings
-
 NUL = "\x00"
 REPLACEMENT = "\ufffd"
 SIDE = "__v_text"  # suffix of the side column that keeps a value its column cannot hold
 INT64 = (-(2**63), 2**63 - 1)
+# texts an API writes for "no value" (Leeloo's); no Salebot field is read through them
+PLACEHOLDERS = frozenset({"NOT_DEFINED", "NO_DATA"})
 
 KINDS = {
     "json": "of the wrong shape (an object or list instead of text), stored as JSON text",
@@ -126,7 +126,7 @@ def side_text(value: Any, where: str, odd: Oddities) -> str:
 
 def optional_text(value: Any, where: str, odd: Oddities = QUIET) -> str | None:
     """Text where the API writes a placeholder for "unknown": the placeholder is NULL."""
-    if isinstance(value, str) and value in settings.PLACEHOLDERS:
+    if isinstance(value, str) and value in PLACEHOLDERS:
         return None
     return text(value, where, odd)
 
@@ -166,7 +166,7 @@ def _parse_number(value: Any) -> float | None:
 
 def number(value: Any, where: str, odd: Oddities = QUIET) -> tuple[float | None, str | None]:
     """(the number, None) or, when it is not one, (None, the value as text for the side column)."""
-    if value is None or (isinstance(value, str) and value in settings.PLACEHOLDERS):
+    if value is None or (isinstance(value, str) and value in PLACEHOLDERS):
         return None, None
     parsed = _parse_number(value)
     if parsed is not None:
@@ -205,7 +205,7 @@ def _parse_money(value: Any) -> Decimal | None:
 def money(value: Any, where: str, odd: Oddities = QUIET) -> tuple[Decimal | None, str | None]:
     """(the exact amount, None), or (None, the value as text for the side column) when it is
     not a number or would have to be rounded to fit decimal(38, 9): money is never a float."""
-    if value is None or (isinstance(value, str) and value in settings.PLACEHOLDERS):
+    if value is None or (isinstance(value, str) and value in PLACEHOLDERS):
         return None, None
     parsed = _parse_money(value)
     if parsed is not None:
@@ -215,7 +215,7 @@ def money(value: Any, where: str, odd: Oddities = QUIET) -> tuple[Decimal | None
 
 
 def integer(value: Any, where: str, odd: Oddities = QUIET) -> tuple[int | None, str | None]:
-    if value is None or (isinstance(value, str) and value in settings.PLACEHOLDERS):
+    if value is None or (isinstance(value, str) and value in PLACEHOLDERS):
         return None, None
     parsed = _parse_number(value)
     if parsed is not None and parsed.is_integer() and INT64[0] <= parsed <= INT64[1]:
@@ -273,8 +273,15 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+def to_utc(value: Any) -> datetime | None:
+    """An API timestamp as an aware UTC datetime; placeholders and junk become None."""
+    if isinstance(value, str) and value in PLACEHOLDERS:
+        return None
+    return parse_time(value)
+
+
 def timestamp(value: Any, where: str, odd: Oddities = QUIET) -> tuple[datetime | None, str | None]:
-    if value is None or (isinstance(value, str) and (value == "" or value in settings.PLACEHOLDERS)):
+    if value is None or (isinstance(value, str) and (value == "" or value in PLACEHOLDERS)):
         return None, None
     moment = parse_time(value)
     if moment is not None:
