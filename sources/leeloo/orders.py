@@ -23,7 +23,7 @@ from . import settings
 from .batches import Batches
 from .paging import Listing, envelope_items
 from .rows import ORDER_COLUMNS, STATUS_CHANGE_COLUMNS, order_row, status_change_row
-from .run import LeelooRun, fingerprint, hinted, listed_changed
+from .run import LeelooRun, Listed, fingerprint, hinted, listed_changed
 from .shapes import entity_id
 from .times import utc_now
 
@@ -31,7 +31,6 @@ NAME = "orders"
 CHANGES = "order_status_changes"
 HINTS = table_hints(NAME, ORDER_COLUMNS)
 CHANGE_HINTS = table_hints(CHANGES, STATUS_CHANGE_COLUMNS, "change_id")
-Listed = tuple[dict[str, Any], str, str]  # a list entry, its id and its fingerprint
 
 
 @dataclass

@@ -19,14 +19,13 @@ from . import settings
 from .batches import Batches
 from .paging import envelope_items
 from .rows import PEOPLE_COLUMNS, person_row
-from .run import LeelooRun, fingerprint, listed_changed
+from .run import LeelooRun, Listed, fingerprint, listed_changed
 from .shapes import entity_id
 from .times import to_utc
 from .windowed import CHANGED, WindowRead, close_window, open_window, recheck_targets
 
 NAME = "people"
 HINTS = table_hints(NAME, PEOPLE_COLUMNS)
-Listed = tuple[dict[str, Any], str, str]  # a list entry, its id and its fingerprint
 
 
 def person_detail(run: LeelooRun, person_id: str) -> dict[str, Any] | None:

@@ -33,6 +33,9 @@ def fingerprint(item: Any) -> str:
     return hashlib.blake2b(json.dumps(item, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 
 
+Listed = tuple[dict[str, Any], str, str]  # a list entry, its id and its fingerprint
+
+
 def listed_changed(entry: Entry | None, listed_print: str, *, backfill: bool = False,
                    marked_deleted: bool = False) -> bool:
     """Whether a list entry calls for a fresh read: new, its fingerprint moved, a backfill
