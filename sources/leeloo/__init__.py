@@ -9,10 +9,11 @@ which dlt rewrites whole on every load), a sweep that re-verifies every channel 
 person within `sweep_runs` runs whatever the lists say, and deletions proved by complete
 listings or a 404.
 
-Modules: `people`, `channels`, `orders`, `reference` hold the resources; `paging` the
-chat-message chain reader; `rows` the row builders and declared columns; `run` what the
-resources of one run share. The pager that proves a listing complete, who is re-verified
-when, row batches and how odd values are kept are the source kit's (`sources.kit`).
+Modules: `people`, `channels`, `orders`, `reference` hold the resources (module-level
+steps over an explicit state object, their decisions plain functions); `windowed`,
+`chains` and `lists` what they share and decide; `paging` the pager that proves a
+listing complete; `sweep` who is re-verified when; `rows` the row builders and declared
+columns; `shapes` how odd values are kept; `run` what the resources of one run share.
 """
 
 from __future__ import annotations

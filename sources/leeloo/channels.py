@@ -4,30 +4,30 @@ then the sweep's re-checks.
 Messages are read here rather than in a transformer so the window cursor can wait until
 every channel's messages are in: a channel left half-read would otherwise fall out of the
 next window. The two tables get their own hints (the resource declares none), so
-`chat_messages` carries only message columns.
+`chat_messages` carries only message columns. Each step is a module-level function taking
+the run and the resource's `ChannelsRead`; `chains` holds the decisions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, proof_rows, table_hints
-from sources.deletions import LISTING, NOT_FOUND, Proof, absent
+from sources.bookkeeping import proof_rows, table_hints
+from sources.deletions import LISTING, NOT_FOUND, Proof
 from sources.http import ApiError, BudgetExhausted
-from sources.kit.sweep import plan_sweep, stalest
 from sources.kit.values import entity_id
 
 from . import settings, stored
+from .chains import Read, listed_read, messages_gone, reached, sweep_read
 from .paging import Chain, read_chain
 from .rows import CHANNEL_COLUMNS, MESSAGE_COLUMNS, channel_row, message_row, messages_table
-from .run import Latest, LeelooRun, fingerprint, hinted
-from .times import to_utc
+from .run import LeelooRun, fingerprint, hinted, listed_changed
+from .windowed import WindowRead, close_window, open_window, recheck_targets
 
 NAME = "communication_channels"
 MESSAGES = "chat_messages"
@@ -35,175 +35,164 @@ CHANNEL_HINTS = table_hints(NAME, CHANNEL_COLUMNS)
 MESSAGE_HINTS = table_hints(MESSAGES, MESSAGE_COLUMNS)
 MESSAGES_PER_BATCH = 5000
 CHECKS_PER_QUERY = 500  # full chains compared with the warehouse per query
+DELETED_MESSAGES = "messages_deleted"
 
 
 @dataclass
-class Read:
-    """One chain to read: from the window (news) or from the sweep."""
+class ChannelsRead:
+    """One run of the channels: the window's state, the messages' proof and the rows and
+    chains waiting to be handed to dlt."""
 
-    channel_id: str
-    loaded_until: datetime | None  # read back to here (None: the whole chain)
-    newest: datetime | None  # the newest message known to exist: the head must reach it
-    known_until: datetime | None  # what the ledger said was loaded before
-    fingerprint: str | None = None  # of the list entry, when it was listed
-    known: bool = False  # loaded before: a full chain then shows what is gone
-    reason: str = "changed"
+    window: WindowRead
+    messages: Proof
+    unproven: set[str] = field(default_factory=set)  # read, but not "until" anything: still news
+    channel_rows: list[dict[str, Any]] = field(default_factory=list)
+    message_rows: list[dict[str, Any]] = field(default_factory=list)
+    read_whole: dict[str, set[str]] = field(default_factory=dict)  # known channels read in full: their messages
+
+
+def open_channels(run: LeelooRun, state: dict[str, Any]) -> ChannelsRead:
+    window = open_window(run, state, NAME, settings.CHANNELS)
+    window.counts[DELETED_MESSAGES] = 0
+    return ChannelsRead(window, Proof(MESSAGES, marked=run.deleted(MESSAGES)))
+
+
+def with_news(run: LeelooRun, read: ChannelsRead) -> Iterator[Read]:
+    """The window's channels: a changed entry's row is kept, a chain with news is read."""
+    window = read.window
+    for page in window.listing:
+        for channel in page:
+            channel_id = entity_id(channel.get("id"))
+            if channel_id is None:
+                continue
+            window.listed.add(channel_id)
+            window.newest.see(channel.get("lastMessageTime"))
+            entry = None if channel_id in run.deleted(NAME) else window.ledger.get(channel_id)  # back: read anew
+            listed_print = fingerprint(channel)
+            changed = listed_changed(entry, listed_print, backfill=run.backfill)
+            if changed and (row := channel_row(channel, run.odd)) is not None:
+                read.channel_rows.append(row)
+                window.proof.see([channel_id])
+            task = listed_read(channel_id, channel.get("lastMessageTime"), entry, listed_print,
+                               backfill=run.backfill, window_start=window.window_start, overlap=run.overlap)
+            if task is not None:
+                yield task
+            elif changed:
+                window.ledger.put(channel_id, fingerprint=listed_print, verified=False)
+
+
+def chain_or_none(run: LeelooRun, task: Read) -> Chain | None:
+    """The chain as read; None when a 404 says the channel is gone."""
+    try:
+        return read_chain(run.client, task.channel_id, task.loaded_until, run.page_size, task.newest)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def settle(run: LeelooRun, read: ChannelsRead, task: Read, chain: Chain | None) -> None:
+    """Keep a chain's messages and note how far the channel is loaded (a 404 proves it gone)."""
+    window = read.window
+    window.counts[task.reason] += 1
+    if chain is None:
+        window.proof.prove([task.channel_id], NOT_FOUND)
+        window.ledger.forget(task.channel_id)
+        return
+    rows = [r for m in chain.messages if (r := message_row(m, task.channel_id, run.odd)) is not None]
+    read.message_rows.extend(rows)
+    read.messages.see(r["id"] for r in rows)  # any read, a partial one too: these are live
+    if chain.problem is not None:
+        run.report.incomplete.add(NAME)
+        run.report.warn(f"{MESSAGES}: the messages of channel {task.channel_id} could not be read whole, "
+                        f"none of them was marked deleted and the next run reads them again: {chain.problem}")
+    if chain.proven:
+        window.ledger.put(task.channel_id, fingerprint=task.fingerprint, mark=reached(task, chain.newest, run.now))
+        window.verified.add(task.channel_id)
+    else:  # not loaded "until" anything: the channel stays news, and the cursor waits
+        read.unproven.add(task.channel_id)
+        if task.fingerprint is not None:
+            window.ledger.put(task.channel_id, fingerprint=task.fingerprint, verified=False)
+    if chain.complete and task.known:
+        read.read_whole[task.channel_id] = {r["id"] for r in rows}
+
+
+def message_batch(read: ChannelsRead) -> Iterator[Any]:
+    if read.message_rows:
+        yield hinted(messages_table(read.message_rows), MESSAGE_HINTS)
+        read.message_rows.clear()
+
+
+def channel_batch(read: ChannelsRead) -> Iterator[Any]:
+    if read.channel_rows:
+        yield hinted(read.channel_rows[:], CHANNEL_HINTS)
+        read.channel_rows.clear()
+
+
+def message_deletions(read: ChannelsRead) -> Iterator[Any]:
+    """Messages loaded before that a chain read in full no longer holds are gone."""
+    if read.read_whole:
+        read.messages.prove(messages_gone(read.read_whole, stored.message_ids(list(read.read_whole))), LISTING)
+        read.read_whole.clear()
+    read.window.counts[DELETED_MESSAGES] += len(read.messages.gone)
+    yield from proof_rows(read.messages)
+    read.messages.clear()
+
+
+def flush(read: ChannelsRead) -> Iterator[Any]:
+    yield from channel_batch(read)
+    yield from message_batch(read)
+    yield from message_deletions(read)
+    pending = read.window.ledger.rows()
+    if pending is not None:
+        yield pending
+
+
+def read_chains(run: LeelooRun, read: ChannelsRead, tasks: Iterable[Read]) -> Iterator[Any]:
+    """Read the chains and hand their rows to dlt in batches."""
+    try:
+        for task, chain in run.fan_out(tasks, lambda t: chain_or_none(run, t)):
+            yield from channel_batch(read)
+            settle(run, read, task, chain)
+            if len(read.message_rows) >= MESSAGES_PER_BATCH:
+                yield from message_batch(read)
+            if len(read.read_whole) >= CHECKS_PER_QUERY:
+                yield from message_deletions(read)
+    except BudgetExhausted:
+        yield from flush(read)  # what is noted in the ledger must reach its tables
+        raise
+
+
+def sweep(run: LeelooRun, read: ChannelsRead) -> list[Read]:
+    """The chains the sweep re-reads: missing from a whole listing, followed up, due."""
+    window = read.window
+    targets = recheck_targets(window.ledger.entries, window.ledger.run, run.sweep_runs, listed=window.listed,
+                              listing_whole=window.full and window.listing.complete,
+                              done=window.verified | read.unproven | set(window.proof.gone),
+                              active_since=window.active_since)
+    marks = stored.channels_with_marked_messages()
+    return [sweep_read(channel_id, reason, window.ledger.get(channel_id), marks, run.overlap)
+            for channel_id, reason in targets]
+
+
+def communication_channels(run: LeelooRun) -> Iterator[Any]:
+    state = dlt.current.resource_state()
+    read = open_channels(run, state)
+    try:
+        yield from run.guarded(NAME, lambda: read_chains(run, read, with_news(run, read)))
+        yield from flush(read)
+    finally:
+        run.gate.finished(NAME)
+    if read.unproven:
+        run.report.incomplete.add(NAME)
+    run.advance(state, NAME, read.window.listing, read.window.newest)
+    yield from run.gate.wait()
+    if not run.report.budget_exhausted:
+        yield from run.guarded(NAME, lambda: read_chains(run, read, sweep(run, read)))
+    yield from flush(read)
+    yield from proof_rows(read.window.proof)
+    close_window(run, state, read.window, "sweep_channels", [NAME, MESSAGES])
 
 
 def channels_resource(run: LeelooRun) -> DltResource:
-    @dlt.resource(name=NAME, write_disposition="merge")
-    def communication_channels() -> Iterator[Any]:
-        state = dlt.current.resource_state()
-        ledger = Ledger(NAME, state)
-        full = run.full_listing_due(state, ledger)
-        whole = full or (not run.backfill and not state.get("cursor"))
-        listing, window_start = run.window(state, settings.CHANNELS, full=full)
-        active_since = run.active_since(state)
-        newest = Latest()
-        listed: set[str] = set()
-        verified: set[str] = set()
-        unproven: set[str] = set()
-        proof = Proof(NAME, known=list(ledger.entries), marked=run.deleted(NAME))
-        messages = Proof(MESSAGES, marked=run.deleted(MESSAGES))
-        channel_rows: list[dict[str, Any]] = []
-        message_rows: list[dict[str, Any]] = []
-        chains: dict[str, set[str]] = {}  # known channels read in full: their message ids
-        counts = {"changed": 0, "follow_ups": 0, "swept": 0, "missing_checked": 0, "messages_deleted": 0}
-
-        def with_news() -> Iterator[Read]:
-            for page in listing:
-                for channel in page:
-                    channel_id = entity_id(channel.get("id"))
-                    if channel_id is None:
-                        continue
-                    listed.add(channel_id)
-                    newest.see(channel.get("lastMessageTime"))
-                    entry = None if channel_id in run.deleted(NAME) else ledger.get(channel_id)  # back: read anew
-                    listed_print = fingerprint(channel)
-                    changed = run.backfill or entry is None or entry.fingerprint != listed_print
-                    if changed and (row := channel_row(channel, run.odd)) is not None:
-                        channel_rows.append(row)
-                        proof.see([channel_id])
-                    last = to_utc(channel.get("lastMessageTime"))
-                    done = to_utc(entry.mark) if entry is not None and entry.mark else None
-                    if run.backfill or done is None or (last is not None and last > done):
-                        back_to = window_start if run.backfill else (done - run.overlap if done else None)
-                        yield Read(channel_id, back_to, last, done, listed_print, entry is not None)
-                    elif changed:
-                        ledger.put(channel_id, fingerprint=listed_print, verified=False)
-
-        def read(task: Read) -> Chain | None:
-            try:
-                return read_chain(run.client, task.channel_id, task.loaded_until, run.page_size, task.newest)
-            except ApiError as exc:
-                if exc.status == 404:
-                    return None
-                raise
-
-        def settle(task: Read, chain: Chain | None) -> None:
-            counts[task.reason] += 1
-            if chain is None:  # a 404 for this channel proves it gone
-                proof.prove([task.channel_id], NOT_FOUND)
-                ledger.forget(task.channel_id)
-                return
-            rows = [r for m in chain.messages if (r := message_row(m, task.channel_id, run.odd)) is not None]
-            message_rows.extend(rows)
-            messages.see(r["id"] for r in rows)  # any read, a partial one too: these are live
-            if chain.problem is not None:
-                run.report.incomplete.add(NAME)
-                run.report.warn(f"{MESSAGES}: the messages of channel {task.channel_id} could not be read whole, "
-                                f"none of them was marked deleted and the next run reads them again: {chain.problem}")
-            if chain.proven:
-                reached = [t for t in (task.newest, chain.newest, task.known_until) if t is not None]
-                # never past this run's start (sources.leeloo.times.next_cursor says why)
-                ledger.put(task.channel_id, fingerprint=task.fingerprint,
-                           mark=min(max(reached), run.now).isoformat() if reached else None)
-                verified.add(task.channel_id)
-            else:  # not loaded "until" anything: the channel stays news, and the cursor waits
-                unproven.add(task.channel_id)
-                if task.fingerprint is not None:
-                    ledger.put(task.channel_id, fingerprint=task.fingerprint, verified=False)
-            if chain.complete and task.known:
-                chains[task.channel_id] = {r["id"] for r in rows}
-
-        def messages_batch() -> Iterator[Any]:
-            if message_rows:
-                yield hinted(messages_table(message_rows), MESSAGE_HINTS)
-                message_rows.clear()
-
-        def channels_batch() -> Iterator[Any]:
-            if channel_rows:
-                yield hinted(channel_rows[:], CHANNEL_HINTS)
-                channel_rows.clear()
-
-        def message_deletions() -> Iterator[Any]:
-            """Messages loaded before that a chain read in full no longer holds are gone."""
-            if chains:
-                loaded = stored.message_ids(list(chains))
-                messages.prove(sorted(m for c, ids in chains.items() for m in loaded.get(c, set()) - ids), LISTING)
-                chains.clear()
-            counts["messages_deleted"] += len(messages.gone)
-            yield from proof_rows(messages)
-            messages.clear()
-
-        def flush() -> Iterator[Any]:
-            yield from channels_batch()
-            yield from messages_batch()
-            yield from message_deletions()
-            pending = ledger.rows()
-            if pending is not None:
-                yield pending
-
-        def work(tasks: Iterator[Read] | list[Read]) -> Iterator[Any]:
-            try:
-                for task, chain in run.fan_out(tasks, read):
-                    yield from channels_batch()
-                    settle(task, chain)
-                    if len(message_rows) >= MESSAGES_PER_BATCH:
-                        yield from messages_batch()
-                    if len(chains) >= CHECKS_PER_QUERY:
-                        yield from message_deletions()
-            except BudgetExhausted:
-                yield from flush()  # what is noted in the ledger must reach its tables
-                raise
-
-        def sweep() -> list[Read]:
-            missing = absent(ledger.entries, listed, full and listing.complete)
-            plan = plan_sweep(ledger.entries, ledger.run, run.sweep_runs,
-                              done=verified | unproven | set(proof.gone) | set(missing), active_since=active_since)
-            reasons = [*((c, "missing_checked") for c in missing), *((c, "follow_ups") for c in plan.follow_ups),
-                       *((c, "swept") for c in plan.due)]
-            marks = stored.channels_with_marked_messages()
-            tasks = []
-            for channel_id, reason in reasons:
-                entry = ledger.get(channel_id)
-                until = to_utc(entry.mark) if entry is not None and entry.mark else None
-                back_to = None if channel_id in marks or until is None else until - run.overlap
-                tasks.append(Read(channel_id, back_to, until, until, known=True, reason=reason))
-            return tasks
-
-        try:
-            yield from run.guarded(NAME, lambda: work(with_news()))
-            yield from flush()
-        finally:
-            run.gate.finished(NAME)
-        if unproven:
-            run.report.incomplete.add(NAME)
-        run.advance(state, NAME, listing, newest)
-        yield from run.gate.wait()
-        if not run.report.budget_exhausted:
-            yield from run.guarded(NAME, lambda: work(sweep()))
-        yield from flush()
-        yield from proof_rows(proof)
-        if whole and listing.complete:
-            state["full_listing_run"] = ledger.run
-        run.started(state)
-        run.report.facts["sweep_channels"] = {
-            "known": len(ledger), **counts, "deleted": len(proof.gone),
-            "stalest_runs": stalest(ledger.entries, ledger.run),
-            "full_listing": int(full),
-        }
-        run.skipped(NAME, listing)
-        run.warn_oddities([NAME, MESSAGES])
-
-    return communication_channels
+    return dlt.resource(communication_channels, name=NAME, write_disposition="merge")(run)

@@ -9,12 +9,14 @@ run that sees an order in a status other than the one it saw last records the ch
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, proof_rows, table_hints
+from sources.bookkeeping import Entry, Ledger, proof_rows, table_hints
 from sources.deletions import NOT_FOUND, Proof
 from sources.kit.batches import Batches
 from sources.kit.paging import Listing, envelope_items
@@ -22,7 +24,7 @@ from sources.kit.values import entity_id
 
 from . import settings
 from .rows import ORDER_COLUMNS, STATUS_CHANGE_COLUMNS, order_row, status_change_row
-from .run import LeelooRun, fingerprint, hinted
+from .run import LeelooRun, Listed, fingerprint, hinted, listed_changed
 from .times import utc_now
 
 NAME = "orders"
@@ -31,84 +33,112 @@ HINTS = table_hints(NAME, ORDER_COLUMNS)
 CHANGE_HINTS = table_hints(CHANGES, STATUS_CHANGE_COLUMNS, "change_id")
 
 
+@dataclass
+class OrdersRead:
+    """One run of the orders: the ledger, the whole list, the proof and the changes seen."""
+
+    ledger: Ledger
+    listing: Listing
+    proof: Proof
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def last_status(entry: Entry | None) -> str | None:
+    """The status the ledger saw last (kept as its mark; "" for none)."""
+    return (entry.mark or None) if entry is not None else None
+
+
+def records_change(entry: Entry | None, status: str | None) -> bool:
+    """A status change is recorded for an order seen for the first time, or in a status
+    other than the one seen last."""
+    return entry is None or last_status(entry) != status
+
+
+def pending_changes(changes: list[dict[str, Any]]) -> Iterator[Any]:
+    if changes:
+        yield hinted(changes[:], CHANGE_HINTS)
+        changes.clear()
+
+
+def order_detail(run: LeelooRun, order_id: str, needed: bool = True) -> dict[str, Any] | None:
+    """The order's detail ({} when not wanted); None when a 404 says the order is gone."""
+    if not needed:
+        return {}
+    body = run.get_or_none(settings.ORDER.format(id=order_id))
+    if body is None:
+        return None
+    found = envelope_items(body)
+    return found[0] if found else {}
+
+
+def listed_detail(run: LeelooRun, listed: Listed) -> dict[str, Any] | None:
+    return order_detail(run, listed[1], run.order_details)
+
+
+def observe(run: LeelooRun, read: OrdersRead, listed: Listed, found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The order's row, its status change noted; a 404 proves the order gone."""
+    order, order_id, listed_print = listed
+    if found is None:
+        read.proof.prove([order_id], NOT_FOUND)
+        read.ledger.forget(order_id)
+        return None
+    row = order_row(order, found, run.odd)
+    if row is None:
+        return None
+    entry = read.ledger.get(order_id)
+    if records_change(entry, row["status"]):
+        read.changes.append(status_change_row(row, last_status(entry), utc_now()))
+    read.ledger.put(order_id, fingerprint=listed_print, mark=row["status"] or "")
+    return row
+
+
+def changed(run: LeelooRun, read: OrdersRead) -> Iterator[Listed]:
+    """The listed orders whose list entry calls for their detail."""
+    for page in read.listing:
+        for order in page:
+            order_id = entity_id(order.get("id"))
+            if order_id is None:
+                continue
+            read.proof.see([order_id])
+            listed_print = fingerprint(order)
+            if listed_changed(read.ledger.get(order_id), listed_print, marked_deleted=order_id in run.deleted(NAME)):
+                yield order, order_id, listed_print
+
+
+def news(run: LeelooRun, read: OrdersRead) -> Iterator[dict[str, Any]]:
+    concurrency = run.concurrency if run.order_details else 1
+    for listed, found in run.fan_out(changed(run, read), partial(listed_detail, run), concurrency):
+        if (row := observe(run, read, listed, found)) is not None:
+            yield row
+
+
+def missing(run: LeelooRun, read: OrdersRead) -> Iterator[Any]:
+    """Known orders a complete listing lacks: a 404 on their detail proves them gone
+    (one that answers was created or moved while we paged; the next run lists it)."""
+    read.proof.complete = read.listing.complete
+    read.proof.confirm(run.fan_out(read.proof.absent(), partial(order_detail, run)))
+    for order_id in read.proof.gone:
+        read.ledger.forget(order_id)
+    yield from ()
+
+
+def orders(run: LeelooRun) -> Iterator[Any]:
+    ledger = Ledger(NAME, dlt.current.resource_state())
+    read = OrdersRead(ledger, Listing(run.client, settings.ORDERS, {}, run.page_size, whole_list=True),
+                      Proof(NAME, known=list(ledger.entries), marked=run.deleted(NAME)))
+    out = Batches(HINTS, ledger, companions=partial(pending_changes, read.changes))
+    try:
+        yield from run.guarded(NAME, lambda: out.rows(news(run, read)))
+        if not run.stopped(NAME):
+            yield from run.guarded(NAME, lambda: missing(run, read))
+        yield from out.flush(*proof_rows(read.proof))
+    finally:
+        run.gate.finished(NAME)
+    if not read.listing.complete:
+        run.report.incomplete.add(NAME)
+    run.skipped(NAME, read.listing)
+    run.warn_oddities([NAME])
+
+
 def orders_resource(run: LeelooRun) -> DltResource:
-    @dlt.resource(name=NAME, write_disposition="merge")
-    def orders() -> Iterator[Any]:
-        state = dlt.current.resource_state()
-        ledger = Ledger(NAME, state)
-        listing = Listing(run.client, settings.ORDERS, {}, run.page_size, whole_list=True)
-        proof = Proof(NAME, known=list(ledger.entries), marked=run.deleted(NAME))
-        changes: list[dict[str, Any]] = []
-
-        def pending_changes() -> Iterator[Any]:
-            if changes:
-                yield hinted(changes[:], CHANGE_HINTS)
-                changes.clear()
-
-        out = Batches(HINTS, ledger, companions=pending_changes)
-
-        def detail(order_id: str, needed: bool = run.order_details) -> dict[str, Any] | None:
-            if not needed:
-                return {}
-            body = run.get_or_none(settings.ORDER.format(id=order_id))
-            if body is None:
-                return None
-            found = envelope_items(body)
-            return found[0] if found else {}
-
-        def observe(order: dict[str, Any], order_id: str, found: dict[str, Any] | None,
-                    listed_print: str | None) -> dict[str, Any] | None:
-            if found is None:  # a 404 for this id proves it gone
-                proof.prove([order_id], NOT_FOUND)
-                ledger.forget(order_id)
-                return None
-            row = order_row(order, found, run.odd)
-            if row is None:
-                return None
-            entry = ledger.get(order_id)
-            if entry is None or (entry.mark or None) != row["status"]:
-                old = (entry.mark or None) if entry is not None else None
-                changes.append(status_change_row(row, old, utc_now()))
-            ledger.put(order_id, fingerprint=listed_print, mark=row["status"] or "")
-            return row
-
-        def changed() -> Iterator[tuple[dict[str, Any], str, str]]:
-            for page in listing:
-                for order in page:
-                    order_id = entity_id(order.get("id"))
-                    if order_id is None:
-                        continue
-                    proof.see([order_id])
-                    entry = ledger.get(order_id)
-                    listed_print = fingerprint(order)
-                    if entry is None or entry.fingerprint != listed_print or order_id in run.deleted(NAME):
-                        yield order, order_id, listed_print
-
-        def news() -> Iterator[dict[str, Any]]:
-            concurrency = run.concurrency if run.order_details else 1
-            for (order, order_id, listed_print), found in run.fan_out(changed(), lambda o: detail(o[1]), concurrency):
-                if (row := observe(order, order_id, found, listed_print)) is not None:
-                    yield row
-
-        def missing() -> Iterator[Any]:
-            """Known orders a complete listing lacks: a 404 on their detail proves them gone
-            (one that answers was created or moved while we paged; the next run lists it)."""
-            proof.complete = listing.complete
-            proof.confirm(run.fan_out(proof.absent(), lambda o: detail(o, needed=True)))
-            for order_id in proof.gone:
-                ledger.forget(order_id)
-            yield from ()
-
-        try:
-            yield from run.guarded(NAME, lambda: out.rows(news()))
-            if not run.stopped(NAME):
-                yield from run.guarded(NAME, missing)
-            yield from out.flush(*proof_rows(proof))
-        finally:
-            run.gate.finished(NAME)
-        if not listing.complete:
-            run.report.incomplete.add(NAME)
-        run.skipped(NAME, listing)
-        run.warn_oddities([NAME])
-
-    return orders
+    return dlt.resource(orders, name=NAME, write_disposition="merge")(run)

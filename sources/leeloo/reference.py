@@ -2,24 +2,27 @@
 users, tags, connections, template categories and templates, and the legacy v1 accounts.
 
 They are small and read whole every run, so a complete read that lacks a known entity
-is how a deletion shows: a paged list confirms it with a 404 on the entity's detail; a
-list that comes in one answer is one consistent snapshot and proves it by itself.
+is how a deletion shows (`lists` says how each is proved). Each list is described once
+(`ReferenceList`) and read by one of two module-level resources, paged or in one answer;
+what hangs off a list's entities is read by a transformer of that list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger, proof_rows, table_hints
-from sources.deletions import LISTING, Proof
+from sources.bookkeeping import Ledger, table_hints
+from sources.deletions import Proof
 from sources.kit.paging import Listing, envelope_items, meta_total, page_problem
 
 from . import settings
+from .lists import held_under, prove_absent_twice, proved_rows, remember, settle
 from .rows import (
     CONNECTION_COLUMNS,
     LEADGENTOOL_COLUMNS,
@@ -33,55 +36,107 @@ from .rows import (
     stats_row,
     v1_account_row,
 )
-from .run import LeelooRun, fingerprint, for_table, hinted
+from .run import LeelooRun, for_table, hinted
 from .times import utc_now
 
-
-def remember(ledger: Ledger, rows: list[dict[str, Any]], mark: str | None = None) -> None:
-    """Note new and changed rows (what the ledger knows is what a later listing must show)."""
-    for row in rows:
-        entry = ledger.get(row["id"])
-        print_ = fingerprint(row)
-        if entry is None or entry.fingerprint != print_ or (mark is not None and entry.mark != mark):
-            ledger.put(row["id"], fingerprint=print_, mark=mark)
+TOOLS, STATS, TEMPLATES, V1_ACCOUNTS = "leadgentools", "tunnel_stats", "templates", "v1_accounts"
+TOOL_HINTS = table_hints(TOOLS, LEADGENTOOL_COLUMNS)
+STATS_HINTS = table_hints(STATS, STATS_COLUMNS, ("tunnel_id", "snapshot_date"))
+TEMPLATE_HINTS = table_hints(TEMPLATES, TEMPLATE_COLUMNS)
+V1_HINTS = table_hints(V1_ACCOUNTS, V1_ACCOUNT_COLUMNS)
 
 
-ABSENT = "absent"  # a ledger fingerprint: a read of a list without a count lacked the entity once
+@dataclass(frozen=True)
+class ReferenceList:
+    """A reference list: where it is read and which text columns its rows keep."""
+
+    name: str
+    path: str
+    fields: tuple[str, ...]
+    columns: dict[str, Any]
+    detail: str | None = None  # paged lists: the entity's detail, where a 404 proves it gone
+    key: str | None = None  # lists in one answer: the key of the answer's list
+    dependents: tuple[str, ...] = ()  # tables read from this list's entities
 
 
-def absent_before(ledger: Ledger, ids: Iterable[str]) -> set[str]:
-    """The ids the previous run's read of a count-less list lacked (noted in the ledger: a
-    read that shows the entity again gives it its real fingerprint back)."""
-    return {i for i in ids if (entry := ledger.get(i)) is not None and entry.fingerprint == ABSENT}
+DATED = ("name", "createdAt", "updatedAt")
+TUNNELS = ReferenceList("tunnels", settings.TUNNELS, DATED, NAMED_COLUMNS, detail=settings.TUNNEL,
+                        dependents=(TOOLS, STATS))
+USERS = ReferenceList("users", settings.USERS, DATED, NAMED_COLUMNS, detail=settings.USER)
+TAGS = ReferenceList("tags", settings.TAGS, ("name",), TAG_COLUMNS)
+CONNECTIONS = ReferenceList("connections", settings.CONNECTIONS, ("type", "name"), CONNECTION_COLUMNS,
+                            key="connections")
+CATEGORIES = ReferenceList("template_categories", settings.TEMPLATE_CATEGORIES, ("name",), TAG_COLUMNS,
+                           key="categories")
 
 
-def note_absent(ledger: Ledger, ids: Iterable[str]) -> None:
-    """Lacking once: the next run's read confirms the deletion or clears the note."""
-    for entity in ids:
-        ledger.put(entity, fingerprint=ABSENT, verified=False)
+@dataclass
+class Answer:
+    """What a read of a whole list found: the ids, and whether it was whole and counted."""
+
+    seen: set[str] = field(default_factory=set)
+    complete: bool = False
+    counted: bool = False
 
 
-def settle(run: LeelooRun, ledger: Ledger, table: str, *, seen: set[str], complete: bool,
-           detail: str | None = None, counted: bool = True) -> Iterator[Any]:
-    """Deletion and restore rows for `table` after a read of the whole list.
+def answered_whole(total: int | None, items: int) -> bool:
+    """One answer holds the whole list unless its count says there is more (a first page)."""
+    return total is None or total <= items
 
-    `complete`: the read was whole and gap-free. With `detail` (a path with `{id}`), each
-    known id the read lacks is confirmed gone by a 404 there; without, a counted read proves
-    it, and a read of a list without a count (`counted=False`) only with the previous run's."""
-    proof = Proof(table, known=list(ledger.entries), marked=run.deleted(table), seen=seen,
-                  complete=complete and not run.stopped(table))
-    if detail is None and counted:
-        proof.prove(proof.absent(), LISTING)
-    elif detail is None:
-        if proof.complete:
-            note_absent(ledger, proof.prove_twice(proof.absent(), absent_before(ledger, ledger.entries)))
-    else:
-        proof.confirm(run.fan_out(proof.absent(), lambda i: run.get_or_none(detail.format(id=i))))
-    for entity in proof.proved():
-        ledger.forget(entity)
-    pending = ledger.rows()
-    yield from ([pending] if pending is not None else [])
-    yield from proof_rows(proof)
+
+def listed_rows(run: LeelooRun, spec: ReferenceList, ledger: Ledger, pages: Iterable[list[Any]],
+                answer: Answer) -> Iterator[Any]:
+    """The rows of each page, noted as seen and in the ledger."""
+    hints = table_hints(spec.name, spec.columns)
+    for page in pages:
+        rows = [r for item in page if (r := simple_row(item, spec.name, spec.fields, run.odd)) is not None]
+        answer.seen.update(r["id"] for r in rows)
+        remember(ledger, rows)
+        if rows:
+            yield hinted(rows, hints)
+
+
+def paged_list(run: LeelooRun, spec: ReferenceList) -> Iterator[Any]:
+    """A paged list, read whole; a known entity it lacks is confirmed gone by a 404."""
+    ledger = run.ledger(spec.name)
+    listing = Listing(run.client, spec.path, {}, run.page_size, whole_list=True)
+    answer = Answer()
+    yield from run.guarded(spec.name, lambda: listed_rows(run, spec, ledger, listing, answer))
+    if run.stopped(spec.name):  # what hangs off the entities not listed was not read either
+        run.report.incomplete.update(spec.dependents)
+    yield from run.guarded(spec.name, lambda: settle(run, ledger, spec.name, seen=answer.seen,
+                                                     complete=listing.complete, detail=spec.detail))
+    run.skipped(spec.name, listing)
+    run.warn_oddities([spec.name])
+
+
+def one_answer(run: LeelooRun, spec: ReferenceList, ledger: Ledger, answer: Answer) -> Iterator[Any]:
+    body = run.get(spec.path, expect=partial(page_problem, key=spec.key, first=True, whole_list=True))
+    items = envelope_items(body, spec.key)
+    total = meta_total(body)
+    answer.complete = answered_whole(total, len(items))
+    answer.counted = total is not None
+    yield from listed_rows(run, spec, ledger, [items], answer)
+
+
+def whole_list(run: LeelooRun, spec: ReferenceList) -> Iterator[Any]:
+    """A list that comes in one answer: the answer is the proof of what is gone."""
+    ledger = run.ledger(spec.name)
+    answer = Answer()
+    yield from run.guarded(spec.name, lambda: one_answer(run, spec, ledger, answer))
+    yield from run.guarded(spec.name, lambda: settle(run, ledger, spec.name, seen=answer.seen,
+                                                     complete=answer.complete, counted=answer.counted))
+    run.warn_oddities([spec.name])
+
+
+def tools_in_detail(body: Any) -> list[Any] | None:
+    """The list of tools a tunnel's detail names (top level or under its data), or None."""
+    linked = body.get("linked") if isinstance(body, dict) else None
+    data = body.get("data") if isinstance(body, dict) else None
+    found = linked.get("leadgentools") if isinstance(linked, dict) else None
+    if found is None and isinstance(data, dict) and isinstance(data.get("linked"), dict):
+        found = data["linked"].get("leadgentools")
+    return found if isinstance(found, list) else None
 
 
 def tunnel_tools(run: LeelooRun, tunnel: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -89,191 +144,122 @@ def tunnel_tools(run: LeelooRun, tunnel: dict[str, Any]) -> list[dict[str, Any]]
     None when the tunnel is gone (the tunnels resource proves it, its tools go with it) or
     the answer names no list of tools (then nothing about them is proved)."""
     body = run.get_or_none(settings.TUNNEL.format(id=tunnel["id"]), {"include": "leadgentools"})
-    if body is None:
-        return None
-    linked = body.get("linked") if isinstance(body, dict) else None
-    data = body.get("data") if isinstance(body, dict) else None
-    found = linked.get("leadgentools") if isinstance(linked, dict) else None
-    if found is None and isinstance(data, dict) and isinstance(data.get("linked"), dict):
-        found = data["linked"].get("leadgentools")
-    if not isinstance(found, list):
+    found = tools_in_detail(body) if body is not None else None
+    if found is None:
         return None
     return [r for t in found if (r := leadgentool_row(t, tunnel["id"], run.odd)) is not None]
 
 
+def tool_rows(run: LeelooRun, tunnels: list[dict[str, Any]], ledger: Ledger, proof: Proof) -> Iterator[Any]:
+    for tunnel, rows in run.fan_out(tunnels, partial(tunnel_tools, run)):
+        if rows is None:
+            continue  # the tunnel is gone or its answer named no tools: nothing proved
+        proof.see(r["id"] for r in rows)
+        # the detail's list is the whole list of that tunnel's tools, without a count
+        prove_absent_twice(ledger, proof, held_under(ledger.entries, {tunnel["id"]}))
+        remember(ledger, rows, mark=tunnel["id"])
+        if rows:
+            yield hinted(rows, TOOL_HINTS)
+
+
+def leadgentools(page: list[dict[str, Any]], run: LeelooRun, meta: Any = None) -> Iterator[Any]:
+    """A tunnel's tools come in its detail: each answer is the whole list of that tunnel."""
+    if not for_table(meta, TUNNELS.name):
+        return
+    ledger = run.ledger(TOOLS)
+    proof = Proof(TOOLS, marked=run.deleted(TOOLS))
+    yield from run.guarded(TOOLS, lambda: tool_rows(run, page, ledger, proof))
+    yield from proved_rows(ledger, proof)
+    run.warn_oddities([TOOLS])
+
+
+def stats_snapshot(run: LeelooRun, tunnel: dict[str, Any]) -> dict[str, Any] | None:
+    body = run.get_or_none(settings.TUNNEL_STATS.format(id=tunnel["id"]))
+    if body is None:
+        return None
+    return stats_row(tunnel["id"], body.get("data") if isinstance(body, dict) else None, utc_now(), run.odd)
+
+
+def stats_rows(run: LeelooRun, tunnels: list[dict[str, Any]]) -> Iterator[Any]:
+    rows = [row for _, row in run.fan_out(tunnels, partial(stats_snapshot, run)) if row is not None]
+    if rows:
+        yield hinted(rows, STATS_HINTS)
+
+
+def tunnel_stats(page: list[dict[str, Any]], run: LeelooRun, meta: Any = None) -> Iterator[Any]:
+    """Stats are counters as of the call; one snapshot per tunnel per UTC day."""
+    if not for_table(meta, TUNNELS.name):
+        return
+    yield from run.guarded(STATS, lambda: stats_rows(run, page))
+    run.warn_oddities([STATS])
+
+
+def template_rows(run: LeelooRun, categories: list[dict[str, Any]], ledger: Ledger, proof: Proof,
+                  answered: set[str]) -> Iterator[Any]:
+    expect = partial(page_problem, key="templates")
+    for category in categories:
+        body = run.get_or_none(settings.TEMPLATES.format(id=category["id"]), expect=expect)
+        if body is None:
+            continue
+        answered.add(category["id"])
+        rows = [r for t in envelope_items(body, "templates")
+                if (r := simple_row(t, TEMPLATES, ("message_name",), run.odd, category_id=category["id"]))]
+        proof.see(r["id"] for r in rows)
+        remember(ledger, rows, mark=category["id"])
+        if rows:
+            yield hinted(rows, TEMPLATE_HINTS)
+
+
+def templates(categories: list[dict[str, Any]], run: LeelooRun, meta: Any = None) -> Iterator[Any]:
+    """Templates per category; a template whose category is no longer listed went with it."""
+    if not for_table(meta, CATEGORIES.name):
+        return
+    ledger = run.ledger(TEMPLATES)
+    proof = Proof(TEMPLATES, marked=run.deleted(TEMPLATES))
+    answered: set[str] = set()
+    yield from run.guarded(TEMPLATES, lambda: template_rows(run, categories, ledger, proof, answered))
+    if not run.stopped(TEMPLATES):
+        # each answered category's list is whole but has no count; a category that is
+        # gone takes its templates through the deletion cascade
+        prove_absent_twice(ledger, proof, held_under(ledger.entries, answered))
+    yield from proved_rows(ledger, proof)
+    run.warn_oddities([TEMPLATES])
+
+
+def v1_account_rows(run: LeelooRun) -> Iterator[Any]:
+    for page in Listing(run.client, settings.V1_ACCOUNTS, {}, run.page_size):
+        rows = [r for a in page if (r := v1_account_row(a, run.odd)) is not None]
+        if rows:
+            yield hinted(rows, V1_HINTS)
+
+
+def v1_accounts(run: LeelooRun) -> Iterator[Any]:
+    """Legacy v1 accounts list, for tokens on the old API. Off unless selected."""
+    yield from run.guarded(V1_ACCOUNTS, lambda: v1_account_rows(run))
+    run.warn_oddities([V1_ACCOUNTS])
+
+
+def list_resource(run: LeelooRun, spec: ReferenceList) -> DltResource:
+    read = paged_list if spec.detail is not None else whole_list
+    return dlt.resource(read, name=spec.name, write_disposition="merge")(run, spec)
+
+
+def child_resource(run: LeelooRun, read: Callable[[list[dict[str, Any]], LeelooRun, Any], Iterator[Any]],
+                   name: str, parent: DltResource) -> DltResource:
+    """`read` as a transformer of `parent`'s pages. dlt hands a transformer its `meta` (which
+    table a page is for) only when no argument is bound to it, hence this one closure."""
+
+    @dlt.transformer(name=name, data_from=parent, write_disposition="merge")
+    def child(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
+        yield from read(page, run, meta)
+
+    return child
+
+
 def reference_resources(run: LeelooRun) -> list[DltResource]:
-    odd = run.odd
-
-    def paged(name: str, path: str, detail: str, columns: dict[str, Any],
-              build: Callable[[Any], dict[str, Any] | None], *, dependents: tuple[str, ...] = ()) -> DltResource:
-        hints = table_hints(name, columns)
-
-        @dlt.resource(name=name, write_disposition="merge")
-        def listed() -> Iterator[Any]:
-            ledger = run.ledger(name)
-            listing = Listing(run.client, path, {}, run.page_size, whole_list=True)
-            seen: set[str] = set()
-
-            def work() -> Iterator[Any]:
-                for page in listing:
-                    rows = [r for item in page if (r := build(item)) is not None]
-                    seen.update(r["id"] for r in rows)
-                    remember(ledger, rows)
-                    if rows:
-                        yield hinted(rows, hints)
-
-            yield from run.guarded(name, work)
-            if run.stopped(name):  # what hangs off the entities not listed was not read either
-                run.report.incomplete.update(dependents)
-            yield from run.guarded(
-                name, lambda: settle(run, ledger, name, seen=seen, complete=listing.complete, detail=detail))
-            run.skipped(name, listing)
-            run.warn_oddities([name])
-
-        return listed
-
-    def whole(name: str, path: str, key: str | None, columns: dict[str, Any],
-              build: Callable[[Any], dict[str, Any] | None]) -> DltResource:
-        hints = table_hints(name, columns)
-
-        @dlt.resource(name=name, write_disposition="merge")
-        def listed() -> Iterator[Any]:
-            ledger = run.ledger(name)
-            seen: set[str] = set()
-            answered = {"complete": False, "counted": False}
-
-            def work() -> Iterator[Any]:
-                body = run.get(path, expect=partial(page_problem, key=key, first=True, whole_list=True))
-                items = envelope_items(body, key)
-                total = meta_total(body)
-                answered["complete"] = total is None or total <= len(items)  # one answer, not a first page
-                answered["counted"] = total is not None
-                rows = [r for item in items if (r := build(item)) is not None]
-                seen.update(r["id"] for r in rows)
-                remember(ledger, rows)
-                if rows:
-                    yield hinted(rows, hints)
-
-            yield from run.guarded(name, work)
-            yield from run.guarded(name, lambda: settle(run, ledger, name, seen=seen, complete=answered["complete"],
-                                                        counted=answered["counted"]))
-            run.warn_oddities([name])
-
-        return listed
-
-    tunnels = paged("tunnels", settings.TUNNELS, settings.TUNNEL, NAMED_COLUMNS,
-                    lambda t: simple_row(t, "tunnels", ("name", "createdAt", "updatedAt"), odd),
-                    dependents=("leadgentools", "tunnel_stats"))
-    users = paged("users", settings.USERS, settings.USER, NAMED_COLUMNS,
-                  lambda u: simple_row(u, "users", ("name", "createdAt", "updatedAt"), odd))
-    tags = whole("tags", settings.TAGS, None, TAG_COLUMNS, lambda t: simple_row(t, "tags", ("name",), odd))
-    connections = whole("connections", settings.CONNECTIONS, "connections", CONNECTION_COLUMNS,
-                        lambda c: simple_row(c, "connections", ("type", "name"), odd))
-    template_categories = whole("template_categories", settings.TEMPLATE_CATEGORIES, "categories", TAG_COLUMNS,
-                                lambda c: simple_row(c, "template_categories", ("name",), odd))
-
-    tool_hints = table_hints("leadgentools", LEADGENTOOL_COLUMNS)
-    stats_hints = table_hints("tunnel_stats", STATS_COLUMNS, ("tunnel_id", "snapshot_date"))
-    template_hints = table_hints("templates", TEMPLATE_COLUMNS)
-
-    @dlt.transformer(name="leadgentools", data_from=tunnels, write_disposition="merge")
-    def leadgentools(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
-        """A tunnel's tools come in its detail: each answer is the whole list of that tunnel."""
-        if not for_table(meta, "tunnels"):
-            return
-        ledger = run.ledger("leadgentools")
-        proof = Proof("leadgentools", marked=run.deleted("leadgentools"))
-
-        def work() -> Iterator[Any]:
-            for tunnel, rows in run.fan_out(page, lambda t: tunnel_tools(run, t)):
-                if rows is None:
-                    continue  # the tunnel is gone or its answer named no tools: nothing proved
-                ids = {r["id"] for r in rows}
-                proof.see(ids)
-                # the detail's list is the whole list of that tunnel's tools, without a count
-                held = [i for i, e in ledger.entries.items() if e.mark == tunnel["id"]]
-                note_absent(ledger, proof.prove_twice(held, absent_before(ledger, held)))
-                remember(ledger, rows, mark=tunnel["id"])
-                if rows:
-                    yield hinted(rows, tool_hints)
-
-        yield from run.guarded("leadgentools", work)
-        for entity in proof.proved():
-            ledger.forget(entity)
-        pending = ledger.rows()
-        yield from ([pending] if pending is not None else [])
-        yield from proof_rows(proof)
-        run.warn_oddities(["leadgentools"])
-
-    @dlt.transformer(name="tunnel_stats", data_from=tunnels, write_disposition="merge")
-    def tunnel_stats(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
-        """Stats are counters as of the call; one snapshot per tunnel per UTC day."""
-        if not for_table(meta, "tunnels"):
-            return
-
-        def snapshot(tunnel: dict[str, Any]) -> dict[str, Any] | None:
-            body = run.get_or_none(settings.TUNNEL_STATS.format(id=tunnel["id"]))
-            if body is None:
-                return None
-            return stats_row(tunnel["id"], body.get("data") if isinstance(body, dict) else None, utc_now(), odd)
-
-        def work() -> Iterator[Any]:
-            rows = [row for _, row in run.fan_out(page, snapshot) if row is not None]
-            if rows:
-                yield hinted(rows, stats_hints)
-
-        yield from run.guarded("tunnel_stats", work)
-        run.warn_oddities(["tunnel_stats"])
-
-    @dlt.transformer(name="templates", data_from=template_categories, write_disposition="merge")
-    def templates(categories: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
-        """Templates per category; a template whose category is no longer listed went with it."""
-        if not for_table(meta, "template_categories"):
-            return
-        ledger = run.ledger("templates")
-        proof = Proof("templates", marked=run.deleted("templates"))
-        answered: set[str] = set()
-        expect = partial(page_problem, key="templates")
-
-        def work() -> Iterator[Any]:
-            for category in categories:
-                body = run.get_or_none(settings.TEMPLATES.format(id=category["id"]), expect=expect)
-                if body is None:
-                    continue
-                answered.add(category["id"])
-                rows = [r for t in envelope_items(body, "templates")
-                        if (r := simple_row(t, "templates", ("message_name",), odd, category_id=category["id"]))]
-                proof.see(r["id"] for r in rows)
-                remember(ledger, rows, mark=category["id"])
-                if rows:
-                    yield hinted(rows, template_hints)
-
-        yield from run.guarded("templates", work)
-        if not run.stopped("templates"):
-            # each answered category's list is whole but has no count; a category that is
-            # gone takes its templates through the deletion cascade
-            held = [i for i, e in ledger.entries.items() if e.mark in answered]
-            note_absent(ledger, proof.prove_twice(held, absent_before(ledger, held)))
-        for entity in proof.proved():
-            ledger.forget(entity)
-        pending = ledger.rows()
-        yield from ([pending] if pending is not None else [])
-        yield from proof_rows(proof)
-        run.warn_oddities(["templates"])
-
-    v1_hints = table_hints("v1_accounts", V1_ACCOUNT_COLUMNS)
-
-    @dlt.resource(name="v1_accounts", write_disposition="merge", selected=False)
-    def v1_accounts() -> Iterator[Any]:
-        """Legacy v1 accounts list, for tokens on the old API. Off unless selected."""
-        def work() -> Iterator[Any]:
-            for page in Listing(run.client, settings.V1_ACCOUNTS, {}, run.page_size):
-                rows = [r for a in page if (r := v1_account_row(a, odd)) is not None]
-                if rows:
-                    yield hinted(rows, v1_hints)
-
-        yield from run.guarded("v1_accounts", work)
-        run.warn_oddities(["v1_accounts"])
-
-    return [tunnels, leadgentools, tunnel_stats, users, tags, connections, template_categories, templates,
-            v1_accounts]
+    tunnels, categories = list_resource(run, TUNNELS), list_resource(run, CATEGORIES)
+    return [tunnels, child_resource(run, leadgentools, TOOLS, tunnels),
+            child_resource(run, tunnel_stats, STATS, tunnels),
+            list_resource(run, USERS), list_resource(run, TAGS), list_resource(run, CONNECTIONS), categories,
+            child_resource(run, templates, TEMPLATES, categories),
+            dlt.resource(v1_accounts, name=V1_ACCOUNTS, write_disposition="merge", selected=False)(run)]

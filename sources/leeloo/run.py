@@ -13,7 +13,7 @@ from typing import Any
 import dlt
 from dlt.extract.hints import HintsMeta
 
-from sources.bookkeeping import Ledger
+from sources.bookkeeping import Entry, Ledger
 from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.http.client import ShapeCheck
 from sources.kit.paging import Listing, detail_problem
@@ -31,6 +31,16 @@ DELETABLE = ("people", "communication_channels", "chat_messages", "orders", "tun
 def fingerprint(item: Any) -> str:
     """A short digest of a list item: any change the list shows changes it."""
     return hashlib.blake2b(json.dumps(item, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
+Listed = tuple[dict[str, Any], str, str]  # a list entry, its id and its fingerprint
+
+
+def listed_changed(entry: Entry | None, listed_print: str, *, backfill: bool = False,
+                   marked_deleted: bool = False) -> bool:
+    """Whether a list entry calls for a fresh read: new, its fingerprint moved, a backfill
+    (which re-reads what it covers), or marked deleted in the warehouse (back again)."""
+    return backfill or entry is None or entry.fingerprint != listed_print or marked_deleted
 
 
 class Latest:
