@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 
 from bench.harness import Emulator, bench_env, emulators, remove, run_cli, trace_steps
-from pipelines.fleet import DEFAULT_PARALLEL_ACCOUNTS
+from pipelines.run.fleet import DEFAULT_PARALLEL_ACCOUNTS
 
 ACCOUNTS = ("a1", "a2", "a3")
 SCALE = 500

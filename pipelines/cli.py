@@ -1,7 +1,7 @@
 """`chatfunnel`, the command line. Also `python -m pipelines`.
 
-Parsing and printing only: what a run does is `pipelines.lifecycle`, several accounts
-side by side `pipelines.fleet`, the status `pipelines.status`.
+Parsing and printing only: what a run does is `pipelines.run.lifecycle`, several accounts
+side by side `pipelines.run.fleet`, the status `pipelines.operations.status`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .accounts import Account
-from .destinations import DESTINATIONS
-from .destinations import destination as described
-from .errors import (
+from pipelines import __version__
+from pipelines.config.accounts import Account
+from pipelines.config.options import Flag, RunOptions, declared, positive_int
+from pipelines.config.registry import SOURCES
+from pipelines.errors import (
     EXIT_BLOCKED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -30,12 +30,12 @@ from .errors import (
     ConfigurationMissing,
     UsageError,
 )
-from .options import Flag, RunOptions, declared, positive_int
-from .permissions import check_settings_readable, explain_denied
-from .registry import SOURCES
+from pipelines.warehouse.destinations import DESTINATIONS
+from pipelines.warehouse.destinations import destination as described
+from pipelines.warehouse.permissions import check_settings_readable, explain_denied
 
 if TYPE_CHECKING:
-    from .fleet import AfterAll
+    from pipelines.run.fleet import AfterAll
 
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    success (also when a request budget stopped a run early: it continues next run)
@@ -159,7 +159,7 @@ def _add_status_command(sub: Any) -> None:
 
 def _add_other_commands(sub: Any) -> None:
     """`report`, `demo`, `emulator` and `webhook`: thin wrappers over their packages."""
-    from .dashboard import add_report_arguments, report_from_args
+    from pipelines.operations.dashboard import add_report_arguments, report_from_args
 
     report = sub.add_parser("report", help="write the self-contained HTML funnel dashboard",
                             formatter_class=_formatter,
@@ -189,7 +189,7 @@ def _add_other_commands(sub: Any) -> None:
     add_emulator_subcommands(emulator_sub)
     emulator.set_defaults(handler=run_emulator)
 
-    from .webhook import add_webhook_arguments, serve_webhook_from_args
+    from pipelines.webhook import add_webhook_arguments, serve_webhook_from_args
 
     webhook = sub.add_parser("webhook", help="the Salebot webhook receiver", formatter_class=_formatter,
                              description=_describe("Receive Salebot's message pushes into a durable inbox."))
@@ -243,9 +243,9 @@ def _options(args: argparse.Namespace, source: str, account: str | None) -> RunO
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .fleet import DEFAULT_PARALLEL_ACCOUNTS, after_all_accounts, run_accounts
-    from .lifecycle import RunOutcome
-    from .summary import format_outcome
+    from pipelines.run.fleet import DEFAULT_PARALLEL_ACCOUNTS, after_all_accounts, run_accounts
+    from pipelines.run.lifecycle import RunOutcome
+    from pipelines.run.summary import format_outcome
 
     if args.since and args.until and args.since >= args.until:
         raise UsageError("--since must be before --until.")
@@ -280,9 +280,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_as_child(options_file: str, outcome_file: str | None) -> int:
     """A child of a several-accounts run: exactly the one account its parent chose, with
     the parent's options (checked there), never publishing; the outcome goes to a file."""
-    from .fleet import die_with_parent, read_options, write_outcome
-    from .lifecycle import run_account
-    from .summary import format_outcome
+    from pipelines.run.fleet import die_with_parent, read_options, write_outcome
+    from pipelines.run.lifecycle import run_account
+    from pipelines.run.summary import format_outcome
 
     die_with_parent()
     outcome = run_account(read_options(options_file), publish=False)
@@ -294,8 +294,8 @@ def _run_as_child(options_file: str, outcome_file: str | None) -> int:
 
 def _say_what_is_lost(planned: Sequence[RunOptions]) -> None:
     """Before a `--drop-history` run starts: what it drops for good, per source."""
-    from .history import what_is_lost
-    from .registry import source_spec
+    from pipelines.config.history import what_is_lost
+    from pipelines.config.registry import source_spec
 
     for source in dict.fromkeys(o.source for o in planned):
         kept = source_spec(source).kept_on_refresh
@@ -321,8 +321,8 @@ def _exit_code(codes: object) -> int:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    from .fleet import after_all_accounts
-    from .lifecycle import transform_account
+    from pipelines.run.fleet import after_all_accounts
+    from pipelines.run.lifecycle import transform_account
 
     codes = []
     for options in selected_accounts(args):
@@ -338,7 +338,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .status import print_status, print_status_json
+    from pipelines.operations.status import print_status, print_status_json
 
     sources = list(SOURCES) if args.source == "all" else [args.source]
     names = [n.strip() for n in (args.account or "").split(",") if n.strip()] or None
@@ -352,7 +352,7 @@ def refuse_status_of_nothing(destination: str, sources: Sequence[str]) -> None:
     opening the file would create an empty `chatfunnel.duckdb`: say how to configure instead."""
     if not described(destination).file_lock or any(SOURCES[s].is_configured() for s in sources):
         return
-    from .warehouse import duckdb_file
+    from pipelines.warehouse.account_pipeline import duckdb_file
 
     path = duckdb_file()
     if not path.exists():
@@ -364,7 +364,7 @@ def refuse_status_of_nothing(destination: str, sources: Sequence[str]) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from pipelines.demo import run_demo
 
     return run_demo(scale=args.scale, directory=args.dir)
 
@@ -388,7 +388,7 @@ def _add_config_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     """`chatfunnel config check`: the settings, then the problems (exit 2 if any)."""
-    from .configcheck import describe_settings, find_problems, format_settings, problems_message
+    from pipelines.operations.configcheck import describe_settings, find_problems, format_settings, problems_message
 
     problems = find_problems()
     print(format_settings(describe_settings()))
@@ -403,7 +403,7 @@ def check_before(args: argparse.Namespace) -> None:
     """Refuse a configuration with an unknown key or a misplaced secret before a command
     that reads it makes any request (exit 2)."""
     if args.command in CHECKED_COMMANDS:
-        from .configcheck import check_configuration
+        from pipelines.operations.configcheck import check_configuration
 
         check_configuration()
 

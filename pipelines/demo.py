@@ -67,10 +67,10 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _load(round_name: str) -> bool:
-    from .fleet import after_all_accounts
-    from .lifecycle import run_account
-    from .options import RunOptions
-    from .summary import format_outcome
+    from pipelines.config.options import RunOptions
+    from pipelines.run.fleet import after_all_accounts
+    from pipelines.run.lifecycle import run_account
+    from pipelines.run.summary import format_outcome
 
     print(f"\n== {round_name}")
     ok = True
@@ -104,10 +104,9 @@ def _reconciliation(pipeline: Any) -> str:
 
 
 def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
+    from pipelines.config.accounts import Account
+    from pipelines.warehouse.account_pipeline import make_pipeline
     from transforms.runner import format_summary, summary_rows
-
-    from .accounts import Account
-    from .warehouse import make_pipeline
 
     home = Path(directory).resolve()
     if home.exists():
@@ -143,7 +142,7 @@ def run_demo(scale: int = 500, directory: str = ".chatfunnel/demo") -> int:
 
 
 def _dashboard(home: Path) -> Path | None:
-    from .dashboard import write_dashboard
+    from pipelines.operations.dashboard import write_dashboard
 
     try:
         return write_dashboard(destination="duckdb", out_path=home / "dashboard.html")

@@ -2,7 +2,7 @@
 
 Every failure the CLI reports is a `ChatfunnelError`: `str()` is one paragraph saying what
 failed and what to do, `step` names the step of the run that failed (see
-`pipelines.steps.Step`), `exit_code` is what the process exits with. Subclasses say
+`pipelines.run.steps.Step`), `exit_code` is what the process exits with. Subclasses say
 what kind of failure it was; callers branch on the class, never on the text.
 
 Exit codes: 0 success, 1 a run failed (a file the run cannot read or write included), 2 bad

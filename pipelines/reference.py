@@ -18,10 +18,9 @@ import re
 import sys
 from pathlib import Path
 
+from pipelines.cli import build_parser
 from transforms.docs import with_column_tables
 from transforms.models import Model, load_models
-
-from .cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(<!-- cli:(?P<command>[a-z ]+) -->\n)(?P<body>.*?)(<!-- /cli -->)", re.S)

@@ -286,7 +286,7 @@ def deletion_rows(table: str, entity_ids: Iterable[str], proof: str | None) -> A
     "listing" for a complete listing without them, "404", "client_not_found", ...), or,
     with `proof=None`, exist again. After the load, the run sets (or clears) `deleted_at`
     on the raw rows from this table, and on the rows of tables that hang off them
-    (`pipelines.reconcile`); the raw rows themselves stay for audit."""
+    (`pipelines.run.reconcile`); the raw rows themselves stay for audit."""
     now = datetime.now(timezone.utc)
     rows = [
         {"table_name": table, "entity_id": str(key), "deleted_at": now if proof else None,

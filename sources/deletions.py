@@ -19,7 +19,7 @@ as a row the API lost. So a deletion is proved, never inferred from silence:
 
 And the other way: an id seen again, in a complete read or a partial one, is live again
 (`back`), so its mark is cleared; a proof is tied to the load that wrote it, and
-`pipelines.reconcile` never applies it to a row loaded after it.
+`pipelines.run.reconcile` never applies it to a row loaded after it.
 
 The decisions are plain functions and one small class, without dlt, so they are tested
 on their own; the sources turn them into rows (`sources.bookkeeping.deletion_rows`).

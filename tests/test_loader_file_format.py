@@ -1,7 +1,7 @@
 """The load files chosen per destination keep what the source yielded: on Postgres an empty
 text stays an empty text and NULL stays NULL, and every awkward text (quotes, separators,
 newlines, backslashes, `\\N`, "NULL", unicode) arrives byte for byte, in row tables and in
-Arrow tables alike, through the COPY of `pipelines.pgcopy`; column types are those dlt's own
+Arrow tables alike, through the COPY of `pipelines.warehouse.pgcopy`; column types are those dlt's own
 INSERT path creates."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import dlt
 import psycopg2
 import pyarrow as pa
 import pytest
+from pipelines.warehouse.account_pipeline import loader_file_format, make_pipeline
 
-from pipelines import pgcopy
-from pipelines.accounts import Account
-from pipelines.warehouse import loader_file_format, make_pipeline
+from pipelines.config.accounts import Account
+from pipelines.warehouse import pgcopy
 
 TEXTS = [
     "", None, "NULL", "null", "\\N", "N", '"', '""', "a,b", 'say "hi", then\nleave', "tab\there",

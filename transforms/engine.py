@@ -5,7 +5,7 @@ advisory locks that serialise every rebuild of one dataset across processes and 
 and the bound on lock waits: a reader (a dashboard, an analyst's open transaction) holding a
 report makes a rebuild's statement wait for its lock; under `lock_timeout` the statement
 gives up after a few seconds instead (`lock_not_available`), the transaction rolls back, the
-reader keeps the previous reports and the caller retries (`pipelines.lockwaits`).
+reader keeps the previous reports and the caller retries (`pipelines.warehouse.lockwaits`).
 """
 
 from __future__ import annotations

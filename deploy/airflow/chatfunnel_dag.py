@@ -12,7 +12,7 @@ folder, `CHATFUNNEL_HOME` (default /srv/chatfunnel), holding `.dlt/config.toml` 
 `.dlt/secrets.toml` with one `[sources.leeloo.accounts.<name>]` section per account, as for
 the CLI. Create the pool once: `airflow pools set chatfunnel 4 "chatfunnel accounts"`.
 
-Why a Python task calling `pipelines.lifecycle.run_account` rather than a BashOperator
+Why a Python task calling `pipelines.run.lifecycle.run_account` rather than a BashOperator
 running `chatfunnel run leeloo --account NAME`: both run the same per-account code path
 (lock, recovery, load, reports, run record, alert), but the task gets the run's outcome as
 a value: its rows and warnings reach the task log, its failure becomes the task's error
@@ -92,7 +92,7 @@ def label(target: dict[str, Any]) -> str:
 def accounts() -> list[dict[str, Any]]:
     """Every configured account of every source, read where the loads will run."""
     in_project()
-    from pipelines.registry import SOURCES
+    from pipelines.config.registry import SOURCES
 
     return [{"source": a.source, "account": a.name} for spec in SOURCES.values() for a in spec.accounts()]
 
@@ -105,10 +105,10 @@ def load_account(target: dict[str, Any]) -> dict[str, Any]:
     context = get_current_context()
     context["chatfunnel_account"] = label(target)  # shown instead of the map index
     in_project()
+    from pipelines.config.options import options_from_config
     from pipelines.errors import ConfigurationMissing, SourceRefused, UsageError
-    from pipelines.fleet import outcome_to_json
-    from pipelines.lifecycle import run_account
-    from pipelines.options import options_from_config
+    from pipelines.run.fleet import outcome_to_json
+    from pipelines.run.lifecycle import run_account
 
     config = dict(getattr(context.get("dag_run"), "conf", None) or {})
     options = options_from_config(config, target["source"], target["account"], destination=DESTINATION)
@@ -130,7 +130,7 @@ def cross_account_views(outcomes: list[dict[str, Any]]) -> list[str]:
     on DuckDB, the BI snapshot. A failed account has no outcome here; its views keep its
     last good reports."""
     in_project()
-    from pipelines.fleet import after_all_accounts, outcome_from_json
+    from pipelines.run.fleet import after_all_accounts, outcome_from_json
 
     after = after_all_accounts(DESTINATION, [outcome_from_json(o) for o in outcomes if o], publish=True)
     for line in after.lines:

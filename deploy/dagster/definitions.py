@@ -10,7 +10,7 @@ What it defines, per configured source (Leeloo, Salebot):
 - `<source>/<resource>` assets, one per dlt resource, made by dagster-dlt's `@dlt_assets`
   and partitioned by account (one static partition per configured account, `default`
   for the unnamed one). Reload the code location after adding an account.
-- The asset body runs `pipelines.lifecycle.run_account`, the code path of
+- The asset body runs `pipelines.run.lifecycle.run_account`, the code path of
   `chatfunnel run <source> --account NAME`, not dagster-dlt's `DagsterDltResource.run`:
   a chatfunnel run is more than `pipeline.run` (the account's lock, recovery after a
   crash, deletions, the reports, the run record, the alert), and dagster-dlt's resource
@@ -35,14 +35,14 @@ import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.common.schema.utils import get_root_table
+from pipelines.warehouse.account_pipeline import make_pipeline
 
-from pipelines.accounts import Account
+from pipelines.config.accounts import Account
+from pipelines.config.options import RunOptions, config_settings, options_from_config
+from pipelines.config.registry import SOURCES, SourceSpec
 from pipelines.errors import ConfigurationMissing, SourceRefused, UsageError
-from pipelines.fleet import after_all_accounts
-from pipelines.lifecycle import RunOutcome, run_account
-from pipelines.options import RunOptions, config_settings, options_from_config
-from pipelines.registry import SOURCES, SourceSpec
-from pipelines.warehouse import make_pipeline
+from pipelines.run.fleet import after_all_accounts
+from pipelines.run.lifecycle import RunOutcome, run_account
 
 if TYPE_CHECKING:  # what `define_asset_job` returns has no public name
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition

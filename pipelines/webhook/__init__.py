@@ -10,11 +10,11 @@ not to lose a push it answered 200 to, while facing the internet: see docs/webho
 - :mod:`.routing`, :mod:`.validation`, :mod:`.writer`, :mod:`.protocol`, :mod:`.logs`.
 """
 
-from .app import AppSettings, create_app
-from .cli import add_webhook_arguments, serve_webhook_from_args
-from .config import Inbox, WebhookInboxConfiguration, configured_inboxes, retention_days
-from .server import Receiver, ServerSettings
-from .validation import BadPush, parse_push, validate_push
+from pipelines.webhook.app import AppSettings, create_app
+from pipelines.webhook.cli import add_webhook_arguments, serve_webhook_from_args
+from pipelines.webhook.config import Inbox, WebhookInboxConfiguration, configured_inboxes, retention_days
+from pipelines.webhook.server import Receiver, ServerSettings
+from pipelines.webhook.validation import BadPush, parse_push, validate_push
 
 __all__ = [
     "AppSettings",

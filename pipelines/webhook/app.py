@@ -25,12 +25,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .config import Inbox
-from .housekeeping import prune_forever
-from .logs import ACCESS_LOGGER
-from .routing import Router
-from .validation import MAX_BODY_BYTES, BadPush, parse_push
-from .writer import InboxWriter, NotStored
+from pipelines.webhook.config import Inbox
+from pipelines.webhook.housekeeping import prune_forever
+from pipelines.webhook.logs import ACCESS_LOGGER
+from pipelines.webhook.routing import Router
+from pipelines.webhook.validation import MAX_BODY_BYTES, BadPush, parse_push
+from pipelines.webhook.writer import InboxWriter, NotStored
 
 logger = logging.getLogger("chatfunnel.webhook")
 access_logger = logging.getLogger(ACCESS_LOGGER)

@@ -7,12 +7,11 @@ import sqlite3
 import sys
 
 from pipelines.errors import ChatfunnelError
+from pipelines.webhook.app import DEFAULT_PATH, AppSettings, create_app
+from pipelines.webhook.config import SECRET_ENV, configured_inboxes
+from pipelines.webhook.logs import configure_logging
+from pipelines.webhook.server import ServerSettings, bind, build_server, raise_open_file_limit, serve_in_foreground
 from sources.salebot.webhook_store import WebhookStore
-
-from .app import DEFAULT_PATH, AppSettings, create_app
-from .config import SECRET_ENV, configured_inboxes
-from .logs import configure_logging
-from .server import ServerSettings, bind, build_server, raise_open_file_limit, serve_in_foreground
 
 _DEFAULTS = ServerSettings()
 _APP_DEFAULTS = AppSettings()

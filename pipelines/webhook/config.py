@@ -20,7 +20,7 @@ from dlt.common.configuration.exceptions import ConfigurationException, ValueNot
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
-from pipelines.accounts import Account, InvalidAccountName, account_value, configured_accounts
+from pipelines.config.accounts import Account, InvalidAccountName, account_value, configured_accounts
 from pipelines.errors import ConfigurationMissing, UsageError
 from sources.salebot.settings import DEFAULT_WEBHOOK_STORE
 from sources.salebot.webhook_store import DEFAULT_RETENTION_DAYS
@@ -153,7 +153,7 @@ def _own_secret(account: Account) -> str | None:
 
 
 def _account_store(account: Account) -> str:
-    from pipelines.registry import SOURCES  # late: the registry imports every source
+    from pipelines.config.registry import SOURCES  # late: the registry imports every source
 
     return str(SOURCES[SOURCE].account_only["webhook_store"](account))
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pipelines.webhook.config import Inbox
 from sources.salebot.webhook_store import WebhookStore
-
-from .config import Inbox
 
 logger = logging.getLogger("chatfunnel.webhook")
 

@@ -18,7 +18,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .config import Inbox
+from pipelines.webhook.config import Inbox
 
 
 @dataclass(frozen=True)

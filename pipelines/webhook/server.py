@@ -32,9 +32,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from .app import AppSettings, create_app
-from .config import Inbox
-from .protocol import GuardedConfig
+from pipelines.webhook.app import AppSettings, create_app
+from pipelines.webhook.config import Inbox
+from pipelines.webhook.protocol import GuardedConfig
 
 logger = logging.getLogger("chatfunnel.webhook")
 

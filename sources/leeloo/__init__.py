@@ -65,7 +65,7 @@ DECLARED_COLUMNS: dict[str, dict[str, Any]] = {
 
 # (child table, child column, parent table): a deleted parent takes these rows with it,
 # applied in this order (a person's channels first, then those channels' messages)
-# what a full refresh keeps (pipelines.history): only a run that observed them made these rows
+# what a full refresh keeps (pipelines.config.history): only a run that observed them made these rows
 KEPT_ON_REFRESH: tuple[dict[str, object], ...] = (
     {"table": "tunnel_stats", "key": ("tunnel_id", "snapshot_date"), "entity": "tunnel_id", "parent": "tunnels",
      "noun": "snapshots"},

@@ -54,7 +54,7 @@ __all__ = ["DECLARED_COLUMNS", "DELETION_CASCADES", "KEPT_ON_REFRESH", "RESOURCE
 
 # tables written by `client_details`: `--resources messages` etc. select it
 RESOURCE_ALIASES = {table: DETAILS for table in ("messages", "orders", "client_variables", "order_status_changes")}
-# what a full refresh keeps (pipelines.history): only a run that observed them made these rows
+# what a full refresh keeps (pipelines.config.history): only a run that observed them made these rows
 KEPT_ON_REFRESH: tuple[dict[str, object], ...] = (
     {"table": "order_status_changes", "key": ("order_id", "change_seq"), "entity": "order_id", "parent": "orders",
      "noun": "changes", "order_by": "change_seq", "sequence": "change_seq",

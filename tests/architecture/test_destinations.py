@@ -1,5 +1,5 @@
 """No module branches on a destination's name: each asks the description of its destination
-(`pipelines.destinations`, and for the report builder's SQL `transforms.engine.SqlEngine`)
+(`pipelines.warehouse.destinations`, and for the report builder's SQL `transforms.engine.SqlEngine`)
 what it can do. A comparison with "duckdb", "postgres" or "filesystem" anywhere else is a
 capability that the next destination would have to hunt for."""
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.destinations import BY_NAME, DUCKDB, LAKE, POSTGRES, destination
 from pipelines.errors import UsageError
+from pipelines.warehouse.destinations import BY_NAME, DUCKDB, LAKE, POSTGRES, destination
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("pipelines", "sources", "transforms", "emulators")  # the product; deploy/ and bench/ drive it
 NAMES = frozenset({"duckdb", "postgres", "filesystem"})
-DESCRIPTION = {"pipelines/destinations.py"}
+DESCRIPTION = {"pipelines/warehouse/destinations.py"}
 
 
 def _names_in(node: ast.AST) -> Iterator[str]:
@@ -53,7 +53,7 @@ def test_no_module_compares_a_destination_name() -> None:
         if relative not in DESCRIPTION
         for line, name in name_comparisons(path.read_text(encoding="utf-8"))
     ]
-    assert not offenders, "ask pipelines.destinations instead:\n" + "\n".join(offenders)
+    assert not offenders, "ask pipelines.warehouse.destinations instead:\n" + "\n".join(offenders)
 
 
 @pytest.mark.parametrize(

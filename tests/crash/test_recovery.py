@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pipelines.warehouse.account_pipeline import make_pipeline
 
-from pipelines.accounts import Account
 from pipelines.cli import main
-from pipelines.warehouse import make_pipeline
+from pipelines.config.accounts import Account
 from tests.leeloo.truth import assert_matches_truth
 
 
@@ -23,7 +23,7 @@ def test_a_kill_between_normalize_commit_and_cleanup_is_recovered(emulator, duck
     one: the remnant (here half deleted) is removed and the package loads."""
     emu = emulator(scale=40)
     pipeline = make_pipeline(Account("leeloo"))
-    from pipelines.registry import SOURCES
+    from pipelines.config.registry import SOURCES
     from tests.ops.conftest import leeloo_options
 
     pipeline.extract(SOURCES["leeloo"].build(leeloo_options()).source)
@@ -78,7 +78,7 @@ def test_rows_a_replayed_job_wrote_twice_are_removed_when_the_load_is_finished(e
     with pipeline.sql_client() as client:
         people = client.make_qualified_table_name("people")
         client.execute_sql(f"insert into {people} select * from {people}")
-    from pipelines.registry import SOURCES
+    from pipelines.config.registry import SOURCES
     from tests.ops.conftest import leeloo_options
 
     emu.simulate(new_people=2)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from pipelines.locks import killed_holder, run_lock
+from pipelines.warehouse.locks import killed_holder, run_lock
 from tests.crash.harness import env, lock_step
 from tests.crash.proxy import SilenceableProxy
 from tests.leeloo.truth import assert_matches_truth, mismatches
@@ -101,7 +101,7 @@ def test_the_run_deadline_stops_cleanly_and_records_why(emulator, duck_target, c
     assert main(["run", "leeloo", "--progress", "none", "--max-runtime", "2"]) == 130
     err = capsys.readouterr().err
     assert "stopped at its deadline" in err and "--max-runtime" in err
-    from pipelines.runs import read_journal
+    from pipelines.operations.runs import read_journal
     from tests.ops.conftest import history
 
     [journaled] = read_journal()  # a stopped run records at once, locally, never waiting on a database

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines.dashboard import (
+from pipelines.operations.dashboard import (
     ReportReader,
     add_report_arguments,
     charts_with_data,
@@ -24,7 +24,7 @@ from pipelines.dashboard import (
     report_from_args,
     summary_in,
 )
-from pipelines.dashboard.markup import text
+from pipelines.operations.dashboard.markup import text
 from tests.dashboard.browser import Browser, require_chromium
 from tests.dashboard.conftest import LONG_ERROR, Built
 from tests.dashboard.pages import elements, probe, section

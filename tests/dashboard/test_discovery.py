@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.dashboard import ReportReader, discover_accounts, render_dashboard
+from pipelines.operations.dashboard import ReportReader, discover_accounts, render_dashboard
 
 
 def _warehouse(path: Path) -> None:

@@ -16,8 +16,8 @@ import pytest
 from emulators.hostile import PAYLOADS
 from emulators.leeloo import LeelooEmulator
 from emulators.salebot import SalebotEmulator, SalebotKnobs
-from pipelines.dashboard import ReportReader, discover_accounts, figures_in, render_dashboard
-from pipelines.dashboard.markup import plain_label
+from pipelines.operations.dashboard import ReportReader, discover_accounts, figures_in, render_dashboard
+from pipelines.operations.dashboard.markup import plain_label
 from tests.dashboard.browser import Browser, require_chromium
 from tests.dashboard.conftest import LEELOO_TOKENS, SALEBOT_KEY, account_views, load
 from tests.dashboard.pages import elements, normalized, probe, strings

@@ -205,7 +205,7 @@ def test_two_accounts_on_postgres(dlt_env: Path, pg_dsn: str, monkeypatch: pytes
 def test_the_resource_takes_every_orchestrated_run_option() -> None:
     """The Dagster resource's fields are made from `RunOptions`: an option declared there
     for orchestrators is a field here, with its default, and reaches the account's run."""
-    from pipelines.options import RunOptions, config_settings
+    from pipelines.config.options import RunOptions, config_settings
 
     module = definitions_module()
     fields = module.ChatfunnelRuns.model_fields

@@ -60,7 +60,7 @@ def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
 
 
 def leeloo_options(**kwargs: Any) -> Any:
-    from pipelines.options import RunOptions
+    from pipelines.config.options import RunOptions
 
     kwargs.setdefault("progress", "none")
     return RunOptions(source="leeloo", **kwargs)
@@ -68,7 +68,7 @@ def leeloo_options(**kwargs: Any) -> Any:
 
 def run_ok(options: Any) -> Any:
     """One run through the lifecycle that must succeed; returns its outcome."""
-    from pipelines.lifecycle import run_account
+    from pipelines.run.lifecycle import run_account
 
     outcome = run_account(options)
     assert outcome.error is None, outcome.error
@@ -76,16 +76,18 @@ def run_ok(options: Any) -> Any:
 
 
 def history(destination: str = "duckdb", dataset: str | None = None) -> list[dict[str, Any]]:
-    from pipelines.accounts import Account
-    from pipelines.runs import read_history
-    from pipelines.warehouse import make_pipeline
+    from pipelines.warehouse.account_pipeline import make_pipeline
+
+    from pipelines.config.accounts import Account
+    from pipelines.operations.runs import read_history
 
     return read_history(make_pipeline(Account("leeloo"), destination, dataset))
 
 
 def leeloo_pipeline(destination: str = "duckdb", dataset: str | None = None) -> Any:
-    from pipelines.accounts import Account
-    from pipelines.warehouse import make_pipeline
+    from pipelines.warehouse.account_pipeline import make_pipeline
+
+    from pipelines.config.accounts import Account
 
     return make_pipeline(Account("leeloo"), destination, dataset)
 

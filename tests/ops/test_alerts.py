@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from pipelines.alerts import notify
+from pipelines.config.redaction import scrub
 from pipelines.errors import SourceRefused
-from pipelines.lifecycle import run_account
-from pipelines.redaction import scrub
+from pipelines.operations.alerts import notify
+from pipelines.run.lifecycle import run_account
 from tests.ops.conftest import HOOK_SECRET, TOKEN, leeloo_options, run_ok
 
 
@@ -62,7 +62,7 @@ def test_unreachable_or_refusing_hook_never_hides_the_run_error(emulator, duck_t
 
 def test_an_interrupted_run_is_not_alerted(emulator, duck_target, webhook, monkeypatch) -> None:
     """Ctrl-C is a person stopping the run, not a failure: no alert, outcome interrupted."""
-    from pipelines import lifecycle
+    from pipelines.run import lifecycle
 
     emulator(scale=10)
 

@@ -26,8 +26,8 @@ def test_cli_run_records_alerts_and_status_shows_it(emulator, duck_target, webho
 
 
 def test_cli_report_and_transform_publish(emulator, duck_target, tmp_path, capsys) -> None:
-    from pipelines.dashboard import charts_with_data
-    from pipelines.publish import bi_path_for
+    from pipelines.operations.dashboard import charts_with_data
+    from pipelines.warehouse.publish import bi_path_for
 
     emulator(scale=25)
     assert main(["run", "leeloo", "--progress", "none"]) == 0

@@ -72,9 +72,9 @@ def test_dlts_refusal_of_a_secret_is_explained_by_its_type() -> None:
     """A secret the check does not know of (dlt finds it while resolving) is still a usage error."""
     from dlt.common.configuration.exceptions import ValueNotSecretException
 
-    from pipelines.accounts import Account
-    from pipelines.diagnosis import explain
+    from pipelines.config.accounts import Account
     from pipelines.errors import InvalidConfiguration
+    from pipelines.operations.diagnosis import explain
 
     cause = ValueNotSecretException("config.toml", "destination.postgres.credentials")
     try:
@@ -117,7 +117,7 @@ def _documented_toml() -> list[tuple[str, str]]:
 
 
 def test_the_repository_config_and_every_documented_example_pass_the_check() -> None:
-    from pipelines.configcheck import env_problems, toml_problems
+    from pipelines.operations.configcheck import env_problems, toml_problems
 
     examples = _documented_toml()
     assert len(examples) >= 4
@@ -135,7 +135,7 @@ def test_the_repository_config_and_every_documented_example_pass_the_check() -> 
                                           ("sources.leeloo.data_writer", "buffer_max_items")])
 def test_keys_dlt_itself_reads_in_a_source_section_are_not_refused(section: str, key: str) -> None:
     """dlt's own sub-tables of [sources.<source>] (schema, data writer, a resource's) are left alone."""
-    from pipelines.configcheck import env_problems, toml_problems
+    from pipelines.operations.configcheck import env_problems, toml_problems
 
     doc = tomllib.loads(f'[{section}]\n{key} = "x"\n')
     assert toml_problems("config.toml", doc) == []
@@ -152,9 +152,9 @@ def test_a_valid_configuration_runs(emulator, duck_target, dlt_env) -> None:
 
 def test_a_named_accounts_inbox_and_secret_are_its_own(dlt_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What config check shows for keys an account never inherits is what a run uses."""
-    from pipelines.accounts import Account
-    from pipelines.configcheck import account_block
-    from pipelines.registry import SOURCES
+    from pipelines.config.accounts import Account
+    from pipelines.config.registry import SOURCES
+    from pipelines.operations.configcheck import account_block
 
     monkeypatch.setenv("SOURCES__SALEBOT__API_KEY", "default-key-1")
     monkeypatch.setenv("SOURCES__SALEBOT__WEBHOOK_SECRET", "default-secret-abcdefgh")
@@ -173,9 +173,9 @@ def test_every_key_dlt_looks_up_in_a_source_section_during_a_run_is_known(
     asks it first, for every key, at every section it tries) through a whole run."""
     from dlt.common.configuration.providers.environ import EnvironProvider
 
-    from pipelines.configcheck import NOT_SETTINGS, known_sections
-    from pipelines.lifecycle import run_account
-    from pipelines.options import RunOptions
+    from pipelines.config.options import RunOptions
+    from pipelines.operations.configcheck import NOT_SETTINGS, known_sections
+    from pipelines.run.lifecycle import run_account
 
     emulator(scale=20)
     asked: set[tuple[tuple[str, ...], str]] = set()
@@ -195,7 +195,7 @@ def test_every_key_dlt_looks_up_in_a_source_section_during_a_run_is_known(
 
 def test_the_reports_time_zone_is_a_setting_of_every_source_and_account() -> None:
     """Read by the reports, not by the source function: still a known key, and a typo of it is not."""
-    from pipelines.configcheck import env_problems, toml_problems
+    from pipelines.operations.configcheck import env_problems, toml_problems
 
     for name in ("SOURCES__LEELOO__REPORTS_TIMEZONE", "SOURCES__SALEBOT__REPORTS_TIMEZONE",
                  "SOURCES__LEELOO__ACCOUNTS__ACME__REPORTS_TIMEZONE"):

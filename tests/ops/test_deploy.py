@@ -22,7 +22,7 @@ def _parser():
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     if "report" not in sub.choices:
-        from pipelines.dashboard import add_report_arguments
+        from pipelines.operations.dashboard import add_report_arguments
 
         add_report_arguments(sub.add_parser("report"))
     return parser

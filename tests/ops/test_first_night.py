@@ -111,7 +111,7 @@ def test_ctrl_c_exits_130_is_recorded_as_interrupted_and_not_alerted(emulator, d
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
     assert "interrupted" in err and "Traceback" not in err and "report the message" not in err
-    from pipelines.runs import read_journal
+    from pipelines.operations.runs import read_journal
 
     assert [r["outcome"] for r in read_journal()] == ["interrupted"]  # recorded at once, locally
     assert webhook.messages == [], "Ctrl-C is not a failure: no alert"

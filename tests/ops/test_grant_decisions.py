@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.permissions import SchemaRights, dataset_schemas, missing_grants
+from pipelines.warehouse.permissions import SchemaRights, dataset_schemas, missing_grants
 
 ALL = SchemaRights(exists=True, usage=True, create=True)
 

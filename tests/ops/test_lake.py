@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lake import build_lake_reports, lake_reports_for_pipeline
-from pipelines.registry import SOURCES
+from pipelines.config.registry import SOURCES
+from pipelines.warehouse.lake import build_lake_reports, lake_reports_for_pipeline
 from tests.leeloo.truth import assert_matches_truth
 from tests.ops.conftest import history, leeloo_options, leeloo_pipeline, run_ok
 from tests.warehouse import Warehouse
@@ -88,7 +88,7 @@ def test_observed_filesystem_run_builds_lake_reports_and_dashboard(emulator, lak
     """The whole nightly path on the lake: load Parquet, reports over it, history, dashboard."""
     import argparse
 
-    from pipelines.dashboard import add_report_arguments, charts_with_data, report_from_args
+    from pipelines.operations.dashboard import add_report_arguments, charts_with_data, report_from_args
 
     reports_db = dlt_env / "lake_reports.duckdb"
     monkeypatch.setenv("CHATFUNNEL__LAKE_DUCKDB", str(reports_db))

@@ -14,7 +14,7 @@ from tests.ops.conftest import PYTHON, TOKEN, subprocess_env
 
 HOLDER = textwrap.dedent("""
     import sys, time, pathlib
-    from pipelines.locks import run_lock
+    from pipelines.warehouse.locks import run_lock
     release = pathlib.Path(sys.argv[2])
     with run_lock(sys.argv[1]):
         print("locked", flush=True)
@@ -25,7 +25,7 @@ HOLDER = textwrap.dedent("""
 
 CONTENDER = textwrap.dedent("""
     import sys, time
-    from pipelines.locks import run_lock, RunLocked
+    from pipelines.warehouse.locks import run_lock, RunLocked
     started = time.monotonic()
     try:
         with run_lock(sys.argv[1], wait=float(sys.argv[2])):
@@ -84,8 +84,8 @@ def test_killed_holder_leaves_no_stale_lock(dlt_env: Path) -> None:
 
 RUNNER = textwrap.dedent("""
     import sys
-    from pipelines.lifecycle import run_account
-    from pipelines.options import RunOptions
+    from pipelines.run.lifecycle import run_account
+    from pipelines.config.options import RunOptions
     outcome = run_account(RunOptions(source="leeloo", progress="none", transform=False))
     if outcome.error is not None:
         print(f"chatfunnel: error: {outcome.error}", file=sys.stderr)
@@ -117,7 +117,7 @@ def test_two_overlapping_runs_one_loads_one_refuses(emulator, duck_target) -> No
 
 @pytest.mark.parametrize("names", [["b", "a"], ["a", "b"]])
 def test_run_locks_take_names_in_one_order(dlt_env: Path, names: list[str]) -> None:
-    from pipelines.locks import lock_dir, run_locks
+    from pipelines.warehouse.locks import lock_dir, run_locks
 
     with run_locks(names) as paths:
         assert [h.path.name for h in paths] == ["a.lock", "b.lock"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import dlt
 import pytest
 
-from pipelines.packages import prune_loaded
+from pipelines.warehouse.packages import prune_loaded
 
 
 def test_only_the_newest_loaded_packages_are_kept(dlt_env: Path) -> None:

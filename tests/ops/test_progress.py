@@ -6,7 +6,7 @@ import io
 
 from dlt.common.runtime.collector import LogCollector
 
-from pipelines.progress import progress_collector
+from pipelines.config.progress import progress_collector
 
 
 class _Tty(io.StringIO):

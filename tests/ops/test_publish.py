@@ -13,8 +13,8 @@ import duckdb
 import pytest
 
 from pipelines.cli import main
-from pipelines.lifecycle import run_account
-from pipelines.publish import bi_path_for, publish_snapshot
+from pipelines.run.lifecycle import run_account
+from pipelines.warehouse.publish import bi_path_for, publish_snapshot
 from tests.ops.conftest import PYTHON, leeloo_options, subprocess_env
 
 SNAPSHOT_SQL = {

@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
-from pipelines.accounts import Account
 from pipelines.cli import REGISTERED_CHOICES, _options, build_parser
+from pipelines.config.accounts import Account
+from pipelines.config.history import HistoryReport
+from pipelines.config.options import Flag, RunOptions, config_settings, declared, options_from_config
 from pipelines.errors import SourceRefused, UsageError
-from pipelines.fleet import (
+from pipelines.run.fleet import (
     child_command,
     child_environment,
     child_options,
@@ -28,9 +30,7 @@ from pipelines.fleet import (
     read_options,
     write_options,
 )
-from pipelines.history import HistoryReport
-from pipelines.lifecycle import Recovery, RunOutcome
-from pipelines.options import Flag, RunOptions, config_settings, declared, options_from_config
+from pipelines.run.lifecycle import Recovery, RunOutcome
 
 HINTS = typing.get_type_hints(RunOptions)
 WHEN = datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc)

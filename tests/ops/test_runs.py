@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from pipelines.errors import DestinationUnreachable, SourceRefused
-from pipelines.lifecycle import run_account
-from pipelines.runs import RunRecord, read_journal, record
-from pipelines.status import print_status
+from pipelines.operations.runs import RunRecord, read_journal, record
+from pipelines.operations.status import print_status
+from pipelines.run.lifecycle import run_account
 from tests.ops.conftest import TOKEN, history, leeloo_options, leeloo_pipeline, run_ok
 
 
@@ -163,7 +163,7 @@ def test_records_after_the_first_merge_by_sql_and_read_back_as_dlt_wrote_them(
     dlt load of their own). What they store reads back the same: JSON, times, replacement."""
     import psycopg2  # noqa: F401 - the Postgres driver is present wherever the parameter runs
 
-    from pipelines.runs import _insert_rows, _runs_pipeline
+    from pipelines.operations.runs import _insert_rows, _runs_pipeline
 
     dataset = None
     if destination == "postgres":

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipelines import __version__
-from pipelines.lifecycle import run_account
-from pipelines.locks import run_lock
+from pipelines.run.lifecycle import run_account
+from pipelines.warehouse.locks import run_lock
 from tests.ops.conftest import PYTHON, TOKEN, history, leeloo_options, run_ok, subprocess_env
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pipelines.accounts import Account
-from pipelines.status import account_document, status_lines
-from pipelines.status.model import AccountStatus, Run, Trouble, verdict
+from pipelines.config.accounts import Account
+from pipelines.operations.status import account_document, status_lines
+from pipelines.operations.status.model import AccountStatus, Run, Trouble, verdict
 
 NOW = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
 

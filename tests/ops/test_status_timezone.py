@@ -11,9 +11,9 @@ from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pipelines.runs import RunRecord, record
-from pipelines.status import print_status
-from pipelines.status.times import local_time
+from pipelines.operations.runs import RunRecord, record
+from pipelines.operations.status import print_status
+from pipelines.operations.status.times import local_time
 from tests.ops.conftest import PYTHON, leeloo_pipeline, subprocess_env
 
 

@@ -27,14 +27,14 @@ class _Clock:
 
 
 def test_pauses_grow_and_are_capped() -> None:
-    from pipelines.lockwaits import LONGEST_PAUSE_SECONDS, pause_before
+    from pipelines.warehouse.lockwaits import LONGEST_PAUSE_SECONDS, pause_before
 
     assert [pause_before(n) for n in range(1, 7)] == [1, 2, 4, 8, 16, LONGEST_PAUSE_SECONDS]
     assert pause_before(40) == LONGEST_PAUSE_SECONDS
 
 
 def test_lock_waits_are_retried_until_the_deadline_then_reported() -> None:
-    from pipelines.lockwaits import LockWaitsExhausted, retry_lock_waits
+    from pipelines.warehouse.lockwaits import LockWaitsExhausted, retry_lock_waits
 
     clock = _Clock()
     tries: list[float] = []
@@ -52,7 +52,7 @@ def test_lock_waits_are_retried_until_the_deadline_then_reported() -> None:
 
 
 def test_a_lock_freed_in_time_lets_the_action_through_and_other_failures_pass_at_once() -> None:
-    from pipelines.lockwaits import retry_lock_waits
+    from pipelines.warehouse.lockwaits import retry_lock_waits
 
     clock = _Clock()
     results = iter([_LockTimeout(), _LockTimeout(), "built"])
@@ -75,7 +75,7 @@ def test_a_lock_freed_in_time_lets_the_action_through_and_other_failures_pass_at
 
 
 def test_a_blocking_session_is_named_with_what_a_dba_needs() -> None:
-    from pipelines.lockwaits import describe_session
+    from pipelines.warehouse.lockwaits import describe_session
 
     since = datetime(2026, 12, 6, 1, 2, 3, tzinfo=timezone.utc)
     text = describe_session({"pid": 4242, "user": "analyst", "application_name": "psql", "client": "10.1.2.3",
@@ -85,7 +85,7 @@ def test_a_blocking_session_is_named_with_what_a_dba_needs() -> None:
 
 
 def test_a_run_in_progress_is_described_from_its_lock_file() -> None:
-    from pipelines.status import running_line
+    from pipelines.operations.status import running_line
 
     now = datetime(2026, 12, 6, 1, 10, 0, tzinfo=timezone.utc)
     line = running_line({"pid": 77, "host": "etl1", "command": "chatfunnel run leeloo", "step": "extract",
@@ -105,7 +105,7 @@ def test_duckdb_lock_conflict_text_is_read_in_one_place() -> None:
     test_duckdb_readers too."""
     import duckdb
 
-    from pipelines.diagnosis import duckdb_file_holder
+    from pipelines.operations.diagnosis import duckdb_file_holder
 
     text = ('IO Error: Could not set lock on file "/srv/chatfunnel.duckdb": Conflicting lock is held in '
             "/usr/bin/metabase-java (PID 4711) by user bi. See also https://duckdb.org/docs/current/connect/concurrency")

@@ -15,7 +15,7 @@ from tests.ops.conftest import PYTHON, subprocess_env
 # a reader that follows the documented rule: the file's shared reader lock, read-only, briefly
 READER = textwrap.dedent("""
     import os, sys, duckdb
-    from pipelines.locks import reader_lock
+    from pipelines.warehouse.locks import reader_lock
     with reader_lock(sys.argv[1], 5.0) as shared:
         if not shared or not os.path.exists(sys.argv[1]):
             print("busy" if not shared else "nothing loaded yet")
@@ -44,7 +44,7 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 def _watch_run(duckdb_path: Path) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     """One `chatfunnel run leeloo` with a status and a reader started every second beside it.
     Each look notes whether the run held its lock before it started and after it ended."""
-    from pipelines.locks import run_in_progress
+    from pipelines.warehouse.locks import run_in_progress
 
     run = subprocess.Popen([PYTHON, "-m", "pipelines", "run", "leeloo", "--progress", "none"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env())
@@ -91,7 +91,7 @@ def test_status_and_readers_every_second_never_break_a_run(emulator, duck_target
 def test_a_file_held_by_another_program_is_named_with_the_snapshot_to_use(emulator, duck_target) -> None:
     import duckdb
 
-    from pipelines.diagnosis import duckdb_file_holder
+    from pipelines.operations.diagnosis import duckdb_file_holder
     from tests.leeloo.truth import assert_matches_truth
 
     emu = emulator(scale=40)

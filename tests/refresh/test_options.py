@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.accounts import Account
 from pipelines.cli import _options, build_parser
-from pipelines.fleet import child_options, read_options, write_options
-from pipelines.lifecycle import refresh_refusal
-from pipelines.options import RunOptions
+from pipelines.config.accounts import Account
+from pipelines.config.options import RunOptions
+from pipelines.run.fleet import child_options, read_options, write_options
+from pipelines.run.lifecycle import refresh_refusal
 
 
 def test_the_parser_and_a_child_process_carry_it(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ import dlt
 import pytest
 
 from emulators.salebot import SalebotEmulator
-from pipelines.options import RunOptions
-from pipelines.registry import SOURCES
+from pipelines.config.options import RunOptions
+from pipelines.config.registry import SOURCES
 from sources.report import SourceReport as RunReport
 
 API_KEY = "sbk_" + uuid.uuid4().hex  # distinctive, so a leak is greppable

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from emulators.salebot import SalebotEmulator
-from pipelines.options import RunOptions
-from pipelines.registry import SOURCES
+from pipelines.config.options import RunOptions
+from pipelines.config.registry import SOURCES
 from tests.salebot.conftest import Warehouse, assert_equals_truth
 
 
@@ -81,7 +81,7 @@ def test_deletions_are_proven_cascaded_and_cleared_on_return(emu: SalebotEmulato
 def test_the_reconcile_step_marks_deleted_clients_and_what_hangs_off_them(
     emu: SalebotEmulator, warehouse: Warehouse
 ) -> None:
-    from pipelines.reconcile import apply_deletions
+    from pipelines.run.reconcile import apply_deletions
 
     warehouse.run()
     out = emu.simulate(delete_clients=6, delete_orders=2)  # six: some of them have orders

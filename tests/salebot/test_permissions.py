@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from emulators.salebot import SalebotEmulator
-from pipelines.lifecycle import run_account
-from pipelines.options import RunOptions
+from pipelines.config.options import RunOptions
+from pipelines.run.lifecycle import run_account
 from sources.salebot import settings
 from tests.salebot.conftest import Warehouse, assert_equals_truth, expected_variables, variables_of
 

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from pipelines.warehouse.account_pipeline import make_pipeline
 
 from emulators.salebot import SalebotEmulator
-from pipelines.accounts import Account
-from pipelines.lifecycle import run_account
-from pipelines.options import RunOptions
-from pipelines.warehouse import make_pipeline
+from pipelines.config.accounts import Account
+from pipelines.config.options import RunOptions
+from pipelines.run.lifecycle import run_account
 from tests.salebot.conftest import API_KEY, Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ from pathlib import Path
 import requests
 
 from emulators.salebot import SalebotEmulator
-from pipelines.accounts import Account
-from pipelines.options import RunOptions
-from pipelines.registry import SOURCES
+from pipelines.config.accounts import Account
+from pipelines.config.options import RunOptions
+from pipelines.config.registry import SOURCES
 from pipelines.webhook import Inbox, Receiver
 from sources.salebot.webhook_store import WebhookStore
 from tests.salebot.conftest import Warehouse, assert_equals_truth

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipelines.warehouse.account_pipeline import make_pipeline
+
 from pipelines import cli
-from pipelines.accounts import Account
-from pipelines.warehouse import make_pipeline
+from pipelines.config.accounts import Account
 from tests.transforms import fixture_data
 
 

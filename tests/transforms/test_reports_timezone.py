@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.accounts import Account
 from pipelines.cli import main
+from pipelines.config.accounts import Account
+from pipelines.config.report_settings import reports_timezone
 from pipelines.errors import UsageError
-from pipelines.report_settings import reports_timezone
 from tests.leeloo.conftest import Target, emulator, target  # noqa: F401
 from tests.transforms import truth as reference
 from tests.transforms.test_emulator import assert_report, keyed

@@ -10,12 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipelines import __version__, layout
+from pipelines import __version__
 from pipelines.cli import main
-from pipelines.lifecycle import _new_columns
-from pipelines.options import RunOptions
-from pipelines.registry import SOURCES
-from pipelines.status import state_cursors
+from pipelines.config.options import RunOptions
+from pipelines.config.registry import SOURCES
+from pipelines.operations.status import state_cursors
+from pipelines.run.lifecycle import _new_columns
+from pipelines.warehouse import layout
 from sources import bookkeeping
 from sources.leeloo.run import DELETABLE
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from emulators.salebot import SalebotEmulator
-from pipelines.accounts import Account
+from pipelines.config.accounts import Account
 from pipelines.webhook import AppSettings, Inbox, Receiver, ServerSettings
 
 SECRET = "whs_" + uuid.uuid4().hex  # distinctive, so a leak is greppable

@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from emulators.salebot import SalebotEmulator
-from pipelines.accounts import Account
+from pipelines.config.accounts import Account
+from pipelines.config.registry import SOURCES
 from pipelines.errors import ConfigurationMissing, UsageError
-from pipelines.registry import SOURCES
 from pipelines.webhook import AppSettings, Receiver, configured_inboxes, retention_days
 from sources.salebot.webhook_store import WebhookStore
 from tests.webhook.conftest import (

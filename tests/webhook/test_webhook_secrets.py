@@ -40,8 +40,8 @@ webhook_secret = "{ACME_SECRET}"
 
 
 def _acme_inbox(cwd: Path) -> Path:
-    from pipelines.accounts import Account
-    from pipelines.registry import SOURCES
+    from pipelines.config.accounts import Account
+    from pipelines.config.registry import SOURCES
 
     return cwd / SOURCES["salebot"].account_only["webhook_store"](Account("salebot", "acme"))
 

@@ -1,0 +1,1 @@
+"""What an operator reads: status, diagnosis, alerts and the dashboard."""

@@ -1,0 +1,1 @@
+"""What a run is: the driver and its steps, stopping, outcomes, fleets of accounts, run history."""

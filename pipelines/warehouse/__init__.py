@@ -1,0 +1,1 @@
+"""Where the data lands: destinations, locks, the BI snapshot, the lake, migrations, grants."""
