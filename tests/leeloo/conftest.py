@@ -30,9 +30,9 @@ class Target:
     def pipeline(self) -> Any:
         """The dlt pipeline the CLI ran for this target (its state, schema and dataset)."""
         import dlt
-        from pipelines.warehouse.account_pipeline import pipeline_name
 
         from pipelines.config.accounts import Account
+        from pipelines.warehouse.account_pipeline import pipeline_name
 
         return dlt.attach(pipeline_name(Account("leeloo"), self.destination, self.dataset))
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sources.kit.values import SIDE, Oddities, entity_id
@@ -133,6 +133,7 @@ def test_message_rows_never_raise_and_fit_the_arrow_schema(item: dict[str, Any])
 @FUZZ
 @given(items(["person_id", "title", "description", "price", "currency", "status", "paymentMethod", "createdAt",
               "updatedAt"]), items(["title", "description", "price", "paymentMethod", "updatedAt"]))
+@example({"id": "0"}, {"0": {"v_text": None}, "note__v_text": 5})  # fields posing as side columns
 def test_order_rows_and_their_status_changes_keep_their_types(order: dict[str, Any], detail: dict[str, Any]) -> None:
     row = rows.order_row(order, detail, Oddities())
     check_typed(row, {**order, **detail}, rows.ORDER_COLUMNS)
