@@ -157,7 +157,10 @@ def explain(
     destination: str,
     disks: list[Path],
 ) -> ChatfunnelError:
-    """Turn whatever went wrong in `step` into one paragraph a human can act on."""
+    """Turn whatever went wrong in `step` into one paragraph a human can act on.
+
+    The checks run from the most specific to the least: an error already explained, a file
+    the run may not touch, a full disk, the source or the configuration, the destination."""
     for cause in causes(exc):
         if isinstance(cause, ChatfunnelError):
             if cause.step is None:
@@ -166,70 +169,93 @@ def explain(
     denied_file = explain_denied(exc, step=step)
     if denied_file is not None:
         return denied_file
-    label = account.label
-    url_env = account.env_prefix + "BASE_URL"
     chain = list(causes(exc))
     for cause in chain:
         if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
             return _disk_full(step, Path(cause.filename) if cause.filename else None, disks)
     for cause in chain:
-        if isinstance(cause, Forbidden):
-            return SourceRefused(
-                f"The {label} API refused access ({short(cause)}). The credentials in {secret_env} were "
-                "accepted but lack a permission this run needs.",
-                step=step,
-            )
-        if isinstance(cause, AuthError):
-            return SourceRefused(
-                f"The {label} API refused the credentials ({short(cause)}). Check {secret_env} or "
-                f"[{account.config_path}] in .dlt/secrets.toml.",
-                step=step,
-            )
-        if isinstance(cause, ApiUnreachable):
-            return SourceUnreachable(
-                f"The {label} API could not be reached ({short(cause)}). Check the network and the "
-                f"base URL ({url_env}).",
-                step=step,
-            )
-        if isinstance(cause, ApiError):
-            hint = (
-                f" A 404 for a documented endpoint usually means a wrong base URL: check {url_env} "
-                "(it is the server's root, e.g. https://api.leeloo.ai, without /api)."
-                if cause.status == 404 else " Retries did not help."
-            )
-            return SourceFailed(f"The {label} API kept failing ({short(cause)}).{hint}", step=step)
-        if isinstance(cause, ConfigFieldMissingException):
-            return missing_configuration(cause, step=step, account=account, secret_env=secret_env,
-                                         destination=destination)
-        if isinstance(cause, ConfigValueCannotBeCoercedException):
-            return invalid_setting(cause, step=step, account=account)
-        if isinstance(cause, ValueNotSecretException):
-            return secret_in_config(cause, step=step)
-    holder = duckdb_file_holder(exc)
-    if holder is not None:
-        return warehouse_held(holder, step=step)
-    database = next((c for c in chain if _database_error(c)), None)
-    if database is not None:
-        disk = full_disk(disks)
-        if disk is not None:
-            return _disk_full(step, disk, disks)
-        if step in ("preflight", "record") or _connection_error(chain):
-            return DestinationUnreachable(
-                f"The {destination} destination could not be used: {short(_root(database))}. Check "
-                f"DESTINATION__{destination.upper()}__CREDENTIALS and that the server is up.",
-                step=step,
-            )
-        refused = "to mark the deletions this run proved" if step == "reconcile" else "the data"
-        return LoadFailed(f"The {destination} destination refused {refused}: {short(_root(database))}.", step=step)
+        known = _source_or_configuration_error(cause, step=step, account=account, secret_env=secret_env,
+                                               destination=destination)
+        if known is not None:
+            return known
+    destination_error = _destination_error(exc, chain, step=step, destination=destination, disks=disks)
+    if destination_error is not None:
+        return destination_error
     disk = full_disk(disks) if any(isinstance(c, OSError) for c in chain) else None
     if disk is not None:
         return _disk_full(step, disk, disks)
     root = _root(exc)
     return ChatfunnelError(
-        f"The {label} run failed in the {step} step: {type(root).__name__}: {short(root)}. If it repeats, "
+        f"The {account.label} run failed in the {step} step: {type(root).__name__}: {short(root)}. If it repeats, "
         "run with -v and report the message.",
         step=step,
     )
+
+
+def _source_or_configuration_error(
+    cause: BaseException, *, step: str, account: Account, secret_env: str, destination: str
+) -> ChatfunnelError | None:
+    """`cause` said as the API's refusal or failure, or as a missing or wrong setting; None
+    when it is neither (the next cause in the chain may be)."""
+    label = account.label
+    url_env = account.env_prefix + "BASE_URL"
+    if isinstance(cause, Forbidden):
+        return SourceRefused(
+            f"The {label} API refused access ({short(cause)}). The credentials in {secret_env} were "
+            "accepted but lack a permission this run needs.",
+            step=step,
+        )
+    if isinstance(cause, AuthError):
+        return SourceRefused(
+            f"The {label} API refused the credentials ({short(cause)}). Check {secret_env} or "
+            f"[{account.config_path}] in .dlt/secrets.toml.",
+            step=step,
+        )
+    if isinstance(cause, ApiUnreachable):
+        return SourceUnreachable(
+            f"The {label} API could not be reached ({short(cause)}). Check the network and the "
+            f"base URL ({url_env}).",
+            step=step,
+        )
+    if isinstance(cause, ApiError):
+        hint = (
+            f" A 404 for a documented endpoint usually means a wrong base URL: check {url_env} "
+            "(it is the server's root, e.g. https://api.leeloo.ai, without /api)."
+            if cause.status == 404 else " Retries did not help."
+        )
+        return SourceFailed(f"The {label} API kept failing ({short(cause)}).{hint}", step=step)
+    if isinstance(cause, ConfigFieldMissingException):
+        return missing_configuration(cause, step=step, account=account, secret_env=secret_env,
+                                     destination=destination)
+    if isinstance(cause, ConfigValueCannotBeCoercedException):
+        return invalid_setting(cause, step=step, account=account)
+    if isinstance(cause, ValueNotSecretException):
+        return secret_in_config(cause, step=step)
+    return None
+
+
+def _destination_error(
+    exc: BaseException, chain: list[BaseException], *, step: str, destination: str, disks: list[Path]
+) -> ChatfunnelError | None:
+    """The warehouse file held by another program, or the database's own error said as what
+    to check: its disk, its credentials and server, or what it refused; None otherwise."""
+    holder = duckdb_file_holder(exc)
+    if holder is not None:
+        return warehouse_held(holder, step=step)
+    database = next((c for c in chain if _database_error(c)), None)
+    if database is None:
+        return None
+    disk = full_disk(disks)
+    if disk is not None:
+        return _disk_full(step, disk, disks)
+    if step in ("preflight", "record") or _connection_error(chain):
+        return DestinationUnreachable(
+            f"The {destination} destination could not be used: {short(_root(database))}. Check "
+            f"DESTINATION__{destination.upper()}__CREDENTIALS and that the server is up.",
+            step=step,
+        )
+    refused = "to mark the deletions this run proved" if step == "reconcile" else "the data"
+    return LoadFailed(f"The {destination} destination refused {refused}: {short(_root(database))}.", step=step)
 
 
 def _root(exc: BaseException) -> BaseException:
