@@ -77,6 +77,26 @@ def _completed_loads_sql(bucket_url: str, dataset: str) -> str | None:
     )
 
 
+class _SchemaHints:
+    """What the dlt schema says of a lake table: its primary key and its parent table."""
+
+    def __init__(self, schema: Any) -> None:
+        self.tables: dict[str, Any] = schema.tables if schema is not None else {}
+
+    def primary_key(self, table: str) -> list[str]:
+        cols = self.tables.get(table, {}).get("columns", {})
+        return [c for c, hints in cols.items() if hints.get("primary_key")]
+
+    def parent(self, table: str) -> str | None:
+        return self.tables.get(table, {}).get("parent")
+
+    def depth(self, table: str) -> int:
+        d, p = 0, self.parent(table)
+        while p:
+            d, p = d + 1, self.parent(p)
+        return d
+
+
 def build_lake_views(
     con: Any,
     bucket_url: str,
@@ -101,61 +121,54 @@ def build_lake_views(
     if not tables:
         raise FileNotFoundError(f"no Parquet tables under {bucket_url.rstrip('/')}/{dataset}")
     loads = _completed_loads_sql(bucket_url, dataset)
-    schema_tables = schema.tables if schema is not None else {}
+    hints = _SchemaHints(schema)
     kind = "table" if materialize else "view"
     con.execute(f"create schema if not exists {_q(dataset)}")
     created: list[str] = []
-
-    def primary_key(table: str) -> list[str]:
-        cols = schema_tables.get(table, {}).get("columns", {})
-        return [c for c, hints in cols.items() if hints.get("primary_key")]
-
-    def parent(table: str) -> str | None:
-        return schema_tables.get(table, {}).get("parent")
-
-    def depth(table: str) -> int:
-        d, p = 0, parent(table)
-        while p:
-            d, p = d + 1, parent(p)
-        return d
-
     # the deletion proofs first: the views of the tables they mark read them
-    for table in sorted(tables, key=lambda t: (t != DELETIONS_TABLE, depth(t), t)):
+    for table in sorted(tables, key=lambda t: (t != DELETIONS_TABLE, hints.depth(t), t)):
         if table.startswith("_dlt_"):
             continue
         scan = f"read_parquet({_lit(tables[table])}, union_by_name = true)"
         columns = {r[0] for r in con.execute(f"describe select * from {scan}").fetchall()}
-        where = []
-        if loads and "_dlt_load_id" in columns:
-            where.append(f"cast(_dlt_load_id as varchar) in ({loads})")
-        keys = primary_key(table)
-        parent_table = parent(table)
-        body = f"select * from {scan}"
-        if where:
-            body += " where " + " and ".join(where)
-        if keys and "_dlt_load_id" in columns:
-            partition = ", ".join(_q(k) for k in keys)
-            body += f" qualify row_number() over (partition by {partition} order by _dlt_load_id desc) = 1"
-        elif parent_table and parent_table in tables:
+        keys = hints.primary_key(table)
+        body = _latest_rows_sql(scan, columns, loads, keys)
+        parent_table = hints.parent(table)
+        if not (keys and "_dlt_load_id" in columns) and parent_table and parent_table in tables:
             body = (
                 f"select c.* from ({body}) c where c._dlt_parent_id in "
                 f"(select _dlt_id from {_q(dataset)}.{_q(parent_table)})"
             )
         if DELETIONS_TABLE in created and {"deleted_at", "id"} <= columns and table != DELETIONS_TABLE:
-            # Parquet files cannot be updated: the proven deletions are applied here instead,
-            # each to rows loaded no later than the proof (a row loaded after it is live)
-            not_newer = " and b._dlt_load_id <= d._dlt_load_id" if "_dlt_load_id" in columns else ""
-            body = (
-                f"select b.* replace (coalesce(b.deleted_at, d.deleted_at) as deleted_at) from ({body}) b "
-                f"left join {_q(dataset)}.{_q(DELETIONS_TABLE)} d on d.table_name = {_lit(table)} "
-                f"and d.entity_id = cast(b.id as varchar){not_newer}"
-            )
+            body = _with_proven_deletions(body, table, columns, dataset)
         target = f"{_q(dataset)}.{_q(table)}"
         con.execute(f"drop view if exists {target}")
         con.execute(f"drop table if exists {target}")
         con.execute(f"create {kind} {target} as {body}")
         created.append(table)
     return created
+
+
+def _latest_rows_sql(scan: str, columns: set[str], loads: str | None, keys: list[str]) -> str:
+    """The rows of completed loads only and, per primary key, the one of the newest load."""
+    body = f"select * from {scan}"
+    if loads and "_dlt_load_id" in columns:
+        body += f" where cast(_dlt_load_id as varchar) in ({loads})"
+    if keys and "_dlt_load_id" in columns:
+        partition = ", ".join(_q(k) for k in keys)
+        body += f" qualify row_number() over (partition by {partition} order by _dlt_load_id desc) = 1"
+    return body
+
+
+def _with_proven_deletions(body: str, table: str, columns: set[str], dataset: str) -> str:
+    """Parquet files cannot be updated: the proven deletions are applied in the view instead,
+    each to rows loaded no later than the proof (a row loaded after it is live)."""
+    not_newer = " and b._dlt_load_id <= d._dlt_load_id" if "_dlt_load_id" in columns else ""
+    return (
+        f"select b.* replace (coalesce(b.deleted_at, d.deleted_at) as deleted_at) from ({body}) b "
+        f"left join {_q(dataset)}.{_q(DELETIONS_TABLE)} d on d.table_name = {_lit(table)} "
+        f"and d.entity_id = cast(b.id as varchar){not_newer}"
+    )
 
 
 def lake_bucket_url(pipeline: Any = None) -> str:
