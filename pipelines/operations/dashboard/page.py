@@ -256,27 +256,30 @@ def render_page(
     title: str | None = None,
     now: datetime | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    from plotly.offline import get_plotlyjs
-
+    """The dashboard page and its summary (every chart's points, or why it is empty); the
+    page carries the summary too, so that `summary_in` reads it back without the charts."""
     now = now or datetime.now(timezone.utc)
     if accounts is None:
         accounts = [account_for_dataset(reader, reader.dataset)] if reader.dataset else discover_accounts(reader)
     results = [build_account(reader, a, now) for a in accounts]
     cross = _cross_account(reader, results)
-    per_source: dict[str, int] = {}
-    for r in results:
-        per_source[r.account.spec.name] = per_source.get(r.account.spec.name, 0) + 1
-    single = {name for name, n in per_source.items() if n == 1}
+    figures, summary = _figures_and_summary(results, cross, now)
+    names = sorted({r.account.spec.title for r in results})
+    title = title or f"chatfunnel — {' and '.join(names) or 'funnel'} dashboard"
+    return _page_html(reader, results, cross, title=title, now=now, figures=figures, summary=summary), summary
 
+
+def _figures_and_summary(
+    results: Sequence[AccountResult], cross: Sequence[CrossChart], now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The figures the page draws, by key, and the summary that states every chart's points
+    (or why it is empty): one pass over the accounts, then the cross-account charts."""
+    per_source = Counter(r.account.spec.name for r in results)
+    single = {name for name, n in per_source.items() if n == 1}
     figures: dict[str, Any] = {}
     summary: dict[str, Any] = {"generated": now.isoformat(), "charts": {}, "empty": {}, "accounts": []}
     for r in results:
-        entry: dict[str, Any] = {
-            "source": r.account.spec.name, "account": r.account.label, "dataset": r.account.dataset,
-            "anchor": r.account.anchor, "freshness": r.fresh.summary(), "people": r.headline.people,
-            "people_word": r.headline.people_word, "revenue": r.headline.revenue,
-            "paid_orders": r.headline.paid_orders, "charts": {}, "empty": {}, "facts": r.facts,
-        }
+        entry = _account_entry(r)
         for block in r.blocks:
             key = _chart_key(r, block.chart_id, single)
             if block.chart is None:
@@ -295,13 +298,36 @@ def render_page(
             summary["charts"][key] = chart.points
     if len(results) == 1:
         summary["freshness"] = results[0].fresh.summary()
+    return figures, summary
 
-    names = sorted({r.account.spec.title for r in results})
-    title = title or f"chatfunnel — {' and '.join(names) or 'funnel'} dashboard"
+
+def _account_entry(result: AccountResult) -> dict[str, Any]:
+    """One account's line of the summary, its charts and empty ones still to fill."""
+    return {
+        "source": result.account.spec.name, "account": result.account.label, "dataset": result.account.dataset,
+        "anchor": result.account.anchor, "freshness": result.fresh.summary(), "people": result.headline.people,
+        "people_word": result.headline.people_word, "revenue": result.headline.revenue,
+        "paid_orders": result.headline.paid_orders, "charts": {}, "empty": {}, "facts": result.facts,
+    }
+
+
+def _page_html(
+    reader: ReportReader,
+    results: Sequence[AccountResult],
+    cross: Sequence[CrossChart],
+    *,
+    title: str,
+    now: datetime,
+    figures: dict[str, Any],
+    summary: dict[str, Any],
+) -> str:
+    """The whole page as one offline file: plotly.js inlined, allowed by its hash in the CSP."""
+    from plotly.offline import get_plotlyjs
+
     plotly_js = get_plotlyjs()
     policy = content_security_policy([plotly_js, BOOT])
     body = overview_html(results, cross) + "".join(account_html(r) for r in results)
-    page = f"""<!DOCTYPE html>
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{text(policy)}">
 <meta name="referrer" content="no-referrer">
@@ -327,4 +353,3 @@ history of them: a night without a run is a day without a snapshot). Source and 
 <script>{BOOT}</script>
 </body></html>
 """
-    return page, summary
