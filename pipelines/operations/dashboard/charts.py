@@ -275,6 +275,28 @@ def tunnel_trend_figure(daily: Sequence[dict[str, Any]], calendar: TrendDays) ->
             showlegend=False,
         ), row=i + 1, col=1)
     gaps = calendar.gaps
+    shapes = _mark_gaps(fig, gaps)
+    first, last = calendar.days[0], calendar.days[-1]
+    xrange = [f"{first.isoformat()}T00:00:00", f"{(last + timedelta(days=1)).isoformat()}T00:00:00"]
+    fig.update_xaxes(type="date", range=xrange, gridcolor="#eef0f3", tick0=f"{first.isoformat()}T12:00:00",
+                     dtick=DAY_MS * max(1, len(calendar.days) // 15), tickformat="%b %d", ticks="")
+    fig.update_yaxes(gridcolor="#eef0f3", rangemode="tozero")
+    for annotation in fig.layout.annotations:
+        annotation.font = {"size": 12}
+        annotation.x = 0
+        annotation.xanchor = "left"
+    fig.update_layout(**layout(
+        height=600, shapes=shapes,
+        legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0.0},
+        margin={"l": 70, "r": 24, "t": 40, "b": 40}))
+    return _chart(fig, _trend_caption(gaps, spans))
+
+
+def _mark_gaps(fig: Any, gaps: Sequence[date]) -> list[dict[str, Any]]:
+    """The grey bands over the days without a snapshot (returned, for the layout) and, on the
+    first panel, a marker per such day with a legend entry that says what it means."""
+    import plotly.graph_objects as go
+
     shapes = [{"type": "rect", "xref": "x", "yref": "paper", "layer": "below", "line": {"width": 0},
                "fillcolor": GAP_COLOUR, "y0": 0, "y1": 1,
                "x0": f"{a.isoformat()}T00:00:00", "x1": f"{(b + timedelta(days=1)).isoformat()}T00:00:00"}
@@ -286,24 +308,15 @@ def tunnel_trend_figure(daily: Sequence[dict[str, Any]], calendar: TrendDays) ->
             name="no stats snapshot that day (run failed or did not reach the tunnels)",
             hovertemplate="%{x|%Y-%m-%d}: no stats snapshot<extra></extra>", showlegend=True,
         ), row=1, col=1)
-    first, last = calendar.days[0], calendar.days[-1]
-    xrange = [f"{first.isoformat()}T00:00:00", f"{(last + timedelta(days=1)).isoformat()}T00:00:00"]
-    fig.update_xaxes(type="date", range=xrange, gridcolor="#eef0f3", tick0=f"{first.isoformat()}T12:00:00",
-                     dtick=DAY_MS * max(1, len(calendar.days) // 15), tickformat="%b %d", ticks="")
-    fig.update_yaxes(gridcolor="#eef0f3", rangemode="tozero")
-    for annotation in fig.layout.annotations:
-        annotation.font = {"size": 12}
-        annotation.x = 0
-        annotation.xanchor = "left"
+    return shapes
+
+
+def _trend_caption(gaps: Sequence[date], spans: Sequence[int]) -> str:
+    """What the trend shows, and how many days it lacks or spans several days at once."""
     pale = " Pale bars: the change since an earlier snapshot, over several days." if any(s > 1 for s in spans) else ""
     gap_note = f" {len(gaps)} day(s) without a snapshot, shown as grey bands." if gaps else " No day is missing."
-    caption = ("What each day added to the funnel, summed over tunnels: the change between consecutive nightly "
-               "stats snapshots (the first snapshot has nothing earlier to compare with)." + gap_note + pale)
-    fig.update_layout(**layout(
-        height=600, shapes=shapes,
-        legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0.0},
-        margin={"l": 70, "r": 24, "t": 40, "b": 40}))
-    return _chart(fig, caption)
+    return ("What each day added to the funnel, summed over tunnels: the change between consecutive nightly "
+            "stats snapshots (the first snapshot has nothing earlier to compare with)." + gap_note + pale)
 
 
 # ---------------------------------------------------------------- activity and funnels
