@@ -15,10 +15,10 @@ import dlt
 import psycopg2
 import pyarrow as pa
 import pytest
-from pipelines.warehouse.account_pipeline import loader_file_format, make_pipeline
 
 from pipelines.config.accounts import Account
 from pipelines.warehouse import pgcopy
+from pipelines.warehouse.account_pipeline import loader_file_format, make_pipeline
 
 TEXTS = [
     "", None, "NULL", "null", "\\N", "N", '"', '""', "a,b", 'say "hi", then\nleave', "tab\there",

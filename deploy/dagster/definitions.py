@@ -35,7 +35,6 @@ import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.common.schema.utils import get_root_table
-from pipelines.warehouse.account_pipeline import make_pipeline
 
 from pipelines.config.accounts import Account
 from pipelines.config.options import RunOptions, config_settings, options_from_config
@@ -43,6 +42,7 @@ from pipelines.config.registry import SOURCES, SourceSpec
 from pipelines.errors import ConfigurationMissing, SourceRefused, UsageError
 from pipelines.run.fleet import after_all_accounts
 from pipelines.run.lifecycle import RunOutcome, run_account
+from pipelines.warehouse.account_pipeline import make_pipeline
 
 if TYPE_CHECKING:  # what `define_asset_job` returns has no public name
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition

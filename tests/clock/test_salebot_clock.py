@@ -11,12 +11,12 @@ from typing import Any
 
 import dlt
 import pytest
-from pipelines.warehouse.account_pipeline import pipeline_name
 
 from emulators.salebot import SalebotEmulator
 from emulators.salebot.emulator import SalebotKnobs
 from pipelines.cli import main
 from pipelines.config.accounts import Account
+from pipelines.warehouse.account_pipeline import pipeline_name
 from sources.clocks import TOLERANCE
 from tests.clock.expect import clock_lines, hours_in
 from tests.salebot.conftest import API_KEY, Warehouse, assert_equals_truth

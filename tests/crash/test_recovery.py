@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pipelines.warehouse.account_pipeline import make_pipeline
 
 from pipelines.cli import main
 from pipelines.config.accounts import Account
+from pipelines.warehouse.account_pipeline import make_pipeline
 from tests.leeloo.truth import assert_matches_truth
 
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import duckdb
 import pytest
-from pipelines.warehouse.account_pipeline import make_pipeline
 
 from emulators.leeloo import LeelooEmulator
 from emulators.salebot import SalebotEmulator
 from pipelines.config.accounts import Account
 from pipelines.config.options import RunOptions
 from pipelines.config.registry import SOURCES
+from pipelines.warehouse.account_pipeline import make_pipeline
 
 LEELOO_TOKENS = {None: "dash-leeloo-token-4b1e90", "acme": "dash-acme-token-77c2d1", "evil": "dash-evil-token-1a2b3c"}
 SALEBOT_KEY = "dash-salebot-key-5e6f7a8b"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipelines.warehouse.account_pipeline import make_pipeline
 
 from emulators.leeloo import LeelooEmulator
 from pipelines.config.accounts import Account
 from pipelines.config.options import RunOptions
 from pipelines.config.registry import SOURCES
 from pipelines.operations.dashboard import charts_with_data, summary_in, write_dashboard
+from pipelines.warehouse.account_pipeline import make_pipeline
 from tests.dashboard.conftest import LEELOO_TOKENS
 
 

@@ -31,13 +31,13 @@ import dlt
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from pipelines.warehouse.account_pipeline import pipeline_name
 
 from emulators.base import ODD_PAGE_KINDS, EmulatorApp
 from emulators.leeloo import LeelooEmulator
 from emulators.salebot import SalebotEmulator
 from pipelines.cli import main
 from pipelines.config.accounts import Account
+from pipelines.warehouse.account_pipeline import pipeline_name
 from sources.http import client as http_client
 from tests.leeloo.truth import deletion_mismatches, mismatches
 from tests.salebot.conftest import Warehouse as SalebotWarehouse

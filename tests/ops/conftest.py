@@ -76,18 +76,16 @@ def run_ok(options: Any) -> Any:
 
 
 def history(destination: str = "duckdb", dataset: str | None = None) -> list[dict[str, Any]]:
-    from pipelines.warehouse.account_pipeline import make_pipeline
-
     from pipelines.config.accounts import Account
     from pipelines.operations.runs import read_history
+    from pipelines.warehouse.account_pipeline import make_pipeline
 
     return read_history(make_pipeline(Account("leeloo"), destination, dataset))
 
 
 def leeloo_pipeline(destination: str = "duckdb", dataset: str | None = None) -> Any:
-    from pipelines.warehouse.account_pipeline import make_pipeline
-
     from pipelines.config.accounts import Account
+    from pipelines.warehouse.account_pipeline import make_pipeline
 
     return make_pipeline(Account("leeloo"), destination, dataset)
 

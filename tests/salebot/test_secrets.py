@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from pipelines.warehouse.account_pipeline import make_pipeline
 
 from emulators.salebot import SalebotEmulator
 from pipelines.config.accounts import Account
 from pipelines.config.options import RunOptions
 from pipelines.run.lifecycle import run_account
+from pipelines.warehouse.account_pipeline import make_pipeline
 from tests.salebot.conftest import API_KEY, Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]

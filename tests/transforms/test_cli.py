@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.warehouse.account_pipeline import make_pipeline
-
 from pipelines import cli
 from pipelines.config.accounts import Account
+from pipelines.warehouse.account_pipeline import make_pipeline
 from tests.transforms import fixture_data
 
 

@@ -12,11 +12,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pipelines.warehouse.account_pipeline import make_pipeline
 
 from emulators.leeloo import LeelooEmulator
 from pipelines import cli
 from pipelines.config.accounts import Account
+from pipelines.warehouse.account_pipeline import make_pipeline
 from tests.transforms import truth as reference
 from tests.transforms.conftest import ENGINES, drop_pg_schemas, require_postgres
 from tests.transforms.test_descriptions import comments

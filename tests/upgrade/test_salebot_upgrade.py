@@ -8,10 +8,10 @@ from pathlib import Path
 
 import dlt
 import pytest
-from pipelines.warehouse.account_pipeline import pipeline_name
 
 from pipelines.cli import main
 from pipelines.config.accounts import Account
+from pipelines.warehouse.account_pipeline import pipeline_name
 from tests.salebot.conftest import Warehouse, assert_equals_truth
 from tests.upgrade import older
 
