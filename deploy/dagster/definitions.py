@@ -137,7 +137,7 @@ def run_metadata(outcome: RunOutcome) -> dict[str, Any]:
 def failure_metadata(outcome: RunOutcome) -> dict[str, Any]:
     error = outcome.error
     assert error is not None
-    return {**run_metadata(outcome), "failed_step": error.step or "unknown", "error_type": type(error).__name__,
+    return {**run_metadata(outcome), "failed_step": str(error.step or "unknown"), "error_type": type(error).__name__,
             "exit_code": dg.MetadataValue.int(error.exit_code)}
 
 
