@@ -15,7 +15,8 @@ from typing import Any
 import dlt
 
 from pipelines.warehouse.destinations import destination_of
-from sources.salebot.rows import LEGACY_SIDE, SIDE
+from sources.kit.values import SIDE
+from sources.salebot.rows import LEGACY_SIDE
 
 RENAMED_SOURCES = frozenset({"salebot"})
 

@@ -296,3 +296,9 @@ def put(row: dict[str, Any], column: str, converted: tuple[Any, str | None]) -> 
     row[column] = value
     if side is not None:
         row[column + SIDE] = side
+
+
+def poses_as_side(column: str) -> bool:
+    """Whether a column named by the API would look like a side column: `<col>__v_text` (or
+    a nested `v_text` key, which dlt flattens into one) is chatfunnel's alone."""
+    return column == SIDE[2:] or column.endswith(SIDE)

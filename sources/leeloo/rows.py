@@ -110,23 +110,19 @@ def add_extras(row: dict[str, Any], item: Mapping[str, Any], known: frozenset[st
         name = column_name(key)
         if name in row or name.startswith("_dlt") or name + shapes.SIDE in row:
             continue
-        row[_not_side(name)] = _not_side_keys(shapes.clean_deep(value, f"{entity}.{name}", odd))
+        row[_unposed(name)] = _unposed_keys(shapes.clean_deep(value, f"{entity}.{name}", odd))
 
 
-def _not_side(name: str) -> str:
-    """A field the API sends must not pose as a side column: `<col>__v_text` (and, nested,
-    a `v_text` key that dlt flattens into one) is chatfunnel's, so such a field gains `_field`."""
-    return name + "_field" if name == shapes.SIDE[2:] or name.endswith(shapes.SIDE) else name
+def _unposed(column: str) -> str:
+    """A field the API names like a side column keeps its value under `<name>_field`."""
+    return column + "_field" if shapes.poses_as_side(column) else column
 
 
-def _not_side_keys(value: Any) -> Any:
+def _unposed_keys(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {(k + "_field" if _poses_as_side(k) else k): _not_side_keys(v) for k, v in value.items()}
+        return {(k + "_field" if isinstance(k, str) and k.strip() and shapes.poses_as_side(column_name(k)) else k):
+                _unposed_keys(v) for k, v in value.items()}
     return value
-
-
-def _poses_as_side(key: Any) -> bool:
-    return isinstance(key, str) and bool(key.strip()) and _not_side(column_name(key)) != column_name(key)
 
 
 def _list_of_records(value: Any, build: Any, where: str, odd: Oddities) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from typing import Any
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources.kit.kinds import Kind, Shapes, as_json_text, clean, to_int, typed, unix_or_iso_time
-from sources.kit.values import NUL, SIDE
+from sources.kit.values import NUL, poses_as_side
 from sources.salebot import settings
 
 EXTRA_FIELDS = "extra_fields"
@@ -59,7 +59,8 @@ def _extras(
             not normal
             or normal in taken
             or normal.startswith("_dlt")
-            or normal.endswith((SIDE, LEGACY_SIDE))
+            or poses_as_side(normal)
+            or normal.endswith(LEGACY_SIDE)
             or normal == EXTRA_FIELDS
         ):
             odd[clean(name, where, shapes)] = clean(value, where, shapes)
