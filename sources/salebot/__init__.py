@@ -20,11 +20,12 @@ What the source remembers per client and order lives in the dataset
 for clients whose work completed, and the next run continues. A key without a permission
 loads everything it may read and says which permission is missing.
 
-Modules: ``snapshots`` and ``details`` hold the resources; ``clients`` and ``orders`` what
-a client's read means; ``plan`` who is read when; ``inbox`` the webhook pushes; ``rows``
-and ``columns`` the row builders and declared columns; ``memory`` what is remembered per
-client; ``helpers`` the API calls. Values, batches, listings and sweep quotas are the
-source kit's (:mod:`sources.kit`), shared with the Leeloo source.
+Modules: ``snapshots`` and ``details`` hold the resources; ``client_read`` the calls one
+client's read makes, ``clients`` and ``orders`` what that read means; ``plan`` who is read
+when; ``inbox`` the webhook pushes; ``rows`` and ``columns`` the row builders and declared
+columns; ``memory`` what is remembered per client; ``api`` the API calls. Values, batches,
+listings and sweep quotas are the source kit's (:mod:`sources.kit`), shared with the
+Leeloo source.
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ from sources.kit.listing import SharedListing
 from sources.kit.notices import RevisedWarnings
 from sources.report import SourceReport
 from sources.salebot import settings
+from sources.salebot.api import SalebotApi
 from sources.salebot.columns import DECLARED_COLUMNS
 from sources.salebot.details import DETAILS, DetailOptions, details_resource
-from sources.salebot.helpers import SalebotApi
 from sources.salebot.inbox import open_store
 from sources.salebot.rows import client_row, salebot_shapes
 from sources.salebot.snapshots import blocks_resource, channels_resource, clients_resource

@@ -14,7 +14,8 @@ from sources.http import BudgetExhausted, UnexpectedAnswer
 from sources.kit.batches import TableRows
 from sources.kit.kinds import Shapes
 from sources.salebot import settings
-from sources.salebot.helpers import ActionDenied, ClientRead, ClientTask, SalebotApi
+from sources.salebot.api import ActionDenied, SalebotApi
+from sources.salebot.client_read import ClientRead, ClientTask
 from sources.salebot.memory import ClientMemory, Memory
 from sources.salebot.orders import absorb_orders
 from sources.salebot.plan import Task, history_days

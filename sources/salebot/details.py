@@ -26,9 +26,10 @@ from sources.kit.batches import TableRows
 from sources.kit.kinds import Shapes
 from sources.kit.listing import SharedListing
 from sources.report import SourceReport
+from sources.salebot.api import SalebotApi
+from sources.salebot.client_read import ClientRead, ClientTask, read_client
 from sources.salebot.clients import absorb, client_exists, client_task, history_messages, reconcile_listing
 from sources.salebot.columns import hints
-from sources.salebot.helpers import ClientRead, ClientTask, SalebotApi, read_client
 from sources.salebot.inbox import late_push_rows, open_store, take_pushes
 from sources.salebot.legacy import migrate_old_state
 from sources.salebot.memory import Memory

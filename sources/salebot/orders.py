@@ -11,7 +11,7 @@ from sources.deletions import LISTING, absent
 from sources.kit.batches import TableRows
 from sources.kit.kinds import Shapes
 from sources.salebot import settings
-from sources.salebot.helpers import ClientRead, OrderSeen
+from sources.salebot.client_read import ClientRead, OrderSeen
 from sources.salebot.memory import ClientMemory, Memory, OrderMemory
 from sources.salebot.rows import order_row
 

@@ -13,8 +13,8 @@ from sources.http import BudgetExhausted
 from sources.kit.kinds import Shapes
 from sources.kit.listing import SharedListing
 from sources.report import SourceReport
+from sources.salebot.api import ActionDenied, SalebotApi
 from sources.salebot.columns import CLIENT_COLUMNS
-from sources.salebot.helpers import ActionDenied, SalebotApi
 from sources.salebot.rows import block_rows, channel_rows, salebot_shapes
 
 
