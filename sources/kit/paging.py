@@ -182,6 +182,16 @@ class Listing:
                 fresh.append(item)
         return fresh
 
+    def identified(self) -> Iterator[tuple[dict[str, Any], str]]:
+        """Every item taken, one by one, with its id: what a resource remembers, verifies and
+        proves gone by. An item without a usable id cannot be any of that: the pager counts
+        it in `unidentified` instead of yielding it."""
+        for page in self:
+            for item in page:
+                found = entity_id(item.get("id"))
+                if found is not None:
+                    yield item, found
+
     def __iter__(self) -> Iterator[list[dict[str, Any]]]:
         seen: set[str] = set()
         tail: list[str] = []  # keys of the last ANCHORS items taken, in list order

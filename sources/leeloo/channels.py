@@ -20,7 +20,6 @@ from dlt.sources import DltResource
 from sources.bookkeeping import proof_rows, table_hints
 from sources.deletions import LISTING, NOT_FOUND, Proof
 from sources.http import ApiError, BudgetExhausted
-from sources.kit.values import entity_id
 
 from . import settings, stored
 from .chains import Read, listed_read, messages_gone, reached, sweep_read
@@ -60,25 +59,21 @@ def open_channels(run: LeelooRun, state: dict[str, Any]) -> ChannelsRead:
 def with_news(run: LeelooRun, read: ChannelsRead) -> Iterator[Read]:
     """The window's channels: a changed entry's row is kept, a chain with news is read."""
     window = read.window
-    for page in window.listing:
-        for channel in page:
-            channel_id = entity_id(channel.get("id"))
-            if channel_id is None:
-                continue
-            window.listed.add(channel_id)
-            window.newest.see(channel.get("lastMessageTime"))
-            entry = None if channel_id in run.deleted(NAME) else window.ledger.get(channel_id)  # back: read anew
-            listed_print = fingerprint(channel)
-            changed = listed_changed(entry, listed_print, backfill=run.backfill)
-            if changed and (row := channel_row(channel, run.odd)) is not None:
-                read.channel_rows.append(row)
-                window.proof.see([channel_id])
-            task = listed_read(channel_id, channel.get("lastMessageTime"), entry, listed_print,
-                               backfill=run.backfill, window_start=window.window_start, overlap=run.overlap)
-            if task is not None:
-                yield task
-            elif changed:
-                window.ledger.put(channel_id, fingerprint=listed_print, verified=False)
+    for channel, channel_id in window.listing.identified():
+        window.listed.add(channel_id)
+        window.newest.see(channel.get("lastMessageTime"))
+        entry = None if channel_id in run.deleted(NAME) else window.ledger.get(channel_id)  # back: read anew
+        listed_print = fingerprint(channel)
+        changed = listed_changed(entry, listed_print, backfill=run.backfill)
+        if changed and (row := channel_row(channel, run.odd)) is not None:
+            read.channel_rows.append(row)
+            window.proof.see([channel_id])
+        task = listed_read(channel_id, channel.get("lastMessageTime"), entry, listed_print,
+                           backfill=run.backfill, window_start=window.window_start, overlap=run.overlap)
+        if task is not None:
+            yield task
+        elif changed:
+            window.ledger.put(channel_id, fingerprint=listed_print, verified=False)
 
 
 def chain_or_none(run: LeelooRun, task: Read) -> Chain | None:

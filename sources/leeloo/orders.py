@@ -20,7 +20,6 @@ from sources.bookkeeping import Entry, Ledger, proof_rows, table_hints
 from sources.deletions import NOT_FOUND, Proof
 from sources.kit.batches import Batches
 from sources.kit.paging import Listing, envelope_items
-from sources.kit.values import entity_id
 
 from . import settings
 from .rows import ORDER_COLUMNS, STATUS_CHANGE_COLUMNS, order_row, status_change_row
@@ -94,15 +93,11 @@ def observe(run: LeelooRun, read: OrdersRead, listed: Listed, found: dict[str, A
 
 def changed(run: LeelooRun, read: OrdersRead) -> Iterator[Listed]:
     """The listed orders whose list entry calls for their detail."""
-    for page in read.listing:
-        for order in page:
-            order_id = entity_id(order.get("id"))
-            if order_id is None:
-                continue
-            read.proof.see([order_id])
-            listed_print = fingerprint(order)
-            if listed_changed(read.ledger.get(order_id), listed_print, marked_deleted=order_id in run.deleted(NAME)):
-                yield order, order_id, listed_print
+    for order, order_id in read.listing.identified():
+        read.proof.see([order_id])
+        listed_print = fingerprint(order)
+        if listed_changed(read.ledger.get(order_id), listed_print, marked_deleted=order_id in run.deleted(NAME)):
+            yield order, order_id, listed_print
 
 
 def news(run: LeelooRun, read: OrdersRead) -> Iterator[dict[str, Any]]:

@@ -16,7 +16,6 @@ from sources.bookkeeping import proof_rows, table_hints
 from sources.deletions import NOT_FOUND
 from sources.kit.batches import Batches
 from sources.kit.paging import envelope_items
-from sources.kit.values import entity_id
 
 from . import settings
 from .rows import PEOPLE_COLUMNS, person_row
@@ -58,17 +57,13 @@ def fetched(run: LeelooRun, read: WindowRead, listed_item: dict[str, Any], perso
 
 def changed(run: LeelooRun, read: WindowRead) -> Iterator[Listed]:
     """The window's people whose list entry calls for their detail."""
-    for page in read.listing:
-        for person in page:
-            person_id = entity_id(person.get("id"))
-            if person_id is None:
-                continue
-            read.listed.add(person_id)
-            read.newest.see(person.get("lastMessageTime"))
-            listed_print = fingerprint(person)
-            if listed_changed(read.ledger.get(person_id), listed_print, backfill=run.backfill,
-                              marked_deleted=person_id in run.deleted(NAME)):
-                yield person, person_id, listed_print
+    for person, person_id in read.listing.identified():
+        read.listed.add(person_id)
+        read.newest.see(person.get("lastMessageTime"))
+        listed_print = fingerprint(person)
+        if listed_changed(read.ledger.get(person_id), listed_print, backfill=run.backfill,
+                          marked_deleted=person_id in run.deleted(NAME)):
+            yield person, person_id, listed_print
 
 
 def news(run: LeelooRun, read: WindowRead) -> Iterator[dict[str, Any]]:

@@ -184,6 +184,8 @@ def test_items_without_a_usable_id_are_counted_not_yielded() -> None:
     listing = Listing(Odd(), "people", {}, page_size=100)  # type: ignore[arg-type]
     assert [item["id"] for page in listing for item in page] == ["a", 7]
     assert listing.unidentified == 2 and listing.complete
+    assert list(listing.identified()) == [({"id": "a"}, "a"), ({"id": 7}, "7")]  # what the resources iterate
+    assert listing.unidentified == 2 and listing.complete
 
 
 class Chain:
