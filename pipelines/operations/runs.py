@@ -17,13 +17,14 @@ status` reads both, so no run goes unseen.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import socket
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -41,74 +42,80 @@ RUNS_SCHEMA = "chatfunnel_runs"
 JOURNAL_FILE = "chatfunnel_runs.jsonl"
 OUTCOMES = ("success", "partial", "failed", "interrupted")
 
-RUNS_COLUMNS: dict[str, dict[str, Any]] = {
-    "run_id": {"data_type": "text", "nullable": False, "primary_key": True},
-    "source": {"data_type": "text", "nullable": False},
-    "account": {"data_type": "text"},
-    "pipeline_name": {"data_type": "text"},
-    "dataset": {"data_type": "text"},
-    "destination": {"data_type": "text"},
-    "started_at": {"data_type": "timestamp", "timezone": True},
-    "finished_at": {"data_type": "timestamp", "timezone": True},
-    "duration_seconds": {"data_type": "double"},
-    "outcome": {"data_type": "text", "nullable": False},
-    "step": {"data_type": "text"},
-    "error": {"data_type": "text"},
-    "requests": {"data_type": "bigint"},
-    "rows_loaded": {"data_type": "bigint"},
-    "rows_per_table": {"data_type": "json"},
-    "incomplete": {"data_type": "text"},
-    "recovered": {"data_type": "text"},
-    "warnings": {"data_type": "json"},
-    "facts": {"data_type": "json"},
-    "load_id": {"data_type": "text"},
-    "host": {"data_type": "text"},
-}
+
+def stored_as(data_type: str, *, store: Callable[[Any], Any] | None = None, load: Callable[[Any], Any] | None = None,
+              recorder: bool = False, **hints: Any) -> dict[str, Any]:
+    """A `RunRecord` field's column in `_chatfunnel_runs` (dlt's hints), how its value is
+    stored (`store`) and read back (`load`) when the column holds it another way, and
+    whether the recorder fills it (`recorder`) rather than the run."""
+    return {"column": {"data_type": data_type, **hints}, "store": store, "load": load, "recorder": recorder}
 
 
-@dataclass
+def _scrubbed(text: str | None) -> str | None:
+    return scrub(text) if text else None
+
+
+def _scrubbed_each(texts: list[str]) -> list[str]:
+    return [scrub(text) for text in texts]
+
+
+def _joined(names: list[str]) -> str | None:
+    return ",".join(sorted(names)) or None
+
+
+def _split(text: str | None) -> list[str]:
+    return text.split(",") if text else []
+
+
+@dataclass(kw_only=True)
 class RunRecord:
-    """What one run did, as the history keeps it (never a secret: texts are scrubbed)."""
+    """What one run did, as the history keeps it (never a secret: texts are scrubbed).
 
-    source: str
-    account: str | None
-    pipeline_name: str
-    dataset: str
-    destination: str
-    started_at: datetime
-    finished_at: datetime
-    outcome: str
-    step: str | None = None
-    error: str | None = None
-    requests: int = 0
-    rows_per_table: dict[str, int] = field(default_factory=dict)
-    incomplete: list[str] = field(default_factory=list)
-    recovered: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
-    load_id: str | None = None
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    host: str = field(default_factory=socket.gethostname)
+    Each field declares its column, so the table, the row written, the journal and the
+    row read back all follow from this one list: a field added here is stored and read
+    back without another line. `duration_seconds` and `rows_loaded` are derived here,
+    `host` is the recorder's own, the rest comes from the run (`RunOutcome.record`)."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex,
+                        metadata=stored_as("text", nullable=False, primary_key=True))
+    source: str = field(metadata=stored_as("text", nullable=False))
+    account: str | None = field(metadata=stored_as("text"))
+    pipeline_name: str = field(metadata=stored_as("text"))
+    dataset: str = field(metadata=stored_as("text"))
+    destination: str = field(metadata=stored_as("text"))
+    started_at: datetime = field(metadata=stored_as("timestamp", timezone=True))
+    finished_at: datetime = field(metadata=stored_as("timestamp", timezone=True))
+    duration_seconds: float = field(init=False, metadata=stored_as("double"))
+    outcome: str = field(metadata=stored_as("text", nullable=False))
+    step: str | None = field(default=None, metadata=stored_as("text"))
+    error: str | None = field(default=None, metadata=stored_as("text", store=_scrubbed))
+    requests: int = field(default=0, metadata=stored_as("bigint"))
+    rows_loaded: int = field(init=False, metadata=stored_as("bigint"))
+    rows_per_table: dict[str, int] = field(default_factory=dict, metadata=stored_as("json"))
+    incomplete: list[str] = field(default_factory=list, metadata=stored_as("text", store=_joined, load=_split))
+    recovered: str | None = field(default=None, metadata=stored_as("text", store=_scrubbed))
+    warnings: list[str] = field(default_factory=list, metadata=stored_as("json", store=_scrubbed_each))
+    facts: dict[str, Any] = field(default_factory=dict, metadata=stored_as("json"))
+    load_id: str | None = field(default=None, metadata=stored_as("text"))
+    host: str = field(default_factory=socket.gethostname, metadata=stored_as("text", recorder=True))
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, not {self.outcome!r}")
-
-    @property
-    def rows_loaded(self) -> int:
-        return sum(self.rows_per_table.values())
+        self.duration_seconds = round((self.finished_at - self.started_at).total_seconds(), 3)
+        self.rows_loaded = sum(self.rows_per_table.values())
 
     def row(self) -> dict[str, Any]:
-        row = asdict(self)
-        row.update(
-            duration_seconds=round((self.finished_at - self.started_at).total_seconds(), 3),
-            rows_loaded=self.rows_loaded,
-            incomplete=",".join(sorted(self.incomplete)) or None,
-            error=scrub(self.error) if self.error else None,
-            warnings=[scrub(w) for w in self.warnings],
-            recovered=scrub(self.recovered) if self.recovered else None,
-        )
-        return row
+        """The record as `_chatfunnel_runs` stores it, one column a field."""
+        return {f.name: (f.metadata["store"] or copy.deepcopy)(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> RunRecord:
+        """The record a stored row (`read_history`, `read_journal`) was written from."""
+        return cls(**{f.name: (f.metadata["load"] or copy.deepcopy)(row[f.name]) for f in fields(cls) if f.init})
+
+
+RUNS_COLUMNS: dict[str, dict[str, Any]] = {f.name: f.metadata["column"] for f in fields(RunRecord)}
 
 
 def journal_path() -> Path:
@@ -230,11 +237,8 @@ def flush_journal(pipeline: dlt.Pipeline) -> int:
         (mine if row.get("pipeline_name") == pipeline.pipeline_name else others).append(row)
     if not mine:
         return 0
-    for row in mine:
-        for key in ("started_at", "finished_at"):
-            row[key] = as_utc(row.get(key))
     try:
-        _load_rows(pipeline, mine)
+        _load_rows(pipeline, [_normalize(row) for row in mine])
     except Exception as exc:  # noqa: BLE001 - they stay journaled
         logger.warning("could not move %d journaled runs into the warehouse (%s)", len(mine),
                        scrub(str(exc))[:200])
@@ -299,12 +303,14 @@ def as_utc(value: Any) -> datetime | None:
 
 
 def _normalize(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored row (the warehouse's or the journal's) with its JSON columns decoded and its
+    times in UTC, by the columns `RunRecord` declares."""
     out = dict(row)
-    for key in ("rows_per_table", "warnings", "facts"):
+    for key in JSON_COLUMNS:
         if isinstance(out.get(key), str):
             with contextlib.suppress(ValueError):
                 out[key] = json.loads(out[key])
-    for key in ("started_at", "finished_at"):
+    for key in TIME_COLUMNS:
         out[key] = as_utc(out.get(key))
     out.setdefault("rows_per_table", {})
     return out

@@ -5,8 +5,9 @@ orchestrators read them."""
 
 from __future__ import annotations
 
+import copy
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -109,15 +110,29 @@ class RunOutcome:
         return self.error.exit_code if self.error is not None else 0
 
     def record(self, step: str | None) -> runs.RunRecord:
-        return runs.RunRecord(
-            source=self.account.source, account=self.account.name, pipeline_name=self.pipeline_name,
-            dataset=self.dataset, destination=self.destination, started_at=self.started_at,
-            finished_at=self.finished_at or datetime.now(timezone.utc), outcome=self.outcome,
-            step=step if self.error is not None else None, error=str(self.error) if self.error else None,
-            requests=self.requests, rows_per_table=dict(self.rows), incomplete=list(self.incomplete),
-            recovered=self.recovery.describe(), warnings=list(self.warnings), facts=dict(self.facts),
-            load_id=self.load_id, run_id=self.run_id,
-        )
+        """The run as the history keeps it: each field of `runs.RunRecord` is this outcome's
+        field of the same name, unless `_recorded_otherwise` derives it; the fields the
+        history does not keep are `UNRECORDED`. A record field this outcome lacks fails
+        here, and tests/ops/test_run_record.py holds the three together."""
+        derived = self._recorded_otherwise(step)
+        same = {f.name: copy.copy(getattr(self, f.name)) for f in fields(runs.RunRecord)
+                if f.init and not f.metadata["recorder"] and f.name not in derived}
+        return runs.RunRecord(**same, **derived)
+
+    def _recorded_otherwise(self, step: str | None) -> dict[str, Any]:
+        """The record's fields this outcome holds under another name or shape."""
+        return {
+            "source": self.account.source, "account": self.account.name,
+            "finished_at": self.finished_at or datetime.now(timezone.utc), "outcome": self.outcome,
+            "step": step if self.error is not None else None, "error": str(self.error) if self.error else None,
+            "rows_per_table": dict(self.rows), "recovered": self.recovery.describe(),
+        }
+
+
+# the outcome's fields the run history does not keep (the CLI, the fleet and the
+# orchestrators read them), and those `_recorded_otherwise` keeps under other names
+UNRECORDED = frozenset({"new_columns", "history", "reports", "published", "location", "recorded"})
+RECORDED_OTHERWISE = frozenset({"rows", "recovery"})
 
 
 @dataclass
