@@ -1,0 +1,166 @@
+"""The dashboard while a backfill still loads an account's older history: a real Leeloo load
+and its reports in a DuckDB file, the `coverage` report written by hand beside them. The
+account's page opens with a banner saying from when its figures are whole, the charts over
+days and weeks hide and shade what lies before, `chatfunnel report` prints the same line as
+`status`; without the report nothing of it shows. Checked in headless Chromium too."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from emulators.leeloo import LeelooEmulator
+from pipelines.operations.dashboard import (
+    ReportReader,
+    add_report_arguments,
+    figures_in,
+    render_dashboard,
+    report_from_args,
+)
+from tests.dashboard.browser import Browser, require_chromium
+from tests.dashboard.conftest import LEELOO_TOKENS, load, write_runs
+from tests.dashboard.pages import elements, normalized, probe, section
+
+HOSTILE = "<img src=x onerror=window.__xss=1>"
+SCREENSHOT = Path("/tmp/coverage-banner.png")
+COLUMNS = ("resource text, complete_since timestamptz, complete_until timestamptz, as_of timestamptz, "
+           "history_since timestamptz, estimated_complete_at timestamptz")
+
+
+def _daily_days(path: Path) -> list[date]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return [r[0] for r in con.execute('select "date" from leeloo_reports.daily_activity order by 1').fetchall()]
+
+
+def _write_coverage(path: Path, since: datetime | None) -> None:
+    now = datetime.now(timezone.utc)
+    start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"create or replace table leeloo_reports.coverage ({COLUMNS})")
+        con.executemany("insert into leeloo_reports.coverage values (?, ?, ?, ?, ?, ?)", [
+            ("people", start, now, now, start, None),
+            ("chat_messages", since, now, now, start, now + timedelta(hours=5)),
+            (HOSTILE, since, now, now, start, now + timedelta(hours=3)),
+        ])
+
+
+@pytest.fixture(scope="module")
+def warehouse(isolated: Path) -> Iterator[tuple[Path, date]]:
+    """One Leeloo account loaded for real with its reports and run history; the first whole
+    day is 40 days before the last of its daily activity."""
+    path = isolated / "chatfunnel.duckdb"
+    emu = LeelooEmulator(seed=21, scale=40, token=LEELOO_TOKENS[None])
+    with emu.serve() as url:
+        load("leeloo", None, url, LEELOO_TOKENS[None])
+    now = datetime.now(timezone.utc)
+    write_runs(path, "leeloo", [{"started_at": now - timedelta(hours=2), "finished_at": now - timedelta(hours=1),
+                                 "duration_seconds": 60.0, "outcome": "success", "requests": 10, "rows_loaded": 99}])
+    days = _daily_days(path)
+    assert len(days) > 90, "the emulator's history spans months"
+    first = days[-40]  # in the 90 days the chart shows at first
+    _write_coverage(path, datetime.combine(first, time(0), timezone.utc) - timedelta(hours=6))  # 18:00 the day before
+    yield path, first
+
+
+@pytest.fixture(scope="module")
+def rendered(warehouse: tuple[Path, date]) -> tuple[str, dict[str, Any]]:
+    return render_dashboard(ReportReader(warehouse[0]))
+
+
+def test_the_banner_opens_the_account_page(warehouse: tuple[Path, date], rendered: tuple[str, dict]) -> None:
+    first = warehouse[1]
+    html, summary = rendered
+    banner = f"History complete since {first - timedelta(days=1)} - older periods are still loading"
+    page = section(html, "account-leeloo")
+    assert page.index('class="banner coverage"') < page.index('class="tiles"'), "at the top, before any figure"
+    assert banner in elements(page).texts["div"]
+    assert banner in elements(section(html, "accounts")).texts["div"], "the overview's figures say it too"
+    assert HOSTILE not in html and "onerror=window" not in html.replace("onerror=window.__xss=1&gt;", "")
+    [account] = summary["accounts"]
+    coverage = account["coverage"]
+    assert coverage["complete"] is False and coverage["first_whole_day"] == first.isoformat()
+    assert coverage["banner"] == banner
+    assert coverage["line"].startswith(f"history complete since {first - timedelta(days=1)} (backfill under way, ")
+
+
+def test_days_before_the_first_whole_one_are_hidden_and_shaded(warehouse: tuple[Path, date],
+                                                             rendered: tuple[str, dict]) -> None:
+    path, first = warehouse
+    html, summary = rendered
+    figure = figures_in(html)["leeloo.daily_activity"]
+    days = [date.fromisoformat(x) for x in figure["data"][0]["x"]]
+    assert days == _daily_days(path)
+    for trace in figure["data"]:
+        before = [y for d, y in zip(days, trace["y"], strict=True) if d < first]
+        after = [y for d, y in zip(days, trace["y"], strict=True) if d >= first]
+        assert before and all(y is None for y in before), f"{trace['name']}: a partial day must not read as a count"
+        assert all(y is not None for y in after), trace["name"]
+    [shade] = [s for s in figure["layout"]["shapes"] if s.get("name") == "not-covered"]
+    assert shade["x0"] == f"{days[0] - timedelta(days=1)}T12:00:00", "half a day before the first bar"
+    assert shade["x1"] == f"{first - timedelta(days=1)}T12:00:00", "up to the first whole day's bar"
+    [note] = [a for a in figure["layout"]["annotations"] if a.get("name") == "not-covered"]
+    assert note["text"] == f"still loading (complete from {first})"
+    assert summary["charts"]["daily_activity"] == 5 * sum(1 for d in days if d >= first)
+    caption = elements(section(html, "account-leeloo-daily_activity")).texts["p"]
+    assert f"Shaded, not shown: still loading (complete from {first})." in " ".join(caption)
+    weekly = figures_in(html)["leeloo.manager_response_times"]
+    monday = first + timedelta(days=(7 - first.weekday()) % 7)
+    assert all(v is None for row in weekly["data"][0]["z"]
+               for x, v in zip(weekly["data"][0]["x"], row, strict=True) if date.fromisoformat(x[:10]) < monday)
+
+
+def test_report_prints_the_line_status_prints(warehouse: tuple[Path, date], capsys: pytest.CaptureFixture) -> None:
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    assert report_from_args(parser.parse_args(["--working-file"])) == 0
+    out = capsys.readouterr().out
+    assert f"    history complete since {warehouse[1] - timedelta(days=1)} (backfill under way, " in out, out
+    assert "estimated complete " in out
+
+
+def test_chromium_shows_the_banner_and_the_shaded_days(warehouse: tuple[Path, date], rendered: tuple[str, dict],
+                                                       tmp_path: Path) -> None:
+    require_chromium()
+    first = warehouse[1]
+    page = tmp_path / "coverage.html"
+    page.write_text(rendered[0], encoding="utf-8")
+    with Browser(width=1400, height=900) as browser:
+        seen = probe(browser, f"{page.as_uri()}#account-leeloo")
+        assert seen["xss"] is None and seen["errors"] == [] and seen["csp"] == []
+        shown = normalized(seen["text"])
+        assert f"History complete since {first - timedelta(days=1)} - older periods are still loading" in shown
+        assert f"still loading (complete from {first})" in normalized(seen["svg_text"])
+        top = browser.evaluate("document.querySelector('#account-leeloo .banner').getBoundingClientRect().top")
+        tiles = browser.evaluate("document.querySelector('#account-leeloo .tiles').getBoundingClientRect().top")
+        assert top < tiles
+        _screenshot(browser, "account-leeloo-daily_activity")
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def _screenshot(browser: Browser, last: str) -> None:
+    """The page from its top to the bottom of the element `last` (the banner and a shaded chart)."""
+    import base64
+
+    bottom = browser.evaluate(f"document.getElementById('{last}').getBoundingClientRect().bottom + window.scrollY")
+    shot = browser.call("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": browser.width, "height": int(bottom) + 16, "scale": 1}}, session=True)
+    SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
+
+
+def test_a_warehouse_without_the_report_shows_nothing_of_it(warehouse: tuple[Path, date]) -> None:
+    path = warehouse[0]
+    with duckdb.connect(str(path)) as con:
+        con.execute("drop table leeloo_reports.coverage")
+    html, summary = render_dashboard(ReportReader(path))
+    assert "banner" not in section(html, "account-leeloo") and "History complete" not in html
+    assert summary["accounts"][0]["coverage"] is None
+    figure = figures_in(html)["leeloo.daily_activity"]
+    assert not [s for s in figure["layout"].get("shapes", []) if s.get("name") == "not-covered"]
+    assert all(y is not None for trace in figure["data"] for y in trace["y"])
