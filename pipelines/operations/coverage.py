@@ -162,12 +162,13 @@ def percent(share: float | None) -> str:
 def coverage_line(coverage: Coverage, zone: ZoneInfo, when: Callable[[datetime], str]) -> str:
     """The one line `status` and `report` print: `history complete since <date> (backfill
     under way, N% of the span, estimated complete <time>)`, or that the history is complete.
-    `when` renders the estimate as the caller renders its other times."""
+    The date is the first whole day in the reports' zone (a day loaded from 18:00 on is not
+    complete); `when` renders the estimate as the caller renders its other times."""
     if coverage.complete:
         start = coverage.history_since
         return "history complete" + (f" since {local_day(start, zone)} (the configured start)" if start else "")
-    since = coverage.complete_since
-    words = f"history complete since {local_day(since, zone)}" if since else "history: nothing complete yet"
+    first = first_whole_day(coverage, zone)
+    words = f"history complete since {first}" if first else "history: nothing complete yet"
     estimate = coverage.estimated_complete_at
     eta = f"estimated complete {when(estimate)}" if estimate is not None else "no estimate yet"
     return f"{words} (backfill under way, {percent(coverage.share_complete)} of the span, {eta})"
@@ -175,9 +176,10 @@ def coverage_line(coverage: Coverage, zone: ZoneInfo, when: Callable[[datetime],
 
 def banner_text(coverage: Coverage, zone: ZoneInfo) -> str:
     """The dashboard's banner over an account whose backfill is under way."""
-    if coverage.complete_since is None:
+    first = first_whole_day(coverage, zone)
+    if first is None:
         return "History is still loading - no period is complete yet, every figure is partial"
-    return f"History complete since {local_day(coverage.complete_since, zone)} - older periods are still loading"
+    return f"History complete since {first} - older periods are still loading"
 
 
 def not_covered_label(first: date | None) -> str:

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from emulators.leeloo import LeelooEmulator
+from emulators.salebot import SalebotEmulator
 from pipelines.operations.dashboard import (
     ReportReader,
     add_report_arguments,
@@ -24,7 +25,7 @@ from pipelines.operations.dashboard import (
     report_from_args,
 )
 from tests.dashboard.browser import Browser, require_chromium
-from tests.dashboard.conftest import LEELOO_TOKENS, load, write_runs
+from tests.dashboard.conftest import LEELOO_TOKENS, SALEBOT_KEY, load, write_runs
 from tests.dashboard.pages import elements, normalized, probe, section
 
 HOSTILE = "<img src=x onerror=window.__xss=1>"
@@ -38,12 +39,12 @@ def _daily_days(path: Path) -> list[date]:
         return [r[0] for r in con.execute('select "date" from leeloo_reports.daily_activity order by 1').fetchall()]
 
 
-def _write_coverage(path: Path, since: datetime | None) -> None:
+def _write_coverage(path: Path, since: datetime | None, dataset: str = "leeloo") -> None:
     now = datetime.now(timezone.utc)
     start = datetime(2020, 1, 1, tzinfo=timezone.utc)
     with duckdb.connect(str(path)) as con:
-        con.execute(f"create or replace table leeloo_reports.coverage ({COLUMNS})")
-        con.executemany("insert into leeloo_reports.coverage values (?, ?, ?, ?, ?, ?)", [
+        con.execute(f"create or replace table {dataset}_reports.coverage ({COLUMNS})")
+        con.executemany(f"insert into {dataset}_reports.coverage values (?, ?, ?, ?, ?, ?)", [
             ("people", start, now, now, start, None),
             ("chat_messages", since, now, now, start, now + timedelta(hours=5)),
             (HOSTILE, since, now, now, start, now + timedelta(hours=3)),
@@ -52,12 +53,15 @@ def _write_coverage(path: Path, since: datetime | None) -> None:
 
 @pytest.fixture(scope="module")
 def warehouse(isolated: Path) -> Iterator[tuple[Path, date]]:
-    """One Leeloo account loaded for real with its reports and run history; the first whole
-    day is 40 days before the last of its daily activity."""
+    """A Leeloo account and a Salebot project loaded for real with their reports; Leeloo's
+    first whole day is 40 days before the last of its daily activity, Salebot has none yet."""
     path = isolated / "chatfunnel.duckdb"
     emu = LeelooEmulator(seed=21, scale=40, token=LEELOO_TOKENS[None])
-    with emu.serve() as url:
+    salebot = SalebotEmulator(seed=8, scale=15, api_key=SALEBOT_KEY)
+    with emu.serve() as url, salebot.serve() as salebot_url:
         load("leeloo", None, url, LEELOO_TOKENS[None])
+        load("salebot", None, salebot_url, SALEBOT_KEY)
+    _write_coverage(path, None, "salebot")
     now = datetime.now(timezone.utc)
     write_runs(path, "leeloo", [{"started_at": now - timedelta(hours=2), "finished_at": now - timedelta(hours=1),
                                  "duration_seconds": 60.0, "outcome": "success", "requests": 10, "rows_loaded": 99}])
@@ -76,17 +80,17 @@ def rendered(warehouse: tuple[Path, date]) -> tuple[str, dict[str, Any]]:
 def test_the_banner_opens_the_account_page(warehouse: tuple[Path, date], rendered: tuple[str, dict]) -> None:
     first = warehouse[1]
     html, summary = rendered
-    banner = f"History complete since {first - timedelta(days=1)} - older periods are still loading"
+    banner = f"History complete since {first} - older periods are still loading"
     page = section(html, "account-leeloo")
     assert page.index('class="banner coverage"') < page.index('class="tiles"'), "at the top, before any figure"
     assert banner in elements(page).texts["div"]
     assert banner in elements(section(html, "accounts")).texts["div"], "the overview's figures say it too"
     assert HOSTILE not in html and "onerror=window" not in html.replace("onerror=window.__xss=1&gt;", "")
-    [account] = summary["accounts"]
+    account = next(a for a in summary["accounts"] if a["dataset"] == "leeloo")
     coverage = account["coverage"]
     assert coverage["complete"] is False and coverage["first_whole_day"] == first.isoformat()
     assert coverage["banner"] == banner
-    assert coverage["line"].startswith(f"history complete since {first - timedelta(days=1)} (backfill under way, ")
+    assert coverage["line"].startswith(f"history complete since {first} (backfill under way, "), "the first whole day"
 
 
 def test_days_before_the_first_whole_one_are_hidden_and_shaded(warehouse: tuple[Path, date],
@@ -115,12 +119,28 @@ def test_days_before_the_first_whole_one_are_hidden_and_shaded(warehouse: tuple[
                for x, v in zip(weekly["data"][0]["x"], row, strict=True) if date.fromisoformat(x[:10]) < monday)
 
 
+def test_an_account_with_nothing_complete_yet_shows_no_count_over_time(rendered: tuple[str, dict]) -> None:
+    html, summary = rendered
+    page = section(html, "account-salebot")
+    assert ("History is still loading - no period is complete yet, every figure is partial"
+            in elements(page).texts["div"])
+    figure = figures_in(html)["salebot.salebot_daily_activity"]
+    assert all(y is None for trace in figure["data"] for y in trace["y"]), "every day is partial"
+    [shade] = [s for s in figure["layout"]["shapes"] if s.get("name") == "not-covered"]
+    last = date.fromisoformat(figure["data"][0]["x"][-1])
+    assert shade["x1"] == f"{last}T12:00:00", "shaded to the end"
+    assert summary["charts"]["salebot_daily_activity"] == 0
+    salebot = next(a for a in summary["accounts"] if a["dataset"] == "salebot")
+    assert salebot["coverage"]["line"].startswith(
+        "history: nothing complete yet (backfill under way, 0% of the span, estimated complete ")
+
+
 def test_report_prints_the_line_status_prints(warehouse: tuple[Path, date], capsys: pytest.CaptureFixture) -> None:
     parser = argparse.ArgumentParser()
     add_report_arguments(parser)
     assert report_from_args(parser.parse_args(["--working-file"])) == 0
     out = capsys.readouterr().out
-    assert f"    history complete since {warehouse[1] - timedelta(days=1)} (backfill under way, " in out, out
+    assert f"    history complete since {warehouse[1]} (backfill under way, " in out, out
     assert "estimated complete " in out
 
 
@@ -134,7 +154,7 @@ def test_chromium_shows_the_banner_and_the_shaded_days(warehouse: tuple[Path, da
         seen = probe(browser, f"{page.as_uri()}#account-leeloo")
         assert seen["xss"] is None and seen["errors"] == [] and seen["csp"] == []
         shown = normalized(seen["text"])
-        assert f"History complete since {first - timedelta(days=1)} - older periods are still loading" in shown
+        assert f"History complete since {first} - older periods are still loading" in shown
         assert f"still loading (complete from {first})" in normalized(seen["svg_text"])
         top = browser.evaluate("document.querySelector('#account-leeloo .banner').getBoundingClientRect().top")
         tiles = browser.evaluate("document.querySelector('#account-leeloo .tiles').getBoundingClientRect().top")
@@ -160,7 +180,8 @@ def test_a_warehouse_without_the_report_shows_nothing_of_it(warehouse: tuple[Pat
         con.execute("drop table leeloo_reports.coverage")
     html, summary = render_dashboard(ReportReader(path))
     assert "banner" not in section(html, "account-leeloo") and "History complete" not in html
-    assert summary["accounts"][0]["coverage"] is None
+    assert "History is still loading" in section(html, "account-salebot"), "the other account's report stays"
+    assert next(a for a in summary["accounts"] if a["dataset"] == "leeloo")["coverage"] is None
     figure = figures_in(html)["leeloo.daily_activity"]
     assert not [s for s in figure["layout"].get("shapes", []) if s.get("name") == "not-covered"]
     assert all(y is not None for trace in figure["data"] for y in trace["y"])

@@ -57,8 +57,9 @@ def test_a_backfill_under_way_is_as_complete_as_its_furthest_behind_resource() -
     assert coverage.estimated_complete_at == _iso("2026-12-07T01:00:00"), "the last one done"
     line = coverage_line(coverage, VLADIVOSTOK, lambda when: when.astimezone(VLADIVOSTOK).isoformat())
     assert line == ("history complete since 2026-10-01 (backfill under way, 19% of the span, "
-                    "estimated complete 2026-12-07T11:00:00+10:00)"), "the local day, 14:00 UTC is past midnight"
-    assert banner_text(coverage, UTC_ZONE) == "History complete since 2026-09-30 - older periods are still loading"
+                    "estimated complete 2026-12-07T11:00:00+10:00)"), "14:00 UTC is midnight in Vladivostok"
+    assert banner_text(coverage, UTC_ZONE) == "History complete since 2026-10-01 - older periods are still loading", \
+        "from 14:00 on, 2026-09-30 is not whole in UTC"
 
 
 def test_nothing_complete_yet_and_an_unknown_estimate() -> None:

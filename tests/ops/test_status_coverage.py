@@ -80,7 +80,7 @@ def test_status_states_the_backfill_under_way_then_done(emulator, target: Target
     assert _json(target)["backfill"] is None
 
     until = datetime.now(UTC).replace(microsecond=0)
-    since = datetime(2026, 9, 30, 15, 30, tzinfo=UTC)  # 2026-10-01 01:30 in Vladivostok
+    since = datetime(2026, 9, 30, 15, 30, tzinfo=UTC)  # 01:30 on 2026-10-01 in Vladivostok: the 2nd is whole
     estimate = until + timedelta(hours=30)
     write_coverage(target, [("people", HISTORY, until, until, HISTORY, None),
                             ("chat_messages", since, until, until, HISTORY, estimate),
@@ -95,7 +95,7 @@ def test_status_states_the_backfill_under_way_then_done(emulator, target: Target
     text = _text(target)
     share = int((until - since) / (until - HISTORY) * 100)
     local_estimate = estimate.astimezone(ZONE)
-    assert (f"  history complete since 2026-10-01 (backfill under way, {share}% of the span, estimated complete "
+    assert (f"  history complete since 2026-10-02 (backfill under way, {share}% of the span, estimated complete "
             f"{local_estimate:%Y-%m-%d %H:%M:%S} +10:00)") in text, text
 
     account = _json(target, SOURCES__LEELOO__REPORTS_TIMEZONE="Asia/Vladivostok")
