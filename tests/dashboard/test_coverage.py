@@ -17,13 +17,19 @@ import pytest
 
 from emulators.leeloo import LeelooEmulator
 from emulators.salebot import SalebotEmulator
+from pipelines.config.accounts import Account
+from pipelines.config.options import RunOptions
+from pipelines.config.registry import SOURCES
 from pipelines.operations.dashboard import (
     ReportReader,
     add_report_arguments,
     figures_in,
     render_dashboard,
     report_from_args,
+    summary_in,
+    write_dashboard,
 )
+from pipelines.warehouse.account_pipeline import make_pipeline
 from tests.dashboard.browser import Browser, require_chromium
 from tests.dashboard.conftest import LEELOO_TOKENS, SALEBOT_KEY, load, write_runs
 from tests.dashboard.pages import elements, normalized, probe, section
@@ -185,3 +191,38 @@ def test_a_warehouse_without_the_report_shows_nothing_of_it(warehouse: tuple[Pat
     figure = figures_in(html)["leeloo.daily_activity"]
     assert not [s for s in figure["layout"].get("shapes", []) if s.get("name") == "not-covered"]
     assert all(y is not None for trace in figure["data"] for y in trace["y"])
+
+
+@pytest.mark.postgres
+def test_postgres_reports_with_a_coverage_report(dlt_env: Path, pg_dsn: str, unique_dataset: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same from a Postgres warehouse: the report in the account's reports schema."""
+    import psycopg2
+
+    from transforms.runner import build_reports
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", pg_dsn)
+    emu = LeelooEmulator(seed=22, scale=15, token=LEELOO_TOKENS[None])
+    with emu.serve() as url:
+        for key, value in (("API_TOKEN", LEELOO_TOKENS[None]), ("BASE_URL", url), ("REQUESTS_PER_MINUTE", "0")):
+            monkeypatch.setenv(f"SOURCES__LEELOO__{key}", value)
+        built = SOURCES["leeloo"].build(RunOptions(source="leeloo", dataset=unique_dataset, progress="none"))
+        pipeline = make_pipeline(Account("leeloo"), "postgres", unique_dataset)
+        pipeline.run(built.source)
+    build_reports(pipeline, "leeloo")
+    now = datetime.now(timezone.utc)
+    with psycopg2.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute(f'select max("date") from "{unique_dataset}_reports".daily_activity')
+        last = cur.fetchone()[0]
+        since = datetime.combine(last - timedelta(days=5), time(0), timezone.utc)
+        cur.execute(f'create table "{unique_dataset}_reports".coverage ({COLUMNS})')
+        cur.execute(f'insert into "{unique_dataset}_reports".coverage values (%s, %s, %s, %s, %s, %s)',
+                    ("chat_messages", since, now, now, datetime(2020, 1, 1, tzinfo=timezone.utc), None))
+    page = write_dashboard(pipeline, dlt_env / "pg.html", dataset=unique_dataset).read_text(encoding="utf-8")
+    first = last - timedelta(days=5)
+    assert f"History complete since {first} - older periods are still loading" in page
+    figure = figures_in(page)[f"{unique_dataset}.daily_activity"]
+    days = [date.fromisoformat(x) for x in figure["data"][0]["x"]]
+    assert [y is None for y in figure["data"][0]["y"]] == [d < first for d in days]
+    [account] = summary_in(page)["accounts"]
+    assert account["coverage"]["line"].startswith(f"history complete since {first} (backfill under way, ")
