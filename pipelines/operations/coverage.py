@@ -117,8 +117,12 @@ class Coverage:
 
 
 def coverage_from_rows(rows: Iterable[dict[str, Any]] | None) -> Coverage | None:
-    """The account's coverage from the report's rows; None without the report (or a row)."""
-    resources = tuple(ResourceCoverage.from_row(r) for r in rows or () if r.get("resource") is not None)
+    """The account's coverage from the report's rows; None without the report, a row, or one
+    of its columns (a report of another shape says nothing it can be trusted for)."""
+    listed = list(rows or ())
+    if any(column not in row for row in listed for column in COLUMNS):
+        return None
+    resources = tuple(ResourceCoverage.from_row(r) for r in listed if r.get("resource") is not None)
     return Coverage(tuple(sorted(resources, key=lambda r: r.resource))) if resources else None
 
 

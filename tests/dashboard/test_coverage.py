@@ -119,8 +119,12 @@ def test_days_before_the_first_whole_one_are_hidden_and_shaded(warehouse: tuple[
     assert summary["charts"]["daily_activity"] == 5 * sum(1 for d in days if d >= first)
     caption = elements(section(html, "account-leeloo-daily_activity")).texts["p"]
     assert f"Shaded, not shown: still loading (complete from {first})." in " ".join(caption)
-    weekly = figures_in(html)["leeloo.manager_response_times"]
     monday = first + timedelta(days=(7 - first.weekday()) % 7)
+    paid = figures_in(html)["leeloo.time_to_pay"]["data"][0]
+    weeks = [date.fromisoformat(x[:10]) for x in paid["x"]]
+    assert any(w < monday for w in weeks)
+    assert [y is None for y in paid["y"]] == [w < monday for w in weeks], "weeks before the first whole one hidden"
+    weekly = figures_in(html)["leeloo.manager_response_times"]
     assert all(v is None for row in weekly["data"][0]["z"]
                for x, v in zip(weekly["data"][0]["x"], row, strict=True) if date.fromisoformat(x[:10]) < monday)
 

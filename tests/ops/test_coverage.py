@@ -39,6 +39,8 @@ def test_no_report_or_no_row_is_no_coverage() -> None:
     assert coverage_from_rows([]) is None
     assert not backfill_under_way(None)
     assert backfill_document(None) is None
+    assert coverage_from_rows([{k: v for k, v in _row("people", START).items() if k != "history_since"}]) is None, \
+        "a report of another shape is no coverage"
 
 
 def test_a_backfill_under_way_is_as_complete_as_its_furthest_behind_resource() -> None:

@@ -25,7 +25,9 @@ from pipelines.operations.status.times import iso_utc, local_time
 
 TIME_CHARTS = {"daily_activity": 1, "salebot_daily_activity": 1, "manager_response_times": 7, "time_to_pay": 7,
                "order_timing": 7, "salebot_time_to_pay": 7}
-"""The charts over time, by block id, and the days of their period (a day, an ISO week)."""
+"""The charts over time, by block id, and the days of their period (a day, an ISO week). The
+tunnel trend is not among them: its points are the nightly snapshots of Leeloo's counters,
+which no backfill loads."""
 
 
 @dataclass(frozen=True)
