@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.leeloo.conftest import TOKEN, Target, duck_target, emulator  # noqa: F401 - fixtures
+from tests.leeloo.conftest import TOKEN, Target, duck_target, emulator, target  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK_SECRET = "T0SECRET/B0SECRET/hooksecretvalue42"

@@ -6,9 +6,10 @@ template, where plotly would read `%{...}` in it. Nothing here reads the warehou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
 
+from pipelines.operations.coverage import hidden_before
 from pipelines.operations.dashboard.markup import chart_text, label, unique
 
 PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
@@ -593,3 +594,59 @@ def latest_per_account(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         groups.setdefault(str(row.get("account")), []).append(row)
     return [r for group in groups.values() for r in latest_snapshots(group)]
+
+
+# ---------------------------------------------------------------- coverage
+
+
+NOT_COVERED_COLOUR = "rgba(245,158,11,0.16)"
+
+
+def _x_days(trace: dict[str, Any]) -> list[date | None] | None:
+    """The days of a trace's x values, None when its x is no calendar."""
+    values = trace.get("x")
+    if values is None or isinstance(values, (str, bytes)):
+        return None
+    days = [day(v) for v in values]
+    return days if any(d is not None for d in days) else None
+
+
+def _hide_trace(trace: dict[str, Any], days: list[date | None], first: date | None) -> int:
+    """The trace's values before `first` taken out (a heatmap's columns, a bar's or a line's
+    points and their labels), so they read as missing, never as zero; how many x it hid."""
+    if trace.get("type") == "heatmap" and trace.get("z") is not None:
+        trace["z"] = [hidden_before(list(row), days, first) for row in trace["z"]]
+    else:
+        for key in ("y", "base", "text"):
+            values = trace.get(key)
+            if values is not None and not isinstance(values, (str, bytes)) and len(values) == len(days):
+                trace[key] = hidden_before(list(values), days, first)
+    return sum(1 for d in days if d is not None and (first is None or d < first))
+
+
+def mark_not_covered(chart: Chart, first: date | None, period_days: int, note: str) -> Chart:
+    """A chart over days or weeks with the periods before `first` (the first whole one; None:
+    none is whole yet) hidden and shaded with `note` over them: their counts are partial
+    while the history still loads. A chart with nothing before `first` is left as it is."""
+    figure = {**chart.figure, "data": [dict(t) for t in chart.figure["data"]],
+              "layout": dict(chart.figure.get("layout", {}))}
+    calendar = sorted({d for t in figure["data"] for d in (_x_days(t) or []) if d is not None})
+    if not calendar or (first is not None and calendar[0] >= first):
+        return chart
+    hidden = 0
+    for trace in figure["data"]:
+        days = _x_days(trace)
+        if days is not None:
+            hidden += _hide_trace(trace, days, first)
+    half = timedelta(days=period_days) / 2
+    start = datetime.combine(calendar[0], datetime.min.time()) - half
+    end = datetime.combine(first or calendar[-1] + timedelta(days=period_days), datetime.min.time()) - half
+    layout_ = figure["layout"]
+    layout_["shapes"] = [*layout_.get("shapes", ()), {
+        "type": "rect", "xref": "x", "yref": "paper", "x0": start.isoformat(), "x1": end.isoformat(), "y0": 0,
+        "y1": 1, "layer": "below", "line": {"width": 0}, "fillcolor": NOT_COVERED_COLOUR, "name": "not-covered"}]
+    layout_["annotations"] = [*layout_.get("annotations", ()), {
+        "xref": "x", "yref": "paper", "x": end.isoformat(), "y": 1, "xanchor": "right", "yanchor": "top",
+        "showarrow": False, "text": chart_text(note), "font": {"size": 11, "color": "#92400e"},
+        "name": "not-covered"}]
+    return Chart(figure, chart.points - hidden, f"{chart.caption} Shaded, not shown: {note}.")

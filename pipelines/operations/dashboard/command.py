@@ -126,6 +126,8 @@ def report_from_args(args: argparse.Namespace) -> int:
         fresh = account["freshness"]
         print(f"  {account['source']}/{account['account']}: last run {fresh['last_outcome'] or 'none recorded'}, "
               f"{len(account['charts'])} charts drawn")
+        if account.get("coverage"):
+            print(f"    {account['coverage']['line']}")
         if account["empty"]:
             print(f"    no data yet for: {', '.join(account['empty'])}")
     if not summary["accounts"]:

@@ -10,10 +10,18 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from pipelines.operations.dashboard import charts, tables
+from pipelines.operations.dashboard.coverage import (
+    AccountCoverage,
+    banner_html,
+    coverage_summary,
+    marked,
+    read_coverage,
+)
 from pipelines.operations.dashboard.facts import Freshness, Headline, freshness, run_history
 from pipelines.operations.dashboard.markup import content_security_policy, plain_label, script_json, text
 from pipelines.operations.dashboard.reading import AccountPage, ReportReader, account_for_dataset, discover_accounts
 from pipelines.operations.dashboard.sections import Block, Context, sections_for
+from pipelines.operations.status.times import UTC_ZONE
 
 FIGURES_ID = "chatfunnel-figures"
 SUMMARY_ID = "chatfunnel-summary"
@@ -100,6 +108,8 @@ details.table summary{cursor:pointer;color:#374151;font-size:13px;margin:8px 0}
 .dim{color:#6b7280;font-size:12px}
 .level{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:6px}
 .level.ok{background:#16a34a;border:0}.level.stale{background:#f59e0b;border:0}.level.bad{background:#dc2626;border:0}
+.banner{background:#fef3c7;border-left:6px solid #f59e0b;border-radius:10px;padding:10px 14px;font-size:14px;
+color:#78350f;font-weight:600}
 footer{padding:10px 28px 30px;color:#6b7280;font-size:12px;max-width:1400px}
 """
 
@@ -111,6 +121,7 @@ class AccountResult:
     headline: Headline
     blocks: list[Block]
     facts: dict[str, Any] = field(default_factory=dict)
+    covered: AccountCoverage = field(default_factory=lambda: AccountCoverage(None, UTC_ZONE))
 
 
 def build_account(reader: ReportReader, account: AccountPage, now: datetime) -> AccountResult:
@@ -121,7 +132,9 @@ def build_account(reader: ReportReader, account: AccountPage, now: datetime) -> 
         if section.headline is not None and headline.people is None and not headline.revenue:
             headline = section.headline(reader, account)
         blocks.extend(section.build(ctx))
-    return AccountResult(account, freshness(run_history(reader, account), now), headline, blocks, ctx.facts)
+    covered = read_coverage(reader, account)
+    return AccountResult(account, freshness(run_history(reader, account), now), headline, marked(blocks, covered),
+                         ctx.facts, covered)
 
 
 def _figure_key(account: AccountPage, chart_id: str) -> str:
@@ -163,9 +176,15 @@ def account_html(result: AccountResult) -> str:
     account = result.account
     heading = (f'{text(account.spec.title)} — {text(plain_label(account.label, limit=80))} '
                f'<span class="dim">dataset {text(account.dataset)}, reports in {text(account.reports)}</span>')
-    return (f'<section class="page" id="{text(account.anchor)}"><h2>{heading}</h2>{_account_tiles(result)}'
+    return (f'<section class="page" id="{text(account.anchor)}"><h2>{heading}</h2>{banner_html(result.covered)}'
+            f"{_account_tiles(result)}"
             + "".join(_block_html(result, b) for b in result.blocks)
             + tables.runs_table(result.fresh, text(account.anchor)) + "</section>")
+
+
+def _coverage_note(result: AccountResult) -> str:
+    """Under the overview's figures of an account whose history is still loading: from when they are whole."""
+    return banner_html(result.covered, css="dim coverage")
 
 
 def _last_run(fresh: Freshness) -> str:
@@ -187,7 +206,7 @@ def overview_html(results: Sequence[AccountResult], cross: Sequence[CrossChart])
             f'<td><span class="level {r.fresh.level}"></span>{text(tables.freshness_text(r.fresh))}</td>'
             f"<td>{_last_run(r.fresh)}</td>"
             f'<td class="n">{people}</td><td class="n">{tables.revenue_text(r.headline)}</td>'
-            f"<td>{text(a.dataset)}</td></tr>"
+            f"<td>{text(a.dataset)}{_coverage_note(r)}</td></tr>"
         )
     body = "".join(rows) or '<tr><td colspan="7" class="empty">no account has loaded anything yet</td></tr>'
     table = (
@@ -308,6 +327,7 @@ def _account_entry(result: AccountResult) -> dict[str, Any]:
         "anchor": result.account.anchor, "freshness": result.fresh.summary(), "people": result.headline.people,
         "people_word": result.headline.people_word, "revenue": result.headline.revenue,
         "paid_orders": result.headline.paid_orders, "charts": {}, "empty": {}, "facts": result.facts,
+        "coverage": coverage_summary(result.covered),
     }
 
 

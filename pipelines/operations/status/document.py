@@ -10,6 +10,7 @@ from typing import Any
 
 from pipelines import __version__
 from pipelines.operations import runs
+from pipelines.operations.coverage import backfill_document
 from pipelines.operations.diagnosis import short
 from pipelines.operations.status.model import AccountStatus, Run, verdict
 from pipelines.operations.status.times import iso_local, iso_utc
@@ -42,7 +43,8 @@ def account_document(status: AccountStatus, now: datetime) -> dict[str, Any]:
             "last_run": run_summary(last) if last else None, "last_success_at": iso_utc(done),
             "reports_timezone": status.zone.key, "last_success_at_local": iso_local(done, status.zone),
             "run_in_progress": running_summary(status.running) if status.running is not None else None,
-            "freshness": {"as_of": iso_utc(done), "age_seconds": age, "basis": "last_successful_run"}}
+            "freshness": {"as_of": iso_utc(done), "age_seconds": age, "basis": "last_successful_run"},
+            "backfill": backfill_document(status.coverage)}
 
 
 def status_document(statuses: Iterable[AccountStatus], now: datetime) -> dict[str, Any]:

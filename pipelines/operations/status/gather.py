@@ -23,7 +23,7 @@ from pipelines.config.redaction import scrub
 from pipelines.config.registry import SourceSpec
 from pipelines.config.report_settings import reports_timezone
 from pipelines.errors import UsageError
-from pipelines.operations import runs
+from pipelines.operations import coverage, runs
 from pipelines.operations.diagnosis import duckdb_file_holder, short, warehouse_held
 from pipelines.operations.status.model import AccountStatus, Inbox, Run, Setup, Snapshot, Trouble
 from pipelines.operations.status.times import UTC_ZONE
@@ -186,6 +186,18 @@ def gap_days(spec: SourceSpec, pipeline: dlt.Pipeline) -> list[Any]:
     return [r[0] for r in rows or []]
 
 
+def read_coverage(pipeline: dlt.Pipeline) -> coverage.Coverage | None:
+    """The `coverage` report of the account's reports; None when the warehouse has none (an
+    older one) or it cannot be read: status then says nothing of coverage."""
+    try:
+        with pipeline.sql_client() as client:
+            name = f'"{pipeline.dataset_name}_reports"."{coverage.REPORT}"'
+            rows = client.execute_sql(f"select {', '.join(coverage.COLUMNS)} from {name}")
+    except Exception:  # noqa: BLE001 - no such report (yet): nothing to say
+        return None
+    return coverage.coverage_from_rows(dict(zip(coverage.COLUMNS, r, strict=True)) for r in rows or [])
+
+
 def warehouse_figures(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, readable: bool) -> None:
     """Rows, cursors, the inbox, gap days and where the warehouse is; what cannot be read is left out."""
     if readable:
@@ -196,5 +208,6 @@ def warehouse_figures(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pip
     status.inbox = inbox(spec, status.account)
     if readable:
         status.gap_days = gap_days(spec, pipeline)
+        status.coverage = read_coverage(pipeline)
     with contextlib.suppress(Exception):
         status.location = scrub(describe_location(pipeline))

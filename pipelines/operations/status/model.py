@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pipelines.config.accounts import Account
 from pipelines.operations import runs
+from pipelines.operations.coverage import Coverage
 from pipelines.operations.status.times import UTC_ZONE
 
 
@@ -116,6 +117,8 @@ class AccountStatus:
     gap_days: list[date] = field(default_factory=list)
     """Days without a snapshot of the day-by-day counters, newest first."""
     location: str | None = None
+    coverage: Coverage | None = None
+    """How much of the history is loaded (the `coverage` report); None when the warehouse has no such report."""
 
     @property
     def last_recorded(self) -> Run | None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pipelines.config.redaction import scrub
 from pipelines.operations import runs
+from pipelines.operations.coverage import coverage_line
 from pipelines.operations.diagnosis import short
 from pipelines.operations.status.model import AccountStatus, Run
 from pipelines.operations.status.times import UTC_ZONE, ago, local_time
@@ -30,6 +31,7 @@ def status_lines(status: AccountStatus, now: datetime) -> list[str]:
         lines.append(f"  {TROUBLE_HEADINGS[status.trouble.kind]}: {status.trouble.message}")
     lines.extend(_setup_lines(status))
     lines.extend(_run_lines(status, now))
+    lines.extend(_coverage_lines(status))
     lines.extend(_left_behind_lines(status))
     lines.extend(_figure_lines(status, now))
     return lines
@@ -122,6 +124,13 @@ def facts_lines(facts: dict[str, Any]) -> list[str]:
             shown = ", ".join(map(str, shown))
         lines.append(f"    {key.replace('_', ' ')}: {shown}")
     return lines
+
+
+def _coverage_lines(status: AccountStatus) -> list[str]:
+    """How much of the history is loaded, when the warehouse says (its `coverage` report)."""
+    if status.coverage is None:
+        return []
+    return ["  " + coverage_line(status.coverage, status.zone, lambda when: local_time(when, status.zone))]
 
 
 def _left_behind_lines(status: AccountStatus) -> list[str]:

@@ -1,0 +1,223 @@
+"""How much of an account's history is loaded, from the `coverage` report of its
+`<dataset>_reports` (one row per resource). A backfill loads newest first, so each resource
+is complete from `complete_since` up to `complete_until`; it is done when `complete_since`
+reaches `history_since`, the configured start of history.
+
+`status`, the dashboard and `chatfunnel report` state coverage beside every number they show,
+all through the decisions here: whether a backfill is under way, how much of the span is
+loaded, the day from which the figures are whole, and the words they say it in. A warehouse
+older than the report has no coverage: every reader gets None and says nothing of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+REPORT = "coverage"
+COLUMNS = ("resource", "complete_since", "complete_until", "as_of", "history_since", "estimated_complete_at")
+
+
+def _utc(value: Any) -> datetime | None:
+    """A timestamptz as the engines return it (an aware datetime; naive is UTC), else None."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if isinstance(value, str) and value:
+        try:
+            return _utc(datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class ResourceCoverage:
+    """One row of the report: what of one resource's history is loaded."""
+
+    resource: str
+    complete_since: datetime | None
+    complete_until: datetime | None
+    as_of: datetime | None
+    history_since: datetime | None
+    estimated_complete_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ResourceCoverage:
+        return cls(str(row.get("resource")), *(_utc(row.get(c)) for c in COLUMNS[1:]))
+
+    @property
+    def complete(self) -> bool:
+        """Done when the complete span reaches the start of history. A resource without a
+        configured start is not said to be under way: nothing says what it still lacks."""
+        if self.complete_since is None:
+            return False
+        return self.history_since is None or self.complete_since <= self.history_since
+
+    @property
+    def share_complete(self) -> float | None:
+        """The loaded share of the span from `history_since` to `complete_until` (0 to 1);
+        None when the start of history is not known."""
+        if self.complete:
+            return 1.0
+        if self.complete_since is None:
+            return 0.0
+        end = self.complete_until or self.as_of
+        if self.history_since is None or end is None or end <= self.history_since:
+            return None
+        share = (end - self.complete_since) / (end - self.history_since)
+        return min(1.0, max(0.0, share))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """An account's coverage: every resource's, and what they say together."""
+
+    resources: tuple[ResourceCoverage, ...]
+
+    @property
+    def complete(self) -> bool:
+        return all(r.complete for r in self.resources)
+
+    @property
+    def under_way(self) -> tuple[ResourceCoverage, ...]:
+        return tuple(r for r in self.resources if not r.complete)
+
+    @property
+    def complete_since(self) -> datetime | None:
+        """From when every resource is loaded: the latest `complete_since` (None when one
+        resource has nothing complete yet)."""
+        starts = [r.complete_since for r in self.resources]
+        if not starts or any(s is None for s in starts):
+            return None
+        return max(s for s in starts if s is not None)
+
+    @property
+    def history_since(self) -> datetime | None:
+        starts = [r.history_since for r in self.resources if r.history_since is not None]
+        return min(starts) if starts else None
+
+    @property
+    def share_complete(self) -> float | None:
+        """The share of the resource furthest behind: the figures are whole only as far as it."""
+        shares = [r.share_complete for r in self.under_way]
+        known = [s for s in shares if s is not None]
+        if not shares:
+            return 1.0
+        return min(known) if known else None
+
+    @property
+    def estimated_complete_at(self) -> datetime | None:
+        """When the last resource under way is expected to be done; None when one has no estimate."""
+        estimates = [r.estimated_complete_at for r in self.under_way]
+        if not estimates or any(e is None for e in estimates):
+            return None
+        return max(e for e in estimates if e is not None)
+
+
+def coverage_from_rows(rows: Iterable[dict[str, Any]] | None) -> Coverage | None:
+    """The account's coverage from the report's rows; None without the report, a row, or one
+    of its columns (a report of another shape says nothing it can be trusted for)."""
+    listed = list(rows or ())
+    if any(column not in row for row in listed for column in COLUMNS):
+        return None
+    resources = tuple(ResourceCoverage.from_row(r) for r in listed if r.get("resource") is not None)
+    return Coverage(tuple(sorted(resources, key=lambda r: r.resource))) if resources else None
+
+
+def backfill_under_way(coverage: Coverage | None) -> bool:
+    """Whether the figures lack older history that a backfill is still loading."""
+    return coverage is not None and not coverage.complete
+
+
+def first_whole_day(coverage: Coverage, zone: ZoneInfo) -> date | None:
+    """The first day (in the reports' zone) whose counts are whole: the day of
+    `complete_since` when it starts at that day's midnight, else the next. None: no day yet."""
+    since = coverage.complete_since
+    if since is None:
+        return None
+    local = since.astimezone(zone)
+    return local.date() if local.time() == time(0) else local.date() + timedelta(days=1)
+
+
+def first_whole_week(coverage: Coverage, zone: ZoneInfo) -> date | None:
+    """The first ISO week (its Monday) whose counts are whole."""
+    first = first_whole_day(coverage, zone)
+    if first is None:
+        return None
+    return first if first.weekday() == 0 else first + timedelta(days=7 - first.weekday())
+
+
+def local_day(when: datetime | None, zone: ZoneInfo) -> str:
+    """`2026-11-02`: the day `when` falls on in `zone`."""
+    return "" if when is None else f"{when.astimezone(zone):%Y-%m-%d}"
+
+
+def percent(share: float | None) -> str:
+    """`37%`; below 1% but not nothing `<1%`, an unknown share `an unknown share`."""
+    if share is None:
+        return "an unknown share"
+    if 0 < share < 0.01:
+        return "<1%"
+    return f"{int(share * 100)}%"
+
+
+def coverage_line(coverage: Coverage, zone: ZoneInfo, when: Callable[[datetime], str]) -> str:
+    """The one line `status` and `report` print: `history complete since <date> (backfill
+    under way, N% of the span, estimated complete <time>)`, or that the history is complete.
+    The date is the first whole day in the reports' zone (a day loaded from 18:00 on is not
+    complete); `when` renders the estimate as the caller renders its other times."""
+    if coverage.complete:
+        start = coverage.history_since
+        return "history complete" + (f" since {local_day(start, zone)} (the configured start)" if start else "")
+    first = first_whole_day(coverage, zone)
+    words = f"history complete since {first}" if first else "history: nothing complete yet"
+    estimate = coverage.estimated_complete_at
+    eta = f"estimated complete {when(estimate)}" if estimate is not None else "no estimate yet"
+    return f"{words} (backfill under way, {percent(coverage.share_complete)} of the span, {eta})"
+
+
+def banner_text(coverage: Coverage, zone: ZoneInfo) -> str:
+    """The dashboard's banner over an account whose backfill is under way."""
+    first = first_whole_day(coverage, zone)
+    if first is None:
+        return "History is still loading - no period is complete yet, every figure is partial"
+    return f"History complete since {first} - older periods are still loading"
+
+
+def not_covered_label(first: date | None) -> str:
+    """The label of a chart's region whose counts are not whole yet."""
+    return "still loading (history not complete yet)" if first is None else f"still loading (complete from {first})"
+
+
+def resource_document(resource: ResourceCoverage) -> dict[str, Any]:
+    """One resource in `status --json`'s `backfill.resources`; times ISO 8601 in UTC."""
+    return {"complete": resource.complete, "complete_since": _iso(resource.complete_since),
+            "complete_until": _iso(resource.complete_until), "history_since": _iso(resource.history_since),
+            "estimated_complete_at": _iso(resource.estimated_complete_at), "share_complete": _round(
+                resource.share_complete), "as_of": _iso(resource.as_of)}
+
+
+def backfill_document(coverage: Coverage | None) -> dict[str, Any] | None:
+    """`status --json`'s `backfill` object of an account; None without a coverage report."""
+    if coverage is None:
+        return None
+    return {"complete": coverage.complete, "complete_since": _iso(coverage.complete_since),
+            "history_since": _iso(coverage.history_since), "share_complete": _round(coverage.share_complete),
+            "estimated_complete_at": _iso(coverage.estimated_complete_at),
+            "resources": {r.resource: resource_document(r) for r in coverage.resources}}
+
+
+def hidden_before(values: Sequence[Any], days: Sequence[date | None], first: date | None) -> list[Any]:
+    """A chart series with the points before `first` (every point when None) taken out, so a
+    day not loaded yet reads as missing, never as zero."""
+    return [None if d is None or first is None or d < first else v for v, d in zip(values, days, strict=True)]
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.astimezone(timezone.utc).isoformat() if when is not None else None
+
+
+def _round(share: float | None) -> float | None:
+    return round(share, 4) if share is not None else None
