@@ -205,6 +205,8 @@ def test_odd_values_go_to_side_columns_and_are_counted_once_per_kind() -> None:
     assert odd.warnings() == [
         "chat_messages.created_at: 3 values of the wrong shape (not an ISO time or unix seconds), "
         "kept as text in created_at__v_text",
+        "chat_messages.delivery_status: 3 values of a field the API's documents do not list, loaded as a new column",
+        "chat_messages.is_forwarded: 3 values of a field the API's documents do not list, loaded as a new column",
         "chat_messages.read: 3 values of the wrong shape (not true/false), kept as text in read__v_text",
         "chat_messages.text: 3 values with NUL characters, replaced by U+FFFD",
     ]
