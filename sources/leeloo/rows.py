@@ -103,13 +103,16 @@ def _items(value: Any) -> list[Any]:
 
 def add_extras(row: dict[str, Any], item: Mapping[str, Any], known: frozenset[str], entity: str,
                odd: Oddities) -> None:
-    """Fields the API sends that we do not know yet, under dlt's column names."""
+    """Fields the API sends that we do not know yet, under dlt's column names (counted, as
+    Salebot's are, so the run names them)."""
     for key, value in item.items():
         if key in known or not isinstance(key, str) or not key.strip():
             continue
         name = column_name(key)
         if name in row or name.startswith("_dlt") or name + shapes.SIDE in row:
             continue
+        if value is not None:
+            odd.note(f"{entity}.{_unposed(name)}", "field")
         row[_unposed(name)] = _unposed_keys(shapes.clean_deep(value, f"{entity}.{name}", odd))
 
 
@@ -272,6 +275,8 @@ def message_row(message: Any, account_id: str, odd: Oddities = QUIET) -> dict[st
             continue
         name = column_name(key)
         if name not in row and name not in MESSAGE_FIELDS and not name.startswith("_dlt"):
+            if value is not None:
+                odd.note(f"{e}.{name}", "field")
             row[name] = text(value, f"{e}.{name}", odd)
     return row
 
@@ -369,10 +374,8 @@ def simple_row(item: Any, entity: str, columns: Iterable[str], odd: Oddities = Q
 
 
 def leadgentool_row(tool: Any, tunnel_id: str, odd: Oddities = QUIET) -> dict[str, Any] | None:
-    row = simple_row(tool, "leadgentools", ("name",), odd, tunnel_id=tunnel_id)
-    if row is not None:
-        row["type"] = optional_text(_mapping(tool).get("type"), "leadgentools.type", odd)
-    return row
+    kind = optional_text(_mapping(tool).get("type"), "leadgentools.type", odd)
+    return simple_row(tool, "leadgentools", ("name",), odd, tunnel_id=tunnel_id, type=kind)
 
 
 V1_KNOWN = frozenset({"id", "name", "tags", "from", "botStatus", "lastMessageTime", "createdAt"})

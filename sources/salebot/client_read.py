@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sources.http import UnexpectedAnswer
-from sources.kit.kinds import to_int
+from sources.kit.values import whole_number
 from sources.salebot import settings
 from sources.salebot.api import ActionDenied, SalebotApi, client_not_found, not_found
 from sources.salebot.plan import Scope
@@ -159,7 +159,7 @@ def _read_orders(api: SalebotApi, task: ClientTask, out: ClientRead, variables: 
             state = api.order_state(cid, oid)
             seen.state_read = True
             if isinstance(state, dict) and state.get("status") == "success":
-                seen.state_id = to_int(state.get("state_id"))
+                seen.state_id = whole_number(state.get("state_id"))
         except ActionDenied:
             pass
         same_state = not seen.state_read or (seen.state_id == known[1] if known is not None else False)

@@ -7,7 +7,8 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sources.kit.kinds import Shapes, to_int
+from sources.kit.kinds import Shapes
+from sources.kit.values import whole_number
 from sources.salebot.memory import Memory
 from sources.salebot.rows import webhook_message_row
 from sources.salebot.webhook_store import WebhookStore
@@ -21,7 +22,7 @@ def open_store(path: str | None) -> WebhookStore | None:
 def push_client(push: Mapping[str, Any]) -> int | None:
     """The client a push is about (None: it names none we can use)."""
     client = push.get("payload", {}).get("client") if isinstance(push.get("payload"), dict) else None
-    return to_int(client.get("id")) if isinstance(client, dict) else None
+    return whole_number(client.get("id")) if isinstance(client, dict) else None
 
 
 def take_pushes(store: WebhookStore | None, through_seq: int, memory: Memory) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import MutableMapping
 from typing import Any
 
-from sources.kit.kinds import to_int
+from sources.kit.values import whole_number
 from sources.salebot.memory import ClientMemory, Memory
 
 
@@ -24,7 +24,7 @@ def migrate_old_state(memory: Memory, resources: MutableMapping[str, Any]) -> No
     old = resources.get("messages", {}).get("clients")
     if isinstance(old, dict) and all(c.verified_run is None for c in memory.clients.values()):
         for key, value in old.items():
-            cid = to_int(key)
+            cid = whole_number(key)
             if cid is None or not isinstance(value, dict):
                 continue
             seen = value.get("seen")

@@ -15,8 +15,9 @@ never puts a value of the wrong type into a declared column:
   ``extra_fields`` (JSON) instead;
 - a record without a usable id cannot be merged: it is skipped.
 
-The value rule is the kit's (:mod:`sources.kit.kinds`); each repair is counted in a
-:class:`Shapes`, which the source turns into run warnings.
+The value rule is the kit's, the same as Leeloo's (:mod:`sources.kit.values`, by declared
+kind through :func:`sources.kit.kinds.typed`); each repair is counted in the kit's one
+tally (:class:`Shapes`), which the source turns into run warnings worded as Leeloo's.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from sources.kit.kinds import Kind, Shapes, as_json_text, clean, to_int, typed, unix_or_iso_time
-from sources.kit.values import NUL, poses_as_side
+from sources.kit.kinds import Kind, Shapes, typed
+from sources.kit.values import NUL, clean, clean_deep, parse_time, poses_as_side, text, whole_number
 from sources.salebot import settings
 
 EXTRA_FIELDS = "extra_fields"
@@ -63,15 +64,15 @@ def _extras(
             or normal.endswith(LEGACY_SIDE)
             or normal == EXTRA_FIELDS
         ):
-            odd[clean(name, where, shapes)] = clean(value, where, shapes)
+            odd[clean(name, where, shapes)] = clean_deep(value, where, shapes)
+            shapes.note(f"{table}.{EXTRA_FIELDS}", "collision")
             continue
         taken.add(normal)
         if value is None:
             continue
-        shapes.note_field(table, normal)
-        row[name] = clean(value, where, shapes)
+        shapes.note(where, "field")
+        row[name] = clean_deep(value, where, shapes)
     if odd:
-        shapes.note_field(table, EXTRA_FIELDS)
         row[EXTRA_FIELDS] = odd
 
 
@@ -94,7 +95,7 @@ def _normal(name: str) -> str:
 def _record(raw: Any, table: str, shapes: Shapes) -> Mapping[Any, Any] | None:
     if isinstance(raw, Mapping):
         return raw
-    shapes.count_skipped(table)
+    shapes.note(table, "skipped")
     return None
 
 
@@ -149,8 +150,8 @@ def _build(
     record = _record(raw, table, shapes)
     if record is None:
         return None
-    if to_int(record.get("id")) is None:
-        shapes.count_skipped(table)
+    if whole_number(record.get("id")) is None:
+        shapes.note(table, "skipped")
         return None
     row: dict[str, Any] = {}
     for column, kind in fields.items():
@@ -179,12 +180,12 @@ def webhook_message_row(payload: Any, received_at: float, shapes: Shapes) -> dic
     (the push carries none); the history row, when polled, replaces it."""
     record = _record(payload, "messages", shapes)
     client = record.get("client") if record is not None else None
-    client_id = to_int(client.get("id")) if isinstance(client, Mapping) else None
-    if record is None or to_int(record.get("id")) is None or client_id is None:
+    client_id = whole_number(client.get("id")) if isinstance(client, Mapping) else None
+    if record is None or whole_number(record.get("id")) is None or client_id is None:
         if record is not None:
-            shapes.count_skipped("messages")
+            shapes.note("messages", "skipped")
         return None
-    at = unix_or_iso_time(received_at)
+    at = parse_time(received_at)
     row: dict[str, Any] = {}
     typed(row, "id", "bigint", record.get("id"), table="messages", shapes=shapes)
     typed(row, "text", "text", record.get("message"), table="messages", shapes=shapes)
@@ -211,7 +212,7 @@ def order_row(
         "state_id": state_id,
     }
     if isinstance(variables, Mapping):
-        row["variables"] = clean(variables, "orders.variables", shapes)
+        row["variables"] = clean_deep(variables, "orders.variables", shapes)
     elif variables is not None:
         typed(row, "variables", "json", variables, table="orders", shapes=shapes)
     else:
@@ -222,20 +223,17 @@ def order_row(
 def variable_rows(client_id: int, body: Any, shapes: Shapes) -> list[dict[str, Any]]:
     """``get_variables``: one row per variable, the value as text (JSON text unless a string)."""
     if not isinstance(body, Mapping):
-        shapes.count_odd("client_variables.value")
+        shapes.note("client_variables", "answer")
         return []
     rows = []
     for name, value in body.items():
-        where = "client_variables.value"
-        if isinstance(value, (dict, list, tuple)):
-            shapes.count_odd(where)
         clean_name = clean(str(name), "client_variables.name", shapes)
         rows.append(
             {
                 "id": f"{client_id}:{clean_name}",
                 "client_id": client_id,
                 "name": clean_name,
-                "value": None if value is None else as_json_text(value, where, shapes),
+                "value": text(value, "client_variables.value", shapes),
             }
         )
     return rows
@@ -244,9 +242,9 @@ def variable_rows(client_id: int, body: Any, shapes: Shapes) -> list[dict[str, A
 def channel_rows(body: Any, shapes: Shapes) -> list[dict[str, Any]]:
     """``connected_channels`` is a dict keyed by messenger: one row per connected bot."""
     if not isinstance(body, Mapping):
-        shapes.count_odd("channels")
+        shapes.note("channels", "answer")
         return []
-    project_id = to_int(body.get("project_id"))
+    project_id = whole_number(body.get("project_id"))
     rows = []
     for messenger, items in body.items():
         if not isinstance(items, list):
@@ -266,5 +264,5 @@ def block_rows(items: list[Any], shapes: Shapes) -> list[dict[str, Any]]:
 
 
 def salebot_shapes() -> Shapes:
-    """A counter of repairs whose warnings name Salebot as the sender."""
-    return Shapes("Salebot")
+    """A fresh tally of what the row builders repaired (warnings worded as Leeloo's)."""
+    return Shapes()

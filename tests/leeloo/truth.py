@@ -21,14 +21,25 @@ DELETABLE = ("people", "communication_channels", "chat_messages", "orders", "tun
 
 def _text(value: Any) -> str | None:
     """A value where the warehouse keeps text, as the documented rule stores it: an object
-    or list as its JSON text, a number as its digits, a NUL as U+FFFD, "" as ""."""
+    or list as its JSON text (keys as sent, no spaces, NUL as U+FFFD inside it too), a
+    number as its digits, a NUL as U+FFFD, "" as ""."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        value = json.dumps(_no_nul(value), ensure_ascii=False, separators=(",", ":"))
     return (value if isinstance(value, str) else str(value)).replace("\x00", "\ufffd")
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    return value
 
 
 def _none(value: Any) -> Any:
