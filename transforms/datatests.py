@@ -126,6 +126,8 @@ def yml_tests(model_tests: list[Any], column_tests: list[tuple[str, list[Any]]])
 # ---------------------------------------------------------------- the queries (authoring dialect)
 
 REFERENCE_KINDS = frozenset({"orphans", "relationships"})
+# the CTEs of a model's test query, named unlike any model (stg_*, the reports)
+TESTED, COUNTED = "_tested_rows", "_row_counts"
 
 
 def failure_condition(test: DataTest, ahead: str, row: str = "") -> str:
@@ -145,8 +147,8 @@ def failure_condition(test: DataTest, ahead: str, row: str = "") -> str:
     return " or ".join(parts)
 
 
-def _not_all_null(test: DataTest, row: str = "") -> str:
-    return " or ".join(f"{row}{c} is not null" for c in test.columns)
+def _not_all_null(test: DataTest) -> str:
+    return " or ".join(f"{c} is not null" for c in test.columns)
 
 
 def _orphan_condition(test: DataTest) -> str:
@@ -167,27 +169,41 @@ def examples_sql(model: str, test: DataTest, ahead: str) -> str:
     return f"select {cols} from {model} where {failure_condition(test, ahead)} limit 3"
 
 
-def model_tests_sql(model: str, tests: list[DataTest], ahead: str) -> str:
-    """One query that counts the failures of every test of ``model``: one row, one column per
-    test in order. The model is read once (a view is computed once, not once per test): each
-    row-wise test is a ``count(*) filter``; a ``unique`` test counts the first row of each
-    duplicated group by window functions over it; a relationship left-joins the distinct values
-    of the model it must match. The counts are those of the separate queries the examples
-    come from: duplicated values, failing rows, unmatched non-NULL values."""
-    windows: list[str] = []
-    joins, counts = [], []
-    for i, test in enumerate(tests):
-        if test.kind == "unique":
-            by = ", ".join(test.columns)
-            windows += [f"count(*) over (partition by {by}) as _dt{i}_n",
-                        f"row_number() over (partition by {by}) as _dt{i}_r"]
-            cond = f"({_not_all_null(test, 'x.')}) and x._dt{i}_n > 1 and x._dt{i}_r = 1"
-        elif test.kind in REFERENCE_KINDS:
-            joins.append(f"left join (select distinct {test.ref_column} as k from {test.ref_model}) r{i} "
+def _row_counts(tests: list[tuple[int, DataTest]], ahead: str) -> str:
+    """The select over the model's rows that counts the failures of its tests that look at
+    one row at a time (each a ``count(*) filter``) and of its relationships (a left join of
+    the distinct values of the model each must match), column ``f<i>`` for test ``i``."""
+    counts, joins = [], []
+    for i, test in tests:
+        if test.kind in REFERENCE_KINDS:
+            joins.append(f" left join (select distinct {test.ref_column} as k from {test.ref_model}) r{i} "
                          f"on r{i}.k = x.{test.columns[0]}")
             cond = f"x.{test.columns[0]} is not null and r{i}.k is null"
         else:
             cond = failure_condition(test, ahead, "x.")
         counts.append(f"count(*) filter (where {cond}) as f{i}")
-    rows = f"(select *, {', '.join(windows)} from {model}) x" if windows else f"{model} x"
-    return f"select {', '.join(counts)} from {rows}" + "".join(f" {j}" for j in joins)
+    return f"select {', '.join(counts)} from {TESTED} x{''.join(joins)}"
+
+
+def model_tests_sql(model: str, tests: list[DataTest], ahead: str) -> str:
+    """One query that counts the failures of every test of ``model``: one row, one column per
+    test, in order; the counts are those the examples are read for (duplicated values,
+    failing rows, unmatched non-NULL values).
+
+    The model is computed once (a view would be computed again by every separate query): its
+    tested columns are a CTE, materialized when more than one part reads it. The tests that
+    look at one row, and the relationships, are counted in one pass over it; each ``unique``
+    groups it by its columns (hash aggregation: window functions over the rows, the other
+    way to do it in one pass, sort them, twice as slow on a million rows)."""
+    columns = ", ".join(dict.fromkeys(c for t in tests for c in t.columns))
+    by_row = [(i, t) for i, t in enumerate(tests) if t.kind != "unique"]
+    items = [
+        f"(select count(*) from (select 1 from {TESTED} where {_not_all_null(t)} group by {', '.join(t.columns)} "
+        f"having count(*) > 1) d{i}) as f{i}" if t.kind == "unique" else f"{COUNTED}.f{i}"
+        for i, t in enumerate(tests)
+    ]
+    readers = len(tests) - len(by_row) + bool(by_row)
+    sql = f"with {TESTED} as {'materialized ' if readers > 1 else ''}(select {columns} from {model})"
+    if by_row:
+        sql += f", {COUNTED} as ({_row_counts(by_row, ahead)})"
+    return f"{sql} select {', '.join(items)}" + (f" from {COUNTED}" if by_row else "")
