@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from transforms.accounts import AccountViewsResult, build_account_views
+from transforms.datatests import examples_sql, model_tests_sql
 from transforms.descriptions import comment_statements
 from transforms.engine import (
     SQL_ENGINES,
@@ -153,39 +154,6 @@ def future_tolerance(zone: str) -> str:
     return FUTURE_TOLERANCE if hours == 0 else f"{hours + 1} hours"
 
 
-def _test_sql(model: Model, test: DataTest, ahead: str = FUTURE_TOLERANCE) -> tuple[str, str]:
-    """(count query, example query) in the authoring dialect, over the bare model name."""
-    m = model.name
-    cols = ", ".join(test.columns)
-    if test.kind == "unique":
-        not_all_null = " or ".join(f"{c} is not null" for c in test.columns)
-        dup = f"select {cols}, count(*) as n from {m} where {not_all_null} group by {cols} having count(*) > 1"
-        return f"select count(*) from ({dup}) d", f"{dup} order by n desc limit 3"
-    if test.kind == "not_null":
-        cond = " or ".join(f"{c} is null" for c in test.columns)
-    elif test.kind == "share":
-        cond = " or ".join(f"({c} < 0 or {c} > 1)" for c in test.columns)
-    elif test.kind == "zero":
-        cond = " or ".join(f"({c} is null or {c} <> 0)" for c in test.columns)
-    elif test.kind == "no_future":
-        cond = " or ".join(
-            f"{c} > current_timestamp + interval '{ahead}'" for c in test.columns
-        )
-    elif test.kind in ("orphans", "relationships"):
-        c = test.columns[0]
-        cond = (
-            f"{c} is not null and not exists (select 1 from {test.ref_model} r "
-            f"where r.{test.ref_column} = x.{c})"
-        )
-        return (
-            f"select count(*) from {m} x where {cond}",
-            f"select x.{c} from {m} x where {cond} limit 3",
-        )
-    else:  # pragma: no cover - rejected when parsing
-        raise TransformError(f"unknown test {test.kind}")
-    return f"select count(*) from {m} where {cond}", f"select {cols} from {m} where {cond} limit 3"
-
-
 def _describe_failure(test: DataTest, count: int, examples: list[tuple]) -> str:
     shown = ", ".join(
         "(" + ", ".join(repr(plain(v)) for v in row) + ")" if len(row) > 1 else repr(plain(row[0]))
@@ -205,13 +173,22 @@ def _describe_failure(test: DataTest, count: int, examples: list[tuple]) -> str:
 
 def _run_tests(client: Any, models: list[Model], dialect_name: str, raw: str, reports: str, *,
                zone: str = "UTC") -> list[TestResult]:
+    """Every data test of every model: one query per model counts the failures of all its
+    tests (``model_tests_sql``); a failed test's examples are read by a query of their own,
+    so a build whose tests pass sends one query per tested model."""
     names = [m.name for m in models]
+    ahead = future_tolerance(zone)
     results = []
     for model in models:
-        for test in model.tests:
-            count_sql, example_sql = _test_sql(model, test, future_tolerance(zone))
-            count = int(query(client, render_text(count_sql, dialect_name, raw, reports, names, zone=zone))[0][0])
-            examples = (query(client, render_text(example_sql, dialect_name, raw, reports, names, zone=zone))
+        if not model.tests:
+            continue
+        counts_sql = render_text(model_tests_sql(model.name, model.tests, ahead), dialect_name, raw, reports,
+                                 names, zone=zone)
+        counts = query(client, counts_sql)[0]
+        for test, failures in zip(model.tests, counts, strict=True):
+            count = int(failures)
+            examples = (query(client, render_text(examples_sql(model.name, test, ahead), dialect_name, raw,
+                                                  reports, names, zone=zone))
                         if count else [])
             message = "ok" if not count else _describe_failure(test, count, examples)
             results.append(TestResult(model.name, test.text, test.severity, count, message, test.kind))

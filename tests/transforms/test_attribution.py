@@ -19,8 +19,8 @@ from tests.leeloo.conftest import Target, emulator, target  # noqa: F401
 from tests.leeloo.truth import _money
 from tests.transforms import fixture_data
 from tests.transforms.truth import PAID, _history
-from transforms.datatests import parse_header_tests
-from transforms.runner import DataTestError, _test_sql
+from transforms.datatests import model_tests_sql, parse_header_tests
+from transforms.runner import DataTestError
 
 GROUPS = {"RESOLVED": "paid", "SUCCESS": "paid", "REFUNDED": "refunded", "REJECTED": "failed", "FAILED": "failed"}
 
@@ -120,5 +120,5 @@ def test_an_order_counted_twice_fails_the_build(warehouse_factory, tmp_path: Pat
 
 def test_a_difference_fails_the_reconciliation() -> None:
     (test,) = parse_header_tests("zero(order_difference, revenue_difference)", None)  # type: ignore[arg-type]
-    count, _ = _test_sql(type("M", (), {"name": "m"})(), test)  # type: ignore[arg-type]
+    count = model_tests_sql("m", [test], "1 hour")
     assert "order_difference <> 0" in count and "revenue_difference is null" in count
