@@ -1,7 +1,8 @@
 """Upgrading loses nothing: a warehouse an older release loaded, then a day of activity
 with deletions, then today's version on the same warehouse and dlt folder. Within the
 sweep period the warehouse and the funnel reports equal the API; the first run says once
-what it migrated (nothing, from a release that wrote the current layout); no line calls chatfunnel's own columns the API's."""
+what it migrated (nothing, from a release that wrote the current layout); no line calls
+chatfunnel's own columns the API's."""
 
 from __future__ import annotations
 
