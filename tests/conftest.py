@@ -14,10 +14,12 @@ PG_DSN = os.environ.get(
 )
 
 
-# tests whose outcome depends on timing (a kill at a chosen moment, a reader racing a run,
-# contention on purpose): `make test` runs them alone, after the rest has run in parallel
-SERIAL_PATHS = ("tests/crash/", "tests/readers/", "tests/leeloo/test_stress.py", "tests/webhook/test_webhook_load.py",
-                "tests/refresh/test_refresh_kills.py")
+# files whose every test depends on timing (a kill at a chosen moment, a reader racing a run,
+# contention on purpose): `make test` runs them alone, after the rest has run in parallel. A
+# timing-sensitive test in another file says so itself (`@pytest.mark.serial`); what a kill
+# leaves, built by hand, and plain decisions run in parallel with the rest
+SERIAL_PATHS = ("tests/crash/test_kills.py", "tests/readers/test_postgres_readers.py", "tests/leeloo/test_stress.py",
+                "tests/webhook/test_webhook_load.py", "tests/refresh/test_refresh_kills.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -66,18 +66,3 @@ def test_status_names_a_killed_run_and_the_package_it_left(emulator, duck_target
     assert main(["status", "leeloo"]) == 0
     out = capsys.readouterr().out
     assert "left-over" not in out and "interrupted" in out  # the history keeps the killed run
-
-
-def test_full_refresh_with_every_report_in_place(emulator, target, capsys) -> None:
-    """On Postgres the report views stop dlt from dropping the raw tables; a full refresh
-    drops and rebuilds them in the right order, on every destination."""
-    emu = emulator(scale=40)
-    args = ["run", "leeloo", *target.cli_args(), "--progress", "none"]
-    assert main(args) == 0
-    for _ in range(2):
-        emu.simulate(new_people=2)
-        assert main([*args, "--full-refresh"]) == 0, capsys.readouterr().err
-        assert not mismatches(target.warehouse, emu.truth())
-    reports = target.warehouse.query(
-        "select count(*) from information_schema.tables where table_schema = '" + target.dataset + "_reports'")
-    assert reports[0][0] >= 20, "the reports were rebuilt after the refresh"

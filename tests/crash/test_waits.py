@@ -49,6 +49,7 @@ def proxied(pg_dsn: str, unique_dataset: str, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.postgres
+@pytest.mark.serial
 def test_a_postgres_that_goes_silent_mid_load_ends_the_run_within_its_timeout(emulator, dlt_env, proxied,
                                                                                capsys) -> None:
     proxy, dataset, warehouse = proxied
@@ -73,6 +74,7 @@ def test_a_postgres_that_goes_silent_mid_load_ends_the_run_within_its_timeout(em
 
 
 @pytest.mark.postgres
+@pytest.mark.serial
 def test_sigterm_ends_a_run_stuck_on_a_silent_server_within_seconds(emulator, dlt_env, proxied, capsys) -> None:
     proxy, dataset, warehouse = proxied
     emu = emulator(scale=300, seed=3)
@@ -96,6 +98,7 @@ def test_sigterm_ends_a_run_stuck_on_a_silent_server_within_seconds(emulator, dl
     assert [r["outcome"] for r in history("postgres", dataset)][:2] == ["success", "interrupted"]
 
 
+@pytest.mark.serial
 def test_the_run_deadline_stops_cleanly_and_records_why(emulator, duck_target, capsys) -> None:
     emu = emulator(scale=200, latency_ms=40)
     assert main(["run", "leeloo", "--progress", "none", "--max-runtime", "2"]) == 130

@@ -300,7 +300,9 @@ def check(outcomes: list[Outcome], plan: list[Night]) -> None:
         f"{healed.differs}; it said: {healed.said[-800:]}")
 
 
-@settings(max_examples=4, deadline=None, database=None, print_blob=True, phases=PHASES,
+# two drawn nights a CI run (each ~30 s) beside the pinned ones: the known cases are the
+# @examples, the draws keep exploring from one CI run to the next
+@settings(max_examples=2, deadline=None, database=None, print_blob=True, phases=PHASES,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(scenario=scenarios())
 @example(scenario=("leeloo", 438, [Night({"delete": {"template_categories": 2, "tunnels": 2, "templates": 1,

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.ops.conftest import PYTHON, subprocess_env
 
 # a reader that follows the documented rule: the file's shared reader lock, read-only, briefly
@@ -64,6 +66,7 @@ def _watch_run(duckdb_path: Path) -> tuple[subprocess.CompletedProcess[str], lis
     return subprocess.CompletedProcess(run.args, run.returncode, out, err), looks
 
 
+@pytest.mark.serial
 def test_status_and_readers_every_second_never_break_a_run(emulator, duck_target) -> None:
     from tests.leeloo.truth import assert_matches_truth
 

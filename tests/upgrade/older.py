@@ -20,7 +20,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 RELEASES = {
-    "0.15.0": "c6fa625",  # the release before this one
+    "0.16.0": "1118fff",  # the release before this one: the versioned layout it wrote is current
+    "0.15.0": "c6fa625",  # the last release before the versioned layout
     "2026-12-01": "cdc1b32",  # before the ledger: per-entity memory in dlt state
 }
 
