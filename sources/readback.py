@@ -94,8 +94,10 @@ def _batch_dataset(stack: contextlib.ExitStack) -> Any:
 
 
 def _rows(dataset: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Runs `sql` as written: its tables are the dataset's own, by the names the warehouse
+    gives them, so dlt need not resolve it against the schema first (most of a small read)."""
     try:
-        return [tuple(row) for row in dataset.query(sql).fetchall()]
+        return [tuple(row) for row in dataset.query(sql, _execute_raw_query=True).fetchall()]
     except DatabaseUndefinedRelation:
         return []
 
