@@ -99,9 +99,10 @@ class Ledger:
         self.epoch: str = state.setdefault("ledger_epoch", uuid.uuid4().hex)
         self.run: int = int(state.get("ledger_run", 0)) + 1
         state["ledger_run"] = self.run
-        self.entries: dict[str, Entry] = dict(known) if known is not None else read_entries(resource, self.epoch)
-        # entries the warehouse holds and the ledger lacks (an older layout, a restore)
-        self.seeded = complete_from_warehouse(resource, self.entries) if known is None else 0
+        with readback.batch():
+            self.entries: dict[str, Entry] = dict(known) if known is not None else read_entries(resource, self.epoch)
+            # entries the warehouse holds and the ledger lacks (an older layout, a restore)
+            self.seeded = complete_from_warehouse(resource, self.entries) if known is None else 0
         self._pending: dict[str, Entry] = {}
 
     def __contains__(self, entity_id: object) -> bool:
@@ -202,12 +203,12 @@ def register_seeds(source: str, resource: str, *seeds: Seed) -> None:
 
 
 def _has_table(table: str) -> bool:
-    pipeline = dlt.current.pipeline()
+    pipeline = readback.current_pipeline()
     return bool(pipeline.default_schema_name) and table in pipeline.default_schema.tables
 
 
 def _table_columns(table: str) -> set[str]:
-    return set(dlt.current.pipeline().default_schema.tables[table].get("columns", {}))
+    return set(readback.current_pipeline().default_schema.tables[table].get("columns", {}))
 
 
 def seed_query(seed: Seed, columns: set[str], tables: set[str]) -> str:
@@ -235,7 +236,7 @@ def held_entries(seed: Seed) -> dict[str, Entry]:
     """What the warehouse holds of `seed.table`, as never-verified ledger entries."""
     if not _has_table(seed.table) or "id" not in _table_columns(seed.table):
         return {}
-    tables = set(dlt.current.pipeline().default_schema.tables)
+    tables = set(readback.current_pipeline().default_schema.tables)
     found: dict[str, Entry] = {}
     for row in readback.query(seed_query(seed, _table_columns(seed.table), tables)):
         built = seed.build(row)
@@ -258,7 +259,7 @@ def complete_from_warehouse(resource: str, entries: dict[str, Entry]) -> int:
 
     The ledger is then never smaller than the warehouse: whatever an older version loaded
     without an entry, or a restore brought back, is re-verified like any known entity."""
-    pipeline = dlt.current.pipeline()
+    pipeline = readback.current_pipeline()
     if not pipeline.default_schema_name or refreshing():
         return 0
     added = 0

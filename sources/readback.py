@@ -6,20 +6,39 @@ loading into cannot be opened beside it. The run that drives the extract knows h
 its turn and installs that turn with `read_guard`; each read then holds it only while it
 runs, so accounts extracting side by side take turns at the file for milliseconds, not for
 their whole extract. Without a guard (a plain `pipeline.run`), reads are unguarded.
+
+A few reads that belong together (a ledger and the raw rows that complete it, the deletion
+marks of every table) run inside `batch`: one turn and one connection for all of them, as
+opening a DuckDB file and resolving the destination's configuration cost more than a small
+read itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 import dlt
+from dlt.common.configuration.container import Container
+from dlt.common.pipeline import PipelineContext
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 Guard = Callable[[], AbstractContextManager[Any]]
 _guards: list[Guard] = []  # the innermost installed guard is last
+
+
+class _Batch(threading.local):
+    """The open batch of this thread: its guard turn and dataset, both taken at its first read."""
+
+    depth = 0
+    stack: contextlib.ExitStack | None = None
+    dataset: Any = None
+
+
+_batch = _Batch()
 
 
 @contextlib.contextmanager
@@ -32,11 +51,61 @@ def read_guard(guard: Guard) -> Iterator[None]:
         _guards.remove(guard)
 
 
+def current_pipeline() -> dlt.Pipeline:
+    """The pipeline that is extracting. `dlt.current.pipeline()` resolves the pipeline
+    configuration again on every call (tens of milliseconds); the active pipeline is in
+    dlt's context already."""
+    context = Container()[PipelineContext]
+    if context.is_active():
+        return context.pipeline()  # type: ignore[return-value]
+    return dlt.current.pipeline()
+
+
+def _guard() -> AbstractContextManager[Any]:
+    return _guards[-1]() if _guards else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def batch() -> Iterator[None]:
+    """Every `query` inside this block (of this thread) shares one guard turn and one open
+    connection, both taken at the first read and given back when the block ends; a block
+    that reads nothing opens nothing. Keep it to reads that follow each other: the turn is
+    held for the whole block."""
+    _batch.depth += 1
+    try:
+        if _batch.depth > 1:
+            yield
+            return
+        with contextlib.ExitStack() as stack:
+            _batch.stack = stack
+            yield
+    finally:
+        _batch.depth -= 1
+        if _batch.depth == 0:
+            _batch.stack = _batch.dataset = None
+
+
+def _batch_dataset(stack: contextlib.ExitStack) -> Any:
+    if _batch.dataset is None:
+        stack.enter_context(_guard())
+        dataset: Any = current_pipeline().dataset()  # a dlt dataset keeps its connection open as a context
+        _batch.dataset = stack.enter_context(dataset)
+    return _batch.dataset
+
+
+def _rows(dataset: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Runs `sql` as written: its tables are the dataset's own, by the names the warehouse
+    gives them, so dlt need not resolve it against the schema first (most of a small read)."""
+    try:
+        return [tuple(row) for row in dataset.query(sql, _execute_raw_query=True).fetchall()]
+    except DatabaseUndefinedRelation:
+        return []
+
+
 def query(sql: str) -> list[tuple[Any, ...]]:
     """Rows of `sql` over the running pipeline's dataset; none while the table is not there."""
-    pipeline = dlt.current.pipeline()
-    with _guards[-1]() if _guards else contextlib.nullcontext():
-        try:
-            return [tuple(row) for row in pipeline.dataset().query(sql).fetchall()]
-        except DatabaseUndefinedRelation:
-            return []
+    if _batch.stack is not None:
+        return _rows(_batch_dataset(_batch.stack), sql)
+    pipeline = current_pipeline()
+    with _guard():
+        return _rows(pipeline.dataset(), sql)

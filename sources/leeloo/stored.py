@@ -15,8 +15,6 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-import dlt
-
 from sources import readback
 from sources.bookkeeping import DELETIONS_TABLE, Entry, Row, Seed, from_completed_loads, register_seeds
 
@@ -50,7 +48,7 @@ for _resource, _seed in {
 
 
 def _has_table(table: str, column: str | None = None) -> bool:
-    pipeline = dlt.current.pipeline()
+    pipeline = readback.current_pipeline()
     if not pipeline.default_schema_name or table not in pipeline.default_schema.tables:
         return False
     return column is None or column in pipeline.default_schema.tables[table].get("columns", {})
@@ -63,6 +61,11 @@ def _literal(value: str) -> str:
 def deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
     """Per table, the ids marked gone: by a deletion row that still stands, or by
     `deleted_at` on the raw row (also set when a parent's deletion took the row with it)."""
+    with readback.batch():
+        return _deleted_ids(tables)
+
+
+def _deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {table: set() for table in tables}
     if _has_table(DELETIONS_TABLE):
         sql = (
@@ -97,9 +100,10 @@ def message_ids(channel_ids: Collection[str]) -> dict[str, set[str]]:
     live = " and deleted_at is null" if _has_table("chat_messages", "deleted_at") else ""
     found: dict[str, set[str]] = {channel: set() for channel in channel_ids}
     ordered = sorted(channel_ids)
-    for start in range(0, len(ordered), 500):
-        chunk = ", ".join(_literal(c) for c in ordered[start : start + 500])
-        sql = f"select distinct id, account_id from chat_messages where account_id in ({chunk}){live}"
-        for message_id, channel in readback.query(sql):
-            found.setdefault(str(channel), set()).add(str(message_id))
+    with readback.batch():
+        for start in range(0, len(ordered), 500):
+            chunk = ", ".join(_literal(c) for c in ordered[start : start + 500])
+            sql = f"select distinct id, account_id from chat_messages where account_id in ({chunk}){live}"
+            for message_id, channel in readback.query(sql):
+                found.setdefault(str(channel), set()).add(str(message_id))
     return found
