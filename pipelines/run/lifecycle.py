@@ -341,6 +341,7 @@ class _Run:
                                incomplete=list(outcome.incomplete), facts=dict(outcome.facts),
                                new_columns=dict(outcome.new_columns))
         self.history_steps += 1
+        self.options = replace(self.options, full_refresh=False, drop_history=False)  # a refresh drops once
         left = None if options.max_requests is None else max(1, options.max_requests - outcome.requests)
         step = replace(options, resources=tuple(sorted(self.built.report.history_pending)), full_refresh=False,
                        drop_history=False, max_requests=left, extra={**options.extra, "history_step": True})
