@@ -337,7 +337,9 @@ class _Run:
         the resources that still have older history (`sources.kit.backfill`)."""
         assert self.built is not None
         outcome = self.outcome
-        self.earlier = replace(outcome, rows=dict(outcome.rows), warnings=list(outcome.warnings),
+        # the reports are rebuilt after each window: only the last build's data-test warnings stand
+        warnings = [w for w in outcome.warnings if not w.startswith("reports: ")]
+        self.earlier = replace(outcome, rows=dict(outcome.rows), warnings=warnings,
                                incomplete=list(outcome.incomplete), facts=dict(outcome.facts),
                                new_columns=dict(outcome.new_columns))
         self.history_steps += 1
