@@ -124,3 +124,23 @@ def test_a_kill_between_windows_loses_nothing(emulator, duck_target: Target, poi
     assert since is not None and since > coverage_rows(duck_target.warehouse)["people"][2]
     assert run(duck_target, "leeloo", "--no-transform") == 0
     assert_matches_truth(duck_target.warehouse, emu.truth())
+
+
+@pytest.mark.postgres
+def test_postgres_first_window_then_the_rest(emulator, pg_target: Target) -> None:
+    """The same on Postgres: cut after the first window, then one run completes the history."""
+    emu = emulator(scale=40)
+    truth = emu.truth()
+    whole = Warehouse("postgres", f"{pg_target.dataset}_whole", pg_dsn=pg_target.warehouse.pg_dsn)
+    assert run(pg_target, whole.dataset, "--no-transform") == 0
+    assert_matches_truth(whole, truth)
+    first = last_facts(whole)["history_windows"][0]["requests"]
+    assert run(pg_target, pg_target.dataset, "--no-transform", "--max-requests", str(first)) == 0
+    wh = pg_target.warehouse
+    since, _, history_since = coverage_rows(wh)["people"]
+    assert history_since < since and abs(since - (datetime.now(UTC) - timedelta(days=1))) < timedelta(minutes=10)
+    part = expected_rows(active_since(truth, since))
+    assert loaded_rows(wh)["communication_channels"] == part["communication_channels"]
+    assert run(pg_target, pg_target.dataset, "--no-transform") == 0
+    assert_matches_truth(wh, truth)
+    assert all(row[0] <= row[2] for row in coverage_rows(wh).values() if row[0] is not None)
