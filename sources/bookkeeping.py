@@ -67,7 +67,8 @@ def declared_columns(source: Any, tables: Mapping[str, Mapping[str, Any]]) -> di
     package's `DECLARED_COLUMNS`, the columns it gives `table_hints`), the bookkeeping tables
     every source writes, and the resources' own column hints. A newer version adding one to
     an older warehouse is a change of chatfunnel's layout, not a field the API started to send."""
-    found: dict[str, set[str]] = {TABLE: set(COLUMNS), DELETIONS_TABLE: set(DELETIONS_COLUMNS)}
+    found: dict[str, set[str]] = {TABLE: set(COLUMNS), DELETIONS_TABLE: set(DELETIONS_COLUMNS),
+                                  COVERAGE_TABLE: set(COVERAGE_COLUMNS)}
     for table, columns in tables.items():
         found.setdefault(table, set()).update(columns)
     for resource in source.resources.values():
@@ -306,3 +307,39 @@ def proof_rows(proof: Proof) -> list[Any]:
     items = [deletion_rows(proof.table, ids, kind) for kind, ids in proof.by_proof().items()]
     items.append(deletion_rows(proof.table, proof.back(), None))
     return [item for item in items if item is not None]
+
+
+COVERAGE_TABLE = "_chatfunnel_coverage"
+COVERAGE_KEY = "resource"
+COVERAGE_COLUMNS: dict[str, dict[str, Any]] = {
+    "resource": {"data_type": "text", "nullable": False},
+    "complete_since": {"data_type": "timestamp", "timezone": True},
+    "complete_until": {"data_type": "timestamp", "timezone": True},
+    "history_since": {"data_type": "timestamp", "timezone": True},
+    "estimated_complete_at": {"data_type": "timestamp", "timezone": True},
+    "as_of": {"data_type": "timestamp", "timezone": True},
+}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The span of history a resource holds complete: every entity active from
+    `complete_since` to `complete_until` is loaded. The backfill is done when
+    `complete_since <= history_since`; `estimated_complete_at` says when it will be."""
+
+    complete_since: datetime | None
+    complete_until: datetime | None
+    history_since: datetime
+    estimated_complete_at: datetime | None = None
+
+
+def coverage_rows(resources: Iterable[str], coverage: Coverage) -> Any:
+    """Rows for `_chatfunnel_coverage` (one per resource, merged on it), yielded by the
+    resource itself so they commit with the data they describe: a report joined to them
+    knows which span of its data is whole, however a run ended."""
+    now = datetime.now(timezone.utc)
+    rows = [{"resource": name, "complete_since": coverage.complete_since, "complete_until": coverage.complete_until,
+             "history_since": coverage.history_since, "estimated_complete_at": coverage.estimated_complete_at,
+             "as_of": now} for name in resources]
+    return dlt.mark.with_hints(rows, table_hints(COVERAGE_TABLE, COVERAGE_COLUMNS, COVERAGE_KEY),
+                               create_table_variant=True)

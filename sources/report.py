@@ -21,6 +21,7 @@ class SourceReport:
     warnings: list[str] = field(default_factory=list)
     planned: dict[str, dict[str, int]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    history_pending: set[str] = field(default_factory=set)  # resources with older history still to read
 
     @property
     def requests(self) -> int:

@@ -112,6 +112,9 @@ def leeloo_source(
     window_overlap_hours: float = settings.WINDOW_OVERLAP_HOURS,
     order_details: bool = True,
     sweep_runs: int = settings.SWEEP_RUNS,
+    backfill_newest_first: bool = True,
+    backfill_window_requests: int = settings.BACKFILL_WINDOW_REQUESTS,
+    history_step: bool = False,
     report: SourceReport | None = None,
 ) -> Sequence[DltResource]:
     """Every readable Leeloo entity.
@@ -121,6 +124,9 @@ def leeloo_source(
     it then stops cleanly, keeps what it loaded, and the next run carries on (new
     activity first, the sweep with what is left). `sweep_runs`: every channel's messages
     and every person's detail are re-verified at least once per this many runs (0: never).
+    `backfill_newest_first`: a first load lists people and channels of the last day only;
+    the run's driver then reads older history in `history_step` runs, one window (of
+    about `backfill_window_requests` requests) at a time, newest first.
     """
     report = report if report is not None else SourceReport()
     give_arrow_tables_dlt_columns()
@@ -145,6 +151,10 @@ def leeloo_source(
         until=until,
         sweep_runs=max(0, int(sweep_runs)),
         order_details=order_details,
+        newest_first=bool(backfill_newest_first),
+        history_step=bool(history_step),
+        window_requests=max(1, int(backfill_window_requests)),
+        requests_per_minute=requests_per_minute or None,
     )
     resources = (*reference_resources(run), orders_resource(run), people_resource(run), channels_resource(run))
     return watched(resources, client.clock)

@@ -26,7 +26,7 @@ from .chains import Read, listed_read, messages_gone, reached, sweep_read
 from .paging import Chain, read_chain
 from .rows import CHANNEL_COLUMNS, MESSAGE_COLUMNS, channel_row, message_row, messages_table
 from .run import LeelooRun, fingerprint, hinted, listed_changed
-from .windowed import WindowRead, close_window, open_window, recheck_targets
+from .windowed import WindowRead, advance, close_window, coverage, nothing_older, open_window, recheck_targets
 
 NAME = "communication_channels"
 MESSAGES = "chat_messages"
@@ -172,6 +172,9 @@ def sweep(run: LeelooRun, read: ChannelsRead) -> list[Read]:
 
 def communication_channels(run: LeelooRun) -> Iterator[Any]:
     state = dlt.current.resource_state()
+    if nothing_older(run, state, NAME):
+        yield coverage(run, state, [NAME, MESSAGES])
+        return
     read = open_channels(run, state)
     try:
         yield from run.guarded(NAME, lambda: read_chains(run, read, with_news(run, read)))
@@ -180,12 +183,13 @@ def communication_channels(run: LeelooRun) -> Iterator[Any]:
         run.gate.finished(NAME)
     if read.unproven:
         run.report.incomplete.add(NAME)
-    run.advance(state, NAME, read.window.listing, read.window.newest)
+    advance(run, state, read.window)
     yield from run.gate.wait()
-    if not run.report.budget_exhausted:
+    if not (run.report.budget_exhausted or run.history_step):
         yield from run.guarded(NAME, lambda: read_chains(run, read, sweep(run, read)))
     yield from flush(read)
     yield from proof_rows(read.window.proof)
+    yield coverage(run, state, [NAME, MESSAGES])
     close_window(run, state, read.window, "sweep_channels", [NAME, MESSAGES])
 
 

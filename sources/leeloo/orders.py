@@ -131,6 +131,7 @@ def orders(run: LeelooRun) -> Iterator[Any]:
         run.gate.finished(NAME)
     if not read.listing.complete:
         run.report.incomplete.add(NAME)
+    yield from run.read_whole([NAME, "order_status_changes"], read.listing.complete)
     run.skipped(NAME, read.listing)
     run.warn_oddities([NAME])
 

@@ -21,7 +21,7 @@ from . import settings
 from .rows import PEOPLE_COLUMNS, person_row
 from .run import LeelooRun, Listed, fingerprint, listed_changed
 from .times import to_utc
-from .windowed import CHANGED, WindowRead, close_window, open_window, recheck_targets
+from .windowed import CHANGED, WindowRead, advance, close_window, coverage, nothing_older, open_window, recheck_targets
 
 NAME = "people"
 HINTS = table_hints(NAME, PEOPLE_COLUMNS)
@@ -96,6 +96,9 @@ def people(run: LeelooRun) -> Iterator[Any]:
     """People in the last-message window; detail only for those whose list entry
     changed; then the sweep re-reads the detail of people nothing pointed at."""
     state = dlt.current.resource_state()
+    if nothing_older(run, state, NAME):
+        yield coverage(run, state, [NAME])
+        return
     read = open_window(run, state, NAME, settings.PEOPLE)
     out = Batches(HINTS, read.ledger)
     try:
@@ -103,11 +106,11 @@ def people(run: LeelooRun) -> Iterator[Any]:
         yield from out.flush()
     finally:
         run.gate.finished(NAME)
-    run.advance(state, NAME, read.listing, read.newest)
+    advance(run, state, read)
     yield from run.gate.wait()
-    if not run.report.budget_exhausted:
+    if not (run.report.budget_exhausted or run.history_step):
         yield from run.guarded(NAME, lambda: out.rows(sweep(run, read)))
-    yield from out.flush(*proof_rows(read.proof))
+    yield from out.flush(*proof_rows(read.proof), coverage(run, state, [NAME]))
     close_window(run, state, read, "sweep_people", [NAME])
 
 

@@ -106,6 +106,7 @@ def paged_list(run: LeelooRun, spec: ReferenceList) -> Iterator[Any]:
         run.report.incomplete.update(spec.dependents)
     yield from run.guarded(spec.name, lambda: settle(run, ledger, spec.name, seen=answer.seen,
                                                      complete=listing.complete, detail=spec.detail))
+    yield from run.read_whole([spec.name], listing.complete)
     run.skipped(spec.name, listing)
     run.warn_oddities([spec.name])
 
@@ -126,6 +127,7 @@ def whole_list(run: LeelooRun, spec: ReferenceList) -> Iterator[Any]:
     yield from run.guarded(spec.name, lambda: one_answer(run, spec, ledger, answer))
     yield from run.guarded(spec.name, lambda: settle(run, ledger, spec.name, seen=answer.seen,
                                                      complete=answer.complete, counted=answer.counted))
+    yield from run.read_whole([spec.name], answer.complete)
     run.warn_oddities([spec.name])
 
 

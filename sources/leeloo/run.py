@@ -13,14 +13,16 @@ from typing import Any
 import dlt
 from dlt.extract.hints import HintsMeta
 
-from sources.bookkeeping import Entry, Ledger
+from sources.bookkeeping import Coverage, Entry, Ledger, coverage_rows
+from sources.clocks import MAX_SKEW
 from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.http.client import ShapeCheck
+from sources.kit.backfill import FIRST_WINDOW
 from sources.kit.paging import Listing, detail_problem
 from sources.kit.values import Oddities
 from sources.report import SourceReport
 
-from . import settings, stored
+from . import history, settings, stored
 from .times import api_time, next_cursor, to_utc, window_bounds
 
 NEWS = ("people", "communication_channels", "orders")  # resources whose new activity goes before any sweep
@@ -93,6 +95,10 @@ class LeelooRun:
     until: datetime | None
     sweep_runs: int
     order_details: bool
+    newest_first: bool = True
+    history_step: bool = False  # a step of the backfill: the next window older than the frontier
+    window_requests: int = settings.BACKFILL_WINDOW_REQUESTS
+    requests_per_minute: float | None = None
     odd: Oddities = field(default_factory=Oddities)
     gate: NewsFirst = field(default_factory=NewsFirst)
     _deleted: dict[str, set[str]] | None = None
@@ -152,30 +158,51 @@ class LeelooRun:
             self._deleted = stored.deleted_ids(DELETABLE)
         return self._deleted.get(table, set())
 
-    def window(self, state: dict[str, Any], path: str, *, full: bool = False) -> tuple[Listing, datetime]:
-        """The last-message window to list: from the cursor (minus the overlap), or from the
-        start of history when the sweep period's full listing is due."""
+    def first_window(self, state: dict[str, Any], full: bool) -> bool:
+        """A nightly run with no cursor yet lists only the last day when history is read newest first."""
+        return self.newest_first and not (self.backfill or full or self.history_step or state.get("cursor"))
+
+    def bounds(self, state: dict[str, Any], full: bool) -> tuple[datetime, datetime]:
+        """From the cursor (minus the overlap), or from the start of history when the sweep
+        period's full listing is due; newest first, the last day, then a history step's window
+        (up to the overlap past the frontier: window edges may be date-granular)."""
+        if self.history_step:
+            planned = history.step_window(state, self.start_of_history, self.now, self.window_requests)
+            if planned is not None:
+                return planned[0], min(planned[1] + self.overlap, self.now + MAX_SKEW)
+        if self.first_window(state, full):
+            return max(self.now - FIRST_WINDOW, self.start_of_history), self.now + MAX_SKEW
         cursor = None if full else state.get("cursor")
-        start, end = window_bounds(cursor, self.start_of_history, self.overlap, since=self.since, until=self.until,
-                                   now=self.now)
+        return window_bounds(cursor, self.start_of_history, self.overlap, since=self.since, until=self.until,
+                             now=self.now)
+
+    def window(self, state: dict[str, Any], path: str, *, full: bool = False) -> tuple[Listing, datetime]:
+        """The last-message window to list (see `bounds`)."""
+        start, end = self.bounds(state, full)
         params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end)}
         return Listing(self.client, path, params, self.page_size), start
 
-    def advance(self, state: dict[str, Any], name: str, listing: Listing, newest: Latest) -> None:
-        """Move the window cursor, only when the whole window is done."""
+    def advance(self, state: dict[str, Any], name: str, listing: Listing, newest: Latest) -> bool:
+        """Move the window cursor, only when the whole window is done; whether it was."""
         if self.backfill:
-            return
+            return False
         if not listing.complete or self.stopped(name):
             self.report.incomplete.add(name)
-            return
+            return False
+        if self.history_step:
+            return True
         cursor = next_cursor(state.get("cursor"), newest.value, self.now)
         if cursor is not None:
             state["cursor"] = cursor.isoformat()
+        state["complete_until"] = self.now.isoformat()
+        return True
 
     def full_listing_due(self, state: dict[str, Any], ledger: Ledger) -> bool:
         """Once per sweep period a windowed resource lists everything: what a listing ever
         missed is found, and what is gone is noticed."""
-        if self.backfill or not len(ledger) or self.sweep_runs <= 0:
+        if self.backfill or self.history_step or not len(ledger) or self.sweep_runs <= 0:
+            return False
+        if history.pending(state, self.start_of_history):
             return False
         return ledger.run - int(state.get("full_listing_run") or 0) >= self.sweep_runs
 
@@ -186,8 +213,16 @@ class LeelooRun:
         return to_utc(starts[0]) if len(starts) == 2 else None
 
     def started(self, state: dict[str, Any]) -> None:
-        if not self.backfill:
+        if not (self.backfill or self.history_step):
             state["recent_run_starts"] = [*(state.get("recent_run_starts") or [])[-1:], self.now.isoformat()]
+
+    def read_whole(self, names: Sequence[str], complete: bool) -> Iterator[Any]:
+        """The coverage of resources read whole (orders, the reference lists): complete from
+        the start of history as of this run, once a run read them completely; otherwise
+        the coverage an earlier run wrote stands."""
+        done = [name for name in names if complete and not self.stopped(name)]
+        if done:
+            yield coverage_rows(done, Coverage(self.start_of_history, self.now, self.start_of_history))
 
     def skipped(self, name: str, listing: Listing) -> None:
         if listing.unidentified:

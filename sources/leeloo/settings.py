@@ -35,5 +35,8 @@ REQUESTS_PER_MINUTE = 300
 CONCURRENCY = 8
 # Every channel's messages and every person's detail are re-verified at least once per this many runs.
 SWEEP_RUNS = 7
+# A first load reads history newest first, one committed window at a time, each sized to cost about this many
+# requests (~10 minutes at 300 a minute): the reports cover the last day within minutes, then reach further back.
+BACKFILL_WINDOW_REQUESTS = 3000
 
 PLACEHOLDERS = frozenset({"NOT_DEFINED", "NO_DATA"})

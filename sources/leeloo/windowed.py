@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sources.bookkeeping import Entry, Ledger
+from sources.bookkeeping import Entry, Ledger, coverage_rows
 from sources.deletions import Proof, absent
 from sources.kit.paging import Listing
 from sources.kit.sweep import plan_sweep, stalest
 
+from . import history
 from .run import Latest, LeelooRun
 
 # why the sweep re-reads an entity, in the order it reads them; each is counted in the run's facts
@@ -36,26 +37,63 @@ class WindowRead:
     whole: bool  # the listing covers everything known: a full listing or a first run
     active_since: datetime | None
     proof: Proof
+    requests_at_open: int = 0  # the client's count when the window opened: what the window cost
     newest: Latest = field(default_factory=Latest)
     listed: set[str] = field(default_factory=set)
     verified: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((CHANGED, FOLLOW_UP, SWEPT, MISSING), 0))
 
 
-def lists_whole(full: bool, backfill: bool, cursor: Any) -> bool:
+def lists_whole(full: bool, backfill: bool, cursor: Any, *, newest_first: bool = False) -> bool:
     """A listing covers every known entity when it is the period's full listing, or the
-    first nightly run's (no cursor yet: its window starts at the start of history)."""
-    return full or (not backfill and not cursor)
+    first nightly run's read forward (no cursor yet: its window starts at the start of
+    history). Newest first, the first run lists the last day: a partial window never
+    proves anything gone."""
+    return full or (not backfill and not cursor and not newest_first)
 
 
 def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> WindowRead:
-    """The ledger, the window to list and the proof of deletions for one run of `name`."""
+    """The ledger, the window to list and the proof of deletions for one run of `name`.
+    A history step is not a run of the sweep's count: the ledger's run number stays."""
     ledger = Ledger(name, state)
+    if run.history_step:
+        ledger.run -= 1
+        state["ledger_run"] = ledger.run
     full = run.full_listing_due(state, ledger)
-    whole = lists_whole(full, run.backfill, state.get("cursor"))
+    whole = lists_whole(full, run.backfill, state.get("cursor"), newest_first=run.newest_first or run.history_step)
     listing, start = run.window(state, path, full=full)
     return WindowRead(name, ledger, listing, start, full, whole, run.active_since(state),
-                      Proof(name, known=list(ledger.entries), marked=run.deleted(name)))
+                      Proof(name, known=list(ledger.entries), marked=run.deleted(name)), run.client.requests_made)
+
+
+def advance(run: LeelooRun, state: dict[str, Any], read: WindowRead) -> None:
+    """Once the window's news is in: the cursor moves (a nightly run), the frontier moves to
+    the window's start (the first window, a history step), and the run learns whether older
+    history is still to read."""
+    first = run.first_window(state, read.full)
+    if run.advance(state, read.name, read.listing, read.newest):
+        if run.history_step:
+            history.step_done(state, read.window_start, run.client.requests_made - read.requests_at_open)
+        elif first:
+            history.first_done(state, read.window_start)
+    if history.pending(state, run.start_of_history) and not run.backfill:
+        run.report.history_pending.add(read.name)
+    else:
+        run.report.history_pending.discard(read.name)
+
+
+def coverage(run: LeelooRun, state: dict[str, Any], tables: Sequence[str]) -> Any:
+    """The coverage rows of the resource's tables, committed with its data."""
+    return coverage_rows(tables, history.coverage(state, run.start_of_history, run.now, run.requests_per_minute))
+
+
+def nothing_older(run: LeelooRun, state: dict[str, Any], name: str) -> bool:
+    """A history step for a resource whose history is complete reads nothing."""
+    if run.history_step and not history.pending(state, run.start_of_history):
+        run.report.history_pending.discard(name)
+        run.gate.finished(name)
+        return True
+    return False
 
 
 def recheck_targets(entries: Mapping[str, Entry], run: int, sweep_runs: int, *, listed: Collection[str],

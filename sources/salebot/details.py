@@ -20,7 +20,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources.bookkeeping import Ledger
+from sources.bookkeeping import Coverage, Ledger, coverage_rows
 from sources.http import BudgetExhausted, fan_out
 from sources.kit.batches import TableRows
 from sources.kit.kinds import Shapes
@@ -114,9 +114,31 @@ def read_details(api: SalebotApi, listing: SharedListing[int], report: SourceRep
         if ledger_rows is not None:
             yield ledger_rows
         report.facts.update(run_facts(listed, memory, plan, work.done, options))
+        complete = listing.complete and not report.budget_exhausted and not {DETAILS, "clients"} & report.incomplete
+        rows = coverage(work, state, complete=complete)
+        if rows is not None:
+            yield rows
     note_permissions()
     for message in work.shapes.warnings():
         report.warn(message)
+
+
+COVERED = ("clients", "messages", "orders", "client_variables", "order_status_changes")
+
+
+def coverage(work: _Work, state: dict[str, Any], *, complete: bool) -> Any:
+    """The coverage rows of the tables this resource loads. Salebot is loaded forward (each
+    client's history from its creation), not newest first: complete from the start of
+    history once a run read every client it planned, NULL before; a later run cut short
+    leaves the last complete run's row. The start of history is the oldest client's creation."""
+    created = [c for row in work.listed.values() if isinstance(c := row.get("created_at"), dt.datetime)]
+    history_since = min(created, default=work.now)
+    if complete:
+        state["complete_since"] = history_since.isoformat()
+        return coverage_rows(COVERED, Coverage(history_since, work.now, history_since))
+    if "complete_since" not in state:
+        return coverage_rows(COVERED, Coverage(None, None, history_since))
+    return None
 
 
 def _reconcile(api: SalebotApi, listing: SharedListing[int], work: _Work, report: SourceReport) -> None:

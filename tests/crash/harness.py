@@ -65,6 +65,24 @@ POINTS: dict[str, Callable[[str], bool]] = {
 }
 
 
+def after(first: str, then: str) -> Callable[[str], bool]:
+    """A point reached when the run's step is `then` after it was `first`: newest history
+    first, `after("reports", "extract")` is the start of the second window."""
+    seen: list[str] = []
+
+    def reached(name: str) -> bool:
+        step = lock_step(name)
+        if step == first:
+            seen.append(step)
+        return bool(seen) and step == then
+
+    return reached
+
+
+# points that need a fresh condition per run (they remember what they saw)
+BETWEEN_STEPS: dict[str, Callable[[], Callable[[str], bool]]] = {"next-window": lambda: after("reports", "extract")}
+
+
 @dataclass
 class Kill:
     point: str
@@ -79,7 +97,7 @@ def run_and_kill(args: list[str], pipeline_name: str, point: str, *, delay: floa
     Returns None when the run finished before the point was seen (then it completed)."""
     proc = subprocess.Popen([sys.executable, "-m", "pipelines", *args], env=env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    condition = POINTS[point]
+    condition = POINTS[point] if point in POINTS else BETWEEN_STEPS[point]()
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and proc.poll() is None:

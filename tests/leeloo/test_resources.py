@@ -63,7 +63,8 @@ def test_per_entity_memory_is_in_the_dataset_not_in_dlt_state(emulator, duck_tar
     emu = emulator(scale=60)
     assert run_leeloo(duck_target) == 0
     truth = emu.truth()
-    allowed = {"cursor", "ledger_epoch", "ledger_run", "full_listing_run", "recent_run_starts"}
+    allowed = {"cursor", "ledger_epoch", "ledger_run", "full_listing_run", "recent_run_starts", "history",
+               "complete_until"}
     for resource in ("people", "communication_channels", "orders", "tunnels", "leadgentools", "templates"):
         state = duck_target.resource_state(resource)
         assert set(state) <= allowed, f"{resource} keeps {set(state) - allowed} in dlt state"

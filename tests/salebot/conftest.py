@@ -30,6 +30,7 @@ TABLES = (
     "order_status_changes",
     "_chatfunnel_entities",
     "_chatfunnel_deletions",
+    "_chatfunnel_coverage",
     "_dlt_pipeline_state",
 )
 

@@ -214,3 +214,32 @@ def test_an_order_gets_a_creation_window_not_an_invented_date(emu: SalebotEmulat
         assert after is not None and after.timestamp() < made[oid] + 1 and after < seen, oid
     assert all(rows[oid] == first[oid] for oid in first), "re-reads keep the first sighting"
     assert "created_at" not in warehouse.pipeline().default_schema.tables["orders"]["columns"]
+
+
+def test_coverage_is_null_until_a_run_read_every_client(emu: SalebotEmulator, warehouse: Warehouse) -> None:
+    """Salebot is loaded forward: what it holds is complete only once a run read every client
+    it planned; from then on complete from the oldest client's creation, and a later run cut
+    short leaves that row as it was."""
+    query = "select resource, complete_since, complete_until, history_since from {_chatfunnel_coverage}"
+    assert warehouse.run(max_requests=150).budget_exhausted
+    first = {r[0]: r[1:] for r in warehouse.query(query)}
+    assert set(first) == {"clients", "messages", "orders", "client_variables", "order_status_changes"}
+    assert all(since is None and until is None and history is not None for since, until, history in first.values())
+    for _ in range(12):
+        if not warehouse.run(max_requests=150).budget_exhausted:
+            break
+    done = {r[0]: r[1:] for r in warehouse.query(query)}
+    oldest = min(c["created_at"] for c in emu.truth()["clients"])
+    for since, until, history in done.values():
+        assert since == history and until is not None
+        assert abs(since.timestamp() - _seconds(oldest)) < 86400
+    assert warehouse.run(max_requests=5).budget_exhausted
+    assert {r[0]: r[1:] for r in warehouse.query(query)} == done
+
+
+def _seconds(value: object) -> float:
+    import datetime as dt
+
+    if isinstance(value, (int, float)):
+        return float(value)
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,146 @@
+"""Newest history first: a first load commits the last day (data, reports, BI snapshot),
+then older windows one at a time; a run cut after the first window says what it holds
+complete, and the next runs finish the rest for about what a forward first load costs."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+from pipelines.warehouse.publish import bi_path_for
+from tests.leeloo.conftest import Target
+from tests.leeloo.truth import assert_matches_truth, expected_rows, loaded_rows
+from tests.warehouse import Warehouse
+
+WINDOWED = ("people", "communication_channels", "chat_messages")
+
+
+def run(target: Target, dataset: str, *extra: str) -> int:
+    return main(["run", "leeloo", "--destination", target.destination, "--dataset", dataset, "--progress", "none",
+                 *extra])
+
+
+def last_facts(wh: Warehouse) -> dict[str, Any]:
+    facts = wh.query("select facts from {ds}._chatfunnel_runs order by started_at desc limit 1")[0][0]
+    return json.loads(facts) if isinstance(facts, str) else dict(facts)
+
+
+def coverage(wh: Warehouse) -> dict[str, tuple[Any, ...]]:
+    rows = wh.query("select resource, complete_since, complete_until, history_since, estimated_complete_at "
+                    f'from "{wh.dataset}_reports".coverage')
+    return {r[0]: r[1:] for r in rows}
+
+
+def moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def active_since(truth: dict[str, Any], since: datetime) -> dict[str, Any]:
+    """The truth cut to the people and channels active since `since` (and their messages)."""
+    people = [p for p in truth["people"] if (t := moment(p.get("lastMessageTime"))) and t >= since]
+    channels = [c for c in truth["communication_channels"] if (t := moment(c.get("lastMessageTime"))) and t >= since]
+    ids = {c["id"] for c in channels}
+    return {**truth, "people": people, "communication_channels": channels,
+            "chat_messages": [m for m in truth["chat_messages"] if m["account_id"] in ids]}
+
+
+def test_first_window_first_then_history_until_complete(emulator, duck_target: Target, monkeypatch,
+                                                        capsys) -> None:
+    emu = emulator(scale=60)
+    truth = emu.truth()
+    monkeypatch.setenv("SOURCES__LEELOO__BACKFILL_NEWEST_FIRST", "false")
+    began = time.monotonic()
+    assert run(duck_target, "leeloo_forward", "--no-transform") == 0
+    forward_seconds, forward_requests = time.monotonic() - began, emu.request_counts()["total"]
+    monkeypatch.delenv("SOURCES__LEELOO__BACKFILL_NEWEST_FIRST")
+    forward = Warehouse("duckdb", "leeloo_forward", duckdb_path=duck_target.warehouse.duckdb_path)
+    assert_matches_truth(forward, truth)
+    assert coverage_rows(forward)["people"][0] == coverage_rows(forward)["people"][2]  # forward: complete at once
+
+    emu.reset_counts()
+    began = time.monotonic()
+    assert run(duck_target, "leeloo_whole", "--no-transform") == 0
+    newest_seconds, newest_requests = time.monotonic() - began, emu.request_counts()["total"]
+    whole = Warehouse("duckdb", "leeloo_whole", duckdb_path=duck_target.warehouse.duckdb_path)
+    assert_matches_truth(whole, truth)
+    windows = last_facts(whole)["history_windows"]
+    assert len(windows) > 2, windows
+    assert newest_requests <= 1.1 * forward_requests, (newest_requests, forward_requests)
+    with capsys.disabled():
+        print(f"\nforward {forward_requests} requests {forward_seconds:.1f}s; newest first {newest_requests} requests "
+              f"{newest_seconds:.1f}s in {len(windows)} windows, first window ready after "
+              f"{windows[0]['ready_after_seconds']}s")
+
+    # the same first load cut right after its first window (the budget is what that window cost)
+    capsys.readouterr()
+    assert run(duck_target, "leeloo", "--max-requests", str(windows[0]["requests"])) == 0
+    wh = duck_target.warehouse
+    now = datetime.now(UTC)
+    cover = coverage(wh)
+    for resource in WINDOWED:
+        since, until, history_since, estimate = cover[resource]
+        assert abs(since - (now - timedelta(days=1))) < timedelta(minutes=10), (resource, since)
+        assert abs(until - now) < timedelta(minutes=10)
+        assert history_since < since
+        assert estimate is None or estimate > now
+    assert cover["orders"][0] == cover["orders"][2], "orders are read whole: complete from the start of history"
+    part = expected_rows(active_since(truth, cover["people"][0]))
+    loaded = loaded_rows(wh)
+    for table in ("people", "people__tags", "communication_channels", "chat_messages"):
+        assert loaded[table] == part[table], table
+    assert loaded["orders"] == expected_rows(truth)["orders"]
+    with duckdb.connect(str(bi_path_for(wh.duckdb_path)), read_only=True) as bi:
+        assert bi.execute('select count(*) from "leeloo_reports".coverage').fetchone()[0] >= len(WINDOWED)
+        assert bi.execute('select count(*) from "leeloo_reports".daily_activity').fetchone()[0] > 0
+
+    assert run(duck_target, "leeloo") == 0  # the next run carries on from the frontier until history is complete
+    assert_matches_truth(wh, truth)
+    for resource in WINDOWED:
+        since, _, history_since, estimate = coverage(wh)[resource]
+        assert since <= history_since and estimate is None
+
+
+def coverage_rows(wh: Warehouse) -> dict[str, tuple[Any, ...]]:
+    """The raw coverage rows (a run without reports)."""
+    rows = wh.query("select resource, complete_since, complete_until, history_since from {ds}._chatfunnel_coverage")
+    return {r[0]: r[1:] for r in rows}
+
+
+@pytest.mark.parametrize("point", ["next-window"])
+def test_a_kill_between_windows_loses_nothing(emulator, duck_target: Target, point: str) -> None:
+    from tests.crash.harness import run_and_kill
+
+    emu = emulator(scale=60)
+    args = ["run", "leeloo", "--destination", "duckdb", "--dataset", "leeloo", "--progress", "none"]
+    kill = run_and_kill(args, "chatfunnel_leeloo", point, delay=0.0)
+    assert kill is not None, "the run ended before its second window"
+    since = coverage_rows(duck_target.warehouse)["people"][0]
+    assert since is not None and since > coverage_rows(duck_target.warehouse)["people"][2]
+    assert run(duck_target, "leeloo", "--no-transform") == 0
+    assert_matches_truth(duck_target.warehouse, emu.truth())
+
+
+@pytest.mark.postgres
+def test_postgres_first_window_then_the_rest(emulator, pg_target: Target) -> None:
+    """The same on Postgres: cut after the first window, then one run completes the history."""
+    emu = emulator(scale=40)
+    truth = emu.truth()
+    whole = Warehouse("postgres", f"{pg_target.dataset}_whole", pg_dsn=pg_target.warehouse.pg_dsn)
+    assert run(pg_target, whole.dataset, "--no-transform") == 0
+    assert_matches_truth(whole, truth)
+    first = last_facts(whole)["history_windows"][0]["requests"]
+    assert run(pg_target, pg_target.dataset, "--no-transform", "--max-requests", str(first)) == 0
+    wh = pg_target.warehouse
+    since, _, history_since = coverage_rows(wh)["people"]
+    assert history_since < since and abs(since - (datetime.now(UTC) - timedelta(days=1))) < timedelta(minutes=10)
+    part = expected_rows(active_since(truth, since))
+    assert loaded_rows(wh)["communication_channels"] == part["communication_channels"]
+    assert run(pg_target, pg_target.dataset, "--no-transform") == 0
+    assert_matches_truth(wh, truth)
+    assert all(row[0] <= row[2] for row in coverage_rows(wh).values() if row[0] is not None)

@@ -1,0 +1,105 @@
+"""Newest history first as plain decisions: which window a backfill reads next, when it
+will be done, and what a windowed resource's state says of it. No dlt, no HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sources.bookkeeping import Entry, Ledger
+from sources.kit.backfill import WindowCost, estimated_completion, next_window
+from sources.leeloo import history
+from sources.leeloo.run import LeelooRun
+from sources.leeloo.windowed import lists_whole
+from sources.report import SourceReport
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+SINCE = datetime(2015, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def test_the_first_window_is_the_last_day() -> None:
+    assert next_window(NOW, SINCE, None, None, 3000) == (NOW - DAY, NOW)
+    recent = NOW - timedelta(hours=5)  # a history that starts within the day: never before it
+    assert next_window(NOW, recent, None, None, 3000) == (recent, NOW)
+
+
+def test_a_window_is_sized_by_the_last_ones_requests_per_day() -> None:
+    frontier = NOW - 10 * DAY
+    # 1000 requests for 4 days: 250 a day, so 3000 requests buy 12 days (x3 of 4)
+    start, end = next_window(NOW, SINCE, frontier, WindowCost(1000, 4 * DAY), 3000)
+    assert end == frontier and start == frontier - 12 * DAY
+
+
+def test_growth_is_clamped_to_one_to_four_times_the_last_span() -> None:
+    frontier = NOW - 10 * DAY
+    quiet = next_window(NOW, SINCE, frontier, WindowCost(1, 2 * DAY), 3000)
+    assert quiet == (frontier - 8 * DAY, frontier)  # x4 at most, however cheap
+    busy = next_window(NOW, SINCE, frontier, WindowCost(90000, 2 * DAY), 3000)
+    assert busy == (frontier - 2 * DAY, frontier)  # never shrinks below the last span
+    unknown = next_window(NOW, SINCE, frontier, None, 3000)
+    assert unknown == (frontier - 4 * DAY, frontier)  # after the first window: x4 of a day
+
+
+def test_windows_stop_at_the_start_of_history_and_never_overlap() -> None:
+    frontier, cost, spans = NOW, None, []
+    planned = next_window(NOW, SINCE, None, None, 3000)
+    while planned is not None:
+        start, end = planned
+        assert end == frontier and start < end and start >= SINCE
+        spans.append(planned)
+        cost = WindowCost(10, end - start)
+        frontier = start
+        planned = next_window(NOW, SINCE, frontier, cost, 3000)
+    assert spans[-1][0] == SINCE
+    assert len(spans) < 12  # x4 a window: the twelve years of history in a handful of windows
+
+
+def test_the_completion_estimate_uses_the_cost_so_far_and_the_rate_limit() -> None:
+    frontier = SINCE + 100 * DAY
+    # 300 requests a day of history for the 100 days left: 30000 requests, 100 minutes at 300 a minute
+    assert estimated_completion(NOW, SINCE, frontier, requests=3000, covered=10 * DAY,
+                                requests_per_minute=300) == NOW + timedelta(minutes=100)
+    assert estimated_completion(NOW, SINCE, SINCE, requests=3000, covered=10 * DAY, requests_per_minute=300) is None
+    assert estimated_completion(NOW, SINCE, frontier, requests=3000, covered=10 * DAY,
+                                requests_per_minute=None) is None
+    assert estimated_completion(NOW, SINCE, frontier, requests=0, covered=timedelta(0),
+                                requests_per_minute=300) is None
+
+
+def test_the_frontier_moves_with_each_window_and_a_forward_load_is_complete() -> None:
+    state: dict = {}
+    assert history.frontier(state, SINCE) is None and not history.pending(state, SINCE)
+    history.first_done(state, NOW - DAY)
+    assert history.frontier(state, SINCE) == NOW - DAY and history.pending(state, SINCE)
+    assert history.step_window(state, SINCE, NOW, 3000) == (NOW - 5 * DAY, NOW - DAY)
+    history.step_done(state, NOW - 5 * DAY, requests=400)
+    assert history.last_cost(state) == WindowCost(400, 4 * DAY)
+    assert history.frontier(state, SINCE) == NOW - 5 * DAY
+    history.step_done(state, SINCE, requests=100)
+    assert not history.pending(state, SINCE)
+    assert history.coverage(state, SINCE, NOW, 300).estimated_complete_at is None
+    # a cursor without history state: loaded forward from the start of history
+    assert history.frontier({"cursor": NOW.isoformat()}, SINCE) == SINCE
+
+
+def test_a_first_window_read_newest_first_is_not_a_whole_listing() -> None:
+    assert lists_whole(False, False, None)
+    assert not lists_whole(False, False, None, newest_first=True)  # a partial window proves nothing gone
+    assert lists_whole(True, False, "2026-03-01T00:00:00+00:00", newest_first=True)
+
+
+def test_no_full_listing_while_older_history_is_pending() -> None:
+    """A full listing reads from the start of history at once: while the backfill is pending
+    it would undo newest-first, and a history step is never one."""
+    run = LeelooRun(client=None, report=SourceReport(), concurrency=1, page_size=10,  # type: ignore[arg-type]
+                    overlap=DAY, start_of_history=SINCE, now=NOW, since=None, until=None, sweep_runs=7,
+                    order_details=False)
+    state: dict = {"cursor": NOW.isoformat(), "ledger_run": 10}
+    ledger = Ledger("people", state, known={"a": Entry()})
+    assert run.full_listing_due(state, ledger)
+    history.first_done(state, NOW - DAY)
+    assert not run.full_listing_due(state, ledger)
+    history.step_done(state, SINCE, requests=10)
+    assert run.full_listing_due(state, ledger)
+    run.history_step = True
+    assert not run.full_listing_due(state, ledger)
