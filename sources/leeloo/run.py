@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import dlt
@@ -18,7 +19,7 @@ from sources.clocks import MAX_SKEW
 from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.http.client import ShapeCheck
 from sources.kit.backfill import FIRST_WINDOW
-from sources.kit.paging import Listing, detail_problem
+from sources.kit.paging import Listing, detail_problem, meta_total, page_problem
 from sources.kit.values import Oddities
 from sources.report import SourceReport
 
@@ -162,7 +163,17 @@ class LeelooRun:
         """A nightly run with no cursor yet lists only the last day when history is read newest first."""
         return self.newest_first and not (self.backfill or full or self.history_step or state.get("cursor"))
 
-    def bounds(self, state: dict[str, Any], full: bool) -> tuple[datetime, datetime]:
+    def history_size(self, path: str) -> int | None:
+        """How many entities the whole history of `path` lists, by one request for one item:
+        the larger of the page's meta counts (None when it tells none)."""
+        start, end = window_bounds(None, self.start_of_history, self.overlap, since=None, until=None, now=self.now)
+        params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end), "limit": 1, "offset": 0}
+        try:
+            return meta_total(self.get(path, params, partial(page_problem, first=True, whole_list=False)))
+        except (ApiError, UnexpectedAnswer):
+            return None
+
+    def bounds(self, state: dict[str, Any], full: bool, first: bool) -> tuple[datetime, datetime]:
         """From the cursor (minus the overlap), or from the start of history when the sweep
         period's full listing is due; newest first, the last day, then a history step's window
         (up to the overlap past the frontier: window edges may be date-granular)."""
@@ -170,15 +181,16 @@ class LeelooRun:
             planned = history.step_window(state, self.start_of_history, self.now, self.window_requests)
             if planned is not None:
                 return planned[0], min(planned[1] + self.overlap, self.now + MAX_SKEW)
-        if self.first_window(state, full):
+        if first:
             return max(self.now - FIRST_WINDOW, self.start_of_history), self.now + MAX_SKEW
         cursor = None if full else state.get("cursor")
         return window_bounds(cursor, self.start_of_history, self.overlap, since=self.since, until=self.until,
                              now=self.now)
 
-    def window(self, state: dict[str, Any], path: str, *, full: bool = False) -> tuple[Listing, datetime]:
-        """The last-message window to list (see `bounds`)."""
-        start, end = self.bounds(state, full)
+    def window(self, state: dict[str, Any], path: str, *, full: bool = False,
+               first: bool = False) -> tuple[Listing, datetime]:
+        """The last-message window to list (see `bounds`); `first`: the last day, newest first."""
+        start, end = self.bounds(state, full, first)
         params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end)}
         return Listing(self.client, path, params, self.page_size), start
 

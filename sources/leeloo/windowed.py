@@ -38,10 +38,18 @@ class WindowRead:
     active_since: datetime | None
     proof: Proof
     requests_at_open: int = 0  # the client's count when the window opened: what the window cost
+    first: bool = False  # newest first: the first run's window, the last day only
     newest: Latest = field(default_factory=Latest)
     listed: set[str] = field(default_factory=set)
     verified: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((CHANGED, FOLLOW_UP, SWEPT, MISSING), 0))
+
+
+def fits_one_window(entities: int | None, window_requests: int) -> bool:
+    """A history small enough to read in one window is read forward, as one window: newest
+    first would only add steps. About one request per entity (a person's detail, a channel's
+    message chain), and a page per hundred listed; an unknown size is not small."""
+    return entities is not None and entities + entities // 100 + 1 <= window_requests
 
 
 def lists_whole(full: bool, backfill: bool, cursor: Any, *, newest_first: bool = False) -> bool:
@@ -60,21 +68,22 @@ def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> 
         ledger.run -= 1
         state["ledger_run"] = ledger.run
     full = run.full_listing_due(state, ledger)
-    whole = lists_whole(full, run.backfill, state.get("cursor"), newest_first=run.newest_first or run.history_step)
-    listing, start = run.window(state, path, full=full)
+    first = run.first_window(state, full) and not fits_one_window(run.history_size(path), run.window_requests)
+    whole = lists_whole(full, run.backfill, state.get("cursor"), newest_first=first or run.history_step)
+    listing, start = run.window(state, path, full=full, first=first)
     return WindowRead(name, ledger, listing, start, full, whole, run.active_since(state),
-                      Proof(name, known=list(ledger.entries), marked=run.deleted(name)), run.client.requests_made)
+                      Proof(name, known=list(ledger.entries), marked=run.deleted(name)), run.client.requests_made,
+                      first=first)
 
 
 def advance(run: LeelooRun, state: dict[str, Any], read: WindowRead) -> None:
     """Once the window's news is in: the cursor moves (a nightly run), the frontier moves to
     the window's start (the first window, a history step), and the run learns whether older
     history is still to read."""
-    first = run.first_window(state, read.full)
     if run.advance(state, read.name, read.listing, read.newest):
         if run.history_step:
             history.step_done(state, read.window_start, run.client.requests_made - read.requests_at_open)
-        elif first:
+        elif read.first:
             history.first_done(state, read.window_start)
     if history.pending(state, run.start_of_history) and not run.backfill:
         run.report.history_pending.add(read.name)

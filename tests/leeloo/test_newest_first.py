@@ -19,6 +19,14 @@ from tests.leeloo.truth import assert_matches_truth, expected_rows, loaded_rows
 from tests.warehouse import Warehouse
 
 WINDOWED = ("people", "communication_channels", "chat_messages")
+# windows of about this many requests: the small emulator accounts here are read in several,
+# as a big account is at the default (a history that fits one window is read forward)
+SMALL_WINDOWS = "40"
+
+
+@pytest.fixture(autouse=True)
+def _small_windows(dlt_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__LEELOO__BACKFILL_WINDOW_REQUESTS", SMALL_WINDOWS)
 
 
 def run(target: Target, dataset: str, *extra: str) -> int:
@@ -144,3 +152,18 @@ def test_postgres_first_window_then_the_rest(emulator, pg_target: Target) -> Non
     assert run(pg_target, pg_target.dataset, "--no-transform") == 0
     assert_matches_truth(wh, truth)
     assert all(row[0] <= row[2] for row in coverage_rows(wh).values() if row[0] is not None)
+
+
+def test_a_history_that_fits_one_window_is_read_forward_in_one(emulator, duck_target: Target,
+                                                              monkeypatch) -> None:
+    """At the default window size a small account's first load is one window, as a forward load:
+    complete from the start of history at once, no history step, no more requests than forward."""
+    monkeypatch.delenv("SOURCES__LEELOO__BACKFILL_WINDOW_REQUESTS")
+    emu = emulator(scale=40)
+    assert run(duck_target, "leeloo", "--no-transform") == 0
+    wh = duck_target.warehouse
+    assert_matches_truth(wh, emu.truth())
+    assert not last_facts(wh).get("history_windows")
+    for resource in WINDOWED:
+        since, _, history_since = coverage_rows(wh)[resource]
+        assert since is not None and since <= history_since, resource

@@ -103,3 +103,12 @@ def test_no_full_listing_while_older_history_is_pending() -> None:
     assert run.full_listing_due(state, ledger)
     run.history_step = True
     assert not run.full_listing_due(state, ledger)
+
+
+def test_a_history_that_fits_one_window_needs_no_newest_first() -> None:
+    from sources.leeloo.windowed import fits_one_window
+
+    assert fits_one_window(500, 3000)  # ~506 requests: read forward, one window
+    assert not fits_one_window(2990, 3000)  # 2990 details and 29 pages: more than one window
+    assert not fits_one_window(None, 3000)  # the API told no count: newest first, to be safe
+    assert fits_one_window(0, 3000)
