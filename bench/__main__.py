@@ -7,6 +7,7 @@ another (bench/README.md says what each one measures and what it found):
     cpu                             a whole latency-bound run against its floor; the client's CPU per request
     accounts                        three accounts side by side against one; accounts per hour
     scale                           50,000 people on DuckDB and Postgres, night after night
+    firstreports                    a new account's first reports, newest history first, against a forward load
     webhook                         the Salebot receiver's pushes per second and latency (bench.webhook)
     sweep                           the Leeloo sweep's cost, night by night (bench.leeloo_sweep)
 
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import accounts, cpu, loads, scale
+from bench import accounts, cpu, first_reports, loads, scale
 from bench.harness import REPO, code_tree, use_code
 
 DEFAULT = ("latency", "ratelimit", "cpu", "accounts", "webhook", "sweep")
@@ -59,6 +60,12 @@ def _scale(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _first_reports(args: argparse.Namespace) -> dict[str, Any]:
+    results = first_reports.run_scenario(args.first_reports_scale)
+    first_reports.print_table(results)
+    return {"scenario": "firstreports", "results": results}
+
+
 def _external(module: str, *extra: str) -> Callable[[argparse.Namespace], dict[str, Any]]:
     """Another engineer's benchmark, run as its own command; its figures come back as JSON."""
     def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,6 +88,7 @@ SCENARIOS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "cpu": _cpu,
     "accounts": _accounts,
     "scale": _scale,
+    "firstreports": _first_reports,
     "webhook": _external("webhook"),
     "sweep": _external("leeloo_sweep"),
 }
@@ -94,6 +102,8 @@ def main() -> int:
                         help=f"any of {', '.join(SCENARIOS)} (default: {' '.join(DEFAULT)})")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--repeat", type=int, default=3, help="cpu: whole runs to take the median of (default 3)")
+    parser.add_argument("--first-reports-scale", type=int, default=first_reports.SCALE,
+                        help=f"firstreports: people in the account (default {first_reports.SCALE:,})")
     parser.add_argument("--nights", type=int, default=3, help="scale: incremental runs after the full load (default 3)")
     parser.add_argument("--formats", action="store_true",
                         help="scale: also compare Postgres load files (CSV through COPY against INSERT statements)")
