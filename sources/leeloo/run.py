@@ -165,12 +165,13 @@ class LeelooRun:
 
     def history_size(self, path: str) -> int | None:
         """How many entities the whole history of `path` lists, by one request for one item:
-        the larger of the page's meta counts (None when it tells none)."""
+        the larger of the page's meta counts (None when it tells none, or the request budget
+        is spent: the listing that follows stops on the budget where a stop is handled)."""
         start, end = window_bounds(None, self.start_of_history, self.overlap, since=None, until=None, now=self.now)
         params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end), "limit": 1, "offset": 0}
         try:
             return meta_total(self.get(path, params, partial(page_problem, first=True, whole_list=False)))
-        except (ApiError, UnexpectedAnswer):
+        except (ApiError, UnexpectedAnswer, BudgetExhausted):
             return None
 
     def bounds(self, state: dict[str, Any], full: bool, first: bool) -> tuple[datetime, datetime]:

@@ -1,5 +1,5 @@
 """The dashboard while a backfill still loads an account's older history: a real Leeloo load
-and its reports in a DuckDB file, the `coverage` report written by hand beside them. The
+and its reports in a DuckDB file, the `coverage` report replaced by one written by hand. The
 account's page opens with a banner saying from when its figures are whole, the charts over
 days and weeks hide and shade what lies before, `chatfunnel report` prints the same line as
 `status`; without the report nothing of it shows. Checked in headless Chromium too."""
@@ -49,6 +49,7 @@ def _write_coverage(path: Path, since: datetime | None, dataset: str = "leeloo")
     now = datetime.now(timezone.utc)
     start = datetime(2020, 1, 1, tzinfo=timezone.utc)
     with duckdb.connect(str(path)) as con:
+        con.execute(f"drop view if exists {dataset}_reports.coverage")  # the report the run built: replaced
         con.execute(f"create or replace table {dataset}_reports.coverage ({COLUMNS})")
         con.executemany(f"insert into {dataset}_reports.coverage values (?, ?, ?, ?, ?, ?)", [
             ("people", start, now, now, start, None),
@@ -219,6 +220,7 @@ def test_postgres_reports_with_a_coverage_report(dlt_env: Path, pg_dsn: str, uni
         cur.execute(f'select max("date") from "{unique_dataset}_reports".daily_activity')
         last = cur.fetchone()[0]
         since = datetime.combine(last - timedelta(days=5), time(0), timezone.utc)
+        cur.execute(f'drop view if exists "{unique_dataset}_reports".coverage')  # the report the build made
         cur.execute(f'create table "{unique_dataset}_reports".coverage ({COLUMNS})')
         cur.execute(f'insert into "{unique_dataset}_reports".coverage values (%s, %s, %s, %s, %s, %s)',
                     ("chat_messages", since, now, now, datetime(2020, 1, 1, tzinfo=timezone.utc), None))
