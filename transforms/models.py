@@ -1,5 +1,8 @@
 """Model files: reading ``transforms/<source>/{staging,reports}/*.sql`` and rendering them.
 
+A source's models are its own and those of ``transforms/shared/``: a model every source
+builds alike (the coverage of the history loaded) is written once there, with its yml.
+
 A model is ONE select statement in PostgreSQL syntax, described (what one row means, its
 columns, materialization and data tests) in the yml beside it (``transforms.properties``).
 sqlglot parses it, expands its macros (``transforms.macros``), finds what it references —
@@ -25,6 +28,7 @@ from transforms.properties import ModelProperties, PropertiesError, read_layer
 
 TRANSFORMS_DIR = Path(__file__).resolve().parent
 LAYERS = ("staging", "reports")
+SHARED = "shared"  # the models (and raw-table descriptions) every source has, written once
 AUTHORING_DIALECT = "postgres"
 RAW_PLACEHOLDER = "raw"
 
@@ -133,8 +137,8 @@ def table_refs(tree: exp.Expression) -> Iterable[exp.Table]:
             yield table
 
 
-def _read_layers(base: Path) -> dict[str, Model]:
-    models: dict[str, Model] = {}
+def _read_layers(base: Path, models: dict[str, Model]) -> dict[str, Model]:
+    """``models`` with those of ``base``'s layers added; a name defined twice is an error."""
     for layer in LAYERS:
         try:
             described = read_layer(base / layer)
@@ -145,7 +149,7 @@ def _read_layers(base: Path) -> dict[str, Model]:
             if model.name in models:
                 raise TransformError(f"{path}: model {model.name} is defined twice ({models[model.name].path})")
             models[model.name] = model
-        unknown = sorted(set(described) - {m.name for m in models.values() if m.layer == layer})
+        unknown = sorted(set(described) - {p.stem.lower() for p in (base / layer).glob("*.sql")})
         if unknown:
             raise TransformError(f"{base / layer}: the yml describes models without a file: {', '.join(unknown)}")
     return models
@@ -184,10 +188,13 @@ def _resolve_references(models: dict[str, Model], source: str) -> None:
 
 def load_models(source: str, transforms_dir: Path | None = None) -> list[Model]:
     """All models of a source, in dependency order (a model after everything it reads)."""
-    base = (transforms_dir or TRANSFORMS_DIR) / source
-    if not base.is_dir():
+    root = transforms_dir or TRANSFORMS_DIR
+    base = root / source
+    if not base.is_dir() or source == SHARED:
         raise TransformError(f"no transforms for source {source!r} (expected {base})")
-    models = _read_layers(base)
+    models = _read_layers(base, {})
+    if (root / SHARED).is_dir():
+        models = _read_layers(root / SHARED, models)
     _resolve_references(models, source)
     sorter = graphlib.TopologicalSorter({n: m.model_refs for n, m in models.items()})
     try:

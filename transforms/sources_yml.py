@@ -1,4 +1,5 @@
-"""What each raw table and column of a source means: ``transforms/<source>/_sources.yml``.
+"""What each raw table and column of a source means: ``transforms/<source>/_sources.yml``,
+over ``transforms/shared/_sources.yml`` (the tables and columns every source's dataset has).
 
 Declared once per source in dbt's ``sources:`` form (a table's description, its columns'),
 plus what every table shares: dlt's bookkeeping columns (``_dlt_*``), the ``deleted_at``
@@ -19,6 +20,7 @@ import yaml
 
 from transforms.descriptions import comment_statements
 from transforms.engine import SqlEngine, existing_objects, literal, qualified, query
+from transforms.models import SHARED
 
 VARIANT = re.compile(r"^(?P<column>\w+?)__v_(?P<type>\w+)$")
 # dlt's own tables in every dataset: its load and schema bookkeeping, not the API's data
@@ -54,10 +56,8 @@ def _text(value: Any) -> str:
     return " ".join(str(value or "").split())
 
 
-@cache
-def raw_descriptions(source: str, transforms_dir: Path | None = None) -> RawDescriptions:
-    """The declared descriptions of ``source``'s raw tables (empty when it declares none)."""
-    path = (transforms_dir or Path(__file__).resolve().parent) / source / "_sources.yml"
+def _read(path: Path) -> RawDescriptions:
+    """The descriptions one ``_sources.yml`` declares (none when it does not exist)."""
     if not path.exists():
         return RawDescriptions({}, {}, "")
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -69,6 +69,18 @@ def raw_descriptions(source: str, transforms_dir: Path | None = None) -> RawDesc
     }
     shared = {str(c["name"]): _text(c.get("description")) for c in declared.get("shared_columns") or []}
     return RawDescriptions(tables, shared, _text(declared.get("variant_columns")))
+
+
+@cache
+def raw_descriptions(source: str, transforms_dir: Path | None = None) -> RawDescriptions:
+    """The declared descriptions of ``source``'s raw tables: its own ``_sources.yml`` over
+    ``shared/_sources.yml`` (what every dataset has: chatfunnel's bookkeeping tables, dlt's columns)."""
+    root = transforms_dir or Path(__file__).resolve().parent
+    common, own = _read(root / SHARED / "_sources.yml"), _read(root / source / "_sources.yml")
+    if not own.tables and not own.shared and not own.variant:
+        return own  # a source that declares nothing (a model set in a test) gets no comments
+    return RawDescriptions({**common.tables, **own.tables}, {**common.shared, **own.shared},
+                           own.variant or common.variant)
 
 
 def _commentable(client: Any, engine: SqlEngine, raw_dataset: str, tables: set[str]) -> set[str]:

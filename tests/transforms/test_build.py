@@ -200,6 +200,27 @@ def test_order_comes_from_references_not_names(tmp_path: Path) -> None:
     assert models["stg_b"].raw_refs == {"tunnels"}
 
 
+def test_a_shared_model_is_every_source_s_own(tmp_path: Path) -> None:
+    """A model of `shared/` is built, tested and described in each source's set, read once."""
+    root = write_models(tmp_path, {"reports/r.sql": "-- one row per resource\nselect resource from stg_cover\n"})
+    shared = root / "shared" / "staging"
+    shared.mkdir(parents=True)
+    (shared / "stg_cover.sql").write_text("select c.resource from raw._chatfunnel_coverage c\n")
+    (shared / "_staging.yml").write_text(
+        "models:\n  - name: stg_cover\n    description: one row per resource\n    columns:\n"
+        "      - {name: resource, description: the resource, tests: [unique]}\n")
+    (root / "other" / "reports").mkdir(parents=True)
+    for source in ("demo", "other"):
+        models = {m.name: m for m in load_models(source, root)}
+        assert models["stg_cover"].raw_refs == {"_chatfunnel_coverage"}
+        assert [t.text for t in models["stg_cover"].tests] == ["unique(resource)"]
+    assert load_models("demo", root)[0].name == "stg_cover"  # read before the source's model that reads it
+    (root / "demo" / "staging").mkdir(parents=True)
+    (root / "demo" / "staging" / "stg_cover.sql").write_text("-- one row\nselect 1 as resource\n")
+    with pytest.raises(TransformError, match="stg_cover is defined twice"):
+        load_models("demo", root)
+
+
 @pytest.mark.parametrize(
     "files, error",
     [

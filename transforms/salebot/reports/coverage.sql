@@ -1,8 +1,0 @@
-select
-    c.resource,
-    c.complete_since,
-    c.complete_until,
-    c.as_of,
-    c.history_since,
-    c.estimated_complete_at
-from stg_coverage c

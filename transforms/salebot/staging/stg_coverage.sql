@@ -1,9 +1,0 @@
-select
-    cast(c.resource as text) as resource,
-    c.complete_since,
-    c.complete_until,
-    c.history_since,
-    c.estimated_complete_at,
-    c.as_of
-from raw._chatfunnel_coverage c
-where newest_version(c.resource)
