@@ -91,6 +91,7 @@ class TestResult:
     failures: int
     message: str
     kind: str = ""  # unique | not_null | share | no_future | orphans
+    ref_model: str | None = None  # orphans, relationships: the model the values must match
 
     @property
     def passed(self) -> bool:
@@ -107,13 +108,20 @@ class BuildResult:
     materialized: dict[str, str] = field(default_factory=dict)
     rebuilt_in_place: list[str] = field(default_factory=list)  # Postgres: same shape, rows replaced
     tests: list[TestResult] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    # what the build itself warns of (no raw tables yet, no SQL engine); `warnings` adds the data tests'
+    build_warnings: list[str] = field(default_factory=list)
     # raw tables or columns dlt has not created yet (an account without tags has no people__tags),
     # read as empty / NULL: expected, so logged at INFO, not warned about
     padded: list[str] = field(default_factory=list)
     # raw tables and columns that `_sources.yml` does not describe (they get no comment)
     undescribed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every warning of the build: its own, then one per data test that warns (`warning_lines`).
+        The build does not log them: its caller says them (a run: `pipelines.run.report_warnings`)."""
+        return [*self.build_warnings, *warning_lines(self.tests)]
 
     @property
     def failed_tests(self) -> list[TestResult]:
@@ -191,11 +199,11 @@ def _run_tests(client: Any, models: list[Model], dialect_name: str, raw: str, re
                                                   reports, names, zone=zone))
                         if count else [])
             message = "ok" if not count else _describe_failure(test, count, examples)
-            results.append(TestResult(model.name, test.text, test.severity, count, message, test.kind))
+            results.append(TestResult(model.name, test.text, test.severity, count, message, test.kind, test.ref_model))
     return results
 
 
-def _warning_lines(tests: list[TestResult]) -> list[str]:
+def warning_lines(tests: list[TestResult]) -> list[str]:
     """The failed tests of severity warn, as warnings: one each, except the times later than
     now, said in one line (they have one cause: the API's clock, or its time zone)."""
     warned = [t for t in tests if t.failures and t.severity == "warn"]
@@ -275,7 +283,7 @@ def _prepare(client: Any, models: list[Model], result: BuildResult, engine: SqlE
     ensure_schema(client, reports_dataset, engine)
     raw_columns = catalog_columns(client, raw_dataset)
     if not raw_columns:
-        result.warnings.append(f"raw dataset {raw_dataset} has no tables yet")
+        result.build_warnings.append(f"raw dataset {raw_dataset} has no tables yet")
     result.undescribed = comment_raw(client, engine, result.source, raw_dataset, raw_columns)
     if engine.shared:
         # fresh loads leave the planner without statistics; the data tests run right away
@@ -324,7 +332,7 @@ def build_reports(pipeline: Any, source: str, reports_dataset: str | None = None
     so concurrent rebuilds of one dataset (two machines, one database) run one after the
     other. Raises TransformError when a model cannot be read or built, DataTestError (a
     subclass) when a data test of severity error fails; orphan counts and times later than
-    now are warnings in the result.
+    now are warnings in the result, which the caller says (they are not logged here).
     """
     started = time.monotonic()
     models = load_models(source, transforms_dir)
@@ -334,10 +342,9 @@ def build_reports(pipeline: Any, source: str, reports_dataset: str | None = None
     if destination not in SQL_ENGINES:
         # e.g. the filesystem destination (Parquet files): nothing to run SQL on
         skipped = BuildResult(source, destination, raw_dataset, reports_dataset)
-        skipped.warnings.append(
+        skipped.build_warnings.append(
             f"reports not built: destination {destination} has no SQL engine (use duckdb or postgres)"
         )
-        logger.warning(skipped.warnings[0])
         return skipped
     engine = sql_engine(pipeline)
     dialect_name = engine.dialect
@@ -350,14 +357,11 @@ def build_reports(pipeline: Any, source: str, reports_dataset: str | None = None
         _describe(client, models, reports_dataset)
         result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset, zone=reports_timezone)
 
-    result.warnings.extend(_warning_lines(result.tests))
     result.seconds = time.monotonic() - started
     for note in result.padded:
         logger.info(note)
     if result.undescribed:
         logger.info("raw columns without a description in %s/_sources.yml: %s", source, ", ".join(result.undescribed))
-    for warning in result.warnings:
-        logger.warning(warning)
     failed = result.failed_tests
     if failed:
         lines = [f"{t.model}: {t.test} failed: {t.message}" for t in failed]

@@ -70,9 +70,9 @@ from pipelines.errors import (
 from pipelines.operations import runs
 from pipelines.operations.alerts import notify
 from pipelines.operations.diagnosis import causes, explain, short
-from pipelines.run import reconcile
+from pipelines.run import reconcile, report_warnings
 from pipelines.run.dltenv import configure_dlt, io_bound_process
-from pipelines.run.outcomes import Recovery, RunOutcome, TransformOutcome
+from pipelines.run.outcomes import Recovery, RunOutcome, StepDone, TransformOutcome
 from pipelines.run.reporting import bounded_lock_waits, build_reports
 from pipelines.run.steps import Step
 from pipelines.run.stopping import StopGuard, StopRequested, raise_deadline
@@ -92,6 +92,7 @@ from pipelines.warehouse.destinations import destination as described
 from pipelines.warehouse.locks import destination_lock, run_lock, warehouse_lock
 from pipelines.warehouse.packages import prune_loaded, remove_normalize_remnants
 from sources import bookkeeping, readback
+from sources.report import SourceReport
 
 # what callers have always imported from here; each lives in the module of its concern
 __all__ = ["Recovery", "RunOutcome", "Step", "TransformOutcome", "bounded_lock_waits", "build_reports",
@@ -118,8 +119,7 @@ class _Run:
         self.pipeline: dlt.Pipeline | None = None
         self.built: BuiltSource | None = None
         self.zone = "UTC"  # the account's reports_timezone, resolved in the config step
-        self.earlier = RunOutcome(account=self.account, destination=options.destination,
-                                  dataset=options.dataset_name, pipeline_name="", started_at=datetime.now(timezone.utc))
+        self.folded: SourceReport | None = None  # the step's source report, once added to the outcome
         self.history_steps = 0
         self.windows: list[dict[str, float]] = []  # per step: its requests, and when its reports were ready
         self.outcome = RunOutcome(
@@ -272,14 +272,9 @@ class _Run:
         self.at(Step.NORMALIZE)
         info = pipeline.normalize()
         counts = info.row_counts if info is not None else {}
-        rows = dict(self.earlier.rows)
-        for table, n in counts.items():
-            if not table.startswith("_"):
-                rows[table] = rows.get(table, 0) + n
-        self.outcome.rows = rows
         declared = bookkeeping.declared_columns(self.built.source, self.spec.declared_columns)
-        added = _new_columns(self._columns_before, _columns(pipeline), declared)
-        self.outcome.new_columns = {**self.earlier.new_columns, **added}
+        self.outcome.add(StepDone(rows={t: n for t, n in counts.items() if not t.startswith("_")},
+                                  new_columns=_new_columns(self._columns_before, _columns(pipeline), declared)))
 
     def load(self, pipeline: dlt.Pipeline) -> None:
         self.at(Step.LOAD, f"{sum(self.outcome.rows.values())} rows extracted to load" if self.outcome.rows else None)
@@ -292,9 +287,9 @@ class _Run:
         self._restore_history(pipeline)
         self.at(Step.RECONCILE)
         if self.destination.sql:
-            self.outcome.facts.update(bounded_lock_waits(
+            self.outcome.add(StepDone(facts=bounded_lock_waits(
                 pipeline, lambda: reconcile.apply_deletions(pipeline, self.spec.deletion_cascades),
-                schemas=[pipeline.dataset_name], what="marking the deletions this run proved", step=Step.RECONCILE))
+                schemas=[pipeline.dataset_name], what="marking the deletions this run proved", step=Step.RECONCILE)))
         if self.spec.after_load is not None and self.built is not None:
             self.spec.after_load(pipeline, self.built.settings)
         layout.record(pipeline)
@@ -303,24 +298,21 @@ class _Run:
         if not self.options.transform:
             return
         self.at(Step.REPORTS)
-        pending = self.built is not None and bool(self.built.report.history_pending)
-        with _quiet_data_tests(pending):
-            self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination, self.zone)
-        # the data tests that warn (times later than now, orphans) are said with the run's warnings
-        self.outcome.warnings.extend(f"reports: {w}" for w in getattr(self.outcome.reports, "warnings", []))
+        self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination, self.zone)
+        pending = self.built.report.history_pending if self.built is not None else set()
+        self.outcome.add(StepDone(reports=report_warnings.state_and_log(self.outcome.reports, self.spec.name, pending)))
 
     def finish_report(self) -> None:
-        if self.built is None:
+        """Add what the source says of this step to the run's outcome, once (a run that
+        fails after its load comes here again)."""
+        if self.built is None or self.folded is self.built.report:
             return
-        report = self.built.report
-        earlier = self.earlier
-        self.outcome.requests = earlier.requests + report.requests
-        self.outcome.incomplete = sorted(set(earlier.incomplete) | report.incomplete)
+        report = self.folded = self.built.report
         # what the API's clock looks like is said once, from the news step: it reads the newest
         # rows, the only ones a clock ahead can stamp in the future
         notes = report.warnings if self.history_steps else report.notes()
-        self.outcome.warnings = [*earlier.warnings, *(w for w in notes if w not in earlier.warnings)]
-        self.outcome.facts.update({**report.facts, **earlier.facts})
+        self.outcome.add(StepDone(requests=report.requests, incomplete=report.incomplete, warnings=notes,
+                                  facts=report.facts))
         self.outcome.facts.update(self.outcome.history.facts())
         if self.history_steps or report.history_pending:
             self.outcome.facts["history_steps"] = self.history_steps
@@ -337,40 +329,16 @@ class _Run:
         return options.max_requests is None or self.outcome.requests < options.max_requests
 
     def next_history_step(self, options: RunOptions) -> None:
-        """The next window of older history, as its own extract -> load -> reports: what the
-        run did so far is carried over, the source is built again for the history step of
-        the resources that still have older history (`sources.kit.backfill`)."""
+        """The next window of older history, as its own extract -> load -> reports, added to
+        the run's outcome (`RunOutcome.add`): the source is built again for the history step
+        of the resources that still have older history (`sources.kit.backfill`)."""
         assert self.built is not None
-        outcome = self.outcome
-        # the reports are rebuilt after each window: only the last build's data-test warnings stand
-        warnings = [w for w in outcome.warnings if not w.startswith("reports: ")]
-        self.earlier = replace(outcome, rows=dict(outcome.rows), warnings=warnings,
-                               incomplete=list(outcome.incomplete), facts=dict(outcome.facts),
-                               new_columns=dict(outcome.new_columns))
         self.history_steps += 1
         self.options = replace(self.options, full_refresh=False, drop_history=False)  # a refresh drops once
-        left = None if options.max_requests is None else max(1, options.max_requests - outcome.requests)
+        left = None if options.max_requests is None else max(1, options.max_requests - self.outcome.requests)
         step = replace(options, resources=tuple(sorted(self.built.report.history_pending)), full_refresh=False,
                        drop_history=False, max_requests=left, extra={**options.extra, "history_step": True})
         self.built = self.spec.build(step)
-
-
-@contextlib.contextmanager
-def _quiet_data_tests(quiet: bool) -> Iterator[None]:
-    """While older history is still to be read, the reports' warning data tests find what
-    the backfill has not reached yet (orders, read whole, of people not loaded yet): the
-    build's warnings are not logged then (the run's outcome still carries those of its
-    last build)."""
-    if not quiet:
-        yield
-        return
-    runner_logger = logging.getLogger("transforms.runner")
-    level = runner_logger.level
-    runner_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        runner_logger.setLevel(level)
 
 
 def refresh_refusal(options: RunOptions, keeps_history: bool) -> str | None:
@@ -640,6 +608,7 @@ def transform_account(options: RunOptions, *, publish: bool = True) -> Transform
                         f"Nothing has been loaded for {account.label} into {options.destination} yet; run "
                         f"`chatfunnel run {account.source}` first.", step=Step.REPORTS)
                 result.reports = build_reports(pipeline, spec, options.destination, reports_timezone(account))
+                report_warnings.state_and_log(result.reports, spec.name, set())
                 if publish and described(options.destination).publishes_snapshot:
                     step = Step.PUBLISH
                     result.published = publish_snapshot_or_raise()

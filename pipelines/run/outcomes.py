@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,6 +64,28 @@ def _load_time(load_id: str) -> str:
 
 
 @dataclass
+class ReportWarnings:
+    """How a run states the warnings of its last report build (`pipelines.run.report_warnings`)."""
+
+    warnings: list[str] = field(default_factory=list)  # said as warnings: something to look at
+    expected: list[str] = field(default_factory=list)  # what the backfill under way explains
+
+
+@dataclass
+class StepDone:
+    """What part of one step of a run did (its news, or one window of older history):
+    `RunOutcome.add` folds it into the run's outcome."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    incomplete: Collection[str] = ()
+    warnings: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    new_columns: dict[str, list[str]] = field(default_factory=dict)
+    reports: ReportWarnings | None = None  # a report build's: it replaces the previous build's
+
+
+@dataclass
 class RunOutcome:
     """What one run of one account did. `error` is set when it failed or was interrupted."""
 
@@ -87,6 +110,27 @@ class RunOutcome:
     recorded: str = ""
     error: ChatfunnelError | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    reported: ReportWarnings = field(default_factory=ReportWarnings)  # the last report build's, as stated
+
+    def add(self, done: StepDone) -> None:
+        """Fold what a step did into the run: rows and requests add up, the incomplete
+        resources and the warnings gather (each said once), what a step says of a fact or of
+        a table's new columns is kept from the first step that said it (a fact) or the last
+        (new columns). The data tests are run again on every report build and describe the
+        whole warehouse: only the last build's warnings stand."""
+        for table, count in done.rows.items():
+            self.rows[table] = self.rows.get(table, 0) + count
+        self.requests += done.requests
+        self.incomplete = sorted({*self.incomplete, *done.incomplete})
+        self.facts = {**done.facts, **self.facts}
+        self.new_columns = {**self.new_columns, **done.new_columns}
+        said = list(done.warnings)
+        if done.reports is not None:
+            stale = self.reported.warnings
+            self.warnings = [w for w in self.warnings if w not in stale]
+            self.reported = done.reports
+            said += done.reports.warnings
+        self.warnings += [w for w in dict.fromkeys(said) if w not in self.warnings]
 
     @property
     def outcome(self) -> str:
@@ -131,7 +175,7 @@ class RunOutcome:
 
 # the outcome's fields the run history does not keep (the CLI, the fleet and the
 # orchestrators read them), and those `_recorded_otherwise` keeps under other names
-UNRECORDED = frozenset({"new_columns", "history", "reports", "published", "location", "recorded"})
+UNRECORDED = frozenset({"new_columns", "history", "reports", "published", "location", "recorded", "reported"})
 RECORDED_OTHERWISE = frozenset({"rows", "recovery"})
 
 

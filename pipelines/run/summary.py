@@ -29,6 +29,8 @@ def format_outcome(outcome: RunOutcome) -> str:
         lines.append(f"  new columns the API started to send: {table}: {', '.join(columns)}")
     for warning in outcome.warnings:
         lines.append(f"  warning: {scrub(warning)}")
+    for note in outcome.reported.expected:
+        lines.append(f"  expected: {scrub(note)}")
     deleted = {k[len("deleted_"):]: v for k, v in outcome.facts.items() if k.startswith("deleted_") and v}
     if deleted:
         marked = ", ".join(f"{t}={n}" for t, n in sorted(deleted.items()))

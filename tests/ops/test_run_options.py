@@ -31,6 +31,7 @@ from pipelines.run.fleet import (
     write_options,
 )
 from pipelines.run.lifecycle import Recovery, RunOutcome
+from pipelines.run.outcomes import ReportWarnings
 
 HINTS = typing.get_type_hints(RunOptions)
 WHEN = datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc)
@@ -166,7 +167,8 @@ def full_outcome() -> RunOutcome:
                          history=HistoryReport(kept={"stats": 4}, waiting={"stats": 1}, dropped={"o": 2},
                                                nouns={"stats": "snapshots"}),
                          reports="12 models", published=Path("snapshot.duckdb"), location="db", load_id="1.4",
-                         recorded="warehouse", run_id="abc")
+                         recorded="warehouse", run_id="abc",
+                         reported=ReportWarnings(["reports: odd"], ["reports: 3 orders refer to people ..."]))
     outcome.error = SourceRefused("The API refused the token.", step="extract")
     return outcome
 
