@@ -318,6 +318,8 @@ COVERAGE_COLUMNS: dict[str, dict[str, Any]] = {
     "history_since": {"data_type": "timestamp", "timezone": True},
     "estimated_complete_at": {"data_type": "timestamp", "timezone": True},
     "as_of": {"data_type": "timestamp", "timezone": True},
+    "history_entities": {"data_type": "bigint"},
+    "loaded_entities": {"data_type": "bigint"},
 }
 
 
@@ -325,12 +327,16 @@ COVERAGE_COLUMNS: dict[str, dict[str, Any]] = {
 class Coverage:
     """The span of history a resource holds complete: every entity active from
     `complete_since` to `complete_until` is loaded. The backfill is done when
-    `complete_since <= history_since`; `estimated_complete_at` says when it will be."""
+    `complete_since <= history_since`; `estimated_complete_at` says when it will be.
+    `history_entities`: how many entities the API counted in the whole history when the
+    backfill began (None when it gave no count), `loaded_entities` how many of them are in."""
 
     complete_since: datetime | None
     complete_until: datetime | None
     history_since: datetime
     estimated_complete_at: datetime | None = None
+    history_entities: int | None = None
+    loaded_entities: int | None = None
 
 
 def coverage_rows(resources: Iterable[str], coverage: Coverage) -> Any:
@@ -340,6 +346,7 @@ def coverage_rows(resources: Iterable[str], coverage: Coverage) -> Any:
     now = datetime.now(timezone.utc)
     rows = [{"resource": name, "complete_since": coverage.complete_since, "complete_until": coverage.complete_until,
              "history_since": coverage.history_since, "estimated_complete_at": coverage.estimated_complete_at,
+             "history_entities": coverage.history_entities, "loaded_entities": coverage.loaded_entities,
              "as_of": now} for name in resources]
     return dlt.mark.with_hints(rows, table_hints(COVERAGE_TABLE, COVERAGE_COLUMNS, COVERAGE_KEY),
                                create_table_variant=True)

@@ -4,9 +4,10 @@ is complete from `complete_since` up to `complete_until`; it is done when `compl
 reaches `history_since`, the configured start of history.
 
 `status`, the dashboard and `chatfunnel report` state coverage beside every number they show,
-all through the decisions here: whether a backfill is under way, how much of the span is
-loaded, the day from which the figures are whole, and the words they say it in. A warehouse
-older than the report has no coverage: every reader gets None and says nothing of it."""
+all through the decisions here: whether a backfill is under way, how much of the history is
+loaded (by the API's count of entities where a first load had it, else by the span of days),
+the day from which the figures are whole, and the words they say it in. A warehouse older
+than the report has no coverage: every reader gets None and says nothing of it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 REPORT = "coverage"
 COLUMNS = ("resource", "complete_since", "complete_until", "as_of", "history_since", "estimated_complete_at")
+ENTITIES, SPAN = "entities", "span"  # what a share measures: entities by the API's count, or the span of days
 
 
 def _utc(value: Any) -> datetime | None:
@@ -32,6 +34,13 @@ def _utc(value: Any) -> datetime | None:
     return None
 
 
+def _count(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class ResourceCoverage:
     """One row of the report: what of one resource's history is loaded."""
@@ -42,10 +51,14 @@ class ResourceCoverage:
     as_of: datetime | None
     history_since: datetime | None
     estimated_complete_at: datetime | None
+    history_entities: int | None = None
+    loaded_entities: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ResourceCoverage:
-        return cls(str(row.get("resource")), *(_utc(row.get(c)) for c in COLUMNS[1:]))
+        since, until, as_of, history_since, estimate = (_utc(row.get(c)) for c in COLUMNS[1:])
+        return cls(str(row.get("resource")), since, until, as_of, history_since, estimate,
+                   _count(row.get("history_entities")), _count(row.get("loaded_entities")))
 
     @property
     def complete(self) -> bool:
@@ -56,13 +69,27 @@ class ResourceCoverage:
         return self.history_since is None or self.complete_since <= self.history_since
 
     @property
+    def share_basis(self) -> str:
+        """What the share measures. A first load that read its history newest first knows from
+        the API how many entities the whole history holds: the share is of those. Without that
+        count (the API gave none, an older version began the backfill), or once the loaded ones
+        reach it (entities created since count too) while older days are still to read, it is
+        the share of the span of days since the start of history, which a history whose
+        entities crowd in recent years understates."""
+        total, loaded = self.history_entities, self.loaded_entities
+        counted = total is not None and loaded is not None and 0 <= loaded < total
+        return ENTITIES if counted and not self.complete else SPAN
+
+    @property
     def share_complete(self) -> float | None:
-        """The loaded share of the span from `history_since` to `complete_until` (0 to 1);
-        None when the start of history is not known."""
+        """The loaded share (0 to 1) by `share_basis`: entities loaded of the API's count, or
+        the span from `history_since` to `complete_until`; None when neither is known."""
         if self.complete:
             return 1.0
         if self.complete_since is None:
             return 0.0
+        if self.share_basis == ENTITIES:
+            return (self.loaded_entities or 0) / (self.history_entities or 1)
         end = self.complete_until or self.as_of
         if self.history_since is None or end is None or end <= self.history_since:
             return None
@@ -99,13 +126,24 @@ class Coverage:
         return min(starts) if starts else None
 
     @property
+    def furthest_behind(self) -> ResourceCoverage | None:
+        """The resource under way with the smallest known share: the figures are whole only as
+        far as it. None when none is under way, or no share is known."""
+        known = [r for r in self.under_way if r.share_complete is not None]
+        return min(known, key=lambda r: r.share_complete or 0.0) if known else None
+
+    @property
     def share_complete(self) -> float | None:
-        """The share of the resource furthest behind: the figures are whole only as far as it."""
-        shares = [r.share_complete for r in self.under_way]
-        known = [s for s in shares if s is not None]
-        if not shares:
+        """The share of the resource furthest behind (1 when done, None when unknown)."""
+        if not self.under_way:
             return 1.0
-        return min(known) if known else None
+        behind = self.furthest_behind
+        return behind.share_complete if behind is not None else None
+
+    @property
+    def share_basis(self) -> str:
+        behind = self.furthest_behind
+        return behind.share_basis if behind is not None else SPAN
 
     @property
     def estimated_complete_at(self) -> datetime | None:
@@ -175,7 +213,18 @@ def coverage_line(coverage: Coverage, zone: ZoneInfo, when: Callable[[datetime],
     words = f"history complete since {first}" if first else "history: nothing complete yet"
     estimate = coverage.estimated_complete_at
     eta = f"estimated complete {when(estimate)}" if estimate is not None else "no estimate yet"
-    return f"{words} (backfill under way, {percent(coverage.share_complete)} of the span, {eta})"
+    return f"{words} (backfill under way, {share_words(coverage)}, {eta})"
+
+
+def share_words(coverage: Coverage) -> str:
+    """`37% of the history by the API's count (4,400 of 12,000)`: entities of the resource
+    furthest behind (a message table's count is its channels'); without a count `37% of the
+    span` (of the days since the start of history)."""
+    behind = coverage.furthest_behind
+    share = percent(coverage.share_complete)
+    if behind is None or behind.share_basis != ENTITIES:
+        return f"{share} of the span"
+    return f"{share} of the history by the API's count ({behind.loaded_entities:,} of {behind.history_entities:,})"
 
 
 def banner_text(coverage: Coverage, zone: ZoneInfo) -> str:
@@ -196,7 +245,8 @@ def resource_document(resource: ResourceCoverage) -> dict[str, Any]:
     return {"complete": resource.complete, "complete_since": _iso(resource.complete_since),
             "complete_until": _iso(resource.complete_until), "history_since": _iso(resource.history_since),
             "estimated_complete_at": _iso(resource.estimated_complete_at), "share_complete": _round(
-                resource.share_complete), "as_of": _iso(resource.as_of)}
+                resource.share_complete), "share_basis": resource.share_basis, "as_of": _iso(resource.as_of),
+            "history_entities": resource.history_entities, "loaded_entities": resource.loaded_entities}
 
 
 def backfill_document(coverage: Coverage | None) -> dict[str, Any] | None:
@@ -205,6 +255,7 @@ def backfill_document(coverage: Coverage | None) -> dict[str, Any] | None:
         return None
     return {"complete": coverage.complete, "complete_since": _iso(coverage.complete_since),
             "history_since": _iso(coverage.history_since), "share_complete": _round(coverage.share_complete),
+            "share_basis": coverage.share_basis,
             "estimated_complete_at": _iso(coverage.estimated_complete_at),
             "resources": {r.resource: resource_document(r) for r in coverage.resources}}
 

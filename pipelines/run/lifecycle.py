@@ -75,7 +75,7 @@ from pipelines.run.dltenv import configure_dlt, io_bound_process
 from pipelines.run.outcomes import Recovery, RunOutcome, StepDone, TransformOutcome
 from pipelines.run.reporting import bounded_lock_waits, build_reports
 from pipelines.run.steps import Step
-from pipelines.run.stopping import StopGuard, StopRequested, raise_deadline
+from pipelines.run.stopping import StopGuard, StopRequested, duration, raise_deadline, time_for_step
 from pipelines.run.watchdog import DestinationWatchdog
 from pipelines.warehouse import layout, permissions, publish
 from pipelines.warehouse.account_pipeline import (
@@ -121,7 +121,8 @@ class _Run:
         self.zone = "UTC"  # the account's reports_timezone, resolved in the config step
         self.folded: SourceReport | None = None  # the step's source report, once added to the outcome
         self.history_steps = 0
-        self.windows: list[dict[str, float]] = []  # per step: its requests, and when its reports were ready
+        self.windows: list[dict[str, float]] = []  # per step: requests, seconds taken, reports ready after
+        self.deadline: float | None = None  # --max-runtime, seconds from `outcome.started_at`
         self.outcome = RunOutcome(
             account=self.account, destination=options.destination, dataset=options.dataset_name,
             pipeline_name=pipeline_name(self.account, options.destination, options.dataset_name),
@@ -326,7 +327,22 @@ class _Run:
         report = self.built.report
         if not report.history_pending or report.budget_exhausted or report.history_pending & report.incomplete:
             return False
-        return options.max_requests is None or self.outcome.requests < options.max_requests
+        if options.max_requests is not None and self.outcome.requests >= options.max_requests:
+            return False
+        return self._time_for_step(sorted(report.history_pending))
+
+    def _time_for_step(self, pending: list[str]) -> bool:
+        """A step that would not end before --max-runtime is left to the next run, which then
+        reads it whole: this run ends as a budget stop does, incomplete, continued next run."""
+        last = self.windows[-1].get("seconds") if self.windows else None
+        elapsed = (datetime.now(timezone.utc) - self.outcome.started_at).total_seconds()
+        if time_for_step(last, elapsed, self.deadline):
+            return True
+        self.outcome.incomplete = sorted(set(self.outcome.incomplete) | set(pending))
+        self.outcome.warnings.append(
+            f"older history continues next run: its next window would take about {duration(round(last or 0))}, "
+            f"more than the {duration(round(max(0.0, (self.deadline or 0) - elapsed)))} left before --max-runtime")
+        return False
 
     def next_history_step(self, options: RunOptions) -> None:
         """The next window of older history, as its own extract -> load -> reports, added to
@@ -420,6 +436,7 @@ def run_account(options: RunOptions, *, publish: bool = True, alert: bool = True
             run.watchdog.stop_all()
 
     guard = StopGuard(deadline, ops.stop_grace_seconds, hard_exit, unblock)
+    run.deadline = deadline
     try:
         with guard, io_bound_process():
             _drive(run, options)
@@ -493,7 +510,9 @@ def _load_and_report(run: _Run, options: RunOptions, pipeline: dlt.Pipeline) -> 
         run.finish_report()
         run.reports(pipeline)
     ready = (datetime.now(timezone.utc) - run.outcome.started_at).total_seconds()
-    run.windows.append({"requests": run.built.report.requests, "ready_after_seconds": round(ready, 1)})
+    took = ready - (run.windows[-1]["ready_after_seconds"] if run.windows else 0.0)  # from the last window's reports
+    run.windows.append({"requests": run.built.report.requests, "seconds": round(took, 1),
+                        "ready_after_seconds": round(ready, 1)})
     if run.history_steps or run.built.report.history_pending:
         run.outcome.facts["history_windows"] = list(run.windows)
 

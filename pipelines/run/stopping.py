@@ -138,3 +138,19 @@ def duration(seconds: float) -> str:
 def raise_deadline(signum: int, frame: object) -> None:
     """The SIGUSR1 handler while a run goes: the deadline timer interrupts the main thread's wait."""
     raise StopRequested("deadline")  # the deadline timer's SIGUSR1: StopGuard has set the reason
+
+
+STEP_MARGIN = 1.5
+"""A history step is sized to cost about what the last one did in requests, but its time also
+varies with the API's pace and the warehouse's: half as long again is allowed for."""
+
+
+def time_for_step(last_seconds: float | None, elapsed: float, deadline: float | None) -> bool:
+    """Whether another history step, taking about as long as the last window did, ends before
+    the run's deadline (`--max-runtime`, seconds since the start). One that would not is not
+    started: the run ends cleanly and the next one reads that window, rather than the deadline
+    stopping it halfway (exit 130, its requests spent for nothing). No deadline, or no window
+    read yet: there is time."""
+    if not deadline or last_seconds is None:
+        return True
+    return elapsed + last_seconds * STEP_MARGIN <= deadline

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sources.http.errors import ApiError, ApiUnreachable, AuthError, BudgetExhausted, UnexpectedAnswer
+
 FIRST_WINDOW = timedelta(days=1)
 MIN_GROWTH, MAX_GROWTH = 1.0, 4.0
 DAY = timedelta(days=1)
@@ -58,5 +60,33 @@ def estimated_completion(now: datetime, history_since: datetime, frontier: datet
             or requests <= 0:
         return None
     per_day = requests / (covered / DAY)
-    remaining = per_day * ((frontier - history_since) / DAY)
-    return now + timedelta(minutes=remaining / requests_per_minute)
+    return _at_rate(now, per_day * ((frontier - history_since) / DAY), requests_per_minute)
+
+
+def estimated_by_count(now: datetime, *, total: int | None, loaded: int, requests: int, read: int,
+                       requests_per_minute: float | None) -> datetime | None:
+    """When the backfill will be done, by entities rather than days: the entities the count
+    probe says the history holds and are not loaded yet, at the requests per entity the
+    history steps cost so far (`requests` for `read` new entities), at the rate limit. None
+    when the count is unknown or reached (the span decides then), or nothing tells yet."""
+    if total is None or loaded >= total or read <= 0 or requests <= 0 or not requests_per_minute:
+        return None
+    return _at_rate(now, requests / read * (total - loaded), requests_per_minute)
+
+
+def _at_rate(now: datetime, requests: float, requests_per_minute: float) -> datetime:
+    return now + timedelta(minutes=requests / requests_per_minute)
+
+
+def size_unknown(exc: Exception) -> bool:
+    """Whether a failed count probe only leaves the history's size unknown (the load goes on
+    and reads it anyway): an answer of unexpected shape, a spent budget (the listing stops on
+    it where a stop is handled), or an error particular to the probe's one-item request. The
+    API refusing the credentials, not answering or failing with server errors after the
+    retries would fail the listing just after, at the cost of a second round of retries:
+    those propagate."""
+    if isinstance(exc, UnexpectedAnswer | BudgetExhausted):
+        return True
+    if isinstance(exc, AuthError | ApiUnreachable) or not isinstance(exc, ApiError):
+        return False
+    return exc.status is not None and exc.status < 500 and exc.status != 429

@@ -13,7 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sources.bookkeeping import Coverage
-from sources.kit.backfill import DAY, FIRST_WINDOW, WindowCost, estimated_completion, next_window
+from sources.kit.backfill import (
+    DAY,
+    FIRST_WINDOW,
+    WindowCost,
+    estimated_by_count,
+    estimated_completion,
+    next_window,
+)
 
 from .times import to_utc
 
@@ -47,29 +54,42 @@ def step_window(state: dict[str, Any], history_since: datetime, now: datetime,
     return next_window(now, history_since, frontier(state, history_since), last_cost(state), target_requests)
 
 
-def first_done(state: dict[str, Any], start: datetime) -> None:
-    """The first window (the last day) is in: history is complete from its start."""
+def first_done(state: dict[str, Any], start: datetime, *, entities: int | None = None, loaded: int = 0) -> None:
+    """The first window (the last day) is in: history is complete from its start. `entities`:
+    what the count probe said the whole history lists; `loaded`: the entities known after it."""
     state[KEY] = {"frontier": start.isoformat(), "requests": 0, "days": 0.0, "last_requests": None,
-                  "last_days": FIRST_WINDOW / DAY}
+                  "last_days": FIRST_WINDOW / DAY, "entities": entities, "loaded": loaded, "read": 0}
 
 
-def step_done(state: dict[str, Any], start: datetime, requests: int) -> None:
-    """A history step's window is in: the frontier moves to its start; its cost sizes the next."""
+def step_done(state: dict[str, Any], start: datetime, requests: int, read: int = 0) -> None:
+    """A history step's window is in: the frontier moves to its start; its cost sizes the next.
+    `read`: the entities it added to those known (what the count probe's share counts)."""
     found = dict(state.get(KEY) or {})
     old = to_utc(found.get("frontier"))
     days = (old - start) / DAY if old is not None else 0.0
     found.update(frontier=start.isoformat(), requests=int(found.get("requests") or 0) + requests,
-                 days=float(found.get("days") or 0) + days, last_requests=requests, last_days=days)
+                 days=float(found.get("days") or 0) + days, last_requests=requests, last_days=days,
+                 loaded=int(found.get("loaded") or 0) + read, read=int(found.get("read") or 0) + read)
     state[KEY] = found
 
 
 def coverage(state: dict[str, Any], history_since: datetime, now: datetime,
              requests_per_minute: float | None) -> Coverage:
-    """What the resource holds complete, and when the rest will be in."""
+    """What the resource holds complete, and when the rest will be in: by the count probe's
+    entities where the first load had one, else by the span of days left."""
     since = frontier(state, history_since)
     found = state.get(KEY) or {}
-    estimate = estimated_completion(now, history_since, since, requests=int(found.get("requests") or 0),
-                                    covered=timedelta(days=float(found.get("days") or 0)),
-                                    requests_per_minute=requests_per_minute)
+    total = found.get("entities")
+    entities = int(total) if total is not None else None
+    loaded = int(found.get("loaded") or 0)
+    estimate = None
+    if pending(state, history_since):
+        estimate = estimated_by_count(now, total=entities, loaded=loaded, requests=int(found.get("requests") or 0),
+                                      read=int(found.get("read") or 0), requests_per_minute=requests_per_minute)
+    if estimate is None:
+        estimate = estimated_completion(now, history_since, since, requests=int(found.get("requests") or 0),
+                                        covered=timedelta(days=float(found.get("days") or 0)),
+                                        requests_per_minute=requests_per_minute)
     return Coverage(complete_since=since, complete_until=to_utc(state.get("complete_until") or state.get("cursor")),
-                    history_since=history_since, estimated_complete_at=estimate)
+                    history_since=history_since, estimated_complete_at=estimate,
+                    history_entities=entities, loaded_entities=loaded if entities is not None else None)

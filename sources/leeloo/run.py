@@ -18,7 +18,7 @@ from sources.bookkeeping import Coverage, Entry, Ledger, coverage_rows
 from sources.clocks import MAX_SKEW
 from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.http.client import ShapeCheck
-from sources.kit.backfill import FIRST_WINDOW
+from sources.kit.backfill import FIRST_WINDOW, size_unknown
 from sources.kit.paging import Listing, detail_problem, meta_total, page_problem
 from sources.kit.values import Oddities
 from sources.report import SourceReport
@@ -165,14 +165,17 @@ class LeelooRun:
 
     def history_size(self, path: str) -> int | None:
         """How many entities the whole history of `path` lists, by one request for one item:
-        the larger of the page's meta counts (None when it tells none, or the request budget
-        is spent: the listing that follows stops on the budget where a stop is handled)."""
+        the larger of the page's meta counts. None when it tells none, or the probe failed in
+        a way that leaves only the size unknown (`size_unknown`); a failure the listing would
+        meet too (credentials refused, no answer) fails the run now, after one round of retries."""
         start, end = window_bounds(None, self.start_of_history, self.overlap, since=None, until=None, now=self.now)
         params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end), "limit": 1, "offset": 0}
         try:
             return meta_total(self.get(path, params, partial(page_problem, first=True, whole_list=False)))
-        except (ApiError, UnexpectedAnswer, BudgetExhausted):
-            return None
+        except (ApiError, BudgetExhausted) as exc:
+            if size_unknown(exc):
+                return None
+            raise
 
     def bounds(self, state: dict[str, Any], full: bool, first: bool) -> tuple[datetime, datetime]:
         """From the cursor (minus the overlap), or from the start of history when the sweep

@@ -39,6 +39,8 @@ class WindowRead:
     proof: Proof
     requests_at_open: int = 0  # the client's count when the window opened: what the window cost
     first: bool = False  # newest first: the first run's window, the last day only
+    history_size: int | None = None  # the count probe's entities of the whole history (a first load)
+    known_at_open: int = 0  # the ledger's entities when the window opened: what a history step added
     newest: Latest = field(default_factory=Latest)
     listed: set[str] = field(default_factory=set)
     verified: set[str] = field(default_factory=set)
@@ -68,12 +70,13 @@ def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> 
         ledger.run -= 1
         state["ledger_run"] = ledger.run
     full = run.full_listing_due(state, ledger)
-    first = run.first_window(state, full) and not fits_one_window(run.history_size(path), run.window_requests)
+    size = run.history_size(path) if run.first_window(state, full) else None
+    first = run.first_window(state, full) and not fits_one_window(size, run.window_requests)
     whole = lists_whole(full, run.backfill, state.get("cursor"), newest_first=first or run.history_step)
     listing, start = run.window(state, path, full=full, first=first)
     return WindowRead(name, ledger, listing, start, full, whole, run.active_since(state),
                       Proof(name, known=list(ledger.entries), marked=run.deleted(name)), run.client.requests_made,
-                      first=first)
+                      first=first, history_size=size, known_at_open=len(ledger))
 
 
 def advance(run: LeelooRun, state: dict[str, Any], read: WindowRead) -> None:
@@ -82,9 +85,10 @@ def advance(run: LeelooRun, state: dict[str, Any], read: WindowRead) -> None:
     history is still to read."""
     if run.advance(state, read.name, read.listing, read.newest):
         if run.history_step:
-            history.step_done(state, read.window_start, run.client.requests_made - read.requests_at_open)
+            history.step_done(state, read.window_start, run.client.requests_made - read.requests_at_open,
+                              read=max(0, len(read.ledger) - read.known_at_open))
         elif read.first:
-            history.first_done(state, read.window_start)
+            history.first_done(state, read.window_start, entities=read.history_size, loaded=len(read.ledger))
     if history.pending(state, run.start_of_history) and not run.backfill:
         run.report.history_pending.add(read.name)
     else:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -149,3 +154,49 @@ def test_run_all_loads_one_source_when_the_other_fails(emulator, duck_target: Ta
     assert "Traceback" not in err
     assert "leeloo: loaded into duckdb" in out
     assert "people" in duck_target.warehouse.tables()
+
+
+@contextlib.contextmanager
+def hanging_up_api() -> Iterator[tuple[str, list[str]]]:
+    """An API host that takes each request and closes the connection without an answer (what a
+    dead upstream behind a load balancer looks like): its address, and the request lines it took."""
+    taken: list[str] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    taken.append(conn.recv(4096).split(b"\r\n", 1)[0].decode("latin-1"))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", taken
+    finally:
+        done.set()
+        thread.join(5)
+        server.close()
+
+
+def test_a_first_load_against_a_dead_api_pays_one_round_of_retries(duck_target: Target, capsys,
+                                                                   monkeypatch) -> None:
+    """The count of the history a first load asks for first is no exception: an API that does
+    not answer fails the run after the probe's retries, not after the listing's as well."""
+    from sources.http import ApiClient
+
+    one_round = inspect.signature(ApiClient).parameters["max_attempts"].default
+    monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", TOKEN)
+    with hanging_up_api() as (url, taken):
+        monkeypatch.setenv("SOURCES__LEELOO__BASE_URL", url)
+        code = run_leeloo(duck_target, "--resources", "people")
+    err = capsys.readouterr().err
+    assert code != 0 and "could not be reached" in err and "Traceback" not in err
+    assert len(taken) == one_round and all("limit=1&" in line for line in taken), taken

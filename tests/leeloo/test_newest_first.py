@@ -4,8 +4,10 @@ complete, and the next runs finish the rest for about what a forward first load 
 
 from __future__ import annotations
 
+import io
 import json
 import time
+from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +15,7 @@ import duckdb
 import pytest
 
 from pipelines.cli import main
+from pipelines.operations.status import print_status
 from pipelines.warehouse.publish import bi_path_for
 from tests.leeloo.conftest import Target
 from tests.leeloo.truth import assert_matches_truth, expected_rows, loaded_rows
@@ -101,6 +104,14 @@ def test_first_window_first_then_history_until_complete(emulator, duck_target: T
         assert history_since < since
         assert estimate is None or estimate > now
     assert cover["orders"][0] == cover["orders"][2], "orders are read whole: complete from the start of history"
+    counted = entity_counts(wh)
+    day = active_since(truth, cover["people"][0])
+    assert counted["people"] == (len(truth["people"]), len(day["people"])), "the count probe's, and the day's"
+    assert counted["chat_messages"] == counted["communication_channels"], "messages go as far as their channels"
+    status = io.StringIO()
+    with redirect_stdout(status):
+        print_status("duckdb", ["leeloo"], dataset="leeloo")
+    assert "of the history by the API's count (" in status.getvalue(), status.getvalue()
     part = expected_rows(active_since(truth, cover["people"][0]))
     loaded = loaded_rows(wh)
     for table in ("people", "people__tags", "communication_channels", "chat_messages"):
@@ -116,6 +127,11 @@ def test_first_window_first_then_history_until_complete(emulator, duck_target: T
     for resource in WINDOWED:
         since, _, history_since, estimate = coverage(wh)[resource]
         assert since <= history_since and estimate is None
+
+
+def entity_counts(wh: Warehouse) -> dict[str, tuple[Any, ...]]:
+    rows = wh.query(f'select resource, history_entities, loaded_entities from "{wh.dataset}_reports".coverage')
+    return {r[0]: r[1:] for r in rows}
 
 
 def coverage_rows(wh: Warehouse) -> dict[str, tuple[Any, ...]]:
@@ -171,3 +187,36 @@ def test_a_history_that_fits_one_window_is_read_forward_in_one(emulator, duck_ta
     for resource in WINDOWED:
         since, _, history_since = coverage_rows(wh)[resource]
         assert since is not None and since <= history_since, resource
+
+
+def test_a_step_starts_only_with_time_to_finish_before_the_deadline() -> None:
+    from pipelines.run.stopping import STEP_MARGIN, time_for_step
+
+    assert time_for_step(None, 50.0, 60.0), "no window read yet: nothing to judge by"
+    assert time_for_step(30.0, 500.0, None) and time_for_step(30.0, 500.0, 0), "no deadline"
+    assert time_for_step(10.0, 40.0, 40.0 + 10.0 * STEP_MARGIN)
+    assert not time_for_step(10.0, 40.0, 40.0 + 10.0 * STEP_MARGIN - 0.1), "the last window's time, and a margin"
+
+
+def test_a_window_that_cannot_end_before_max_runtime_is_left_to_the_next_run(emulator, duck_target: Target,
+                                                                             capsys) -> None:
+    """A first load under --max-runtime ends cleanly where the next window would not fit (exit 0,
+    partial, continues next run) instead of being stopped at the deadline halfway (exit 130)."""
+    from pipelines.run.stopping import STEP_MARGIN
+
+    emulator(scale=60)
+    deadline = 40
+    began = time.monotonic()
+    assert run(duck_target, "leeloo", "--max-runtime", str(deadline)) == 0
+    took = time.monotonic() - began
+    wh = duck_target.warehouse
+    [last] = wh.query("select outcome, warnings from {ds}._chatfunnel_runs order by started_at desc limit 1")
+    warnings = json.loads(last[1]) if isinstance(last[1], str) else list(last[1])
+    assert last[0] == "partial" and any("older history continues next run" in w for w in warnings), last
+    facts = last_facts(wh)
+    assert facts["history_pending"], facts
+    windows = facts["history_windows"]
+    assert took + STEP_MARGIN * windows[-1]["seconds"] > deadline, (took, windows)  # no room for another window
+    people = coverage(wh)["people"]
+    assert people[2] < people[0], "older history is still to read"
+    assert "continues next run" in capsys.readouterr().out

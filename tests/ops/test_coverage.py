@@ -96,7 +96,8 @@ def test_the_json_document_states_every_resource_in_utc() -> None:
     assert orders == {"complete": False, "complete_since": "2026-06-01T00:00:00+00:00",
                       "complete_until": "2026-12-06T04:00:00+00:00", "history_since": "2026-01-01T00:00:00+00:00",
                       "estimated_complete_at": "2026-12-06T23:00:00+00:00", "as_of": "2026-12-06T04:00:00+00:00",
-                      "share_complete": orders["share_complete"]}
+                      "share_complete": orders["share_complete"], "share_basis": "span",
+                      "history_entities": None, "loaded_entities": None}
     assert orders["share_complete"] == round((UNTIL - _iso("2026-06-01T00:00:00")) / (UNTIL - START), 4) == 0.5548
 
 
@@ -116,3 +117,46 @@ def test_a_resource_without_a_start_of_history_is_not_under_way() -> None:
     coverage = coverage_from_rows([_row("orders", _iso("2026-06-01T00:00:00"), history_since=None)])
     assert coverage is not None and not backfill_under_way(coverage)
     assert percent(None) == "an unknown share" and percent(0.004) == "<1%" and percent(0.999) == "99%"
+
+
+def test_the_share_is_of_the_apis_count_where_a_first_load_had_one() -> None:
+    """Two years of a ten-year span hold most people: by days the account reads "20%", by the
+    count the first load asked for, 90% of its people are in."""
+    since = _iso("2024-12-06T04:00:00")
+    ten_years = datetime(2016, 12, 6, tzinfo=UTC)
+    counted = _row("people", since, history_since=ten_years, history_entities=10_000, loaded_entities=9_000)
+    coverage = coverage_from_rows([counted, _row("orders", ten_years, history_since=ten_years)])
+    assert coverage is not None and backfill_under_way(coverage)
+    people = coverage.resources[1]
+    assert people.share_basis == "entities" and people.share_complete == 0.9
+    assert round((UNTIL - since) / (UNTIL - ten_years), 1) == 0.2, "what the span would have said"
+    assert coverage.share_complete == 0.9 and coverage.share_basis == "entities"
+    assert coverage_line(coverage, UTC_ZONE, str) == (
+        "history complete since 2024-12-07 (backfill under way, 90% of the history by the API's count "
+        "(9,000 of 10,000), no estimate yet)")
+    document = backfill_document(coverage)
+    assert document is not None and document["share_basis"] == "entities" and document["share_complete"] == 0.9
+    assert document["resources"]["people"]["history_entities"] == 10_000
+    assert document["resources"]["people"]["loaded_entities"] == 9_000
+
+
+def test_without_a_usable_count_the_share_is_of_the_span_and_says_so() -> None:
+    since = _iso("2026-06-01T00:00:00")
+    span = (UNTIL - since) / (UNTIL - START)
+    for counts in ({}, {"history_entities": None, "loaded_entities": None},
+                   {"history_entities": 100, "loaded_entities": 120}):  # more loaded than counted: new ones came
+        coverage = coverage_from_rows([_row("people", since, **counts)])
+        assert coverage is not None
+        assert coverage.share_basis == "span" and coverage.share_complete == span, counts
+        assert "55% of the span" in coverage_line(coverage, UTC_ZONE, str)
+    done = coverage_from_rows([_row("people", START, history_entities=100, loaded_entities=90)])
+    assert done is not None and done.share_complete == 1.0, "complete by the span whatever the count says"
+
+
+def test_the_resource_furthest_behind_speaks_for_the_account() -> None:
+    coverage = coverage_from_rows([
+        _row("people", _iso("2026-06-01T00:00:00"), history_entities=1000, loaded_entities=800),
+        _row("communication_channels", _iso("2026-06-01T00:00:00"), history_entities=3000, loaded_entities=600),
+    ])
+    assert coverage is not None and coverage.share_complete == 0.2
+    assert "20% of the history by the API's count (600 of 3,000)" in coverage_line(coverage, UTC_ZONE, str)

@@ -21,9 +21,14 @@ from tests.leeloo.conftest import Target
 from tests.ops.conftest import PYTHON, subprocess_env
 
 COVERAGE_COLUMNS = ("resource text, complete_since timestamptz, complete_until timestamptz, as_of timestamptz, "
-                    "history_since timestamptz, estimated_complete_at timestamptz")
+                    "history_since timestamptz, estimated_complete_at timestamptz, history_entities bigint, "
+                    "loaded_entities bigint")
 HISTORY = datetime(2025, 12, 1, tzinfo=UTC)
 ZONE = ZoneInfo("Asia/Vladivostok")
+
+
+WINDOWS = [{"requests": 67, "seconds": 9.6, "ready_after_seconds": 9.6},
+           {"requests": 21, "seconds": 8.1, "ready_after_seconds": 17.7}]
 
 
 def _record(target: Target) -> None:
@@ -32,7 +37,8 @@ def _record(target: Target) -> None:
     record(pipeline, RunRecord(source="leeloo", account=None, pipeline_name=pipeline.pipeline_name,
                                dataset=target.dataset, destination=target.destination,
                                started_at=finished - timedelta(seconds=30), finished_at=finished, outcome="success",
-                               requests=7, rows_per_table={"people": 3}))
+                               requests=7, rows_per_table={"people": 3},
+                               facts={"history_windows": WINDOWS, "history_pending": ["people"]}))
 
 
 def write_coverage(target: Target, rows: list[tuple[Any, ...]]) -> None:
@@ -40,7 +46,8 @@ def write_coverage(target: Target, rows: list[tuple[Any, ...]]) -> None:
     schema = f'"{target.dataset}_reports"'
     statements = [f"create schema if not exists {schema}", f"create table if not exists {schema}.coverage "
                   f"({COVERAGE_COLUMNS})", f"delete from {schema}.coverage"]
-    insert = f"insert into {schema}.coverage values (%s, %s, %s, %s, %s, %s)"
+    insert = f"insert into {schema}.coverage values (%s, %s, %s, %s, %s, %s, %s, %s)"
+    rows = [(*row, None, None)[:8] for row in rows]  # no count unless the row gives one
     if target.destination == "duckdb":
         import duckdb
 
@@ -76,7 +83,10 @@ def test_status_states_the_backfill_under_way_then_done(emulator, target: Target
     emulator(scale=5)
     _record(target)
     text = _text(target)
-    assert "last successful run: " in text and "history" not in text, "no report: nothing said of coverage"
+    assert "last successful run: " in text and "history complete" not in text, "no report: nothing said of coverage"
+    assert ("    history windows:\n      1. 67 API requests in 9.6s, reports ready 9.6s into the run\n"
+            "      2. 21 API requests in 8.1s, reports ready 17.7s into the run\n") in text, text
+    assert "{" not in text, "no record shown as a raw dict"
     assert _json(target)["backfill"] is None
 
     until = datetime.now(UTC).replace(microsecond=0)
@@ -110,6 +120,15 @@ def test_status_states_the_backfill_under_way_then_done(emulator, target: Target
     people = backfill["resources"]["people"]
     assert (people["complete"], people["share_complete"], people["estimated_complete_at"]) == (True, 1.0, None)
     assert account["healthy"] is True, "a backfill under way is no trouble"
+
+    # a first load that had the API's count of its history says its share by it
+    write_coverage(target, [("people", HISTORY, until, until, HISTORY, None),
+                            ("chat_messages", since, until, until, HISTORY, estimate, 12_000, 4_500)])
+    text = _text(target)
+    assert "backfill under way, 37% of the history by the API's count (4,500 of 12,000), estimated" in text, text
+    counted = _json(target)["backfill"]
+    assert (counted["share_basis"], counted["share_complete"]) == ("entities", 0.375)
+    assert counted["resources"]["chat_messages"]["history_entities"] == 12_000
 
     write_coverage(target, [("people", HISTORY, until, until, HISTORY, None),
                             ("orders", HISTORY - timedelta(days=1), until, until, HISTORY, None)])

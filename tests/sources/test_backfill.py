@@ -112,3 +112,54 @@ def test_a_history_that_fits_one_window_needs_no_newest_first() -> None:
     assert not fits_one_window(2990, 3000)  # 2990 details and 29 pages: more than one window
     assert not fits_one_window(None, 3000)  # the API told no count: newest first, to be safe
     assert fits_one_window(0, 3000)
+
+
+def test_the_estimate_by_count_prices_the_entities_left_at_what_a_step_paid_per_entity() -> None:
+    from sources.kit.backfill import estimated_by_count
+
+    # the steps paid 1200 requests for 1000 new people: 9000 left of 12000 cost 10800, 36 minutes at 300 a minute
+    assert estimated_by_count(NOW, total=12_000, loaded=3_000, requests=1_200, read=1_000,
+                              requests_per_minute=300) == NOW + timedelta(minutes=36)
+    for unknown in ({"total": None}, {"loaded": 12_000}, {"read": 0}, {"requests_per_minute": None}):
+        known: dict = {"total": 12_000, "loaded": 3_000, "requests": 1_200, "read": 1_000,
+                       "requests_per_minute": 300}
+        assert estimated_by_count(NOW, **{**known, **unknown}) is None, unknown
+
+
+def test_the_state_keeps_the_count_probes_entities_and_what_each_window_added() -> None:
+    state: dict = {}
+    history.first_done(state, NOW - DAY, entities=5_000, loaded=40)
+    first = history.coverage(state, SINCE, NOW, 300)
+    assert (first.history_entities, first.loaded_entities) == (5_000, 40)
+    assert first.estimated_complete_at is None, "no step read yet: nothing to price the rest by"
+    history.step_done(state, NOW - 5 * DAY, requests=600, read=460)
+    step = history.coverage(state, SINCE, NOW, 300)
+    assert (step.history_entities, step.loaded_entities) == (5_000, 500)
+    # 600 requests for 460 people: the 4,500 left cost ~5870 requests, ~19.6 minutes at 300 a minute
+    assert step.estimated_complete_at == NOW + timedelta(minutes=600 / 460 * 4_500 / 300)
+    history.step_done(state, SINCE, requests=100, read=10)
+    assert history.coverage(state, SINCE, NOW, 300).estimated_complete_at is None, "done: whatever the count"
+
+
+def test_a_backfill_begun_without_a_count_says_none_and_estimates_by_the_span() -> None:
+    state: dict = {}
+    history.first_done(state, NOW - DAY)
+    history.step_done(state, NOW - 5 * DAY, requests=400, read=300)
+    cover = history.coverage(state, SINCE, NOW, 300)
+    assert cover.history_entities is None and cover.loaded_entities is None
+    assert cover.estimated_complete_at == estimated_completion(NOW, SINCE, NOW - 5 * DAY, requests=400,
+                                                               covered=4 * DAY, requests_per_minute=300)
+
+
+def test_only_a_probe_failure_the_listing_would_not_meet_leaves_the_size_unknown() -> None:
+    from sources.http.errors import ApiError, ApiUnreachable, AuthError, BudgetExhausted, Forbidden, UnexpectedAnswer
+    from sources.kit.backfill import size_unknown
+
+    assert size_unknown(UnexpectedAnswer("no meta", 200))
+    assert size_unknown(BudgetExhausted())
+    assert size_unknown(ApiError("HTTP 400 after retries", 400))  # the one-item request itself was refused
+    assert not size_unknown(AuthError("HTTP 401", 401))
+    assert not size_unknown(Forbidden("HTTP 403", 403))
+    assert not size_unknown(ApiUnreachable("no answer after retries"))
+    assert not size_unknown(ApiError("HTTP 503 after retries", 503))
+    assert not size_unknown(ApiError("HTTP 429 after retries", 429))

@@ -192,10 +192,12 @@ def read_coverage(pipeline: dlt.Pipeline) -> coverage.Coverage | None:
     try:
         with pipeline.sql_client() as client:
             name = f'"{pipeline.dataset_name}_reports"."{coverage.REPORT}"'
-            rows = client.execute_sql(f"select {', '.join(coverage.COLUMNS)} from {name}")
+            with client.execute_query(f"select * from {name}") as cursor:  # a report built before a column lacks it
+                columns = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
     except Exception:  # noqa: BLE001 - no such report (yet): nothing to say
         return None
-    return coverage.coverage_from_rows(dict(zip(coverage.COLUMNS, r, strict=True)) for r in rows or [])
+    return coverage.coverage_from_rows(dict(zip(columns, r, strict=True)) for r in rows or [])
 
 
 def warehouse_figures(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, readable: bool) -> None:

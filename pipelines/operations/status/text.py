@@ -114,16 +114,36 @@ def _last_run_lines(last: Run, now: datetime, zone: ZoneInfo) -> list[str]:
 
 
 def facts_lines(facts: dict[str, Any]) -> list[str]:
-    """The figures a run recorded (sweep progress, deletions, ...), one line each."""
+    """The figures a run recorded (sweep progress, deletions, ...), one line each; a list of
+    records (the history windows a first load read) one line per record under its heading."""
     lines = []
     for key, value in sorted(facts.items()):
         if value in (None, "", [], {}):
             continue
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(value.items())) if isinstance(value, dict) else value
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            lines.append(f"    {key.replace('_', ' ')}:")
+            lines.extend(f"      {n}. {record_words(key, v)}" for n, v in enumerate(value, start=1))
+            continue
+        shown = _pairs(value) if isinstance(value, dict) else value
         if isinstance(shown, list):
             shown = ", ".join(map(str, shown))
         lines.append(f"    {key.replace('_', ' ')}: {shown}")
     return lines
+
+
+def record_words(key: str, record: dict[str, Any]) -> str:
+    """One record of a run's facts in words: a history window as `120 API requests in 14.2s,
+    reports ready 31.0s into the run`; any other as its `name=value` pairs."""
+    if key == "history_windows" and "requests" in record:
+        took = f" in {record['seconds']}s" if record.get("seconds") is not None else ""
+        ready = record.get("ready_after_seconds")
+        return (f"{record['requests']} API requests{took}"
+                + (f", reports ready {ready}s into the run" if ready is not None else ""))
+    return _pairs(record)
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
 
 
 def _coverage_lines(status: AccountStatus) -> list[str]:

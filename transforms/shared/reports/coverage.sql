@@ -4,5 +4,7 @@ select
     c.complete_until,
     c.as_of,
     c.history_since,
-    c.estimated_complete_at
+    c.estimated_complete_at,
+    c.history_entities,
+    c.loaded_entities
 from stg_coverage c
