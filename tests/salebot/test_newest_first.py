@@ -150,7 +150,9 @@ def test_newest_first_equals_forward_and_a_cut_first_window_says_its_span(served
     assert newest_requests <= 1.1 * forward_requests, (newest_requests, forward_requests)
     with capsys.disabled():
         print(f"\nsalebot forward {forward_requests} requests; newest first {newest_requests} requests in "
-              f"{len(windows)} windows ({newest_requests / forward_requests:.3f}x)")
+              f"{len(windows)} windows ({newest_requests / forward_requests:.3f}x); first window: "
+              f"{windows[0]['requests']} requests, reports ready after {windows[0]['ready_after_seconds']}s of "
+              f"{windows[-1]['ready_after_seconds']}s")
 
     wh = duck(duckdb_path, monkeypatch, "salebot")  # the same first load, cut right after its first window
     assert run(wh, "--max-requests", str(windows[0]["requests"])) == 0
