@@ -206,3 +206,15 @@ def test_postgres_first_window_then_the_rest(served: SalebotEmulator, duckdb_pat
     assert run(wh, "--no-transform") == 0
     assert_equals_truth(wh, served)
     assert all(row[0] <= row[2] for row in coverage(wh).values())
+
+
+def test_a_project_that_fits_one_window_is_read_forward_in_one(served: SalebotEmulator, duckdb_path,
+                                                               monkeypatch) -> None:
+    """At the default window size a small project's first load is one forward run: complete
+    from the start of history at once, no history step."""
+    monkeypatch.delenv("SOURCES__SALEBOT__BACKFILL_WINDOW_REQUESTS")
+    wh = duck(duckdb_path, monkeypatch, "salebot")
+    assert run(wh, "--no-transform") == 0
+    assert_equals_truth(wh, served)
+    assert not last_facts(wh).get("history_windows")
+    assert all(since == history_since for since, _, history_since, _ in coverage(wh).values())
