@@ -4,7 +4,8 @@ Run it from the project root: `python pipelines/salebot_pipeline.py`. It reads t
 the base URL from `.dlt/secrets.toml` / `.dlt/config.toml` or the environment
 (`SOURCES__SALEBOT__API_KEY`, `SOURCES__SALEBOT__BASE_URL`; `chatfunnel emulator salebot`
 prints the values for the emulator) and loads into `chatfunnel.duckdb` dataset `salebot`.
-After a successful load it marks the webhook pushes that load carried as consumed.
+After a successful load it marks the webhook pushes that load carried as consumed. A first
+load too big for one window reads the newest clients first, then older ones, one load each.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ def main() -> None:
     info = pipeline.run(salebot_source(report=report))
     print(info)
     mark_webhook_consumed(pipeline)
-    print(f"{report.requests} API requests; unfinished (continue next run): {sorted(report.incomplete) or 'none'}")
+    requests = report.requests
+    # a first load too big for one window read the newest clients: older ones follow, one window per load
+    while report.history_pending and not (report.budget_exhausted or report.history_pending & report.incomplete):
+        pending, report = sorted(report.history_pending), SourceReport()
+        print(pipeline.run(salebot_source(history_step=True, report=report).with_resources(*pending)))
+        requests += report.requests
+    print(f"{requests} API requests; unfinished (continue next run): {sorted(report.incomplete) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@
 - `listing`: a list read once per run and shared by the resources that plan from it;
 - `batches`: rows to dlt in batches with their tables' hints and bookkeeping;
 - `sweep`: how many known entities a run re-verifies, and which;
-- `notices`: warnings a resource revises as the run goes.
+- `notices`: warnings a resource revises as the run goes;
+- `backfill`, `frontier`: newest history first: the next window, when it will be done, and
+  what a resource's state says of its frontier.
 
 The HTTP client (`sources.http`), the ledger (`sources.bookkeeping`) and deletion proofs
 (`sources.deletions`) are shared the same way.

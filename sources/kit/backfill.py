@@ -20,6 +20,14 @@ MIN_GROWTH, MAX_GROWTH = 1.0, 4.0
 DAY = timedelta(days=1)
 
 
+def fits_one_window(entities: int | None, window_requests: int, *, per_entity: int = 1, page: int = 100) -> bool:
+    """A history small enough to read in one window is read forward, as one window: newest
+    first would only add steps. `per_entity` requests per entity (a Leeloo person's detail or
+    channel's message chain: one; a Salebot client's history, orders and variables: several),
+    and a list page per `page` entities; an unknown size is not small."""
+    return entities is not None and entities * per_entity + entities // max(1, page) + 1 <= window_requests
+
+
 @dataclass(frozen=True)
 class WindowCost:
     """What a window cost: the requests made while it was read, and the span of history it covered."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from sources.bookkeeping import Entry, Ledger, coverage_rows
 from sources.deletions import Proof, absent
+from sources.kit.backfill import fits_one_window
 from sources.kit.paging import Listing
 from sources.kit.sweep import plan_sweep, stalest
 
@@ -47,13 +48,6 @@ class WindowRead:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((CHANGED, FOLLOW_UP, SWEPT, MISSING), 0))
 
 
-def fits_one_window(entities: int | None, window_requests: int) -> bool:
-    """A history small enough to read in one window is read forward, as one window: newest
-    first would only add steps. About one request per entity (a person's detail, a channel's
-    message chain), and a page per hundred listed; an unknown size is not small."""
-    return entities is not None and entities + entities // 100 + 1 <= window_requests
-
-
 def lists_whole(full: bool, backfill: bool, cursor: Any, *, newest_first: bool = False) -> bool:
     """A listing covers every known entity when it is the period's full listing, or the
     first nightly run's read forward (no cursor yet: its window starts at the start of
@@ -71,7 +65,7 @@ def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> 
         state["ledger_run"] = ledger.run
     full = run.full_listing_due(state, ledger)
     size = run.history_size(path) if run.first_window(state, full) else None
-    first = run.first_window(state, full) and not fits_one_window(size, run.window_requests)
+    first = run.first_window(state, full) and not fits_one_window(size, run.window_requests, page=run.page_size)
     whole = lists_whole(full, run.backfill, state.get("cursor"), newest_first=first or run.history_step)
     listing, start = run.window(state, path, full=full, first=first)
     return WindowRead(name, ledger, listing, start, full, whole, run.active_since(state),

@@ -101,13 +101,15 @@ def salebot_source(
     webhook_store: str | None = settings.DEFAULT_WEBHOOK_STORE,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    backfill_newest_first: bool = True,
+    backfill_window_requests: int = settings.BACKFILL_WINDOW_REQUESTS,
+    history_step: bool = False,
     report: SourceReport | None = None,
 ) -> Sequence[DltResource]:
     """Salebot project -> dataset ``salebot``.
 
     Args:
-        api_key: the project's API key (``sources.salebot.api_key``; a URL path segment,
-            redacted from every message this source produces).
+        api_key: the project's API key (a URL path segment, redacted from every message).
         base_url: ``sources.salebot.base_url``.
         max_requests: stop cleanly after this many HTTP requests (retries included).
         concurrency: clients read in parallel.
@@ -119,6 +121,8 @@ def salebot_source(
         order_variables: names for ``get_order_vars``; None asks for all of them.
         webhook_store: the receiver's SQLite inbox; pushes in it are loaded into ``messages``.
         since, until: backfill window for message history (UTC); memory does not move.
+        backfill_newest_first, backfill_window_requests, history_step: a big first load
+            reads its clients newest first (:mod:`sources.salebot.newest`).
         report: filled in while the run goes (requests, budget, unfinished resources,
             warnings, facts such as ``reverify_within_runs`` and ``missing_permissions``).
     """
@@ -126,14 +130,15 @@ def salebot_source(
     workers = max(1, int(concurrency or 1))
     api = SalebotApi(base_url, api_key, requests_per_minute=requests_per_minute, max_requests=max_requests,
                      concurrency=workers)
-    report.client = api.client
-    shapes = salebot_shapes()
+    report.client, shapes = api.client, salebot_shapes()
     listing = SharedListing("clients", "client", pages=api.iter_client_pages, row=partial(client_row, shapes=shapes),
                             key=itemgetter("id"), report=report)
     note_permissions = partial(_note_permissions, api, RevisedWarnings(report), report)
     options = DetailOptions(sweep_runs=_sweep_runs(sweep_runs, sweep_days), max_requests=max_requests,
                             workers=workers, history_limit=history_limit, order_variables=order_variables,
-                            webhook_store=webhook_store, since=since, until=until)
+                            webhook_store=webhook_store, since=since, until=until, newest_first=backfill_newest_first,
+                            history_step=history_step, window_requests=max(1, int(backfill_window_requests)),
+                            requests_per_minute=requests_per_minute or None)
     resources = (
         clients_resource(listing, shapes, report),
         channels_resource(api, report, note_permissions),

@@ -22,10 +22,12 @@ from dlt.sources import DltResource
 
 from sources.bookkeeping import Coverage, Ledger, coverage_rows
 from sources.http import BudgetExhausted, fan_out
+from sources.kit import frontier
 from sources.kit.batches import TableRows
 from sources.kit.kinds import Shapes
 from sources.kit.listing import SharedListing
 from sources.report import SourceReport
+from sources.salebot import newest, settings
 from sources.salebot.api import SalebotApi
 from sources.salebot.client_read import ClientRead, ClientTask, read_client
 from sources.salebot.clients import absorb, client_exists, client_task, history_messages, reconcile_listing
@@ -53,6 +55,10 @@ class DetailOptions:
     webhook_store: str | None
     since: dt.datetime | None
     until: dt.datetime | None
+    newest_first: bool = True
+    history_step: bool = False  # a step of the backfill: the next window of older clients
+    window_requests: int = settings.BACKFILL_WINDOW_REQUESTS
+    requests_per_minute: float | None = None
 
     @property
     def backfill(self) -> bool:
@@ -89,10 +95,12 @@ def details_resource(api: SalebotApi, listing: SharedListing[int], report: Sourc
 def read_details(api: SalebotApi, listing: SharedListing[int], report: SourceReport, options: DetailOptions, *,
                  state: dict[str, Any], note_permissions: Callable[[], None]) -> Iterator[Any]:
     """The steps of one run, in order: inbox, listing, deletions, plan, reads, late pushes, memory."""
-    memory = Memory(Ledger(DETAILS, dict(state) if options.backfill else state))
-    if not options.backfill:
+    at_open = api.client.requests_made
+    memory = _memory(state, options)
+    nightly = not (options.backfill or options.history_step)
+    if nightly:
         migrate_old_state(memory, dlt.current.source_state().get("resources", {}))
-    store = None if options.backfill else open_store(options.webhook_store)
+    store = open_store(options.webhook_store) if nightly else None
     pushes = take_pushes(store, int(state.get("webhook_through", 0)), memory)
     listed = listing.get()
     if not listing.complete:
@@ -100,8 +108,10 @@ def read_details(api: SalebotApi, listing: SharedListing[int], report: SourceRep
     work = _Work(listed, memory, options)
     if not options.backfill:
         _reconcile(api, listing, work, report)
-    plan = plan_clients(listed, memory, sweep_runs=options.sweep_runs, budget=options.max_requests,
-                        backfill=options.backfill)
+    read = None if options.backfill else newest.phase(
+        state, listed, memory, now=work.now, newest_first=options.newest_first, history_step=options.history_step,
+        window_requests=options.window_requests)
+    plan = _plan(work, read)
     report.planned[DETAILS] = plan.counts()
     yield from _read_planned(api, plan, work, report)
     if store is not None:
@@ -109,35 +119,74 @@ def read_details(api: SalebotApi, listing: SharedListing[int], report: SourceRep
         if pushes:
             state["webhook_through"] = pushes[-1]["seq"]
     yield from work.rows.flush()
-    if not options.backfill:
-        ledger_rows = memory.rows()
-        if ledger_rows is not None:
-            yield ledger_rows
-        report.facts.update(run_facts(listed, memory, plan, work.done, options))
+    if read is not None:
         complete = listing.complete and not report.budget_exhausted and not {DETAILS, "clients"} & report.incomplete
-        rows = coverage(work, state, complete=complete)
-        if rows is not None:
-            yield rows
+        yield from _bookkeeping(work, state, read, report, plan, complete=complete,
+                                requests=api.client.requests_made - at_open)
     note_permissions()
     for message in work.shapes.warnings():
         report.warn(message)
 
 
+def _memory(state: dict[str, Any], options: DetailOptions) -> Memory:
+    """The run's memory; a backfill's moves nothing, and a history step is not a run of the
+    sweep's count (the ledger's run number stays)."""
+    if options.backfill:
+        return Memory(Ledger(DETAILS, dict(state)))
+    ledger = Ledger(DETAILS, state)
+    if options.history_step:
+        ledger.run -= 1
+        state["ledger_run"] = ledger.run
+    return Memory(ledger)
+
+
+def _plan(work: _Work, read: newest.Phase | None) -> Plan:
+    """A history step reads its window; any other run plans as ever, newest clients first,
+    without the older never-read ones a pending backfill holds back for its steps."""
+    options = work.options
+    if read is not None and read.step:
+        return newest.window_plan(newest.unread(work.listed, work.memory, read.start, read.end, work.now)
+                                  if read.start is not None else [], work.memory)
+    held = read.held_back if read is not None else frozenset()
+    listed = {cid: work.listed[cid] for cid in newest.by_creation(work.listed, work.now) if cid not in held}
+    return plan_clients(listed, work.memory, sweep_runs=options.sweep_runs, budget=options.max_requests,
+                        backfill=options.backfill)
+
+
+def _bookkeeping(work: _Work, state: dict[str, Any], read: newest.Phase, report: SourceReport, plan: Plan, *,
+                 complete: bool, requests: int) -> Iterator[Any]:
+    """The memory, the run's facts, the coverage and whether older clients wait for a history step."""
+    ledger_rows = work.memory.rows()
+    if ledger_rows is not None:
+        yield ledger_rows
+    report.facts.update(run_facts(work.listed, work.memory, plan, work.done, work.options))
+    rows = coverage(work, state, read, complete=complete, requests=requests)
+    if rows is not None:
+        yield rows
+    if newest.pending(state, read.history_since):
+        report.history_pending.add(DETAILS)
+    else:
+        report.history_pending.discard(DETAILS)
+
+
 COVERED = ("clients", "messages", "orders", "client_variables", "order_status_changes")
 
 
-def coverage(work: _Work, state: dict[str, Any], *, complete: bool) -> Any:
-    """The coverage rows of the tables this resource loads. Salebot is loaded forward (each
-    client's history from its creation), not newest first: complete from the start of
-    history once a run read every client it planned, NULL before; a later run cut short
-    leaves the last complete run's row. The start of history is the oldest client's creation."""
-    created = [c for row in work.listed.values() if isinstance(c := row.get("created_at"), dt.datetime)]
-    history_since = min(created, default=work.now)
+def coverage(work: _Work, state: dict[str, Any], read: newest.Phase, *, complete: bool, requests: int) -> Any:
+    """The coverage rows of the tables this resource loads. Loaded forward (a project that
+    fits one window, or loaded before newest first): complete from the start of history once
+    a run read every client it planned, NULL before; a later run cut short leaves the last
+    complete run's row. Newest first: complete for the clients created since the frontier
+    (`sources.salebot.newest`). The start of history is the oldest client's creation."""
+    since = read.history_since
     if complete:
-        state["complete_since"] = history_since.isoformat()
-        return coverage_rows(COVERED, Coverage(history_since, work.now, history_since))
-    if "complete_since" not in state:
-        return coverage_rows(COVERED, Coverage(None, None, history_since))
+        newest.window_done(state, read, requests=requests, now=work.now)
+    if frontier.KEY in state:
+        return coverage_rows(COVERED, newest.coverage(state, read, work.now, work.options.requests_per_minute))
+    if complete:
+        return coverage_rows(COVERED, Coverage(since, work.now, since))
+    if newest.COMPLETE_SINCE not in state:
+        return coverage_rows(COVERED, Coverage(None, None, since))
     return None
 
 

@@ -77,3 +77,7 @@ SWEEP_BUDGET_SHARE = 0.25
 # three order lists, variables; each order adds its state and its variables
 CLIENT_READ_REQUESTS = 5
 ORDER_READ_REQUESTS = 2
+# Our default: a first load too big for one window reads its clients newest first, one committed window
+# (of clients created in a span of time) at a time, each sized to cost about this many requests (~10 minutes
+# at 300 a minute): the reports cover the newest clients within minutes, then reach further back.
+BACKFILL_WINDOW_REQUESTS = 3000

@@ -72,6 +72,8 @@ def test_per_client_memory_stays_out_of_dlt_state(warehouse: Warehouse, monkeypa
         monkeypatch.setenv("SOURCES__SALEBOT__API_KEY", API_KEY)
         monkeypatch.setenv("SOURCES__SALEBOT__REQUESTS_PER_MINUTE", "0")
         monkeypatch.setenv("SOURCES__SALEBOT__CONCURRENCY", "8")
+        # one plain dlt run reads every client forward (it drives no newest-first history steps)
+        monkeypatch.setenv("SOURCES__SALEBOT__BACKFILL_NEWEST_FIRST", "false")
         sizes = []
         for _ in range(2):
             warehouse.run()

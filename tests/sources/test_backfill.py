@@ -106,7 +106,7 @@ def test_no_full_listing_while_older_history_is_pending() -> None:
 
 
 def test_a_history_that_fits_one_window_needs_no_newest_first() -> None:
-    from sources.leeloo.windowed import fits_one_window
+    from sources.kit.backfill import fits_one_window
 
     assert fits_one_window(500, 3000)  # ~506 requests: read forward, one window
     assert not fits_one_window(2990, 3000)  # 2990 details and 29 pages: more than one window
