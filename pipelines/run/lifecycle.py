@@ -73,7 +73,7 @@ from pipelines.operations.diagnosis import causes, explain, short
 from pipelines.run import reconcile
 from pipelines.run.dltenv import configure_dlt, io_bound_process
 from pipelines.run.outcomes import Recovery, RunOutcome, TransformOutcome
-from pipelines.run.reporting import bounded_lock_waits, build_reports
+from pipelines.run.reporting import bounded_lock_waits, build_reports, prepare_ahead
 from pipelines.run.steps import Step
 from pipelines.run.stopping import StopGuard, StopRequested, raise_deadline
 from pipelines.run.watchdog import DestinationWatchdog
@@ -121,6 +121,7 @@ class _Run:
         self.earlier = RunOutcome(account=self.account, destination=options.destination,
                                   dataset=options.dataset_name, pipeline_name="", started_at=datetime.now(timezone.utc))
         self.history_steps = 0
+        self.reports_ahead: threading.Thread | None = None  # the reports' parsing, beside the extract
         self.windows: list[dict[str, float]] = []  # per step: its requests, and when its reports were ready
         self.outcome = RunOutcome(
             account=self.account, destination=options.destination, dataset=options.dataset_name,
@@ -264,6 +265,8 @@ class _Run:
         self.at(Step.EXTRACT)
         self._before_refresh(pipeline)
         self._columns_before = _columns(pipeline)
+        if self.options.transform:
+            self.reports_ahead = prepare_ahead(pipeline, self.spec, self.options.destination, self.zone)
         # the source reads the warehouse back (ledger, deletion marks): each read takes its turn
         # at a DuckDB file that other accounts load into, for the length of the read
         with readback.read_guard(lambda: warehouse_lock(self.options.destination)):
@@ -305,7 +308,8 @@ class _Run:
         self.at(Step.REPORTS)
         pending = self.built is not None and bool(self.built.report.history_pending)
         with _quiet_data_tests(pending):
-            self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination, self.zone)
+            self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination, self.zone,
+                                                ahead=self.reports_ahead)
         # the data tests that warn (times later than now, orphans) are said with the run's warnings
         self.outcome.warnings.extend(f"reports: {w}" for w in getattr(self.outcome.reports, "warnings", []))
 
