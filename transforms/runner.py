@@ -72,6 +72,7 @@ __all__ = [
     "drop_reports",
     "format_summary",
     "load_models",
+    "prepare_reports",
     "render",
     "summary_rows",
 ]
@@ -190,9 +191,8 @@ def _run_tests(client: Any, models: list[Model], dialect_name: str, raw: str, re
     for model in models:
         if not model.tests:
             continue
-        counts_sql = render_text(model_tests_sql(model.name, model.tests, ahead), dialect_name, raw, reports,
-                                 names, zone=zone)
-        counts = query(client, counts_sql)[0]
+        counts = query(client, _counts_sql(model, names, ahead, dialect_name=dialect_name, raw=raw, reports=reports,
+                                            zone=zone))[0]
         for test, failures in zip(model.tests, counts, strict=True):
             count = int(failures)
             examples = (query(client, render_text(examples_sql(model.name, test, ahead), dialect_name, raw,
@@ -201,6 +201,28 @@ def _run_tests(client: Any, models: list[Model], dialect_name: str, raw: str, re
             message = "ok" if not count else _describe_failure(test, count, examples)
             results.append(TestResult(model.name, test.text, test.severity, count, message, test.kind, test.ref_model))
     return results
+
+
+def _counts_sql(model: Model, names: list[str], ahead: str, *, dialect_name: str, raw: str, reports: str,
+                zone: str) -> str:
+    """The one query that counts the failures of every data test of `model`, rendered."""
+    return render_text(model_tests_sql(model.name, model.tests, ahead), dialect_name, raw, reports, names, zone=zone)
+
+
+def prepare_reports(source: str, dialect_name: str, raw_dataset: str, reports_dataset: str | None = None, *,
+                    reports_timezone: str = "UTC") -> None:
+    """Parse the models of `source` and render their data tests' queries, which no data
+    decides, into the caches `build_reports` reads (`transforms.models`): a run does this
+    while the API is read, so that its reports step starts at the SQL. Raises what
+    `load_models` raises; the build raises it again."""
+    models = load_models(source)
+    names = [m.name for m in models]
+    ahead = future_tolerance(reports_timezone)
+    reports = reports_dataset or f"{raw_dataset}_reports"
+    for model in models:
+        if model.tests:
+            _counts_sql(model, names, ahead, dialect_name=dialect_name, raw=raw_dataset, reports=reports,
+                        zone=reports_timezone)
 
 
 def warning_lines(tests: list[TestResult]) -> list[str]:

@@ -73,7 +73,7 @@ from pipelines.operations.diagnosis import causes, explain, short
 from pipelines.run import reconcile, report_warnings
 from pipelines.run.dltenv import configure_dlt, io_bound_process
 from pipelines.run.outcomes import Recovery, RunOutcome, StepDone, TransformOutcome
-from pipelines.run.reporting import bounded_lock_waits, build_reports
+from pipelines.run.reporting import bounded_lock_waits, build_reports, prepare_ahead
 from pipelines.run.steps import Step
 from pipelines.run.stopping import StopGuard, StopRequested, duration, raise_deadline, time_for_step
 from pipelines.run.watchdog import DestinationWatchdog
@@ -121,6 +121,7 @@ class _Run:
         self.zone = "UTC"  # the account's reports_timezone, resolved in the config step
         self.folded: SourceReport | None = None  # the step's source report, once added to the outcome
         self.history_steps = 0
+        self.reports_ahead: threading.Thread | None = None  # the reports' parsing, beside the extract
         self.windows: list[dict[str, float]] = []  # per step: requests, seconds taken, reports ready after
         self.deadline: float | None = None  # --max-runtime, seconds from `outcome.started_at`
         self.outcome = RunOutcome(
@@ -265,6 +266,8 @@ class _Run:
         self.at(Step.EXTRACT)
         self._before_refresh(pipeline)
         self._columns_before = _columns(pipeline)
+        if self.options.transform:
+            self.reports_ahead = prepare_ahead(pipeline, self.spec, self.options.destination, self.zone)
         # the source reads the warehouse back (ledger, deletion marks): each read takes its turn
         # at a DuckDB file that other accounts load into, for the length of the read
         with readback.read_guard(lambda: warehouse_lock(self.options.destination)):
@@ -299,7 +302,8 @@ class _Run:
         if not self.options.transform:
             return
         self.at(Step.REPORTS)
-        self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination, self.zone)
+        self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination, self.zone,
+                                             ahead=self.reports_ahead)
         pending = self.built.report.history_pending if self.built is not None else set()
         self.outcome.add(StepDone(reports=report_warnings.state_and_log(self.outcome.reports, self.spec.name, pending)))
 

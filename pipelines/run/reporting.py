@@ -4,6 +4,8 @@ files of a lake; and every lock wait on the way bounded on a shared database ser
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,14 +24,19 @@ from transforms.engine import lock_timeout
 
 T = TypeVar("T")
 
+logger = logging.getLogger("chatfunnel.reporting")
 
-def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str, zone: str = "UTC") -> Any:
+
+def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str, zone: str = "UTC",
+                  ahead: threading.Thread | None = None) -> Any:
     """The source's reports for the pipeline's dataset: SQL models on DuckDB/Postgres, or over
     the Parquet files in the lake's DuckDB file. `zone`: the account's
-    `reports_timezone`, what a day and a week are."""
+    `reports_timezone`, what a day and a week are; `ahead`: `prepare_ahead`'s thread."""
     from transforms.runner import TransformError
     from transforms.runner import build_reports as build_sql_reports
 
+    if ahead is not None:
+        ahead.join()
     try:
         if described(destination).lake:
             return lake.lake_reports_for_pipeline(pipeline, spec.name, reports_timezone=zone)
@@ -42,6 +49,31 @@ def build_reports(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str, zo
             f"fix the model or the data and run `chatfunnel transform {spec.name}`.",
             step="reports",
         ) from exc
+
+
+def prepare_ahead(pipeline: dlt.Pipeline, spec: SourceSpec, destination: str,
+                  zone: str = "UTC") -> threading.Thread | None:
+    """Start reading and rendering what the SQL reports need and no data decides (the models,
+    their data tests' queries: `transforms.runner.prepare_reports`) beside the extract, which
+    mostly waits on the API; `build_reports` joins the thread and finds it done. None for a
+    lake (its reports are built over its files, elsewhere)."""
+    from transforms.engine import sql_engine
+
+    if described(destination).lake:
+        return None
+    thread = threading.Thread(target=_prepare, name="chatfunnel-reports-ahead", daemon=True,
+                              args=(spec.name, sql_engine(pipeline).dialect, pipeline.dataset_name, zone))
+    thread.start()
+    return thread
+
+
+def _prepare(source: str, dialect: str, dataset: str, zone: str) -> None:
+    from transforms.runner import prepare_reports
+
+    try:
+        prepare_reports(source, dialect, dataset, reports_timezone=zone)
+    except Exception:  # the build reads the models again, and says what is wrong with them
+        logger.debug("preparing the %s reports ahead failed; the build reads them itself", source, exc_info=True)
 
 
 def bounded_lock_waits(pipeline: dlt.Pipeline, action: Callable[[], T], *, schemas: list[str], what: str,

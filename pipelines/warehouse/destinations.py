@@ -18,6 +18,8 @@ which chatfunnel honours too.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +79,25 @@ def configured_duckdb_credentials() -> str | None:
             if isinstance(value, str) and value:
                 return value
     return None
+
+
+def duckdb_connect_config() -> dict[str, Any]:
+    """What dlt passes to `duckdb.connect` for the configured credentials (their
+    `global_config`'s `custom_user_agent`): a second open of a file in one process must
+    give the same, or DuckDB refuses it."""
+    for key in DUCKDB_KEYS:
+        for accessor in (dlt.secrets, dlt.config):
+            value: Any
+            try:
+                value = accessor.get(f"{key}.global_config")
+            except Exception:  # noqa: BLE001 - absent config is the default case
+                value = None
+            if isinstance(value, str):  # an environment variable: the JSON dlt would read
+                with contextlib.suppress(ValueError):
+                    value = json.loads(value)
+            if isinstance(value, dict) and "custom_user_agent" in value:
+                return {"custom_user_agent": value["custom_user_agent"]}
+    return {}
 
 
 def duckdb_file() -> Path:

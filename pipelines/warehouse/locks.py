@@ -228,13 +228,17 @@ def warehouse_lock_name(path: str | os.PathLike[str]) -> str:
 
 @contextmanager
 def warehouse_lock(destination: str, wait: float = 24 * 3600) -> Iterator[None]:
-    """Hold the DuckDB file while a step opens it; other destinations need no local lock."""
+    """Hold the DuckDB file while a step opens it, and keep it open meanwhile (`kept_open`);
+    other destinations need no local lock."""
     if not described(destination).file_lock:
         yield
         return
     from pipelines.warehouse.account_pipeline import duckdb_file
+    from pipelines.warehouse.destinations import duckdb_connect_config
+    from pipelines.warehouse.kept_open import kept_open
 
-    with run_lock(warehouse_lock_name(duckdb_file()), wait=wait):
+    path = duckdb_file()
+    with run_lock(warehouse_lock_name(path), wait=wait), kept_open(path, duckdb_connect_config()):
         yield
 
 

@@ -1,0 +1,67 @@
+"""A run's step keeps the DuckDB file open while it holds the file's lock: the opens inside
+join the open database (no catalog read again), and the file is checkpointed once, when
+the lock is let go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.warehouse.locks import warehouse_lock
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "chatfunnel.duckdb"
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(path))
+    return path
+
+
+def _insert(path: Path) -> None:
+    connection = duckdb.connect(str(path))
+    connection.execute("create table if not exists t (a int)")
+    connection.execute("insert into t values (1)")
+    connection.close()
+
+
+def test_the_file_stays_open_while_the_lock_is_held(warehouse: Path) -> None:
+    _insert(warehouse)
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    assert not wal.exists()  # closing the only connection checkpoints the file
+    with warehouse_lock("duckdb"):
+        _insert(warehouse)
+        assert wal.exists()  # still open: the write waits in the log
+    assert not wal.exists()
+    reader = duckdb.connect(str(warehouse), read_only=True)
+    assert reader.execute("select count(*) from t").fetchone() == (2,)
+    reader.close()
+
+
+def test_a_file_not_created_yet_is_not_created_by_the_lock(warehouse: Path) -> None:
+    with warehouse_lock("duckdb"):
+        assert not warehouse.exists()
+    assert not warehouse.exists()
+
+
+def test_other_destinations_open_no_file(warehouse: Path) -> None:
+    _insert(warehouse)
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    with warehouse_lock("postgres"):
+        _insert(warehouse)
+        assert not wal.exists()
+
+
+def test_a_configured_user_agent_is_the_kept_connection_s_too(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt opens the file with the credentials' `custom_user_agent`; DuckDB refuses a second
+    open of a file with another configuration than the first."""
+    import dlt
+
+    _insert(warehouse)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"custom_user_agent": "chatfunnel-test"}')
+    with warehouse_lock("duckdb"):
+        pipeline = dlt.pipeline(pipeline_name="kept_open_agent", destination="duckdb", dataset_name="kept",
+                                pipelines_dir=str(warehouse.parent / "pipelines"))
+        pipeline.run([{"a": 1}], table_name="rows").raise_on_failed_jobs()
