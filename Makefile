@@ -23,13 +23,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@echo "==> running the test suite (emulators over HTTP, DuckDB, PostgreSQL on 127.0.0.1:5432)"
-	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial"
 	@echo "==> the timing-sensitive tests (kills, stress, readers beside a run), one at a time"
 	@$(BIN)/python -m pytest -m serial
 
 test-quick: $(STAMP)
 	@echo "==> the quick loop: everything but the slow scenarios and the timing-sensitive tests"
-	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow and not serial"
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow and not serial"
 
 lint: $(STAMP)
 	@echo "==> ruff and mypy over sources, pipelines, transforms, emulators"
