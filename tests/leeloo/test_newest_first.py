@@ -199,12 +199,16 @@ def test_a_step_starts_only_with_time_to_finish_before_the_deadline() -> None:
 
 
 def test_a_window_that_cannot_end_before_max_runtime_is_left_to_the_next_run(emulator, duck_target: Target,
-                                                                             capsys) -> None:
+                                                                             capsys, monkeypatch) -> None:
     """A first load under --max-runtime ends cleanly where the next window would not fit (exit 0,
     partial, continues next run) instead of being stopped at the deadline halfway (exit 130)."""
     from pipelines.run.stopping import STEP_MARGIN
 
-    emulator(scale=60)
+    # bounded by work, not by the machine's speed: one request at a time, each answered after
+    # 200 ms, so the whole history (over 200 requests) cannot fit in the deadline, while the
+    # first window (about 40) does
+    emulator(scale=60, latency_ms=200)
+    monkeypatch.setenv("SOURCES__LEELOO__CONCURRENCY", "1")
     deadline = 40
     began = time.monotonic()
     assert run(duck_target, "leeloo", "--max-runtime", str(deadline)) == 0
