@@ -1,5 +1,5 @@
-"""Newest history first for the windowed resources (`people`, `communication_channels`):
-what their dlt resource state says of the backfill, and the decisions on it.
+"""Newest history first for the windowed resources (`people`, `communication_channels`) and
+the orders: what their dlt resource state says of the backfill, and the decisions on it.
 
 The state (`history` in the resource's state) is committed with the load that read the
 window, so a run killed anywhere continues from the last committed frontier. A resource
@@ -61,6 +61,11 @@ def step_done(state: dict[str, Any], start: datetime, requests: int) -> None:
     found.update(frontier=start.isoformat(), requests=int(found.get("requests") or 0) + requests,
                  days=float(found.get("days") or 0) + days, last_requests=requests, last_days=days)
     state[KEY] = found
+
+
+def complete(state: dict[str, Any], history_since: datetime) -> None:
+    """Nothing older is left to read: history is complete from its start."""
+    state[KEY] = {**(state.get(KEY) or {}), "frontier": history_since.isoformat()}
 
 
 def coverage(state: dict[str, Any], history_since: datetime, now: datetime,

@@ -163,6 +163,11 @@ class LeelooRun:
         """A nightly run with no cursor yet lists only the last day when history is read newest first."""
         return self.newest_first and not (self.backfill or full or self.history_step or state.get("cursor"))
 
+    @property
+    def first_window_start(self) -> datetime:
+        """Newest first, a first load reads the last day first."""
+        return max(self.now - FIRST_WINDOW, self.start_of_history)
+
     def history_size(self, path: str) -> int | None:
         """How many entities the whole history of `path` lists, by one request for one item:
         the larger of the page's meta counts (None when it tells none, or the request budget
@@ -183,7 +188,7 @@ class LeelooRun:
             if planned is not None:
                 return planned[0], min(planned[1] + self.overlap, self.now + MAX_SKEW)
         if first:
-            return max(self.now - FIRST_WINDOW, self.start_of_history), self.now + MAX_SKEW
+            return self.first_window_start, self.now + MAX_SKEW
         cursor = None if full else state.get("cursor")
         return window_bounds(cursor, self.start_of_history, self.overlap, since=self.since, until=self.until,
                              now=self.now)
@@ -230,7 +235,7 @@ class LeelooRun:
             state["recent_run_starts"] = [*(state.get("recent_run_starts") or [])[-1:], self.now.isoformat()]
 
     def read_whole(self, names: Sequence[str], complete: bool) -> Iterator[Any]:
-        """The coverage of resources read whole (orders, the reference lists): complete from
+        """The coverage of resources read whole (the reference lists): complete from
         the start of history as of this run, once a run read them completely; otherwise
         the coverage an earlier run wrote stands."""
         done = [name for name in names if complete and not self.stopped(name)]

@@ -1,5 +1,6 @@
 """What the windowed resources (`people`, `communication_channels`) share: the state one run
-of them builds up as it reads, how it opens and closes, and the decisions on it.
+of them builds up as it reads, how it opens and closes, and the decisions on it (the orders,
+read newest first on a first load, use their ledger, history-step and coverage steps).
 
 The state is an explicit object handed from step to step rather than locals captured by
 nested functions, so each step and each decision can be called, and tested, on its own.
@@ -60,13 +61,19 @@ def lists_whole(full: bool, backfill: bool, cursor: Any, *, newest_first: bool =
     return full or (not backfill and not cursor and not newest_first)
 
 
-def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> WindowRead:
-    """The ledger, the window to list and the proof of deletions for one run of `name`.
-    A history step is not a run of the sweep's count: the ledger's run number stays."""
+def open_ledger(run: LeelooRun, state: dict[str, Any], name: str) -> Ledger:
+    """The resource's ledger for this run. A history step is not a run of the sweep's
+    count: the ledger's run number stays."""
     ledger = Ledger(name, state)
     if run.history_step:
         ledger.run -= 1
         state["ledger_run"] = ledger.run
+    return ledger
+
+
+def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> WindowRead:
+    """The ledger, the window to list and the proof of deletions for one run of `name`."""
+    ledger = open_ledger(run, state, name)
     full = run.full_listing_due(state, ledger)
     first = run.first_window(state, full) and not fits_one_window(run.history_size(path), run.window_requests)
     whole = lists_whole(full, run.backfill, state.get("cursor"), newest_first=first or run.history_step)

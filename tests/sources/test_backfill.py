@@ -112,3 +112,47 @@ def test_a_history_that_fits_one_window_needs_no_newest_first() -> None:
     assert not fits_one_window(2990, 3000)  # 2990 details and 29 pages: more than one window
     assert not fits_one_window(None, 3000)  # the API told no count: newest first, to be safe
     assert fits_one_window(0, 3000)
+
+
+def test_an_order_is_dated_by_the_later_of_its_creation_and_its_update() -> None:
+    from sources.leeloo.deferred import order_date
+
+    assert order_date({"createdAt": "2026-12-01T10:00:00Z", "updatedAt": "2026-12-05T10:00:00Z"}) == \
+        datetime(2026, 12, 5, 10, tzinfo=UTC)
+    assert order_date({"createdAt": "2026-12-01T10:00:00Z", "updatedAt": "NOT_DEFINED"}) == \
+        datetime(2026, 12, 1, 10, tzinfo=UTC)
+    assert order_date({"createdAt": None, "updatedAt": "junk"}) is None
+
+
+def test_only_an_order_never_read_and_dated_before_the_cutoff_waits() -> None:
+    from sources.leeloo.deferred import waits
+
+    cut = NOW - DAY
+    assert waits(None, cut - timedelta(seconds=1), cut)
+    assert not waits(None, cut, cut)  # the window's start is in the window
+    assert not waits(Entry("print", "OPENED"), cut - DAY, cut)  # a known order that changed: read now
+    assert not waits(None, None, cut)  # no date: no later window would claim it
+    assert not waits(None, cut - DAY, None)  # no cutoff: a forward load reads all
+
+
+def test_the_cutoff_is_the_window_then_the_frontier_while_history_is_pending() -> None:
+    from sources.leeloo.deferred import cutoff
+
+    assert cutoff({}, SINCE, NOW - DAY) == NOW - DAY  # a first window, a history step
+    assert cutoff({}, SINCE, SINCE) is None  # a window reaching the start of history reads the rest, older too
+    pending = {history.KEY: {"frontier": (NOW - 5 * DAY).isoformat()}}
+    assert cutoff(pending, SINCE, None) == NOW - 5 * DAY  # a nightly run during the backfill
+    done = {history.KEY: {"frontier": SINCE.isoformat()}}
+    assert cutoff(done, SINCE, None) is None and cutoff({}, SINCE, None) is None
+
+
+def test_the_next_order_window_holds_about_a_windows_worth_of_details() -> None:
+    from sources.leeloo.deferred import next_start, plan, step_start
+
+    dates = [NOW - k * DAY for k in range(2, 12)]  # ten waiting orders, one a day
+    assert next_start(dates, 3, SINCE) == NOW - 4 * DAY  # the third newest
+    assert next_start(dates, 10, SINCE) == SINCE  # all fit: the rest of history
+    state: dict = {history.KEY: {"frontier": (NOW - DAY).isoformat()}}
+    plan(state, dates, 4, SINCE)
+    assert step_start(state, SINCE) == NOW - 5 * DAY and history.frontier(state, SINCE) == NOW - DAY
+    assert step_start({}, SINCE) == SINCE
