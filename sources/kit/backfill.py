@@ -49,6 +49,13 @@ def next_window(now: datetime, history_since: datetime, frontier: datetime | Non
     return max(frontier - span * growth, history_since), frontier
 
 
+def fits_one_window(entities: int | None, window_requests: int) -> bool:
+    """A history small enough to read in one window is read forward, as one window: newest
+    first would only add steps. About one request per entity (a person's detail, a channel's
+    message chain, an order's detail), and a page per hundred listed; an unknown size is not small."""
+    return entities is not None and entities + entities // 100 + 1 <= window_requests
+
+
 def estimated_completion(now: datetime, history_since: datetime, frontier: datetime | None, *, requests: int,
                          covered: timedelta, requests_per_minute: float | None) -> datetime | None:
     """When the backfill will be done: the span left at the requests per day of history seen

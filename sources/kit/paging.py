@@ -135,7 +135,6 @@ class Listing:
     rewinds: int = 0
     unidentified: int = 0
     problem: str | None = None
-    counted: int | None = None  # the first page's count of the list (`meta_total`): its size, with `whole_list`
 
     def _unproven(self, why: str) -> None:
         if self.problem is None:
@@ -155,8 +154,6 @@ class Listing:
             self._unproven(f"a page could not be read ({exc})")
             raise
         items = envelope_items(body)
-        if offset == 0:
-            self.counted = meta_total(body)
         return body, items, [item_key(item) for item in items]
 
     def _anchor(self, keys: list[str], tail: list[str], seen: set[str], *, may_step_back: bool) -> int:

@@ -30,7 +30,7 @@ from . import deferred, history, settings
 from .rows import ORDER_COLUMNS, STATUS_CHANGE_COLUMNS, order_row, status_change_row
 from .run import LeelooRun, Listed, fingerprint, hinted, listed_changed
 from .times import utc_now
-from .windowed import coverage, fits_one_window, nothing_older, open_ledger
+from .windowed import coverage, nothing_older, open_ledger
 
 NAME = "orders"
 CHANGES = "order_status_changes"
@@ -49,7 +49,6 @@ class OrdersRead:
     proof: Proof
     changes: list[dict[str, Any]] = field(default_factory=list)
     cutoff: datetime | None = None
-    undecided: bool = False  # a first load: newest first or not is told by the list's count
     first: bool = False  # newest first: the first load's window, the last day
     listed: int = 0
     details: int = 0
@@ -114,8 +113,6 @@ def changed(run: LeelooRun, read: OrdersRead) -> Iterator[Listed]:
     """The listed orders whose list entry calls for their detail now (an order never read,
     dated before the cutoff, waits for its window)."""
     for order, order_id in read.listing.identified():
-        if read.undecided:
-            decide(run, read)
         read.proof.see([order_id])
         read.listed += 1
         listed_print = fingerprint(order)
@@ -147,30 +144,26 @@ def missing(run: LeelooRun, read: OrdersRead) -> Iterator[Any]:
     yield from ()
 
 
-def first_load(run: LeelooRun, state: dict[str, Any], ledger: Ledger) -> bool:
-    """A first load may read the orders' details newest first: nothing is known of them yet
-    (no order in the ledger, no frontier) and history is read newest first."""
-    return run.order_details and run.first_window(state, False) and history.KEY not in state and not len(ledger)
-
-
-def decide(run: LeelooRun, read: OrdersRead) -> None:
-    """Once the list's first page is in: a first load whose orders do not fit one window
-    (the page's count tells) reads the details of the last day's orders only."""
-    read.undecided = False
-    if not fits_one_window(read.listing.counted, run.window_requests):
-        read.cutoff = deferred.cutoff({}, run.start_of_history, run.first_window_start)
-        read.first = read.cutoff is not None
+def first_window_start(run: LeelooRun, state: dict[str, Any], ledger: Ledger) -> datetime | None:
+    """A first load read newest first (nothing known of the orders yet: no order in the
+    ledger, no frontier; an account whose history does not fit one window) reads the details
+    of the last day's orders only: the start of that day; None otherwise."""
+    first = run.order_details and run.first_window(state, False) and history.KEY not in state and not len(ledger)
+    if not first or run.history_fits_one_window():
+        return None
+    return deferred.cutoff({}, run.start_of_history, run.first_window_start)
 
 
 def open_orders(run: LeelooRun, state: dict[str, Any]) -> OrdersRead:
     """The ledger, the whole list, the proof of deletions and the cutoff of one run."""
     ledger = open_ledger(run, state, NAME)
-    window_start = deferred.step_start(state, run.start_of_history) if run.history_step else None
+    first = first_window_start(run, state, ledger)
+    window_start = deferred.step_start(state, run.start_of_history) if run.history_step else first
     cut = deferred.cutoff(state, run.start_of_history, window_start) if run.order_details and not run.backfill \
         else None
     return OrdersRead(ledger, Listing(run.client, settings.ORDERS, {}, run.page_size, whole_list=True),
                       Proof(NAME, known=list(ledger.entries), marked=run.deleted(NAME)), cutoff=cut,
-                      undecided=first_load(run, state, ledger))
+                      first=first is not None)
 
 
 def advance(run: LeelooRun, state: dict[str, Any], read: OrdersRead) -> Iterator[Any]:

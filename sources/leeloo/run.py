@@ -18,7 +18,7 @@ from sources.bookkeeping import Coverage, Entry, Ledger, coverage_rows
 from sources.clocks import MAX_SKEW
 from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.http.client import ShapeCheck
-from sources.kit.backfill import FIRST_WINDOW
+from sources.kit.backfill import FIRST_WINDOW, fits_one_window
 from sources.kit.paging import Listing, detail_problem, meta_total, page_problem
 from sources.kit.values import Oddities
 from sources.report import SourceReport
@@ -104,6 +104,7 @@ class LeelooRun:
     gate: NewsFirst = field(default_factory=NewsFirst)
     _deleted: dict[str, set[str]] | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
+    _history_fits: bool | None = None
 
     @property
     def backfill(self) -> bool:
@@ -168,14 +169,36 @@ class LeelooRun:
         """Newest first, a first load reads the last day first."""
         return max(self.now - FIRST_WINDOW, self.start_of_history)
 
-    def history_size(self, path: str) -> int | None:
+    def history_fits_one_window(self) -> bool:
+        """Whether the account's whole history fits one window: people, channels and order
+        details together, as a first load reads them side by side (each alone may fit while
+        together they make the first window the whole load). Asked once per run, by a first
+        load only: a one-item request per list, until the lists counted so far are too many."""
+        if self._history_fits is None:
+            lists = [(settings.PEOPLE, True), (settings.CHANNELS, True)]
+            lists += [(settings.ORDERS, False)] if self.order_details else []
+            total: int | None = 0
+            for path, windowed in lists:
+                size = self.history_size(path, windowed=windowed)
+                total = None if size is None or total is None else total + size
+                if not fits_one_window(total, self.window_requests):
+                    break
+            self._history_fits = fits_one_window(total, self.window_requests)
+        return self._history_fits
+
+    def history_size(self, path: str, *, windowed: bool = True) -> int | None:
         """How many entities the whole history of `path` lists, by one request for one item:
         the larger of the page's meta counts (None when it tells none, or the request budget
-        is spent: the listing that follows stops on the budget where a stop is handled)."""
-        start, end = window_bounds(None, self.start_of_history, self.overlap, since=None, until=None, now=self.now)
-        params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end), "limit": 1, "offset": 0}
+        is spent: the listing that follows stops on the budget where a stop is handled).
+        `windowed`: the list takes the last-message window (from the start of history); a
+        list without a filter (orders) is asked as it is."""
+        params: dict[str, Any] = {"limit": 1, "offset": 0}
+        if windowed:
+            start, end = window_bounds(None, self.start_of_history, self.overlap, since=None, until=None,
+                                       now=self.now)
+            params.update({settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end)})
         try:
-            return meta_total(self.get(path, params, partial(page_problem, first=True, whole_list=False)))
+            return meta_total(self.get(path, params, partial(page_problem, first=True, whole_list=not windowed)))
         except (ApiError, UnexpectedAnswer, BudgetExhausted):
             return None
 

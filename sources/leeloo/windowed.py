@@ -46,13 +46,6 @@ class WindowRead:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((CHANGED, FOLLOW_UP, SWEPT, MISSING), 0))
 
 
-def fits_one_window(entities: int | None, window_requests: int) -> bool:
-    """A history small enough to read in one window is read forward, as one window: newest
-    first would only add steps. About one request per entity (a person's detail, a channel's
-    message chain), and a page per hundred listed; an unknown size is not small."""
-    return entities is not None and entities + entities // 100 + 1 <= window_requests
-
-
 def lists_whole(full: bool, backfill: bool, cursor: Any, *, newest_first: bool = False) -> bool:
     """A listing covers every known entity when it is the period's full listing, or the
     first nightly run's read forward (no cursor yet: its window starts at the start of
@@ -75,7 +68,7 @@ def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> 
     """The ledger, the window to list and the proof of deletions for one run of `name`."""
     ledger = open_ledger(run, state, name)
     full = run.full_listing_due(state, ledger)
-    first = run.first_window(state, full) and not fits_one_window(run.history_size(path), run.window_requests)
+    first = run.first_window(state, full) and not run.history_fits_one_window()
     whole = lists_whole(full, run.backfill, state.get("cursor"), newest_first=first or run.history_step)
     listing, start = run.window(state, path, full=full, first=first)
     return WindowRead(name, ledger, listing, start, full, whole, run.active_since(state),

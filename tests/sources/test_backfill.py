@@ -106,7 +106,7 @@ def test_no_full_listing_while_older_history_is_pending() -> None:
 
 
 def test_a_history_that_fits_one_window_needs_no_newest_first() -> None:
-    from sources.leeloo.windowed import fits_one_window
+    from sources.kit.backfill import fits_one_window
 
     assert fits_one_window(500, 3000)  # ~506 requests: read forward, one window
     assert not fits_one_window(2990, 3000)  # 2990 details and 29 pages: more than one window
@@ -156,3 +156,35 @@ def test_the_next_order_window_holds_about_a_windows_worth_of_details() -> None:
     plan(state, dates, 4, SINCE)
     assert step_start(state, SINCE) == NOW - 5 * DAY and history.frontier(state, SINCE) == NOW - DAY
     assert step_start({}, SINCE) == SINCE
+
+
+class CountingClient:
+    """Answers a one-item request with the list's count, and notes what it was asked."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+        self.asked: list[str] = []
+
+    def get_json(self, path: str, params: dict | None = None, expect: object = None) -> dict:
+        self.asked.append(path)
+        count = self.counts[path]
+        return {"status": 1, "data": [{"id": "x"}] if count else [], "meta": {"totalCount": count}}
+
+
+def counted_run(people: int, channels: int, orders: int) -> LeelooRun:
+    client = CountingClient({"api/v2/people": people, "api/v2/communication-channels": channels,
+                             "api/v2/orders": orders})
+    return LeelooRun(client=client, report=SourceReport(), concurrency=1, page_size=100,  # type: ignore[arg-type]
+                     overlap=DAY, start_of_history=SINCE, now=NOW, since=None, until=None, sweep_runs=7,
+                     order_details=True, window_requests=3000)
+
+
+def test_the_whole_accounts_history_decides_newest_first() -> None:
+    """Each list alone fits one window here; together they would make the first window the whole load."""
+    run = counted_run(2000, 900, 1500)
+    assert not run.history_fits_one_window()
+    assert not run.history_fits_one_window() and len(run.client.asked) == 3  # type: ignore[attr-defined]
+    small = counted_run(100, 150, 80)
+    assert small.history_fits_one_window() and len(small.client.asked) == 3  # type: ignore[attr-defined]
+    big = counted_run(3500, 900, 1500)  # the people alone are too many: nothing else is asked
+    assert not big.history_fits_one_window() and big.client.asked == ["api/v2/people"]  # type: ignore[attr-defined]
