@@ -1,5 +1,5 @@
-"""Newest history first for the windowed resources (`people`, `communication_channels`):
-the kit's backfill state (`sources.kit.frontier`) read the Leeloo way.
+"""Newest history first for the windowed resources (`people`, `communication_channels`) and
+the orders: the kit's backfill state (`sources.kit.frontier`) read the Leeloo way.
 
 A resource whose state has a cursor but no `history` was loaded forward from the start of
 history by an older version (or with `backfill_newest_first` off): its history is complete.
@@ -12,11 +12,11 @@ from typing import Any
 
 from sources.bookkeeping import Coverage
 from sources.kit import frontier as kit
-from sources.kit.frontier import first_done, last_cost, step_done
+from sources.kit.frontier import KEY, first_done, last_cost, step_done
 
 from .times import to_utc
 
-__all__ = ["coverage", "first_done", "frontier", "last_cost", "pending", "step_done", "step_window"]
+__all__ = ["KEY", "complete", "coverage", "first_done", "frontier", "last_cost", "pending", "step_done", "step_window"]
 
 
 def _forward(state: dict[str, Any]) -> bool:
@@ -37,6 +37,11 @@ def step_window(state: dict[str, Any], history_since: datetime, now: datetime,
                 target_requests: int) -> tuple[datetime, datetime] | None:
     """The window a history step reads: older than the frontier, sized by the last one's cost."""
     return kit.step_window(state, history_since, now, target_requests, loaded_forward=_forward(state))
+
+
+def complete(state: dict[str, Any], history_since: datetime) -> None:
+    """Nothing older is left to read: history is complete from its start."""
+    state[KEY] = {**(state.get(KEY) or {}), "frontier": history_since.isoformat()}
 
 
 def coverage(state: dict[str, Any], history_since: datetime, now: datetime,

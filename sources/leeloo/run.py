@@ -18,7 +18,7 @@ from sources.bookkeeping import Coverage, Entry, Ledger, coverage_rows
 from sources.clocks import MAX_SKEW
 from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.http.client import ShapeCheck
-from sources.kit.backfill import FIRST_WINDOW, size_unknown
+from sources.kit.backfill import FIRST_WINDOW, fits_one_window, size_unknown
 from sources.kit.paging import Listing, detail_problem, meta_total, page_problem
 from sources.kit.values import Oddities
 from sources.report import SourceReport
@@ -104,6 +104,8 @@ class LeelooRun:
     gate: NewsFirst = field(default_factory=NewsFirst)
     _deleted: dict[str, set[str]] | None = None
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
+    _history_fits: bool | None = None
+    _sizes: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def backfill(self) -> bool:
@@ -163,19 +165,50 @@ class LeelooRun:
         """A nightly run with no cursor yet lists only the last day when history is read newest first."""
         return self.newest_first and not (self.backfill or full or self.history_step or state.get("cursor"))
 
-    def history_size(self, path: str) -> int | None:
+    @property
+    def first_window_start(self) -> datetime:
+        """Newest first, a first load reads the last day first."""
+        return max(self.now - FIRST_WINDOW, self.start_of_history)
+
+    def history_fits_one_window(self) -> bool:
+        """Whether the account's whole history fits one window: people, channels and order
+        details together, as a first load reads them side by side (each alone may fit while
+        together they make the first window the whole load). Asked once per run, by a first
+        load only: a one-item request per list, until the lists counted so far are too many."""
+        if self._history_fits is None:
+            lists = [(settings.PEOPLE, True), (settings.CHANNELS, True)]
+            lists += [(settings.ORDERS, False)] if self.order_details else []
+            total: int | None = 0
+            for path, windowed in lists:
+                size = self.history_size(path, windowed=windowed)
+                total = None if size is None or total is None else total + size
+                if not fits_one_window(total, self.window_requests):
+                    break
+            self._history_fits = fits_one_window(total, self.window_requests)
+        return self._history_fits
+
+    def history_size(self, path: str, *, windowed: bool = True) -> int | None:
         """How many entities the whole history of `path` lists, by one request for one item:
         the larger of the page's meta counts. None when it tells none, or the probe failed in
         a way that leaves only the size unknown (`size_unknown`); a failure the listing would
-        meet too (credentials refused, no answer) fails the run now, after one round of retries."""
-        start, end = window_bounds(None, self.start_of_history, self.overlap, since=None, until=None, now=self.now)
-        params = {settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end), "limit": 1, "offset": 0}
+        meet too (credentials refused, no answer) fails the run now, after one round of retries.
+        `windowed`: the list takes the last-message window (from the start of history); a
+        list without a filter (orders) is asked as it is. Asked once per list and run."""
+        if path in self._sizes:
+            return self._sizes[path]
+        params: dict[str, Any] = {"limit": 1, "offset": 0}
+        if windowed:
+            start, end = window_bounds(None, self.start_of_history, self.overlap, since=None, until=None,
+                                       now=self.now)
+            params.update({settings.WINDOW_FROM: api_time(start), settings.WINDOW_TO: api_time(end)})
         try:
-            return meta_total(self.get(path, params, partial(page_problem, first=True, whole_list=False)))
-        except (ApiError, BudgetExhausted) as exc:
-            if size_unknown(exc):
-                return None
-            raise
+            size = meta_total(self.get(path, params, partial(page_problem, first=True, whole_list=not windowed)))
+        except (ApiError, UnexpectedAnswer, BudgetExhausted) as exc:
+            if not size_unknown(exc):
+                raise
+            size = None
+        self._sizes[path] = size
+        return size
 
     def bounds(self, state: dict[str, Any], full: bool, first: bool) -> tuple[datetime, datetime]:
         """From the cursor (minus the overlap), or from the start of history when the sweep
@@ -186,7 +219,7 @@ class LeelooRun:
             if planned is not None:
                 return planned[0], min(planned[1] + self.overlap, self.now + MAX_SKEW)
         if first:
-            return max(self.now - FIRST_WINDOW, self.start_of_history), self.now + MAX_SKEW
+            return self.first_window_start, self.now + MAX_SKEW
         cursor = None if full else state.get("cursor")
         return window_bounds(cursor, self.start_of_history, self.overlap, since=self.since, until=self.until,
                              now=self.now)
@@ -233,7 +266,7 @@ class LeelooRun:
             state["recent_run_starts"] = [*(state.get("recent_run_starts") or [])[-1:], self.now.isoformat()]
 
     def read_whole(self, names: Sequence[str], complete: bool) -> Iterator[Any]:
-        """The coverage of resources read whole (orders, the reference lists): complete from
+        """The coverage of resources read whole (the reference lists): complete from
         the start of history as of this run, once a run read them completely; otherwise
         the coverage an earlier run wrote stands."""
         done = [name for name in names if complete and not self.stopped(name)]

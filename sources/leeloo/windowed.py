@@ -1,5 +1,6 @@
 """What the windowed resources (`people`, `communication_channels`) share: the state one run
-of them builds up as it reads, how it opens and closes, and the decisions on it.
+of them builds up as it reads, how it opens and closes, and the decisions on it (the orders,
+read newest first on a first load, use their ledger, history-step and coverage steps).
 
 The state is an explicit object handed from step to step rather than locals captured by
 nested functions, so each step and each decision can be called, and tested, on its own.
@@ -14,7 +15,6 @@ from typing import Any
 
 from sources.bookkeeping import Entry, Ledger, coverage_rows
 from sources.deletions import Proof, absent
-from sources.kit.backfill import fits_one_window
 from sources.kit.paging import Listing
 from sources.kit.sweep import plan_sweep, stalest
 
@@ -56,16 +56,22 @@ def lists_whole(full: bool, backfill: bool, cursor: Any, *, newest_first: bool =
     return full or (not backfill and not cursor and not newest_first)
 
 
-def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> WindowRead:
-    """The ledger, the window to list and the proof of deletions for one run of `name`.
-    A history step is not a run of the sweep's count: the ledger's run number stays."""
+def open_ledger(run: LeelooRun, state: dict[str, Any], name: str) -> Ledger:
+    """The resource's ledger for this run. A history step is not a run of the sweep's
+    count: the ledger's run number stays."""
     ledger = Ledger(name, state)
     if run.history_step:
         ledger.run -= 1
         state["ledger_run"] = ledger.run
+    return ledger
+
+
+def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> WindowRead:
+    """The ledger, the window to list and the proof of deletions for one run of `name`."""
+    ledger = open_ledger(run, state, name)
     full = run.full_listing_due(state, ledger)
-    size = run.history_size(path) if run.first_window(state, full) else None
-    first = run.first_window(state, full) and not fits_one_window(size, run.window_requests, page=run.page_size)
+    first = run.first_window(state, full) and not run.history_fits_one_window()
+    size = run.history_size(path) if first else None
     whole = lists_whole(full, run.backfill, state.get("cursor"), newest_first=first or run.history_step)
     listing, start = run.window(state, path, full=full, first=first)
     return WindowRead(name, ledger, listing, start, full, whole, run.active_since(state),

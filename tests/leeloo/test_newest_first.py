@@ -52,6 +52,36 @@ def moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+ORDER_DETAIL = "GET /api/v2/orders/{id}"
+
+
+def order_details(emu: Any) -> int:
+    return int(emu.request_counts()["by_endpoint"].get(ORDER_DETAIL, 0))
+
+
+def touched_since(truth: dict[str, Any], since: datetime) -> list[dict[str, Any]]:
+    """The orders created or updated since `since`: those a window starting there reads."""
+    return [o for o in truth["orders"] if max(moment(o["createdAt"]), moment(o["updatedAt"])) >= since]
+
+
+def first_sightings(wh: Warehouse) -> tuple[int, int, int]:
+    """Rows of `order_status_changes` that record an order's first sighting, the orders they
+    name, and the orders loaded."""
+    rows, named = wh.query("select count(*), count(distinct order_id) from {ds}.order_status_changes "
+                           "where old_status is null")[0]
+    return int(rows), int(named), int(wh.query("select count(*) from {ds}.orders")[0][0])
+
+
+def move_orders(emu: Any, ids: set[str]) -> None:
+    """Each order moves to another status now, as a manager moving it on the board does."""
+    from emulators.leeloo.vocab import ORDER_STATUSES
+
+    with emu.data_lock:
+        for order_id in sorted(ids):
+            order = emu.data.order_by_id[order_id]
+            emu.data.set_order_status(order, next(s for s in ORDER_STATUSES if s not in {order.status, "OPENED"}))
+
+
 def active_since(truth: dict[str, Any], since: datetime) -> dict[str, Any]:
     """The truth cut to the people and channels active since `since` (and their messages)."""
     people = [p for p in truth["people"] if (t := moment(p.get("lastMessageTime"))) and t >= since]
@@ -64,6 +94,8 @@ def active_since(truth: dict[str, Any], since: datetime) -> dict[str, Any]:
 def test_first_window_first_then_history_until_complete(emulator, duck_target: Target, monkeypatch,
                                                         capsys) -> None:
     emu = emulator(scale=60)
+    emu.simulate(new_orders=20)  # orders of the last day beside the one the account has
+    emu.reset_counts()
     truth = emu.truth()
     monkeypatch.setenv("SOURCES__LEELOO__BACKFILL_NEWEST_FIRST", "false")
     began = time.monotonic()
@@ -83,6 +115,8 @@ def test_first_window_first_then_history_until_complete(emulator, duck_target: T
     windows = last_facts(whole)["history_windows"]
     assert len(windows) > 2, windows
     assert newest_requests <= 1.1 * forward_requests, (newest_requests, forward_requests)
+    assert order_details(emu) == len(truth["orders"]), "each order's detail once over the whole first load"
+    assert first_sightings(whole) == (len(truth["orders"]),) * 3, "one first sighting per order"
     with capsys.disabled():
         print(f"\nforward {forward_requests} requests {forward_seconds:.1f}s; newest first {newest_requests} requests "
               f"{newest_seconds:.1f}s in {len(windows)} windows, first window ready after "
@@ -90,6 +124,7 @@ def test_first_window_first_then_history_until_complete(emulator, duck_target: T
 
     # the same first load cut right after its first window (the budget is what that window cost)
     capsys.readouterr()
+    emu.reset_counts()
     assert run(duck_target, "leeloo", "--max-requests", str(windows[0]["requests"])) == 0
     said = capsys.readouterr().out  # orders of people older than the window are the backfill's, not a fault
     assert "expected: " in said and "refer to people whose history is not loaded yet (backfill under way)" in said
@@ -103,10 +138,13 @@ def test_first_window_first_then_history_until_complete(emulator, duck_target: T
         assert abs(until - now) < timedelta(minutes=10)
         assert history_since < since
         assert estimate is None or estimate > now
-    assert cover["orders"][0] == cover["orders"][2], "orders are read whole: complete from the start of history"
+    for table in ("orders", "order_status_changes"):  # the orders' details of the window only
+        assert cover[table][0] == cover["people"][0] and cover[table][2] < cover[table][0], table
+    recent = touched_since(truth, cover["orders"][0])
+    assert 20 <= len(recent) < len(truth["orders"]) and order_details(emu) == len(recent)
     counted = entity_counts(wh)
-    day = active_since(truth, cover["people"][0])
-    assert counted["people"] == (len(truth["people"]), len(day["people"])), "the count probe's, and the day's"
+    people_loaded = wh.query("select count(*) from {ds}.people")[0][0]
+    assert counted["people"] == (len(truth["people"]), people_loaded), "the count probe's, and those loaded"
     assert counted["chat_messages"] == counted["communication_channels"], "messages go as far as their channels"
     status = io.StringIO()
     with redirect_stdout(status):
@@ -121,15 +159,27 @@ def test_first_window_first_then_history_until_complete(emulator, duck_target: T
         # too, and they must be the API's as well
         assert not part[table] - loaded[table], (table, "covered rows missing or different")
         assert not loaded[table] - everything[table], (table, "rows that are not the API's")
-    assert loaded["orders"] == expected_rows(truth)["orders"]
+    assert loaded["orders"] == expected_rows({**truth, "orders": recent})["orders"]
+    assert first_sightings(wh) == (len(recent),) * 3
     with duckdb.connect(str(bi_path_for(wh.duckdb_path)), read_only=True) as bi:
         assert bi.execute('select count(*) from "leeloo_reports".coverage').fetchone()[0] >= len(WINDOWED)
         assert bi.execute('select count(*) from "leeloo_reports".daily_activity').fetchone()[0] > 0
 
+    # orders move on before the next run: some read in the first window, some still waiting
+    read_first, before = {o["id"] for o in recent}, {o["id"]: o["status"] for o in truth["orders"]}
+    moved = {*sorted(read_first)[:3], *sorted(set(before) - read_first)[:3]}
+    move_orders(emu, moved)
+    truth = emu.truth()
     assert run(duck_target, "leeloo") == 0  # the next run carries on from the frontier until history is complete
     assert "expected: " not in capsys.readouterr().out
     assert_matches_truth(wh, truth)
-    for resource in WINDOWED:
+    assert first_sightings(wh) == (len(truth["orders"]),) * 3, "a waiting order that moved: one first sighting"
+    now_status = {o["id"]: o["status"] for o in truth["orders"]}
+    later = wh.query("select order_id, old_status, new_status from {ds}.order_status_changes "
+                     "where old_status is not null")
+    assert set(later) == {(i, before[i], now_status[i]) for i in moved & read_first}
+    assert order_details(emu) == len(truth["orders"]) + len(moved & read_first), "no detail read twice"
+    for resource in (*WINDOWED, "orders", "order_status_changes"):
         since, _, history_since, estimate = coverage(wh)[resource]
         assert since <= history_since and estimate is None
 
@@ -153,10 +203,14 @@ def test_a_kill_between_windows_loses_nothing(emulator, duck_target: Target, poi
     args = ["run", "leeloo", "--destination", "duckdb", "--dataset", "leeloo", "--progress", "none"]
     kill = run_and_kill(args, "chatfunnel_leeloo", point, delay=0.0)
     assert kill is not None, "the run ended before its second window"
-    since = coverage_rows(duck_target.warehouse)["people"][0]
-    assert since is not None and since > coverage_rows(duck_target.warehouse)["people"][2]
+    wh = duck_target.warehouse
+    for resource in ("people", "orders"):  # killed with older history (orders' details too) still to read
+        since = coverage_rows(wh)[resource][0]
+        assert since is not None and since > coverage_rows(wh)[resource][2], resource
+    assert first_sightings(wh)[2] < len(emu.truth()["orders"])
     assert run(duck_target, "leeloo", "--no-transform") == 0
-    assert_matches_truth(duck_target.warehouse, emu.truth())
+    assert_matches_truth(wh, emu.truth())
+    assert first_sightings(wh) == (len(emu.truth()["orders"]),) * 3
 
 
 @pytest.mark.postgres

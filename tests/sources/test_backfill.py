@@ -163,3 +163,79 @@ def test_only_a_probe_failure_the_listing_would_not_meet_leaves_the_size_unknown
     assert not size_unknown(ApiUnreachable("no answer after retries"))
     assert not size_unknown(ApiError("HTTP 503 after retries", 503))
     assert not size_unknown(ApiError("HTTP 429 after retries", 429))
+
+
+def test_an_order_is_dated_by_the_later_of_its_creation_and_its_update() -> None:
+    from sources.leeloo.deferred import order_date
+
+    assert order_date({"createdAt": "2026-12-01T10:00:00Z", "updatedAt": "2026-12-05T10:00:00Z"}) == \
+        datetime(2026, 12, 5, 10, tzinfo=UTC)
+    assert order_date({"createdAt": "2026-12-01T10:00:00Z", "updatedAt": "NOT_DEFINED"}) == \
+        datetime(2026, 12, 1, 10, tzinfo=UTC)
+    assert order_date({"createdAt": None, "updatedAt": "junk"}) is None
+
+
+def test_only_an_order_never_read_and_dated_before_the_cutoff_waits() -> None:
+    from sources.leeloo.deferred import waits
+
+    cut = NOW - DAY
+    assert waits(None, cut - timedelta(seconds=1), cut)
+    assert not waits(None, cut, cut)  # the window's start is in the window
+    assert not waits(Entry("print", "OPENED"), cut - DAY, cut)  # a known order that changed: read now
+    assert not waits(None, None, cut)  # no date: no later window would claim it
+    assert not waits(None, cut - DAY, None)  # no cutoff: a forward load reads all
+
+
+def test_the_cutoff_is_the_window_then_the_frontier_while_history_is_pending() -> None:
+    from sources.leeloo.deferred import cutoff
+
+    assert cutoff({}, SINCE, NOW - DAY) == NOW - DAY  # a first window, a history step
+    assert cutoff({}, SINCE, SINCE) is None  # a window reaching the start of history reads the rest, older too
+    pending = {history.KEY: {"frontier": (NOW - 5 * DAY).isoformat()}}
+    assert cutoff(pending, SINCE, None) == NOW - 5 * DAY  # a nightly run during the backfill
+    done = {history.KEY: {"frontier": SINCE.isoformat()}}
+    assert cutoff(done, SINCE, None) is None and cutoff({}, SINCE, None) is None
+
+
+def test_the_next_order_window_holds_about_a_windows_worth_of_details() -> None:
+    from sources.leeloo.deferred import next_start, plan, step_start
+
+    dates = [NOW - k * DAY for k in range(2, 12)]  # ten waiting orders, one a day
+    assert next_start(dates, 3, SINCE) == NOW - 4 * DAY  # the third newest
+    assert next_start(dates, 10, SINCE) == SINCE  # all fit: the rest of history
+    state: dict = {history.KEY: {"frontier": (NOW - DAY).isoformat()}}
+    plan(state, dates, 4, SINCE)
+    assert step_start(state, SINCE) == NOW - 5 * DAY and history.frontier(state, SINCE) == NOW - DAY
+    assert step_start({}, SINCE) == SINCE
+
+
+class CountingClient:
+    """Answers a one-item request with the list's count, and notes what it was asked."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+        self.asked: list[str] = []
+
+    def get_json(self, path: str, params: dict | None = None, expect: object = None) -> dict:
+        self.asked.append(path)
+        count = self.counts[path]
+        return {"status": 1, "data": [{"id": "x"}] if count else [], "meta": {"totalCount": count}}
+
+
+def counted_run(people: int, channels: int, orders: int) -> LeelooRun:
+    client = CountingClient({"api/v2/people": people, "api/v2/communication-channels": channels,
+                             "api/v2/orders": orders})
+    return LeelooRun(client=client, report=SourceReport(), concurrency=1, page_size=100,  # type: ignore[arg-type]
+                     overlap=DAY, start_of_history=SINCE, now=NOW, since=None, until=None, sweep_runs=7,
+                     order_details=True, window_requests=3000)
+
+
+def test_the_whole_accounts_history_decides_newest_first() -> None:
+    """Each list alone fits one window here; together they would make the first window the whole load."""
+    run = counted_run(2000, 900, 1500)
+    assert not run.history_fits_one_window()
+    assert not run.history_fits_one_window() and len(run.client.asked) == 3  # type: ignore[attr-defined]
+    small = counted_run(100, 150, 80)
+    assert small.history_fits_one_window() and len(small.client.asked) == 3  # type: ignore[attr-defined]
+    big = counted_run(3500, 900, 1500)  # the people alone are too many: nothing else is asked
+    assert not big.history_fits_one_window() and big.client.asked == ["api/v2/people"]  # type: ignore[attr-defined]
