@@ -171,10 +171,11 @@ def advance(run: LeelooRun, state: dict[str, Any], read: OrdersRead) -> Iterator
     the next window is planned, or history is complete once no order waits; the coverage of
     a run that read the whole list and every detail it called for."""
     done = read.listing.complete and not run.stopped(NAME)
-    if read.first and read.cutoff is not None:
-        history.first_done(state, read.cutoff)  # an order this run did not reach is after it: read next run
+    if read.first and read.cutoff is not None:  # an order this run did not reach is after it: read next run
+        history.first_done(state, read.cutoff, entities=run.history_size(settings.ORDERS, windowed=False),
+                           loaded=len(read.ledger))
     elif run.history_step and done and read.cutoff is not None:
-        history.step_done(state, read.cutoff, read.requests)
+        history.step_done(state, read.cutoff, read.requests, read=read.details)
     if read.cutoff is not None:
         deferred.plan(state, read.waiting, run.window_requests, run.start_of_history)
     if done and not read.waiting and not run.backfill:
