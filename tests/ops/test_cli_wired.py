@@ -43,10 +43,11 @@ def test_cli_report_and_transform_publish(emulator, duck_target, tmp_path, capsy
 
 
 def test_two_real_cli_runs_overlap_one_exits_75(emulator, duck_target) -> None:
-    emu = emulator(scale=40, latency_ms=15)
+    from tests.ops.test_lock import overlapping
+
+    emu = emulator(scale=40, latency_ms=60)
     command = [PYTHON, "-m", "pipelines", "run", "leeloo", "--progress", "none", "--no-transform"]
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=subprocess_env()) for _ in range(2)]
+    procs = overlapping(command, subprocess_env(), emu)
     outcomes = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     assert sorted(code for code, _, _ in outcomes) == [0, 75], outcomes
     refused = next(err for code, _, err in outcomes if code == 75)

@@ -7,6 +7,7 @@ import subprocess
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,17 +95,29 @@ RUNNER = textwrap.dedent("""
 """)
 
 
+def overlapping(command: list[str], env: dict[str, str], emu: Any) -> list[subprocess.Popen]:
+    """Two runs, the second started once the first is reading the API (so it holds its lock):
+    the overlap is made by the work (60 ms a request keeps the first run going for seconds
+    longer than the second takes to start), not left to how fast a busy machine starts two
+    processes side by side."""
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while emu.request_counts()["total"] == 0 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return [first, second]
+
+
 def test_two_overlapping_runs_one_loads_one_refuses(emulator, duck_target) -> None:
-    """Two real pipeline runs started together against one slow API: exactly one loads, the
+    """Two real pipeline runs, the second started while the first reads a slow API: one loads, the
     other exits 75 naming the first, and the warehouse equals the truth with one history row."""
     from tests.leeloo.truth import assert_matches_truth
     from tests.ops.conftest import history
 
-    emu = emulator(scale=40, latency_ms=15)
+    emu = emulator(scale=40, latency_ms=60)
     env = subprocess_env()
     assert env["SOURCES__LEELOO__API_TOKEN"] == TOKEN
-    procs = [subprocess.Popen([PYTHON, "-c", RUNNER], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env) for _ in range(2)]
+    procs = overlapping([PYTHON, "-c", RUNNER], env, emu)
     outcomes = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in outcomes)
     assert codes == [0, 75], outcomes
