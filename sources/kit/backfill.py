@@ -20,6 +20,13 @@ MIN_GROWTH, MAX_GROWTH = 1.0, 4.0
 DAY = timedelta(days=1)
 
 
+def windows_pay_off(requests_per_minute: float | None) -> bool:
+    """Newest first pays its windows' fixed cost (a load, reports and a snapshot each) only
+    where the rate limit makes the whole history slow: with none, the history is read at
+    the API's speed, and one window gives every report soonest."""
+    return bool(requests_per_minute)
+
+
 def fits_one_window(entities: int | None, window_requests: int, *, per_entity: int = 1, page: int = 100) -> bool:
     """A history small enough to read in one window is read forward, as one window: newest
     first would only add steps. `per_entity` requests per entity (a Leeloo person's detail or

@@ -18,7 +18,7 @@ from sources.bookkeeping import Coverage, Entry, Ledger, coverage_rows
 from sources.clocks import MAX_SKEW
 from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.http.client import ShapeCheck
-from sources.kit.backfill import FIRST_WINDOW, fits_one_window, size_unknown
+from sources.kit.backfill import FIRST_WINDOW, fits_one_window, size_unknown, windows_pay_off
 from sources.kit.paging import Listing, detail_problem, meta_total, page_problem
 from sources.kit.values import Oddities
 from sources.report import SourceReport
@@ -174,7 +174,10 @@ class LeelooRun:
         """Whether the account's whole history fits one window: people, channels and order
         details together, as a first load reads them side by side (each alone may fit while
         together they make the first window the whole load). Asked once per run, by a first
-        load only: a one-item request per list, until the lists counted so far are too many."""
+        load only: a one-item request per list, until the lists counted so far are too many.
+        Without a rate limit it always fits (`windows_pay_off`)."""
+        if self._history_fits is None and not windows_pay_off(self.requests_per_minute):
+            self._history_fits = True
         if self._history_fits is None:
             lists = [(settings.PEOPLE, True), (settings.CHANNELS, True)]
             lists += [(settings.ORDERS, False)] if self.order_details else []

@@ -23,6 +23,7 @@ from dlt.sources import DltResource
 from sources.bookkeeping import Coverage, Ledger, coverage_rows
 from sources.http import BudgetExhausted, fan_out
 from sources.kit import frontier
+from sources.kit.backfill import windows_pay_off
 from sources.kit.batches import TableRows
 from sources.kit.kinds import Shapes
 from sources.kit.listing import SharedListing
@@ -109,8 +110,9 @@ def read_details(api: SalebotApi, listing: SharedListing[int], report: SourceRep
     if not options.backfill:
         _reconcile(api, listing, work, report)
     read = None if options.backfill else newest.phase(
-        state, listed, memory, now=work.now, newest_first=options.newest_first, history_step=options.history_step,
-        window_requests=options.window_requests)
+        state, listed, memory, now=work.now,
+        newest_first=options.newest_first and windows_pay_off(options.requests_per_minute),
+        history_step=options.history_step, window_requests=options.window_requests)
     plan = _plan(work, read)
     report.planned[DETAILS] = plan.counts()
     yield from _read_planned(api, plan, work, report)

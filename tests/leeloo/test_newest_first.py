@@ -27,9 +27,38 @@ WINDOWED = ("people", "communication_channels", "chat_messages")
 SMALL_WINDOWS = "40"
 
 
+# a rate limit too high to slow anything: newest first pays its windows only under a limit
+UNSLOWED_RATE = "600000"
+
+
 @pytest.fixture(autouse=True)
 def _small_windows(dlt_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCES__LEELOO__BACKFILL_WINDOW_REQUESTS", SMALL_WINDOWS)
+
+
+@pytest.fixture
+def emulator(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The Leeloo emulator, read under a rate limit (the shared fixture sets none)."""
+    def start(*args: Any, **knobs: Any) -> Any:
+        emu = emulator(*args, **knobs)
+        monkeypatch.setenv("SOURCES__LEELOO__REQUESTS_PER_MINUTE", UNSLOWED_RATE)
+        return emu
+    return start
+
+
+def test_without_a_rate_limit_a_big_history_is_read_in_one_window(emulator, duck_target: Target,
+                                                                 monkeypatch) -> None:
+    """Windows pay off only where a rate limit makes the history slow: with none, the account
+    that goes newest first under a limit (every other test here) is read forward at once."""
+    emu = emulator(scale=60)
+    monkeypatch.setenv("SOURCES__LEELOO__REQUESTS_PER_MINUTE", "0")
+    assert run(duck_target, "leeloo") == 0
+    wh = duck_target.warehouse
+    assert not last_facts(wh).get("history_pending")
+    for resource in (*WINDOWED, "orders"):
+        since, _, history_since, _ = coverage(wh)[resource]
+        assert since == history_since, (resource, "complete from the start after one run")
+    assert_matches_truth(wh, emu.truth())
 
 
 def run(target: Target, dataset: str, *extra: str) -> int:

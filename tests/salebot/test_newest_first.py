@@ -38,7 +38,8 @@ def served(dlt_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SalebotEm
     with emu.serve() as url:
         monkeypatch.setenv("SOURCES__SALEBOT__BASE_URL", url)
         monkeypatch.setenv("SOURCES__SALEBOT__API_KEY", API_KEY)
-        monkeypatch.setenv("SOURCES__SALEBOT__REQUESTS_PER_MINUTE", "0")
+        # a limit too high to slow anything: newest first pays its windows only under a limit
+        monkeypatch.setenv("SOURCES__SALEBOT__REQUESTS_PER_MINUTE", "600000")
         monkeypatch.setenv("SOURCES__SALEBOT__WEBHOOK_STORE", str(dlt_env / "inbox.sqlite"))
         monkeypatch.setenv("SOURCES__SALEBOT__BACKFILL_WINDOW_REQUESTS", SMALL_WINDOWS)
         yield emu

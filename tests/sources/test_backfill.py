@@ -222,12 +222,12 @@ class CountingClient:
         return {"status": 1, "data": [{"id": "x"}] if count else [], "meta": {"totalCount": count}}
 
 
-def counted_run(people: int, channels: int, orders: int) -> LeelooRun:
+def counted_run(people: int, channels: int, orders: int, requests_per_minute: float | None = 300) -> LeelooRun:
     client = CountingClient({"api/v2/people": people, "api/v2/communication-channels": channels,
                              "api/v2/orders": orders})
     return LeelooRun(client=client, report=SourceReport(), concurrency=1, page_size=100,  # type: ignore[arg-type]
                      overlap=DAY, start_of_history=SINCE, now=NOW, since=None, until=None, sweep_runs=7,
-                     order_details=True, window_requests=3000)
+                     order_details=True, window_requests=3000, requests_per_minute=requests_per_minute)
 
 
 def test_the_whole_accounts_history_decides_newest_first() -> None:
@@ -239,3 +239,12 @@ def test_the_whole_accounts_history_decides_newest_first() -> None:
     assert small.history_fits_one_window() and len(small.client.asked) == 3  # type: ignore[attr-defined]
     big = counted_run(3500, 900, 1500)  # the people alone are too many: nothing else is asked
     assert not big.history_fits_one_window() and big.client.asked == ["api/v2/people"]  # type: ignore[attr-defined]
+    unlimited = counted_run(3500, 900, 1500, requests_per_minute=None)  # no rate limit: one window, nothing asked
+    assert unlimited.history_fits_one_window() and unlimited.client.asked == []  # type: ignore[attr-defined]
+
+
+def test_windows_pay_off_only_under_a_rate_limit() -> None:
+    from sources.kit.backfill import windows_pay_off
+
+    assert windows_pay_off(300) and windows_pay_off(0.5)
+    assert not windows_pay_off(None) and not windows_pay_off(0)
