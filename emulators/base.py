@@ -98,6 +98,7 @@ __all__ = [
 
 SORT_MODES = ("desc", "asc", "random")
 META_MODES = ("page", "filter")
+HELD_ANSWER_LIMIT_S = 120.0  # answers_held() never hangs a client longer than this
 # how a list page goes wrong: its envelope key null or absent, its list cut short while the
 # rest of the answer (meta) still tells the real counts, or another JSON shape where the list is
 ODD_PAGE_KINDS = ("null", "missing", "truncated", "string", "number", "object")
@@ -415,6 +416,8 @@ class EmulatorApp:
         self._total = 0
         self._rate_window: collections.deque = collections.deque()
         self._rate_lock = threading.Lock()
+        self._answers_open = threading.Event()
+        self._answers_open.set()
         self._routes: list[Route] = []
         # odd pages draw from their own stream, so turning them on moves no other knob's dice
         self._odd_rng = random.Random(seed ^ 0x0DDA6E)
@@ -585,11 +588,23 @@ class EmulatorApp:
             else:
                 resp = self._call(route, req)
         self._count(req.endpoint, resp.status)
+        self._answers_open.wait(timeout=HELD_ANSWER_LIMIT_S)
         if k.latency_ms:
             # the answer leaves `latency_ms` after the request came, however long it took to
             # build: the knob is the server's response time, not a delay on top of our own
             time.sleep(max(0.0, float(k.latency_ms) / 1000.0 - (time.monotonic() - arrived)))
         return resp
+
+    @contextlib.contextmanager
+    def answers_held(self) -> Iterator[None]:
+        """API answers wait (counted, not sent) until the block ends, at most
+        ``HELD_ANSWER_LIMIT_S``: a test makes "a run is under way" a fact, not a race with
+        how fast a busy machine starts a second process."""
+        self._answers_open.clear()
+        try:
+            yield
+        finally:
+            self._answers_open.set()
 
     def _call(self, route: Route, req: Request) -> Response:
         try:

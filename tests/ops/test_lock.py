@@ -3,6 +3,7 @@ with a clear message (or waits), and a killed holder never leaves a stale lock."
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import textwrap
 import time
@@ -96,15 +97,17 @@ RUNNER = textwrap.dedent("""
 
 
 def overlapping(command: list[str], env: dict[str, str], emu: Any) -> list[subprocess.Popen]:
-    """Two runs, the second started once the first is reading the API (so it holds its lock):
-    the overlap is made by the work (60 ms a request keeps the first run going for seconds
-    longer than the second takes to start), not left to how fast a busy machine starts two
-    processes side by side."""
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 120
-    while emu.request_counts()["total"] == 0 and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    """Two runs, the second started and ended while the first is held mid-read by the API
+    (its answers wait), so the first holds its lock for as long as the second needs: the
+    overlap is made by the work, not left to how fast a busy machine starts processes."""
+    with emu.answers_held():
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 120
+        while emu.request_counts()["total"] == 0 and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            second.wait(timeout=100)
     return [first, second]
 
 
