@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,39 @@ class Warehouse:
     dataset: str
     duckdb_path: Path | None = None
     pg_dsn: str | None = None
+    _held: Any = field(default=None, repr=False, compare=False)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One connection for every query of the block (a comparison with the truth asks ~25),
+        not one each: a DuckDB open reads the file's catalog. Nothing is held after the block,
+        so a run in another process can take the file."""
+        if self._held is not None:
+            yield
+            return
+        if self.destination == "duckdb":
+            import duckdb
+
+            self._held = duckdb.connect(str(self.duckdb_path), read_only=True)
+        else:
+            import psycopg2
+
+            self._held = psycopg2.connect(self.pg_dsn)
+            self._held.autocommit = True
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            held.close()
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         sql = sql.replace("{ds}", f'"{self.dataset}"')
+        if self._held is not None:
+            if self.destination == "duckdb":
+                return self._held.execute(sql).fetchall()
+            with self._held.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
         if self.destination == "duckdb":
             import duckdb
 

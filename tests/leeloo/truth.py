@@ -184,7 +184,9 @@ def mismatches(wh: Warehouse, truth: dict[str, Any], *, sample: int | None = 5) 
     """Per table: rows the API has that the warehouse lacks, and the reverse (incl. duplicates),
     each listed up to `sample` rows (None: all of them) beside its count."""
     expected = expected_rows(truth)
-    loaded = loaded_rows(wh)
+    with wh.reading():
+        loaded = loaded_rows(wh)
+        deleted = deletion_mismatches(wh, truth)
     problems: dict[str, dict[str, list]] = {}
     for table, want in expected.items():
         got = loaded[table]
@@ -193,7 +195,7 @@ def mismatches(wh: Warehouse, truth: dict[str, Any], *, sample: int | None = 5) 
         if missing or extra:
             problems[table] = {"missing": missing[:sample], "extra": extra[:sample],
                                "n_missing": len(missing), "n_extra": len(extra)}
-    for table, problem in deletion_mismatches(wh, truth).items():
+    for table, problem in deleted.items():
         problems[f"{table} (deleted_at)"] = problem
     return problems
 

@@ -55,6 +55,7 @@ class Warehouse:
         self.source = source
         self.dataset = dataset or f"t_{uuid.uuid4().hex[:10]}"
         self.duckdb_file = duckdb_file or str(workdir / f"warehouse_{uuid.uuid4().hex[:10]}.duckdb")
+        self._connection: Any = None
         destination: Any
         if engine == "duckdb":
             destination = dlt.destinations.duckdb(self.duckdb_file)
@@ -89,13 +90,32 @@ class Warehouse:
         return self.rows(table, where=where, schema=self.dataset)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
+        if self.engine == "duckdb":
+            cur = self._duckdb().execute(sql)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, (_plain(v) for v in row), strict=True)) for row in cur.fetchall()]
         with self.pipeline.sql_client() as client, client.execute_query(sql) as cur:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, (_plain(v) for v in row), strict=True)) for row in cur.fetchall()]
 
     def execute(self, sql: str) -> None:
+        if self.engine == "duckdb":
+            self._duckdb().execute(sql)
+            return
         with self.pipeline.sql_client() as client:
             client.execute_sql(sql)
+
+    def _duckdb(self) -> Any:
+        """One connection for the test's reads, kept open: each dlt open of a DuckDB file reads
+        its catalog (a few tens of ms), and with this one open dlt's own opens in the process
+        join it, as a run's do under its lock (`pipelines.warehouse.kept_open`)."""
+        if self._connection is None:
+            import duckdb
+
+            from pipelines.warehouse.destinations import duckdb_connect_config
+
+            self._connection = duckdb.connect(self.duckdb_file, config=duckdb_connect_config())
+        return self._connection
 
     def mark_deleted(self, table: str, ids: list[Any], key: str = "id") -> None:
         """What the run's reconcile step does for entities a source proved gone: set
@@ -124,6 +144,9 @@ class Warehouse:
             return [tuple(r) for r in cur.fetchall()]
 
     def drop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
         if self.engine == "postgres":
             drop_pg_schemas(self.dataset)
 
