@@ -7,7 +7,8 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class Warehouse:
     destination: Any
     dataset: str
     name: str
+    _client: Any = field(default=None, repr=False, compare=False)
 
     def pipeline(self) -> dlt.Pipeline:
         return dlt.pipeline(pipeline_name=self.name, destination=self.destination, dataset_name=self.dataset)
@@ -72,10 +74,25 @@ class Warehouse:
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """`sql` may name tables as {messages}, {clients}, ... (qualified for the destination)."""
-        with self.pipeline().sql_client() as c:
+        with self.reading():
+            c = self._client
             names = {t: c.make_qualified_table_name(t) for t in TABLES}
             with c.execute_query(sql.format(**names)) as cur:
                 return [tuple(r) for r in cur.fetchall()]
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One pipeline and one connection for every query of the block (a comparison with the
+        truth asks ~15; attaching a pipeline and opening a DuckDB file cost ~50 ms each)."""
+        if self._client is not None:
+            yield
+            return
+        with self.pipeline().sql_client() as client:
+            self._client = client
+            try:
+                yield
+            finally:
+                self._client = None
 
     def ids(self, table: str) -> list[int]:
         return sorted(int(r[0]) for r in self.query(f"select id from {{{table}}}"))
@@ -124,7 +141,11 @@ def warehouse(request: pytest.FixtureRequest, dlt_env: Path, duckdb_path: Path) 
 def assert_equals_truth(wh: Warehouse, emu: SalebotEmulator) -> None:
     """Every table holds exactly the emulator's live entities, once, with statuses, states and
     variables current; whatever the API no longer has is proven gone, nothing else is."""
-    truth = emu.truth()
+    with wh.reading():
+        _equals_truth(wh, emu.truth())
+
+
+def _equals_truth(wh: Warehouse, truth: dict[str, Any]) -> None:
     for table in ("clients", "messages", "orders"):
         ids = wh.ids(table)
         dupes = [i for i, n in Counter(ids).items() if n > 1]
