@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -312,3 +316,18 @@ def test_a_window_that_cannot_end_before_max_runtime_is_left_to_the_next_run(emu
     people = coverage(wh)["people"]
     assert people[2] < people[0], "older history is still to read"
     assert "continues next run" in capsys.readouterr().out
+
+
+def test_the_plain_dlt_example_reads_every_window_of_history(emulator, duck_target: Target) -> None:
+    """`python pipelines/leeloo_pipeline.py` goes on with the history steps, as `chatfunnel
+    run` does: one run as a script leaves the warehouse equal to the API."""
+    emu = emulator(scale=60)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, str(root / "pipelines" / "leeloo_pipeline.py")], env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loads = done.stdout.count("load step finished")
+    assert loads > 2, done.stdout  # the last day, then older windows, one load each
+    assert "unfinished (continue next run): none" in done.stdout
+    assert_matches_truth(duck_target.warehouse, emu.truth())
