@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -331,3 +332,49 @@ def test_the_plain_dlt_example_reads_every_window_of_history(emulator, duck_targ
     assert loads > 2, done.stdout  # the last day, then older windows, one load each
     assert "unfinished (continue next run): none" in done.stdout
     assert_matches_truth(duck_target.warehouse, emu.truth())
+
+
+def whole_channels(wh: Warehouse, truth: dict[str, Any]) -> tuple[int, int, int]:
+    """The channels loaded with every message the API has of them, and of those how many have
+    messages (a channel without any is whole whether or not its chain was read); and how many
+    the ledger knows (a channel is known once its chain is read: a cut run reads the rest next)."""
+    want = Counter(m["account_id"] for m in truth["chat_messages"])
+    have = dict(wh.query("select c.id, count(m.id) from {ds}.communication_channels c "
+                         "left join {ds}.chat_messages m on m.account_id = c.id group by c.id"))
+    whole = [channel for channel, messages in have.items() if messages == want.get(channel, 0)]
+    known = wh.query("select count(distinct entity_id) from {ds}._chatfunnel_entities "
+                     "where resource = 'communication_channels'")[0][0]
+    return len(whole), sum(1 for channel in whole if want.get(channel)), int(known)
+
+
+@pytest.mark.parametrize("details", [True, False])
+def test_the_share_by_the_api_s_count_counts_every_entity_loaded(emulator, duck_target: Target, monkeypatch,
+                                                                 details: bool) -> None:
+    """A first load cut halfway through its costliest history step (in the orders' details, or
+    without them in the people's and channels'): what it loaded of that step is in the
+    warehouse, and the share by the API's count says so (loaded of those the API has)."""
+    monkeypatch.setenv("SOURCES__LEELOO__ORDER_DETAILS", str(details).lower())
+    emu = emulator(scale=60)
+    truth = emu.truth()
+    whole = Warehouse("duckdb", "leeloo_whole", duckdb_path=duck_target.warehouse.duckdb_path)
+    assert run(duck_target, whole.dataset, "--no-transform") == 0
+    cost = [w["requests"] for w in last_facts(whole)["history_windows"]]
+    costliest = max(range(1, len(cost)), key=cost.__getitem__)
+    assert run(duck_target, "leeloo", "--max-requests", str(sum(cost[:costliest]) + cost[costliest] // 2)) == 0
+    wh = duck_target.warehouse
+    assert last_facts(wh)["history_steps"] >= 1 and last_facts(wh)["history_pending"]
+    api = {r: (len(truth[r]), wh.query(f"select count(*) from {{ds}}.{r}")[0][0])
+           for r in ("people", *(("orders",) if details else ()))}
+    counted = entity_counts(wh)
+    assert {r: counted[r] for r in api} == api, "(the API's count, those loaded)"
+    complete, with_messages, known = whole_channels(wh, truth)
+    total, loaded = counted["communication_channels"]
+    assert total == len(truth["communication_channels"]) and loaded == known, (total, loaded, known)
+    assert with_messages <= loaded <= complete, (with_messages, loaded, complete)
+    api["communication_channels"] = (total, loaded)
+    status = io.StringIO()
+    with redirect_stdout(status):
+        print_status("duckdb", ["leeloo"], dataset="leeloo")
+    said = {f"({loaded:,} of {total:,})" for total, loaded in api.values() if loaded < total}
+    assert any(s in status.getvalue() for s in said), (said, status.getvalue())
+
