@@ -15,6 +15,7 @@ from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 import pytest
@@ -378,3 +379,28 @@ def test_the_share_by_the_api_s_count_counts_every_entity_loaded(emulator, duck_
     said = {f"({loaded:,} of {total:,})" for total, loaded in api.values() if loaded < total}
     assert any(s in status.getvalue() for s in said), (said, status.getvalue())
 
+
+def test_a_list_is_counted_once_when_the_one_window_check_stops_early(emulator, duck_target: Target,
+                                                                     monkeypatch) -> None:
+    """The account-wide "fits one window" check stops counting once the people alone are too
+    many; the channels and orders are counted later, for their coverage: once each, as
+    the API sees it (a one-item request per list)."""
+    emu = emulator(scale=60)
+    asked: list[tuple[str, dict[str, list[str]]]] = []
+    answer = emu.dispatch
+
+    def noted(method: str, target: str, headers: Any, body: bytes = b"") -> Any:
+        parts = urlsplit(target)
+        asked.append((parts.path, parse_qs(parts.query)))
+        return answer(method, target, headers, body)
+
+    monkeypatch.setattr(emu, "dispatch", noted)
+    assert run(duck_target, "leeloo", "--no-transform") == 0
+    counts = [path for path, query in asked if query.get("limit") == ["1"]]
+    assert sorted(counts) == ["/api/v2/communication-channels", "/api/v2/orders", "/api/v2/people"], counts
+    people_page = next(i for i, (path, query) in enumerate(asked)
+                       if path == "/api/v2/people" and query.get("limit") != ["1"])
+    channels_count = next(i for i, (path, query) in enumerate(asked)
+                          if path == "/api/v2/communication-channels" and query.get("limit") == ["1"])
+    assert people_page < channels_count, "the check stopped after the people: the channels were counted later"
+    assert last_facts(duck_target.warehouse)["history_windows"]
