@@ -4,8 +4,10 @@ Run it from the project root: `python pipelines/leeloo_pipeline.py`. It reads th
 and the base URL from `.dlt/secrets.toml` / `.dlt/config.toml` or the environment
 (`SOURCES__LEELOO__API_TOKEN`, `SOURCES__LEELOO__BASE_URL`; `chatfunnel emulator leeloo`
 prints the values for the emulator), loads into `chatfunnel.duckdb` dataset `leeloo`,
-and prints dlt's load info. `chatfunnel run` adds the run lock, recovery after a crash,
-the reports, the run history, the BI snapshot and alerts around the same source.
+and prints dlt's load info. A first load too big for one window (under a rate limit) reads
+the last day first, then older history one window per load, newest first, until it is all
+in or the budget is spent. `chatfunnel run` adds the run lock, recovery after a crash, the
+reports, the run history, the BI snapshot and alerts around the same source.
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ from sources.report import SourceReport
 def main() -> None:
     pipeline = dlt.pipeline(pipeline_name="chatfunnel_leeloo", destination="duckdb", dataset_name="leeloo")
     report = SourceReport()
-    info = pipeline.run(leeloo_source(report=report))
-    print(info)
-    print(f"{report.requests} API requests; unfinished (continue next run): {sorted(report.incomplete) or 'none'}")
+    print(pipeline.run(leeloo_source(report=report)))
+    requests = report.requests
+    # a first load read the last day: older history follows, one window per load
+    while report.history_continues:
+        pending, report = sorted(report.history_pending), SourceReport()
+        print(pipeline.run(leeloo_source(history_step=True, report=report).with_resources(*pending)))
+        requests += report.requests
+    print(f"{requests} API requests; unfinished (continue next run): {sorted(report.incomplete) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def main() -> None:
     mark_webhook_consumed(pipeline)
     requests = report.requests
     # a first load too big for one window read the newest clients: older ones follow, one window per load
-    while report.history_pending and not (report.budget_exhausted or report.history_pending & report.incomplete):
+    while report.history_continues:
         pending, report = sorted(report.history_pending), SourceReport()
         print(pipeline.run(salebot_source(history_step=True, report=report).with_resources(*pending)))
         requests += report.requests

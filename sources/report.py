@@ -27,6 +27,13 @@ class SourceReport:
     def requests(self) -> int:
         return self.client.requests_made if self.client else 0
 
+    @property
+    def history_continues(self) -> bool:
+        """Older history is still to read and the next history step may go on: the budget is
+        not spent and every resource with history pending finished its window (one left
+        unfinished would read the same window again)."""
+        return bool(self.history_pending) and not (self.budget_exhausted or self.history_pending & self.incomplete)
+
     def spent(self, resource: str) -> None:
         """The request budget ran out while `resource` worked: it continues next run."""
         self.budget_exhausted = True

@@ -67,6 +67,13 @@ class SourceSpec:
         return dict(getattr(self.package, "DECLARED_COLUMNS", {}))
 
     @property
+    def complete_since(self) -> str:
+        """What the source's "history complete since <date>" holds, in the words after
+        "complete": `since` (every entity active since then), or the package's `COMPLETE_SINCE`
+        (Salebot: `for the clients created since`)."""
+        return str(getattr(self.package, "COMPLETE_SINCE", "since"))
+
+    @property
     def deletion_cascades(self) -> tuple[tuple[str, str, str], ...]:
         """(child table, child column, parent table): what a deletion of the parent also deletes."""
         return tuple(getattr(self.package, "DELETION_CASCADES", ()))

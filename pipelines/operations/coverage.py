@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 REPORT = "coverage"
 COLUMNS = ("resource", "complete_since", "complete_until", "as_of", "history_since", "estimated_complete_at")
 ENTITIES, SPAN = "entities", "span"  # what a share measures: entities by the API's count, or the span of days
+DEFAULT_SINCE_WORDS = "since"  # "history complete since <date>": every entity active since then is loaded
 
 
 def _utc(value: Any) -> datetime | None:
@@ -102,6 +103,9 @@ class Coverage:
     """An account's coverage: every resource's, and what they say together."""
 
     resources: tuple[ResourceCoverage, ...]
+    # what "complete since <date>" holds, in the source's words (`SourceSpec.complete_since`):
+    # Leeloo's every entity active since then; Salebot's the clients created since then
+    since_words: str = DEFAULT_SINCE_WORDS
 
     @property
     def complete(self) -> bool:
@@ -154,14 +158,16 @@ class Coverage:
         return max(e for e in estimates if e is not None)
 
 
-def coverage_from_rows(rows: Iterable[dict[str, Any]] | None) -> Coverage | None:
+def coverage_from_rows(rows: Iterable[dict[str, Any]] | None,
+                       since_words: str = DEFAULT_SINCE_WORDS) -> Coverage | None:
     """The account's coverage from the report's rows; None without the report, a row, or one
-    of its columns (a report of another shape says nothing it can be trusted for)."""
+    of its columns (a report of another shape says nothing it can be trusted for).
+    `since_words`: what its source's "complete since" holds (`Coverage.since_words`)."""
     listed = list(rows or ())
     if any(column not in row for row in listed for column in COLUMNS):
         return None
     resources = tuple(ResourceCoverage.from_row(r) for r in listed if r.get("resource") is not None)
-    return Coverage(tuple(sorted(resources, key=lambda r: r.resource))) if resources else None
+    return Coverage(tuple(sorted(resources, key=lambda r: r.resource)), since_words) if resources else None
 
 
 def backfill_under_way(coverage: Coverage | None) -> bool:
@@ -210,7 +216,7 @@ def coverage_line(coverage: Coverage, zone: ZoneInfo, when: Callable[[datetime],
         start = coverage.history_since
         return "history complete" + (f" since {local_day(start, zone)} (the configured start)" if start else "")
     first = first_whole_day(coverage, zone)
-    words = f"history complete since {first}" if first else "history: nothing complete yet"
+    words = f"history complete {coverage.since_words} {first}" if first else "history: nothing complete yet"
     estimate = coverage.estimated_complete_at
     eta = f"estimated complete {when(estimate)}" if estimate is not None else "no estimate yet"
     return f"{words} (backfill under way, {share_words(coverage)}, {eta})"
@@ -232,12 +238,16 @@ def banner_text(coverage: Coverage, zone: ZoneInfo) -> str:
     first = first_whole_day(coverage, zone)
     if first is None:
         return "History is still loading - no period is complete yet, every figure is partial"
-    return f"History complete since {first} - older periods are still loading"
+    return f"History complete {coverage.since_words} {first} - older periods are still loading"
 
 
-def not_covered_label(first: date | None) -> str:
-    """The label of a chart's region whose counts are not whole yet."""
-    return "still loading (history not complete yet)" if first is None else f"still loading (complete from {first})"
+def not_covered_label(first: date | None, since_words: str = DEFAULT_SINCE_WORDS) -> str:
+    """The label of a chart's region whose counts are not whole yet: `complete from <date>`, or
+    in the source's own words (`Coverage.since_words`)."""
+    if first is None:
+        return "still loading (history not complete yet)"
+    words = "from" if since_words == DEFAULT_SINCE_WORDS else since_words
+    return f"still loading (complete {words} {first})"
 
 
 def resource_document(resource: ResourceCoverage) -> dict[str, Any]:

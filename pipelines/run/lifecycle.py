@@ -329,7 +329,7 @@ class _Run:
         if self.built is None or options.backfill or self.outcome.error is not None:
             return False
         report = self.built.report
-        if not report.history_pending or report.budget_exhausted or report.history_pending & report.incomplete:
+        if not report.history_continues:
             return False
         if options.max_requests is not None and self.outcome.requests >= options.max_requests:
             return False

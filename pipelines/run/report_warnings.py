@@ -2,9 +2,10 @@
 under way explains.
 
 While older history is still to be loaded (newest first), the data tests that warn find what
-the backfill has not reached: orders, read whole, of people whose history is not loaded yet,
-each an orphan of `stg_orders.person_id`. Said as a fault, a budget-cut first load would read
-as broken. An orphan whose referenced model reads a resource with history still pending is
+the backfill has not reached: an order read in a window (orders go newest first too, each by
+its own date: `sources.leeloo.deferred`) whose person, dated by their last message, is in a
+window not read yet is an orphan of `stg_orders.person_id`. Said as a fault, a budget-cut
+first load would read as broken. An orphan whose referenced model reads a resource with history still pending is
 therefore said as one line of what the backfill explains; every other warning (times later
 than now, orphans of what is loaded whole, anything once the history is complete) stays a
 warning. The log and the outcome (its summary, its record) say the same.
@@ -64,8 +65,11 @@ def state(result: BuildResult | None, awaiting: Collection[str]) -> ReportWarnin
 
 def state_and_log(result: BuildResult | None, source: str, pending: Collection[str]) -> ReportWarnings:
     """`state` for a source whose resources `pending` still have older history to load, logged:
-    a warning as a warning, what the backfill explains as information."""
+    a warning as a warning, what the backfill explains as information. The build's summary
+    (`BuildResult.__str__`) then counts the same warnings and the expected apart."""
     stated = state(result, awaiting_backfill(load_models(source), pending) if pending else set())
+    if result is not None:
+        result.expected = len(stated.expected)
     for line in stated.warnings:
         logger.warning(line)
     for line in stated.expected:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tenacity import Retrying
 
 BACKOFF_FACTOR = 0.5
+MAX_ATTEMPTS = 6  # per request, retries included, unless `[runtime] request_max_attempts` says otherwise
 MAX_RETRY_DELAY = 120
 REDIRECTS = (301, 302, 303, 307, 308)
 WORKERS_PER_SLOT = 2
@@ -73,6 +74,16 @@ def dlt_retry_policy(max_attempts: int, condition: RetryPredicate | None = None)
     )
 
 
+def configured_max_attempts() -> int:
+    """The attempts per request, retries included: dlt's own setting where it is given
+    (`[runtime] request_max_attempts` in `.dlt/config.toml`, `RUNTIME__REQUEST_MAX_ATTEMPTS`),
+    which dlt's `requests` client reads too; else `MAX_ATTEMPTS`."""
+    import dlt
+
+    value = dlt.config.get("runtime.request_max_attempts", int)
+    return MAX_ATTEMPTS if value is None else max(1, int(value))
+
+
 def _retry_after_seconds(response: Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     return float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else None
@@ -85,7 +96,8 @@ class ApiClient:
     limit, holds one of `max_connections` in-flight slots and is counted by status: that
     is what an API's rate limit and a daily cap count too. The retries are dlt's own
     (`dlt.sources.helpers.requests.Client`'s policy: 429 and 5xx, connection errors and
-    timeouts, exponential backoff or the answer's Retry-After, `max_attempts` in all),
+    timeouts, exponential backoff or the answer's Retry-After, `max_attempts` in all: by
+    default dlt's setting `[runtime] request_max_attempts`, `configured_max_attempts`),
     plus a 200 whose body the API marks as an error (`is_app_error`) or whose body is not
     of the shape the caller expects (`get_json(..., expect=...)`): a list page with
     `data: null` is retried like an error, and after the retries raises `UnexpectedAnswer`,
@@ -101,7 +113,7 @@ class ApiClient:
         rate_limiter: RateLimiter | None = None,
         budget: RequestBudget | None = None,
         timeout: float = 30.0,
-        max_attempts: int = 6,
+        max_attempts: int | None = None,
         max_connections: int = 16,
         is_app_error: Callable[[Any], bool] | None = None,
     ) -> None:
@@ -120,7 +132,8 @@ class ApiClient:
         self._is_app_error = is_app_error
         self._transport = Transport(self.base_url, headers=dict(headers or {}), timeout=timeout,
                                     max_connections=max_connections)
-        self._retrying = dlt_retry_policy(max_attempts, self._should_retry_body)
+        attempts = configured_max_attempts() if max_attempts is None else max_attempts
+        self._retrying = dlt_retry_policy(attempts, self._should_retry_body)
         install_log_redaction(self.secrets)
 
     @property

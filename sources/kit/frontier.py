@@ -48,23 +48,33 @@ def step_window(state: dict[str, Any], history_since: datetime, now: datetime, t
     return next_window(now, history_since, since, last_cost(state), target_requests)
 
 
-def first_done(state: dict[str, Any], start: datetime, *, entities: int | None = None, loaded: int = 0) -> None:
+def first_done(state: dict[str, Any], start: datetime, *, entities: int | None = None) -> None:
     """The first window (the last day) is in: history is complete from its start. `entities`:
-    what the count probe said the whole history lists; `loaded`: the entities known after it."""
+    what the count probe said the whole history lists (the entities loaded: `note_loaded`)."""
     state[KEY] = {"frontier": start.isoformat(), "requests": 0, "days": 0.0, "last_requests": None,
-                  "last_days": FIRST_WINDOW / DAY, "entities": entities, "loaded": loaded, "read": 0}
+                  "last_days": FIRST_WINDOW / DAY, "entities": entities, "loaded": 0, "read": 0}
 
 
 def step_done(state: dict[str, Any], start: datetime, requests: int, read: int = 0) -> None:
     """A history step's window is in: the frontier moves to its start; its cost sizes the next.
-    `read`: the entities it added to those known (what the count probe's share counts)."""
+    `read`: the entities it added to those known (what prices the entities left)."""
     found = dict(state.get(KEY) or {})
     old = to_utc(found.get("frontier"))
     days = (old - start) / DAY if old is not None else 0.0
     found.update(frontier=start.isoformat(), requests=int(found.get("requests") or 0) + requests,
                  days=float(found.get("days") or 0) + days, last_requests=requests, last_days=days,
-                 loaded=int(found.get("loaded") or 0) + read, read=int(found.get("read") or 0) + read)
+                 read=int(found.get("read") or 0) + read)
     state[KEY] = found
+
+
+def note_loaded(state: dict[str, Any], loaded: int) -> None:
+    """The entities known now (`loaded`: the resource's ledger), which the share by the count
+    probe's entities counts: those of every window, of a history step cut short by the budget
+    and of the nightly runs' news alike, not only the windows completed. Nothing before the
+    first window."""
+    found = state.get(KEY)
+    if found is not None:
+        state[KEY] = {**found, "loaded": int(loaded)}
 
 
 def coverage(state: dict[str, Any], history_since: datetime, now: datetime, requests_per_minute: float | None, *,

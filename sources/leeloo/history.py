@@ -12,11 +12,12 @@ from typing import Any
 
 from sources.bookkeeping import Coverage
 from sources.kit import frontier as kit
-from sources.kit.frontier import KEY, first_done, last_cost, step_done
+from sources.kit.frontier import KEY, first_done, last_cost, note_loaded, step_done
 
 from .times import to_utc
 
-__all__ = ["KEY", "complete", "coverage", "first_done", "frontier", "last_cost", "pending", "step_done", "step_window"]
+__all__ = ["KEY", "complete", "coverage", "first_done", "frontier", "last_cost", "note_loaded", "pending", "step_done",
+           "step_window"]
 
 
 def _forward(state: dict[str, Any]) -> bool:

@@ -168,14 +168,15 @@ def open_orders(run: LeelooRun, state: dict[str, Any]) -> OrdersRead:
 
 def advance(run: LeelooRun, state: dict[str, Any], read: OrdersRead) -> Iterator[Any]:
     """The frontier moves to the window's start (the first window, a history step done) and
-    the next window is planned, or history is complete once no order waits; the coverage of
-    a run that read the whole list and every detail it called for."""
+    the next window is planned, or history is complete once no order waits; the coverage,
+    however the run ended (its spans move only with what completed; the orders loaded count
+    those of a window cut short too), as people's and channels' do."""
     done = read.listing.complete and not run.stopped(NAME)
     if read.first and read.cutoff is not None:  # an order this run did not reach is after it: read next run
-        history.first_done(state, read.cutoff, entities=run.history_size(settings.ORDERS, windowed=False),
-                           loaded=len(read.ledger))
+        history.first_done(state, read.cutoff, entities=run.history_size(settings.ORDERS, windowed=False))
     elif run.history_step and done and read.cutoff is not None:
         history.step_done(state, read.cutoff, read.requests, read=read.details)
+    history.note_loaded(state, len(read.ledger))
     if read.cutoff is not None:
         deferred.plan(state, read.waiting, run.window_requests, run.start_of_history)
     if done and not read.waiting and not run.backfill:
@@ -186,8 +187,7 @@ def advance(run: LeelooRun, state: dict[str, Any], read: OrdersRead) -> Iterator
         run.report.history_pending.add(NAME)
     else:
         run.report.history_pending.discard(NAME)
-    if done:
-        yield coverage(run, state, TABLES)
+    yield coverage(run, state, TABLES)
 
 
 def orders(run: LeelooRun) -> Iterator[Any]:

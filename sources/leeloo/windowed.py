@@ -81,14 +81,16 @@ def open_window(run: LeelooRun, state: dict[str, Any], name: str, path: str) -> 
 
 def advance(run: LeelooRun, state: dict[str, Any], read: WindowRead) -> None:
     """Once the window's news is in: the cursor moves (a nightly run), the frontier moves to
-    the window's start (the first window, a history step), and the run learns whether older
-    history is still to read."""
+    the window's start (the first window, a history step), the entities loaded are noted
+    (whether the window completed or not), and the run learns whether older history is still
+    to read."""
     if run.advance(state, read.name, read.listing, read.newest):
         if run.history_step:
             history.step_done(state, read.window_start, run.client.requests_made - read.requests_at_open,
                               read=max(0, len(read.ledger) - read.known_at_open))
         elif read.first:
-            history.first_done(state, read.window_start, entities=read.history_size, loaded=len(read.ledger))
+            history.first_done(state, read.window_start, entities=read.history_size)
+    history.note_loaded(state, len(read.ledger))
     if history.pending(state, run.start_of_history) and not run.backfill:
         run.report.history_pending.add(read.name)
     else:

@@ -64,6 +64,9 @@ KEPT_ON_REFRESH: tuple[dict[str, object], ...] = (
     {"table": "orders", "key": ("id",), "entity": "id", "parent": "orders", "noun": "first sightings",
      "columns": ("first_seen_at", "created_after"), "carry": "sources.salebot.memory:carry_first_sightings"},
 )
+# what "history complete since <date>" holds while a first load reads the newest clients first
+# (`status`, the dashboard): every client created since then, each whole; not the older clients' news
+COMPLETE_SINCE = "for the clients created since"
 # (child table, child column, parent table): what hangs off a deleted client is marked with it
 DELETION_CASCADES: tuple[tuple[str, str, str], ...] = (
     ("messages", "client_id", "clients"),

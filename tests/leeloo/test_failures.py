@@ -86,6 +86,19 @@ def test_unreachable_api_is_one_clear_message(duck_target: Target, capsys, monke
     assert not duck_target.warehouse.tables() & {"people", "orders"}
 
 
+@pytest.mark.parametrize("attempts", [2, 3])
+def test_dlt_s_request_max_attempts_sets_the_attempts_per_request(emulator, duck_target: Target, capsys,
+                                                                   monkeypatch, attempts: int) -> None:
+    """`[runtime] request_max_attempts`, dlt's own setting, is how often the run asks the API
+    before it gives up: counted at the API, which answers every request with a 5xx."""
+    emu = emulator(scale=5, error_rate=1.0)
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", str(attempts))
+    assert run_leeloo(duck_target) != 0
+    assert "Traceback" not in capsys.readouterr().err
+    asked = emu.request_counts()["by_endpoint"]
+    assert asked and set(asked.values()) == {attempts}, asked  # each request the run made, tried that often
+
+
 def test_missing_token_names_the_setting(duck_target: Target, capsys, monkeypatch) -> None:
     monkeypatch.delenv("SOURCES__LEELOO__API_TOKEN", raising=False)
     code = run_leeloo(duck_target)

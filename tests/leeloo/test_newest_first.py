@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
+from collections import Counter
 from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 import pytest
@@ -312,3 +318,89 @@ def test_a_window_that_cannot_end_before_max_runtime_is_left_to_the_next_run(emu
     people = coverage(wh)["people"]
     assert people[2] < people[0], "older history is still to read"
     assert "continues next run" in capsys.readouterr().out
+
+
+def test_the_plain_dlt_example_reads_every_window_of_history(emulator, duck_target: Target) -> None:
+    """`python pipelines/leeloo_pipeline.py` goes on with the history steps, as `chatfunnel
+    run` does: one run as a script leaves the warehouse equal to the API."""
+    emu = emulator(scale=60)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, str(root / "pipelines" / "leeloo_pipeline.py")], env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loads = done.stdout.count("load step finished")
+    assert loads > 2, done.stdout  # the last day, then older windows, one load each
+    assert "unfinished (continue next run): none" in done.stdout
+    assert_matches_truth(duck_target.warehouse, emu.truth())
+
+
+def whole_channels(wh: Warehouse, truth: dict[str, Any]) -> tuple[int, int, int]:
+    """The channels loaded with every message the API has of them, and of those how many have
+    messages (a channel without any is whole whether or not its chain was read); and how many
+    the ledger knows (a channel is known once its chain is read: a cut run reads the rest next)."""
+    want = Counter(m["account_id"] for m in truth["chat_messages"])
+    have = dict(wh.query("select c.id, count(m.id) from {ds}.communication_channels c "
+                         "left join {ds}.chat_messages m on m.account_id = c.id group by c.id"))
+    whole = [channel for channel, messages in have.items() if messages == want.get(channel, 0)]
+    known = wh.query("select count(distinct entity_id) from {ds}._chatfunnel_entities "
+                     "where resource = 'communication_channels'")[0][0]
+    return len(whole), sum(1 for channel in whole if want.get(channel)), int(known)
+
+
+@pytest.mark.parametrize("details", [True, False])
+def test_the_share_by_the_api_s_count_counts_every_entity_loaded(emulator, duck_target: Target, monkeypatch,
+                                                                 details: bool) -> None:
+    """A first load cut halfway through its costliest history step (in the orders' details, or
+    without them in the people's and channels'): what it loaded of that step is in the
+    warehouse, and the share by the API's count says so (loaded of those the API has)."""
+    monkeypatch.setenv("SOURCES__LEELOO__ORDER_DETAILS", str(details).lower())
+    emu = emulator(scale=60)
+    truth = emu.truth()
+    whole = Warehouse("duckdb", "leeloo_whole", duckdb_path=duck_target.warehouse.duckdb_path)
+    assert run(duck_target, whole.dataset, "--no-transform") == 0
+    cost = [w["requests"] for w in last_facts(whole)["history_windows"]]
+    costliest = max(range(1, len(cost)), key=cost.__getitem__)
+    assert run(duck_target, "leeloo", "--max-requests", str(sum(cost[:costliest]) + cost[costliest] // 2)) == 0
+    wh = duck_target.warehouse
+    assert last_facts(wh)["history_steps"] >= 1 and last_facts(wh)["history_pending"]
+    api = {r: (len(truth[r]), wh.query(f"select count(*) from {{ds}}.{r}")[0][0])
+           for r in ("people", *(("orders",) if details else ()))}
+    counted = entity_counts(wh)
+    assert {r: counted[r] for r in api} == api, "(the API's count, those loaded)"
+    complete, with_messages, known = whole_channels(wh, truth)
+    total, loaded = counted["communication_channels"]
+    assert total == len(truth["communication_channels"]) and loaded == known, (total, loaded, known)
+    assert with_messages <= loaded <= complete, (with_messages, loaded, complete)
+    api["communication_channels"] = (total, loaded)
+    status = io.StringIO()
+    with redirect_stdout(status):
+        print_status("duckdb", ["leeloo"], dataset="leeloo")
+    said = {f"({loaded:,} of {total:,})" for total, loaded in api.values() if loaded < total}
+    assert any(s in status.getvalue() for s in said), (said, status.getvalue())
+
+
+def test_a_list_is_counted_once_when_the_one_window_check_stops_early(emulator, duck_target: Target,
+                                                                     monkeypatch) -> None:
+    """The account-wide "fits one window" check stops counting once the people alone are too
+    many; the channels and orders are counted later, for their coverage: once each, as
+    the API sees it (a one-item request per list)."""
+    emu = emulator(scale=60)
+    asked: list[tuple[str, dict[str, list[str]]]] = []
+    answer = emu.dispatch
+
+    def noted(method: str, target: str, headers: Any, body: bytes = b"") -> Any:
+        parts = urlsplit(target)
+        asked.append((parts.path, parse_qs(parts.query)))
+        return answer(method, target, headers, body)
+
+    monkeypatch.setattr(emu, "dispatch", noted)
+    assert run(duck_target, "leeloo", "--no-transform") == 0
+    counts = [path for path, query in asked if query.get("limit") == ["1"]]
+    assert sorted(counts) == ["/api/v2/communication-channels", "/api/v2/orders", "/api/v2/people"], counts
+    people_page = next(i for i, (path, query) in enumerate(asked)
+                       if path == "/api/v2/people" and query.get("limit") != ["1"])
+    channels_count = next(i for i, (path, query) in enumerate(asked)
+                          if path == "/api/v2/communication-channels" and query.get("limit") == ["1"])
+    assert people_page < channels_count, "the check stopped after the people: the channels were counted later"
+    assert last_facts(duck_target.warehouse)["history_windows"]

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pipelines.config.registry import source_spec
 from pipelines.operations.coverage import (
     backfill_document,
     backfill_under_way,
@@ -16,6 +17,7 @@ from pipelines.operations.coverage import (
     first_whole_day,
     first_whole_week,
     hidden_before,
+    not_covered_label,
     percent,
 )
 
@@ -160,3 +162,18 @@ def test_the_resource_furthest_behind_speaks_for_the_account() -> None:
     ])
     assert coverage is not None and coverage.share_complete == 0.2
     assert "20% of the history by the API's count (600 of 3,000)" in coverage_line(coverage, UTC_ZONE, str)
+
+
+def test_salebot_says_its_complete_span_holds_the_clients_created_since() -> None:
+    """Salebot's first load reads the newest clients first: from a date on, the clients created
+    since then are whole, not every client's news of those days; its words say so."""
+    words = source_spec("salebot").complete_since
+    assert source_spec("leeloo").complete_since == "since"
+    coverage = coverage_from_rows([_row("clients", _iso("2026-10-01T00:00:00")), _row("blocks", START)], words)
+    assert coverage is not None
+    assert coverage_line(coverage, UTC_ZONE, str).startswith(
+        "history complete for the clients created since 2026-10-01 (backfill under way, ")
+    assert banner_text(coverage, UTC_ZONE) == ("History complete for the clients created since 2026-10-01 - older "
+                                               "periods are still loading")
+    assert not_covered_label(date(2026, 10, 1), words) == (
+        "still loading (complete for the clients created since 2026-10-01)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipelines.config.accounts import Account
 from pipelines.run.outcomes import ReportWarnings, RunOutcome, StepDone
-from pipelines.run.report_warnings import awaiting_backfill, state
+from pipelines.run.report_warnings import awaiting_backfill, state, state_and_log
 from pipelines.run.summary import format_outcome
 from transforms.models import load_models
 from transforms.runner import BuildResult
@@ -83,3 +83,20 @@ def test_the_summary_says_the_expected_apart_from_the_warnings(tmp_path: Path) -
     text = format_outcome(run)
     assert "expected: 167 orders refer to people whose history is not loaded yet" in text
     assert "warning: reports: raw dataset" in text and "no match" not in text
+
+
+def test_the_build_summary_counts_the_warnings_the_run_states() -> None:
+    """The reports line's count, the summary's `warning:` lines and the run's record (what
+    `status` shows) agree: an orphan the backfill explains is counted apart, not as a warning."""
+    result = build(orphans("stg_orders", "stg_people", 167), orphans("stg_templates", "stg_template_categories", 2))
+    run = outcome()
+    run.reports = result
+    run.add(StepDone(reports=state_and_log(result, "leeloo", {"people"})))
+    text = format_outcome(run)
+    assert "data tests 0/2 passed; 2 warning(s), 1 expected while the backfill runs" in text
+    assert text.count("  warning: ") == 2 and len(run.record(None).warnings) == 2
+
+    run.add(StepDone(reports=state_and_log(result, "leeloo", set())))  # the history is complete
+    text = format_outcome(run)
+    assert "data tests 0/2 passed; 3 warning(s)" in text and "expected" not in text
+    assert text.count("  warning: ") == 3 and len(run.record(None).warnings) == 3

@@ -7,8 +7,10 @@ The real CLI over the emulator, as a user runs it."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Iterator
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from emulators.salebot import SalebotEmulator
 from pipelines.cli import main
 from pipelines.config.accounts import Account
+from pipelines.operations.status import print_status
 from pipelines.warehouse.account_pipeline import pipeline_name
 from sources.bookkeeping import Ledger
 from sources.salebot import newest
@@ -167,6 +170,10 @@ def test_newest_first_equals_forward_and_a_cut_first_window_says_its_span(served
     older = {int(c) for (c,) in wh.query("select distinct client_id from {messages}")} - created_since(truth, since)
     assert not older, f"clients older than the span were read: {sorted(older)[:5]}"
     assert wh.query('select count(*) from "salebot_reports".coverage')[0][0] >= 5
+    said = io.StringIO()
+    with redirect_stdout(said):
+        print_status("duckdb", ["salebot"], dataset="salebot")
+    assert "  history complete for the clients created since " in said.getvalue(), said.getvalue()
 
     assert run(wh, "--no-transform") == 0  # the next run carries on from the frontier until history is complete
     assert_equals_truth(wh, emu)

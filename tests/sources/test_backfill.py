@@ -128,15 +128,20 @@ def test_the_estimate_by_count_prices_the_entities_left_at_what_a_step_paid_per_
 
 def test_the_state_keeps_the_count_probes_entities_and_what_each_window_added() -> None:
     state: dict = {}
-    history.first_done(state, NOW - DAY, entities=5_000, loaded=40)
+    history.note_loaded(state, 40)  # before the first window: nothing to note it in
+    assert state == {}
+    history.first_done(state, NOW - DAY, entities=5_000)
+    history.note_loaded(state, 40)
     first = history.coverage(state, SINCE, NOW, 300)
     assert (first.history_entities, first.loaded_entities) == (5_000, 40)
     assert first.estimated_complete_at is None, "no step read yet: nothing to price the rest by"
+    history.note_loaded(state, 70)  # a nightly run's news, a step cut short: known, so loaded
     history.step_done(state, NOW - 5 * DAY, requests=600, read=460)
+    history.note_loaded(state, 530)
     step = history.coverage(state, SINCE, NOW, 300)
-    assert (step.history_entities, step.loaded_entities) == (5_000, 500)
-    # 600 requests for 460 people: the 4,500 left cost ~5870 requests, ~19.6 minutes at 300 a minute
-    assert step.estimated_complete_at == NOW + timedelta(minutes=600 / 460 * 4_500 / 300)
+    assert (step.history_entities, step.loaded_entities) == (5_000, 530)
+    # 600 requests for 460 people: the 4,470 left cost ~5830 requests, ~19.4 minutes at 300 a minute
+    assert step.estimated_complete_at == NOW + timedelta(minutes=600 / 460 * 4_470 / 300)
     history.step_done(state, SINCE, requests=100, read=10)
     assert history.coverage(state, SINCE, NOW, 300).estimated_complete_at is None, "done: whatever the count"
 

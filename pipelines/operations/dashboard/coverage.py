@@ -63,7 +63,7 @@ def read_coverage(reader: ReportReader, account: AccountPage) -> AccountCoverage
     rows = None
     with contextlib.suppress(Exception):
         rows = reader.table(account.reports, decide.REPORT)
-    return AccountCoverage(decide.coverage_from_rows(rows), account_zone(account))
+    return AccountCoverage(decide.coverage_from_rows(rows, account.spec.complete_since), account_zone(account))
 
 
 def marked(blocks: list[Block], covered: AccountCoverage) -> list[Block]:
@@ -77,7 +77,8 @@ def marked(blocks: list[Block], covered: AccountCoverage) -> list[Block]:
             out.append(block)
             continue
         first = covered.first_whole(period)
-        chart = charts.mark_not_covered(block.chart, first, period, decide.not_covered_label(first))
+        words = covered.coverage.since_words if covered.coverage else decide.DEFAULT_SINCE_WORDS
+        chart = charts.mark_not_covered(block.chart, first, period, decide.not_covered_label(first, words))
         out.append(dataclasses.replace(block, chart=chart))
     return out
 

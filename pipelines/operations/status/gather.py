@@ -186,7 +186,7 @@ def gap_days(spec: SourceSpec, pipeline: dlt.Pipeline) -> list[Any]:
     return [r[0] for r in rows or []]
 
 
-def read_coverage(pipeline: dlt.Pipeline) -> coverage.Coverage | None:
+def read_coverage(pipeline: dlt.Pipeline, spec: SourceSpec) -> coverage.Coverage | None:
     """The `coverage` report of the account's reports; None when the warehouse has none (an
     older one) or it cannot be read: status then says nothing of coverage."""
     try:
@@ -197,7 +197,7 @@ def read_coverage(pipeline: dlt.Pipeline) -> coverage.Coverage | None:
                 rows = cursor.fetchall()
     except Exception:  # noqa: BLE001 - no such report (yet): nothing to say
         return None
-    return coverage.coverage_from_rows(dict(zip(columns, r, strict=True)) for r in rows or [])
+    return coverage.coverage_from_rows((dict(zip(columns, r, strict=True)) for r in rows or []), spec.complete_since)
 
 
 def warehouse_figures(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pipeline, readable: bool) -> None:
@@ -210,6 +210,6 @@ def warehouse_figures(status: AccountStatus, spec: SourceSpec, pipeline: dlt.Pip
     status.inbox = inbox(spec, status.account)
     if readable:
         status.gap_days = gap_days(spec, pipeline)
-        status.coverage = read_coverage(pipeline)
+        status.coverage = read_coverage(pipeline, spec)
     with contextlib.suppress(Exception):
         status.location = scrub(describe_location(pipeline))
