@@ -92,7 +92,9 @@ def _add_option(parser: argparse.ArgumentParser, spec: dataclasses.Field[Any], f
                         choices=flag.choices or REGISTERED_CHOICES.get(spec.name), **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `command`, the other commands' own options only as far as
+    listing them needs (see `_add_other_commands`)."""
     parser = argparse.ArgumentParser(
         prog="chatfunnel", formatter_class=_formatter,
         description=_describe("Load Leeloo.ai and Salebot.pro chatbot sales funnels into DuckDB, Postgres or Parquet, "
@@ -107,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_command(sub)
     _add_transform_command(sub)
     _add_status_command(sub)
-    _add_other_commands(sub)
+    _add_other_commands(sub, command)
     return parser
 
 
@@ -157,17 +159,21 @@ def _add_status_command(sub: Any) -> None:
     status.set_defaults(handler=cmd_status)
 
 
-def _add_other_commands(sub: Any) -> None:
-    """`report`, `demo`, `emulator` and `webhook`: thin wrappers over their packages."""
-    from pipelines.operations.dashboard import add_report_arguments, report_from_args
-
+def _add_other_commands(sub: Any, command: str | None = None) -> None:
+    """`report`, `demo`, `emulator` and `webhook`: thin wrappers over their packages. The
+    options of `report`, `emulator` and `webhook` are added only when `command` is theirs or
+    unknown (None): their packages (plotly, the emulators, starlette and uvicorn) cost a
+    `run` ~0.1 CPU s of imports it does not use; the list of commands is the same."""
     report = sub.add_parser("report", help="write the self-contained HTML funnel dashboard",
                             formatter_class=_formatter,
                             description=_describe("Write one HTML file with the funnel dashboard (opens offline)."),
                             epilog="examples:\n  chatfunnel report\n  chatfunnel report --destination postgres "
                                    "--out /var/www/funnel.html\n\n" + EXIT_CODES)
-    add_report_arguments(report)
-    report.set_defaults(handler=report_from_args)
+    if command in (None, "report"):
+        from pipelines.operations.dashboard import add_report_arguments, report_from_args
+
+        add_report_arguments(report)
+        report.set_defaults(handler=report_from_args)
 
     demo = sub.add_parser("demo", help="emulators -> DuckDB -> reports, with a funnel summary",
                           formatter_class=_formatter,
@@ -183,21 +189,33 @@ def _add_other_commands(sub: Any) -> None:
     emulator = sub.add_parser("emulator", help="run an API emulator in the foreground", formatter_class=_formatter,
                               description=_describe("Serve an emulated Leeloo.ai or Salebot.pro API on loopback, "
                                                     "to try the pipeline without an account."))
-    from emulators.cli import add_emulator_subcommands, run_emulator
+    if command in (None, "emulator"):
+        from emulators.cli import add_emulator_subcommands, run_emulator
 
-    emulator_sub = emulator.add_subparsers(dest="emulator", required=True, metavar="API")
-    add_emulator_subcommands(emulator_sub)
-    emulator.set_defaults(handler=run_emulator)
-
-    from pipelines.webhook import add_webhook_arguments, serve_webhook_from_args
+        emulator_sub = emulator.add_subparsers(dest="emulator", required=True, metavar="API")
+        add_emulator_subcommands(emulator_sub)
+        emulator.set_defaults(handler=run_emulator)
 
     webhook = sub.add_parser("webhook", help="the Salebot webhook receiver", formatter_class=_formatter,
                              description=_describe("Receive Salebot's message pushes into a durable inbox."))
     _add_config_command(sub)
+    if command in (None, "webhook"):
+        _add_webhook_commands(webhook)
+
+
+def _add_webhook_commands(webhook: argparse.ArgumentParser) -> None:
+    from pipelines.webhook import add_webhook_arguments, serve_webhook_from_args
+
     webhook_sub = webhook.add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
     serve = webhook_sub.add_parser("serve", help="accept Salebot message pushes", formatter_class=_formatter)
     add_webhook_arguments(serve)
     serve.set_defaults(handler=serve_webhook_from_args)
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command `argv` names (its first word that is not an option), or None: the top
+    level's options take no value, so that word is the command."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 # ---------------------------------------------------------------- selection
@@ -457,8 +475,9 @@ def _configure_logging(verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     quiet_broken_pipe()  # before parsing: --help is output too
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_named(given))
+    args = parser.parse_args(given)
     _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

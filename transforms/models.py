@@ -291,10 +291,13 @@ def render(
     model_names: Iterable[str],
     *,
     zone: str = "UTC",
+    copy: bool = True,
 ) -> str:
     """The statement with raw.<t> and model references qualified, and `reports_timezone()`
-    replaced by the account's zone (a string), in the target dialect."""
-    tree = tree.copy()
+    replaced by the account's zone (a string), in the target dialect. `copy=False` changes
+    `tree` in place (a tree made for this one statement)."""
+    if copy:
+        tree = tree.copy()
     for call in list(tree.find_all(exp.Anonymous)):
         if str(call.this).lower() == ZONE_NAME:
             call.replace(exp.Literal.string(zone))
@@ -307,7 +310,7 @@ def render(
         elif not table.db and table.name.lower() in names and table.name.lower() not in ctes:
             table.set("db", _quoted(reports_dataset))
             table.set("this", _quoted(table.name.lower()))
-    return tree.sql(dialect=dialect)
+    return tree.sql(dialect=dialect, copy=False)  # the generator's own copy would be a second one
 
 
 def render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str, names: Iterable[str], *,
@@ -321,4 +324,4 @@ def _render_text(sql: str, dialect: str, raw_dataset: str, reports_dataset: str,
     """`render_text` is a pure function of its arguments: the data tests render the same
     statements on every build of a dataset, so each is parsed and written once per process."""
     return render(sqlglot.parse_one(sql, read=AUTHORING_DIALECT), dialect, raw_dataset, reports_dataset, names,
-                  zone=zone)
+                  zone=zone, copy=False)

@@ -327,7 +327,7 @@ def _build_models(client: Any, models: list[Model], raw_columns: dict[str, set[s
     for model in models:
         tree = model.ast.copy()
         pad_missing(model, tree, raw_dataset, raw_columns, result.padded)
-        body = render(tree, dialect_name, raw_dataset, reports_dataset, names, zone=zone)
+        body = render(tree, dialect_name, raw_dataset, reports_dataset, names, zone=zone, copy=False)
         try:
             _build_model(
                 client, model, body, engine=engine, reports_dataset=reports_dataset,

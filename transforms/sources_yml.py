@@ -16,11 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from transforms.descriptions import comment_statements
 from transforms.engine import SqlEngine, existing_objects, literal, qualified, query
 from transforms.models import SHARED
+from transforms.properties import load_yml
 
 VARIANT = re.compile(r"^(?P<column>\w+?)__v_(?P<type>\w+)$")
 # dlt's own tables in every dataset: its load and schema bookkeeping, not the API's data
@@ -60,7 +59,7 @@ def _read(path: Path) -> RawDescriptions:
     """The descriptions one ``_sources.yml`` declares (none when it does not exist)."""
     if not path.exists():
         return RawDescriptions({}, {}, "")
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = load_yml(path.read_text(encoding="utf-8")) or {}
     (declared,) = document.get("sources") or [{}]
     tables = {
         str(t["name"]): RawTable(_text(t.get("description")),

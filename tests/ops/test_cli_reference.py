@@ -4,6 +4,8 @@ defaults, examples and exit codes, and `--version` answers."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,24 @@ def test_one_row_is_stops_at_the_first_clause_outside_parentheses() -> None:
 
     model = Model("m", ROOT, "reports", "One row per tunnel (a: b. c) and day: the rest. More.", "table", [], None)
     assert reference.one_row_is(model) == "One row per tunnel (a: b. c) and day"
+
+
+@pytest.mark.parametrize("command", ["run", "report", "emulator leeloo", "webhook serve", "status"])
+def test_each_command_parses_its_own_options_from_main_as_from_the_whole_parser(command: str, capsys) -> None:
+    """`main` builds the other commands' options only for them; each command's help is the same."""
+    with pytest.raises(SystemExit) as done:
+        main([*command.split(), "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == reference.help_text(command)
+
+
+def test_a_run_starts_without_the_other_commands_packages() -> None:
+    """A run's start-up (parser, configuration check) imports neither the dashboard, the
+    emulators nor the webhook receiver's server (Starlette, uvicorn)."""
+    code = ("import sys\nfrom pipelines.cli import main\ntry:\n    main(['run', 'leeloo', '--help'])\n"
+            "except SystemExit:\n    pass\nimport pipelines.operations.configcheck, pipelines.webhook.config\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'plotly', 'emulators')"
+            " or m.startswith(('pipelines.webhook.app', 'pipelines.webhook.server',"
+            " 'pipelines.operations.dashboard'))))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

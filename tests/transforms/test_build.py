@@ -327,3 +327,19 @@ def test_a_model_that_fails_to_build_leaves_the_previous_reports(
     # one transaction: the previous stg_t (with its name column) and r are still there
     assert wh.rows("r") == [{"n": 3}]
     assert set(wh.rows("stg_t")[0]) == {"id", "name"}
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_a_model_rendered_in_place_reads_as_one_rendered_from_a_copy(dialect: str) -> None:
+    """`render` copies the model's tree unless told the tree is its own; both give the same
+    statement, and the shared tree is left as parsed."""
+    from transforms.models import load_models, render
+
+    models = load_models("leeloo")
+    names = [m.name for m in models]
+    for model in models:
+        before = model.ast.sql()
+        copied = render(model.ast, dialect, "raw", "rep", names, zone="Europe/Moscow")
+        assert model.ast.sql() == before, f"{model.name}: rendering changed the shared tree"
+        assert render(model.ast.copy(), dialect, "raw", "rep", names, zone="Europe/Moscow", copy=False) == copied
+        assert '"raw"' in copied or '"rep"' in copied or not (model.raw_refs or model.model_refs)

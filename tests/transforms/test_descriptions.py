@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.transforms.conftest import Warehouse
 from transforms.descriptions import plain
 from transforms.docs import column_table, documented_models, with_column_tables
 from transforms.models import TransformError
-from transforms.properties import read_layer
+from transforms.properties import load_yml, read_layer
 from transforms.runner import load_models
 from transforms.sources_yml import DLT_TABLES, raw_descriptions
 
@@ -113,3 +114,24 @@ def test_a_yml_without_its_model_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "s" / "reports" / "_reports.yml").write_text("models:\n  - {name: gone, description: one row}\n")
     with pytest.raises(TransformError, match="without a file: gone"):
         load_models("s", tmp_path)
+
+
+def test_a_yml_read_again_is_the_same_and_an_edit_is_seen(tmp_path: Path) -> None:
+    """A properties file is parsed once per process for the same text; an edited file is read anew."""
+    layer = tmp_path / "reports"
+    layer.mkdir()
+    yml = layer / "_reports.yml"
+    yml.write_text("models:\n  - {name: r, description: one row, columns: [{name: a, description: first}]}\n")
+    first = read_layer(layer)
+    assert read_layer(layer) == first
+    assert first["r"].columns == {"a": "first"}
+    yml.write_text("models:\n  - {name: r, description: one row, columns: [{name: a, description: second}]}\n")
+    assert read_layer(layer)["r"].columns == {"a": "second"}
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[2].joinpath("transforms").rglob("*.yml")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_yml_reads_as_pythons_safe_load_reads_it(path: Path) -> None:
+    """The C parser (where PyYAML has it) gives the same documents as the pure-Python one."""
+    text = path.read_text(encoding="utf-8")
+    assert load_yml(text) == yaml.safe_load(text)
