@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import signal
 import socket
@@ -203,9 +202,9 @@ def test_a_first_load_against_a_dead_api_pays_one_round_of_retries(duck_target: 
                                                                    monkeypatch) -> None:
     """The count of the history a first load asks for first is no exception: an API that does
     not answer fails the run after the probe's retries, not after the listing's as well."""
-    from sources.http import ApiClient
+    from sources.http.client import MAX_ATTEMPTS
 
-    one_round = inspect.signature(ApiClient).parameters["max_attempts"].default
+    one_round = MAX_ATTEMPTS
     monkeypatch.setenv("SOURCES__LEELOO__API_TOKEN", TOKEN)
     with hanging_up_api() as (url, taken):
         monkeypatch.setenv("SOURCES__LEELOO__BASE_URL", url)

@@ -115,6 +115,7 @@ class Warehouse:
             from pipelines.warehouse.destinations import duckdb_connect_config
 
             self._connection = duckdb.connect(self.duckdb_file, config=duckdb_connect_config())
+            self._connection.execute("set TimeZone = 'UTC'")  # as dlt's own client reads
         return self._connection
 
     def mark_deleted(self, table: str, ids: list[Any], key: str = "id") -> None:
@@ -133,6 +134,7 @@ class Warehouse:
         if self.engine == "duckdb":
             import duckdb
 
+            self._close()  # a BI tool's own connection: read-only, not the test's kept one
             with duckdb.connect(self.duckdb_file, read_only=True) as con:
                 con.execute(f"set TimeZone = '{time_zone}'")
                 return [tuple(r) for r in con.execute(sql).fetchall()]
@@ -143,10 +145,13 @@ class Warehouse:
             cur.execute(sql)
             return [tuple(r) for r in cur.fetchall()]
 
-    def drop(self) -> None:
+    def _close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    def drop(self) -> None:
+        self._close()
         if self.engine == "postgres":
             drop_pg_schemas(self.dataset)
 
