@@ -207,18 +207,26 @@ def percent(share: float | None) -> str:
     return f"{int(share * 100)}%"
 
 
-def coverage_line(coverage: Coverage, zone: ZoneInfo, when: Callable[[datetime], str]) -> str:
+def coverage_line(coverage: Coverage, zone: ZoneInfo, when: Callable[[datetime], str], *,
+                  now: datetime | None = None) -> str:
     """The one line `status` and `report` print: `history complete since <date> (backfill
     under way, N% of the span, estimated complete <time>)`, or that the history is complete.
     The date is the first whole day in the reports' zone (a day loaded from 18:00 on is not
-    complete); `when` renders the estimate as the caller renders its other times."""
+    complete); `when` renders the estimate as the caller renders its other times. An
+    estimate already past at `now` (a run stopped by its budget with the rest worth less
+    than the time since) says the rest is due on the next run, not a time gone by."""
     if coverage.complete:
         start = coverage.history_since
         return "history complete" + (f" since {local_day(start, zone)} (the configured start)" if start else "")
     first = first_whole_day(coverage, zone)
     words = f"history complete {coverage.since_words} {first}" if first else "history: nothing complete yet"
     estimate = coverage.estimated_complete_at
-    eta = f"estimated complete {when(estimate)}" if estimate is not None else "no estimate yet"
+    if estimate is None:
+        eta = "no estimate yet"
+    elif now is not None and estimate <= now:
+        eta = "the rest is due on the next run"
+    else:
+        eta = f"estimated complete {when(estimate)}"
     return f"{words} (backfill under way, {share_words(coverage)}, {eta})"
 
 

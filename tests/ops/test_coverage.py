@@ -3,7 +3,7 @@ span is loaded, the first whole day, and the words status, report and the dashbo
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -177,3 +177,15 @@ def test_salebot_says_its_complete_span_holds_the_clients_created_since() -> Non
                                                "periods are still loading")
     assert not_covered_label(date(2026, 10, 1), words) == (
         "still loading (complete for the clients created since 2026-10-01)")
+
+
+def test_an_estimate_already_past_says_the_rest_is_due_on_the_next_run() -> None:
+    """A run cut by its budget whose rest is worth less than the time since: no time gone by."""
+    eta = _iso("2026-12-06T15:49:37")
+    coverage = coverage_from_rows([_row("people", _iso("2026-11-20T00:00:00"), estimated_complete_at=eta)])
+    assert coverage is not None and coverage.estimated_complete_at == eta
+    estimate = coverage.estimated_complete_at
+    before = coverage_line(coverage, UTC_ZONE, str, now=estimate - timedelta(minutes=1))
+    assert before.endswith(f"estimated complete {estimate})")
+    after = coverage_line(coverage, UTC_ZONE, str, now=estimate + timedelta(seconds=1))
+    assert after.endswith("the rest is due on the next run)") and str(estimate) not in after

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -99,5 +99,6 @@ def coverage_summary(covered: AccountCoverage) -> dict[str, Any] | None:
     first = decide.first_whole_day(coverage, covered.zone)
     return {"complete": coverage.complete, "complete_since": iso_utc(coverage.complete_since),
             "first_whole_day": first.isoformat() if first else None,
-            "line": decide.coverage_line(coverage, covered.zone, lambda when: local_time(when, covered.zone)),
+            "line": decide.coverage_line(coverage, covered.zone, lambda when: local_time(when, covered.zone),
+                                         now=datetime.now(UTC)),
             "banner": decide.banner_text(coverage, covered.zone) if covered.under_way else None}

@@ -31,7 +31,7 @@ def status_lines(status: AccountStatus, now: datetime) -> list[str]:
         lines.append(f"  {TROUBLE_HEADINGS[status.trouble.kind]}: {status.trouble.message}")
     lines.extend(_setup_lines(status))
     lines.extend(_run_lines(status, now))
-    lines.extend(_coverage_lines(status))
+    lines.extend(_coverage_lines(status, now))
     lines.extend(_left_behind_lines(status))
     lines.extend(_figure_lines(status, now))
     return lines
@@ -146,11 +146,11 @@ def _pairs(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
 
 
-def _coverage_lines(status: AccountStatus) -> list[str]:
+def _coverage_lines(status: AccountStatus, now: datetime) -> list[str]:
     """How much of the history is loaded, when the warehouse says (its `coverage` report)."""
     if status.coverage is None:
         return []
-    return ["  " + coverage_line(status.coverage, status.zone, lambda when: local_time(when, status.zone))]
+    return ["  " + coverage_line(status.coverage, status.zone, lambda when: local_time(when, status.zone), now=now)]
 
 
 def _left_behind_lines(status: AccountStatus) -> list[str]:
