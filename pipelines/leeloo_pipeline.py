@@ -20,12 +20,14 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 import dlt
 
+from pipelines.warehouse.destinations import DUCKDB
 from sources.leeloo import leeloo_source
 from sources.report import SourceReport
 
 
 def main() -> None:
-    pipeline = dlt.pipeline(pipeline_name="chatfunnel_leeloo", destination="duckdb", dataset_name="leeloo")
+    # the warehouse `chatfunnel run` loads (`DESTINATION__DUCKDB__CREDENTIALS` names another file)
+    pipeline = dlt.pipeline(pipeline_name="chatfunnel_leeloo", destination=DUCKDB.open(), dataset_name="leeloo")
     report = SourceReport()
     print(pipeline.run(leeloo_source(report=report)))
     requests = report.requests

@@ -18,12 +18,14 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 import dlt
 
+from pipelines.warehouse.destinations import DUCKDB
 from sources.report import SourceReport
 from sources.salebot import mark_webhook_consumed, salebot_source
 
 
 def main() -> None:
-    pipeline = dlt.pipeline(pipeline_name="chatfunnel_salebot", destination="duckdb", dataset_name="salebot")
+    # the warehouse `chatfunnel run` loads (`DESTINATION__DUCKDB__CREDENTIALS` names another file)
+    pipeline = dlt.pipeline(pipeline_name="chatfunnel_salebot", destination=DUCKDB.open(), dataset_name="salebot")
     report = SourceReport()
     info = pipeline.run(salebot_source(report=report))
     print(info)
