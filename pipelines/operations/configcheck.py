@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlt.common.configuration.container import Container
-from dlt.common.configuration.exceptions import ValueNotSecretException
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException, ValueNotSecretException
 from dlt.common.configuration.providers import ConfigProvider
 from dlt.common.configuration.resolve import resolve_single_provider_value
 from dlt.common.configuration.specs import BaseConfiguration
@@ -123,8 +123,17 @@ def known_sections() -> dict[tuple[str, ...], dict[str, bool]]:
 
 
 def providers() -> list[ConfigProvider]:
-    """dlt's providers in the order it asks them: environment, secrets.toml, config.toml."""
-    return list(Container()[PluggableRunContext].providers.providers)
+    """dlt's providers in the order it asks them: environment, secrets.toml, config.toml.
+    dlt resolves its own `[runtime]` settings when it first makes them: one that is not of
+    its type (`RUNTIME__REQUEST_MAX_ATTEMPTS=abc`) is said here, not as dlt's traceback."""
+    try:
+        return list(Container()[PluggableRunContext].providers.providers)
+    except ConfigValueCannotBeCoercedException as exc:
+        kind = getattr(exc.hint, "__name__", str(exc.hint))
+        raise InvalidConfiguration(
+            f"dlt's setting {exc.field_name} is {exc.field_value!r:.80}, which is not a valid {kind}. Fix "
+            f"RUNTIME__{exc.field_name.upper()} or {exc.field_name} under [runtime] in .dlt/config.toml.",
+            step="config") from None
 
 
 def toml_documents() -> list[tuple[str, dict[str, Any]]]:

@@ -44,6 +44,17 @@ def test_a_misspelt_environment_variable_stops_the_run_before_any_request(emulat
     assert 0 < emu.request_counts()["total"] <= 5  # the setting, spelt right, is obeyed
 
 
+def test_a_dlt_runtime_setting_of_the_wrong_type_is_one_paragraph_before_any_request(emulator, duck_target,
+                                                                                        dlt_env) -> None:
+    emu = emulator(scale=20)
+    bad = cli("run", "leeloo", "--progress", "none", cwd=dlt_env, RUNTIME__REQUEST_MAX_ATTEMPTS="abc")
+    assert bad.returncode == EXIT_USAGE, bad.stderr
+    assert "request_max_attempts is 'abc', which is not a valid int" in bad.stderr
+    assert "RUNTIME__REQUEST_MAX_ATTEMPTS" in bad.stderr
+    assert "Traceback" not in bad.stderr and "\n" not in bad.stderr.strip()
+    assert emu.request_counts()["total"] == 0
+
+
 def test_an_unknown_key_in_config_toml_is_named_with_the_nearest(tmp_path: Path) -> None:
     write_dlt(tmp_path, config="[chatfunnel]\nmax_runtime_hour = 2\n\n[sources.leeloo.accounts.acme]\nsweep_run = 3\n",
               secrets='[sources.leeloo.accounts.acme]\napi_token = "acme-token-1234567"\n')
