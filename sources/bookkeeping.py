@@ -39,6 +39,7 @@ from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 
 from sources import readback
 from sources.deletions import Proof
+from sources.marks import Mark, hinted
 
 TABLE = "_chatfunnel_entities"
 KEY = ("resource", "entity_id")
@@ -132,8 +133,8 @@ class Ledger:
         if self.entries.pop(entity_id, None) is not None:
             self._pending[entity_id] = Entry()
 
-    def rows(self) -> Any:
-        """The changed entries as rows for `TABLE`, with their hints; None when nothing changed."""
+    def rows(self, mark: Mark = hinted) -> Any:
+        """The changed entries as rows for `TABLE`, marked for it; None when nothing changed."""
         if not self._pending:
             return None
         rows = [
@@ -143,7 +144,7 @@ class Ledger:
             for key, entry in self._pending.items()
         ]
         self._pending = {}
-        return dlt.mark.with_hints(rows, table_hints(TABLE, COLUMNS, KEY), create_table_variant=True)
+        return mark(rows, table_hints(TABLE, COLUMNS, KEY))
 
 
 def from_completed_loads(loads_table: str = "_dlt_loads") -> str:
@@ -283,7 +284,7 @@ DELETIONS_COLUMNS: dict[str, dict[str, Any]] = {
 }
 
 
-def deletion_rows(table: str, entity_ids: Iterable[str], proof: str | None) -> Any:
+def deletion_rows(table: str, entity_ids: Iterable[str], proof: str | None, mark: Mark = hinted) -> Any:
     """Rows for `_chatfunnel_deletions`: `table`'s entities with these ids are gone (proof:
     "listing" for a complete listing without them, "404", "client_not_found", ...), or,
     with `proof=None`, exist again. After the load, the run sets (or clears) `deleted_at`
@@ -297,15 +298,14 @@ def deletion_rows(table: str, entity_ids: Iterable[str], proof: str | None) -> A
     ]
     if not rows:
         return None
-    return dlt.mark.with_hints(rows, table_hints(DELETIONS_TABLE, DELETIONS_COLUMNS, DELETIONS_KEY),
-                               create_table_variant=True)
+    return mark(rows, table_hints(DELETIONS_TABLE, DELETIONS_COLUMNS, DELETIONS_KEY))
 
 
-def proof_rows(proof: Proof) -> list[Any]:
+def proof_rows(proof: Proof, mark: Mark = hinted) -> list[Any]:
     """The deletion rows of one table's proof: each proved id with its proof, and a
     restore row (no proof) for each marked id that was seen again."""
-    items = [deletion_rows(proof.table, ids, kind) for kind, ids in proof.by_proof().items()]
-    items.append(deletion_rows(proof.table, proof.back(), None))
+    items = [deletion_rows(proof.table, ids, kind, mark) for kind, ids in proof.by_proof().items()]
+    items.append(deletion_rows(proof.table, proof.back(), None, mark))
     return [item for item in items if item is not None]
 
 
@@ -348,5 +348,4 @@ def coverage_rows(resources: Iterable[str], coverage: Coverage) -> Any:
              "history_since": coverage.history_since, "estimated_complete_at": coverage.estimated_complete_at,
              "history_entities": coverage.history_entities, "loaded_entities": coverage.loaded_entities,
              "as_of": now} for name in resources]
-    return dlt.mark.with_hints(rows, table_hints(COVERAGE_TABLE, COVERAGE_COLUMNS, COVERAGE_KEY),
-                               create_table_variant=True)
+    return hinted(rows, table_hints(COVERAGE_TABLE, COVERAGE_COLUMNS, COVERAGE_KEY))

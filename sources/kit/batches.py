@@ -1,7 +1,8 @@
 """Rows to dlt in batches: one table's rows each followed by the ledger rows of the work
 they hold (`Batches`), or several tables' rows gathered together with the deletions they
 prove (`TableRows`). Either way each batch carries its table's hints (dlt's variant
-pattern: a resource that writes several tables gives each batch its table's hints)."""
+pattern: a resource that writes several tables gives each batch its table's hints, with the
+first batch of each table only: `sources.marks`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import dlt
-
 from sources.bookkeeping import Ledger, deletion_rows
 from sources.http import BudgetExhausted
+from sources.marks import Mark, TableMarks
 
 
 class Batches:
@@ -21,15 +21,16 @@ class Batches:
     rows, so the bookkeeping of a batch always lands in the same load as the batch."""
 
     def __init__(self, hints: Any, ledger: Ledger, size: int = 200,
-                 companions: Callable[[], Iterator[Any]] | None = None) -> None:
+                 companions: Callable[[Mark], Iterator[Any]] | None = None) -> None:
         self.hints = hints
         self.ledger = ledger
         self.size = size
         self.companions = companions  # other tables' rows made with the batch
+        self.mark = TableMarks()  # one resource run's: make a Batches inside the generator
 
     def batch(self, rows: list[dict[str, Any]]) -> Iterator[Any]:
         if rows:
-            yield dlt.mark.with_hints(rows, self.hints, create_table_variant=True)
+            yield self.mark(rows, self.hints)
         yield from self.flush()
 
     def rows(self, rows: Iterator[dict[str, Any]]) -> Iterator[Any]:
@@ -48,8 +49,8 @@ class Batches:
     def flush(self, *more: Any) -> Iterator[Any]:
         """The ledger's pending rows and any other bookkeeping items (None is skipped)."""
         if self.companions is not None:
-            yield from self.companions()
-        pending = self.ledger.rows()
+            yield from self.companions(self.mark)
+        pending = self.ledger.rows(self.mark)
         if pending is not None:
             yield pending
         for item in more:
@@ -65,6 +66,7 @@ class TableRows:
     def __init__(self, hints: Callable[[str], Any], size: int = 2000) -> None:
         self.hints = hints
         self.size = size
+        self.mark = TableMarks()  # one resource run's: make a TableRows inside the generator
         self.tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.deleted: dict[tuple[str, str | None], list[int | str]] = defaultdict(list)
 
@@ -81,10 +83,10 @@ class TableRows:
     def flush(self) -> Iterator[Any]:
         for table, rows in self.tables.items():
             if rows:
-                yield dlt.mark.with_hints(rows, self.hints(table), create_table_variant=True)
+                yield self.mark(rows, self.hints(table))
         self.tables = defaultdict(list)
         for (table, proof), ids in self.deleted.items():
-            marked = deletion_rows(table, [str(i) for i in ids], proof)
+            marked = deletion_rows(table, [str(i) for i in ids], proof, self.mark)
             if marked is not None:
                 yield marked
         self.deleted = defaultdict(list)

@@ -20,12 +20,13 @@ from dlt.sources import DltResource
 from sources.bookkeeping import proof_rows, table_hints
 from sources.deletions import LISTING, NOT_FOUND, Proof
 from sources.http import ApiError, BudgetExhausted
+from sources.marks import TableMarks
 
 from . import settings, stored
 from .chains import Read, listed_read, messages_gone, reached, sweep_read
 from .paging import Chain, read_chain
 from .rows import CHANNEL_COLUMNS, MESSAGE_COLUMNS, channel_row, message_row, messages_table
-from .run import LeelooRun, fingerprint, hinted, listed_changed
+from .run import LeelooRun, fingerprint, listed_changed
 from .windowed import WindowRead, advance, close_window, coverage, nothing_older, open_window, recheck_targets
 
 NAME = "communication_channels"
@@ -48,6 +49,7 @@ class ChannelsRead:
     channel_rows: list[dict[str, Any]] = field(default_factory=list)
     message_rows: list[dict[str, Any]] = field(default_factory=list)
     read_whole: dict[str, set[str]] = field(default_factory=dict)  # known channels read in full: their messages
+    mark: TableMarks = field(default_factory=TableMarks)
 
 
 def open_channels(run: LeelooRun, state: dict[str, Any]) -> ChannelsRead:
@@ -114,13 +116,13 @@ def settle(run: LeelooRun, read: ChannelsRead, task: Read, chain: Chain | None) 
 
 def message_batch(read: ChannelsRead) -> Iterator[Any]:
     if read.message_rows:
-        yield hinted(messages_table(read.message_rows), MESSAGE_HINTS)
+        yield read.mark(messages_table(read.message_rows), MESSAGE_HINTS)
         read.message_rows.clear()
 
 
 def channel_batch(read: ChannelsRead) -> Iterator[Any]:
     if read.channel_rows:
-        yield hinted(read.channel_rows[:], CHANNEL_HINTS)
+        yield read.mark(read.channel_rows[:], CHANNEL_HINTS)
         read.channel_rows.clear()
 
 
@@ -130,7 +132,7 @@ def message_deletions(read: ChannelsRead) -> Iterator[Any]:
         read.messages.prove(messages_gone(read.read_whole, stored.message_ids(list(read.read_whole))), LISTING)
         read.read_whole.clear()
     read.window.counts[DELETED_MESSAGES] += len(read.messages.gone)
-    yield from proof_rows(read.messages)
+    yield from proof_rows(read.messages, read.mark)
     read.messages.clear()
 
 
@@ -138,7 +140,7 @@ def flush(read: ChannelsRead) -> Iterator[Any]:
     yield from channel_batch(read)
     yield from message_batch(read)
     yield from message_deletions(read)
-    pending = read.window.ledger.rows()
+    pending = read.window.ledger.rows(read.mark)
     if pending is not None:
         yield pending
 
@@ -188,7 +190,7 @@ def communication_channels(run: LeelooRun) -> Iterator[Any]:
     if not (run.report.budget_exhausted or run.history_step):
         yield from run.guarded(NAME, lambda: read_chains(run, read, sweep(run, read)))
     yield from flush(read)
-    yield from proof_rows(read.window.proof)
+    yield from proof_rows(read.window.proof, read.mark)
     yield coverage(run, state, [NAME, MESSAGES])
     close_window(run, state, read.window, "sweep_channels", [NAME, MESSAGES])
 

@@ -25,10 +25,11 @@ from sources.bookkeeping import Entry, Ledger, proof_rows, table_hints
 from sources.deletions import NOT_FOUND, Proof
 from sources.kit.batches import Batches
 from sources.kit.paging import Listing, envelope_items
+from sources.marks import Mark
 
 from . import deferred, history, settings
 from .rows import ORDER_COLUMNS, STATUS_CHANGE_COLUMNS, order_row, status_change_row
-from .run import LeelooRun, Listed, fingerprint, hinted, listed_changed
+from .run import LeelooRun, Listed, fingerprint, listed_changed
 from .times import utc_now
 from .windowed import coverage, nothing_older, open_ledger
 
@@ -71,9 +72,9 @@ def records_change(entry: Entry | None, status: str | None) -> bool:
     return entry is None or last_status(entry) != status
 
 
-def pending_changes(changes: list[dict[str, Any]]) -> Iterator[Any]:
+def pending_changes(changes: list[dict[str, Any]], mark: Mark) -> Iterator[Any]:
     if changes:
-        yield hinted(changes[:], CHANGE_HINTS)
+        yield mark(changes[:], CHANGE_HINTS)
         changes.clear()
 
 
@@ -201,7 +202,7 @@ def orders(run: LeelooRun) -> Iterator[Any]:
         yield from run.guarded(NAME, lambda: out.rows(news(run, read)))
         if not run.stopped(NAME):
             yield from run.guarded(NAME, lambda: missing(run, read))
-        yield from out.flush(*proof_rows(read.proof))
+        yield from out.flush(*proof_rows(read.proof, out.mark))
     finally:
         run.gate.finished(NAME)
     if not read.listing.complete:

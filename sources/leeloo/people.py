@@ -110,7 +110,7 @@ def people(run: LeelooRun) -> Iterator[Any]:
     yield from run.gate.wait()
     if not (run.report.budget_exhausted or run.history_step):
         yield from run.guarded(NAME, lambda: out.rows(sweep(run, read)))
-    yield from out.flush(*proof_rows(read.proof), coverage(run, state, [NAME]))
+    yield from out.flush(*proof_rows(read.proof, out.mark), coverage(run, state, [NAME]))
     close_window(run, state, read, "sweep_people", [NAME])
 
 

@@ -20,6 +20,7 @@ from dlt.sources import DltResource
 from sources.bookkeeping import Ledger, table_hints
 from sources.deletions import Proof
 from sources.kit.paging import Listing, envelope_items, meta_total, page_problem
+from sources.marks import hinted
 
 from . import settings
 from .lists import held_under, prove_absent_twice, proved_rows, remember, settle
@@ -36,7 +37,7 @@ from .rows import (
     stats_row,
     v1_account_row,
 )
-from .run import LeelooRun, for_table, hinted
+from .run import LeelooRun, for_table
 from .times import utc_now
 
 TOOLS, STATS, TEMPLATES, V1_ACCOUNTS = "leadgentools", "tunnel_stats", "templates", "v1_accounts"

@@ -12,7 +12,6 @@ from functools import partial
 from typing import Any
 
 import dlt
-from dlt.extract.hints import HintsMeta
 
 from sources.bookkeeping import Coverage, Entry, Ledger, coverage_rows
 from sources.clocks import MAX_SKEW
@@ -21,6 +20,7 @@ from sources.http.client import ShapeCheck
 from sources.kit.backfill import FIRST_WINDOW, fits_one_window, size_unknown, windows_pay_off
 from sources.kit.paging import Listing, detail_problem, meta_total, page_problem
 from sources.kit.values import Oddities
+from sources.marks import table_of
 from sources.report import SourceReport
 
 from . import history, settings, stored
@@ -287,8 +287,5 @@ class LeelooRun:
 
 def for_table(meta: Any, table: str) -> bool:
     """A transformer gets every item of its parent, the parent's bookkeeping rows included."""
-    return not isinstance(meta, HintsMeta) or meta.hints.get("table_name") == table
-
-
-def hinted(rows: Any, hints: Any) -> Any:
-    return dlt.mark.with_hints(rows, hints, create_table_variant=True)
+    marked = table_of(meta)
+    return marked is None or marked == table

@@ -158,7 +158,7 @@ def _plan(work: _Work, read: newest.Phase | None) -> Plan:
 def _bookkeeping(work: _Work, state: dict[str, Any], read: newest.Phase, report: SourceReport, plan: Plan, *,
                  complete: bool, requests: int) -> Iterator[Any]:
     """The memory, the run's facts, the coverage and whether older clients wait for a history step."""
-    ledger_rows = work.memory.rows()
+    ledger_rows = work.memory.rows(work.rows.mark)
     if ledger_rows is not None:
         yield ledger_rows
     report.facts.update(run_facts(work.listed, work.memory, plan, work.done, work.options))

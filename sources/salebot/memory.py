@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sources.bookkeeping import TABLE, Entry, Ledger, Row, Seed, register_seeds
+from sources.marks import Mark, hinted
 
 CLIENT = "client:"
 ORDER = "order:"
@@ -261,5 +262,5 @@ class Memory:
     def flagged(self) -> Iterator[int]:
         return (cid for cid, c in self.clients.items() if c.flagged and not c.deleted)
 
-    def rows(self) -> Any:
-        return self.ledger.rows()
+    def rows(self, mark: Mark = hinted) -> Any:
+        return self.ledger.rows(mark)
