@@ -68,9 +68,10 @@ def loader_file_format(destination: str) -> TLoaderFileFormat | None:
 
 
 def load_workers(destination: str) -> int:
-    """Load jobs run at once. Postgres: 4, not dlt's 20: each INSERT job holds its whole file's
-    statements in memory, and at 50,000 people 20 of them peak at 1.16 GB; 4 peak at 817 MB
-    for a load step of 15.3 s instead of 11.6 s (bench/README.md)."""
+    """Load jobs run at once. Postgres: 4, not dlt's 20. It was set for INSERT jobs, each
+    holding its whole file's statements in memory (20 peaked at 1.16 GB at 50,000 people, 4 at
+    817 MB); with Parquet through COPY, 8 jobs gained only 0.5 s of a 6 s load step there
+    (bench/README.md), so it stays at 4 and leaves the server's connections to its other users."""
     return described(destination).load_workers
 
 
