@@ -22,6 +22,7 @@ class SourceReport:
     planned: dict[str, dict[str, int]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     history_pending: set[str] = field(default_factory=set)  # resources with older history still to read
+    budget_cut: set[str] = field(default_factory=set)  # resources the request budget stopped: they continue next run
 
     @property
     def requests(self) -> int:
@@ -34,10 +35,18 @@ class SourceReport:
         unfinished would read the same window again)."""
         return bool(self.history_pending) and not (self.budget_exhausted or self.history_pending & self.incomplete)
 
+    @property
+    def still_loading(self) -> set[str]:
+        """Resources whose data is not all in yet and is on its way: older history to read, or
+        a read the budget stopped (a first load cut inside its first window has no history
+        pending yet, and its orders still refer to people it has not reached)."""
+        return self.history_pending | self.budget_cut
+
     def spent(self, resource: str) -> None:
         """The request budget ran out while `resource` worked: it continues next run."""
         self.budget_exhausted = True
         self.incomplete.add(resource)
+        self.budget_cut.add(resource)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

@@ -304,7 +304,7 @@ class _Run:
         self.at(Step.REPORTS)
         self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination, self.zone,
                                              ahead=self.reports_ahead)
-        pending = self.built.report.history_pending if self.built is not None else set()
+        pending = self.built.report.still_loading if self.built is not None else set()
         self.outcome.add(StepDone(reports=report_warnings.state_and_log(self.outcome.reports, self.spec.name, pending)))
 
     def finish_report(self) -> None:

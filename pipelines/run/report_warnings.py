@@ -5,7 +5,8 @@ While older history is still to be loaded (newest first), the data tests that wa
 the backfill has not reached: an order read in a window (orders go newest first too, each by
 its own date: `sources.leeloo.deferred`) whose person, dated by their last message, is in a
 window not read yet is an orphan of `stg_orders.person_id`. Said as a fault, a budget-cut
-first load would read as broken. An orphan whose referenced model reads a resource with history still pending is
+first load would read as broken. An orphan whose referenced model reads a resource still
+loading (older history pending, or a read the budget stopped: `SourceReport.still_loading`) is
 therefore said as one line of what the backfill explains; every other warning (times later
 than now, orphans of what is loaded whole, anything once the history is complete) stays a
 warning. The log and the outcome (its summary, its record) say the same.
