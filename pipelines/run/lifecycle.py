@@ -506,12 +506,16 @@ def _drive(run: _Run, options: RunOptions) -> None:
 
 def _load_and_report(run: _Run, options: RunOptions, pipeline: dlt.Pipeline) -> None:
     """One step of the run: extract, load, reports. Newest first, the run says what each
-    window cost and how soon its reports were there."""
+    window cost and how soon its reports were there. The load and the reports hold a DuckDB
+    file one after the other, each with the file open once (`kept_open`): kept open across
+    both, the load's pages stayed in memory through the reports (1.07-1.13 GB at 50,000
+    people, against 0.93 GB for the load alone)."""
     assert run.built is not None
     run.extract(pipeline)
     with warehouse_lock(options.destination):
         run.load(pipeline)
         run.finish_report()
+    with warehouse_lock(options.destination):
         run.reports(pipeline)
     ready = (datetime.now(timezone.utc) - run.outcome.started_at).total_seconds()
     took = ready - (run.windows[-1]["ready_after_seconds"] if run.windows else 0.0)  # from the last window's reports
