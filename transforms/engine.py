@@ -168,6 +168,17 @@ def existing_objects(client: Any, schema: str) -> dict[str, str]:
     return {name.lower(): ("view" if "VIEW" in kind.upper() else "table") for name, kind in rows}
 
 
+# (relation, column or None for the relation itself), lower case -> its comment
+Comments = dict[tuple[str, str | None], str]
+
+
+def current_comments(client: Any, engine: SqlEngine, schema: str) -> Comments:
+    """Every comment on a relation of ``schema`` or on one of their columns, in one query."""
+    rows = query(client, engine.comments.format(schema=literal(schema)))
+    return {(str(relation).lower(), str(column).lower() if column else None): str(text)
+            for relation, column, text in rows if text is not None}
+
+
 def lock_key(dataset: str) -> int:
     """A stable signed 64-bit advisory-lock key for a dataset name (the same on every machine)."""
     digest = hashlib.blake2b((LOCK_NAMESPACE + dataset).encode(), digest_size=8).digest()
@@ -242,6 +253,8 @@ class SqlEngine:
     shared: bool
     # one row when the schema exists, whatever the role's rights on it; `{schema}` a literal
     schema_exists: str
+    # (relation, column or NULL, comment) for every comment in a schema; `{schema}` a literal
+    comments: str
     dependent_views: Callable[[Any, str], list[tuple[str, str]]]
 
     @property
@@ -253,11 +266,26 @@ class SqlEngine:
 DUCKDB = SqlEngine(
     dialect="duckdb", shared=False,
     schema_exists="select 1 from information_schema.schemata where schema_name = {schema}",
+    comments=(
+        "select table_name, null, comment from duckdb_tables() where schema_name = {schema} "
+        "and database_name = current_database() "
+        "union all select view_name, null, comment from duckdb_views() where schema_name = {schema} "
+        "and database_name = current_database() and not internal "
+        "union all select table_name, column_name, comment from duckdb_columns() where schema_name = {schema} "
+        "and database_name = current_database()"
+    ),
     dependent_views=_duckdb_dependent_views,
 )
 POSTGRES = SqlEngine(
     dialect="postgres", shared=True,
     schema_exists="select 1 from pg_catalog.pg_namespace where nspname = {schema}",
+    comments=(
+        "select c.relname, a.attname, d.description from pg_catalog.pg_description d "
+        "join pg_catalog.pg_class c on c.oid = d.objoid "
+        "join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
+        "left join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid and d.objsubid > 0 "
+        "where d.classoid = 'pg_catalog.pg_class'::regclass and n.nspname = {schema}"
+    ),
     dependent_views=_postgres_dependent_views,
 )
 SQL_ENGINES = {"duckdb": DUCKDB, "motherduck": DUCKDB, "postgres": POSTGRES}  # by dlt's destination type

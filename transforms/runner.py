@@ -33,6 +33,7 @@ from transforms.engine import (
     SqlEngine,
     bound_lock_waits,
     catalog_columns,
+    current_comments,
     dependent_views,
     dialect,
     engine_name,
@@ -279,21 +280,38 @@ def _build_model(
         result.rebuilt_in_place.append(model.name)
         return
     if kind:
+        readers = set(dependent_views(client, engine, reports_dataset)) if engine.cascade else set()
         client.execute_sql(f"drop {kind} if exists {target}{engine.cascade}")
         if engine.cascade:  # dependents are gone too; they come later in the order
             existing.clear()
             existing.update(existing_objects(client, reports_dataset))
+            gone = readers - set(dependent_views(client, engine, reports_dataset))
+            result.build_warnings.extend(dropped_reader_warnings(model, kind, sorted(gone), result.source))
     client.execute_sql(f"create {model.materialized} {target} as {body}")
 
 
-def _describe(client: Any, models: list[Model], reports_dataset: str) -> None:
-    """`comment on` every model and its described columns (the yml; `transforms.descriptions`)."""
+def dropped_reader_warnings(model: Model, kind: str, gone: list[tuple[str, str]], source: str) -> list[str]:
+    """What a rebuild that had to drop `model` (its shape or kind changed) took with it in other
+    schemas: the cross-account views come back at the end of the run, a view of anyone else's
+    does not, so each is named."""
+    change = f"is now a {model.materialized}" if kind != model.materialized else "changed its columns"
+    return [
+        f"the view {schema}.{view} read {model.name}, which {change}: rebuilding it dropped that view; "
+        "create it again"
+        for schema, view in gone if schema != f"{source}_accounts"
+    ]
+
+
+def _describe(client: Any, models: list[Model], reports_dataset: str, engine: SqlEngine) -> None:
+    """`comment on` every model and its described columns (the yml; `transforms.descriptions`)
+    where the comment is not already that text (a model rebuilt in place keeps its own)."""
     built = catalog_columns(client, reports_dataset)
+    current = current_comments(client, engine, reports_dataset)
     for model in models:
         present = built.get(model.name, set())
-        columns = {f'"{c}"': text for c, text in model.columns.items() if text and c.lower() in present}
-        target = qualified(reports_dataset, model.name)
-        for statement in comment_statements(model.materialized, target, model.description, columns):
+        columns = {c: text for c, text in model.columns.items() if text and c.lower() in present}
+        for statement in comment_statements(model.materialized, reports_dataset, model.name, model.description,
+                                            columns, current=current):
             client.execute_sql(statement)
 
 
@@ -380,7 +398,7 @@ def build_reports(pipeline: Any, source: str, reports_dataset: str | None = None
     with pipeline.sql_client() as client, client.begin_transaction():
         raw_columns = _prepare(client, models, result, engine)
         _build_models(client, models, raw_columns, result, engine, zone=reports_timezone)
-        _describe(client, models, reports_dataset)
+        _describe(client, models, reports_dataset, engine)
         result.tests = _run_tests(client, models, dialect_name, raw_dataset, reports_dataset, zone=reports_timezone)
 
     result.seconds = time.monotonic() - started

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from transforms.descriptions import comment_statements
-from transforms.engine import SqlEngine, existing_objects, literal, qualified, query
+from transforms.engine import SqlEngine, current_comments, existing_objects, literal, query
 from transforms.models import SHARED
 from transforms.properties import load_yml
 
@@ -98,6 +98,7 @@ def comment_raw(client: Any, engine: SqlEngine, source: str, raw_dataset: str,
     the tables and columns without a description (``table`` or ``table.column``)."""
     described = raw_descriptions(source)
     kinds = existing_objects(client, raw_dataset)  # the lake's raw relations are views
+    current = current_comments(client, engine, raw_dataset)
     missing: list[str] = []
     for table in sorted(_commentable(client, engine, raw_dataset, set(raw_columns) - DLT_TABLES)):
         entry = described.tables.get(table)
@@ -108,10 +109,11 @@ def comment_raw(client: Any, engine: SqlEngine, source: str, raw_dataset: str,
         for column in sorted(raw_columns[table]):
             text = described.column(table, column)
             if text:
-                columns[f'"{column}"'] = text
+                columns[column] = text
             else:
                 missing.append(f"{table}.{column}")
         kind = kinds.get(table, "table")
-        for statement in comment_statements(kind, qualified(raw_dataset, table), entry.description, columns):
+        for statement in comment_statements(kind, raw_dataset, table, entry.description, columns,
+                                            current=current):
             client.execute_sql(statement)
     return missing

@@ -283,6 +283,36 @@ def test_share_test_and_switching_view_to_table(warehouse_factory, tmp_path: Pat
     assert wh.rows("r")[0]["s"] == pytest.approx(0.75)
 
 
+def test_a_rebuild_that_drops_someone_elses_view_names_it(warehouse_factory, pg_dsn: str, tmp_path: Path) -> None:
+    """Postgres drops the views that read a model whose kind changes (a release makes a view a
+    table): an analyst's view in a schema of their own goes with it, and the build says so."""
+    wh = warehouse_factory("postgres")
+    wh.load(fixture_data.resources({"tunnels": (fixture_data.TUNNELS, "id")}))
+    root = tmp_path / "models"
+    staging = "-- one row per tunnel\n{kind}select cast(t.id as text) as id from raw.tunnels t\n"
+    write_models(root, {"staging/stg_t.sql": staging.format(kind="")})
+    build_reports(wh.pipeline, "demo", transforms_dir=root)
+    mine = f"{wh.dataset}_analyst"
+    with wh.pipeline.sql_client() as client:
+        client.execute_sql(f'create schema "{mine}"')
+        client.execute_sql(f'create view "{mine}".tunnel_ids as select id from "{wh.dataset}_reports".stg_t')
+    try:
+        write_models(root, {"staging/stg_t.sql": staging.format(kind="-- materialized: table\n")})
+        result = build_reports(wh.pipeline, "demo", transforms_dir=root)
+        with wh.pipeline.sql_client() as client, client.execute_query(
+            f"select count(*) from information_schema.views where table_schema = '{mine}'"
+        ) as cur:
+            assert cur.fetchall()[0][0] == 0
+        assert result.build_warnings == [
+            f"the view {mine}.tunnel_ids read stg_t, which is now a table: rebuilding it dropped that view; "
+            "create it again"
+        ]
+        assert build_reports(wh.pipeline, "demo", transforms_dir=root).build_warnings == []
+    finally:
+        with wh.pipeline.sql_client() as client:
+            client.execute_sql(f'drop schema if exists "{mine}" cascade')
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_build_before_any_load_gives_empty_reports(warehouse_factory, engine: str) -> None:
     wh = warehouse_factory(engine)

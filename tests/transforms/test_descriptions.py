@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.transforms.conftest import Warehouse
+from transforms import runner, sources_yml
 from transforms.descriptions import plain
 from transforms.docs import column_table, documented_models, with_column_tables
 from transforms.models import TransformError
@@ -73,6 +74,34 @@ def check_raw(wh: Warehouse, source: str) -> None:
 def test_every_leeloo_model_and_column_is_described(fixture_warehouse: Warehouse) -> None:
     check_models(fixture_warehouse, "leeloo")
     check_raw(fixture_warehouse, "leeloo")
+
+
+def test_a_rebuild_writes_only_the_comments_that_changed(fixture_warehouse: Warehouse,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild over unchanged tables rewrites no raw comment: one edited by hand is the one
+    put back. Where a model is rebuilt in place (Postgres) its comments stay, so none is written."""
+    wh = fixture_warehouse
+    written: dict[str, list[str]] = {"raw": [], "models": []}
+
+    def recording(module: Any, kind: str) -> None:
+        original = module.comment_statements
+
+        def record(*args: Any, **kwargs: Any) -> list[str]:
+            statements = original(*args, **kwargs)
+            written[kind] += statements
+            return statements
+        monkeypatch.setattr(module, "comment_statements", record)
+
+    recording(sources_yml, "raw")
+    recording(runner, "models")
+    with wh.pipeline.sql_client() as client:
+        client.execute_sql(f'comment on table "{wh.dataset}"."people" is \'edited by hand\'')
+    result = wh.build()
+    assert [s.split(" is ")[0] for s in written["raw"]] == [f'comment on table "{wh.dataset}"."people"']
+    if wh.engine == "postgres":
+        assert result.rebuilt_in_place and not written["models"]
+    check_raw(wh, "leeloo")
+    check_models(wh, "leeloo")
 
 
 def test_every_salebot_model_and_column_is_described(salebot_warehouse: Warehouse) -> None:
