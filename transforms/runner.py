@@ -296,8 +296,8 @@ def dropped_reader_warnings(model: Model, kind: str, gone: list[tuple[str, str]]
     does not, so each is named."""
     change = f"is now a {model.materialized}" if kind != model.materialized else "changed its columns"
     return [
-        f"the view {schema}.{view} read {model.name}, which {change}: rebuilding it dropped that view; "
-        "create it again"
+        f"the view {schema}.{view} depended on {model.name}, which {change}: rebuilding {model.name} "
+        "dropped that view; create it again"
         for schema, view in gone if schema != f"{source}_accounts"
     ]
 

@@ -304,8 +304,8 @@ def test_a_rebuild_that_drops_someone_elses_view_names_it(warehouse_factory, pg_
         ) as cur:
             assert cur.fetchall()[0][0] == 0
         assert result.build_warnings == [
-            f"the view {mine}.tunnel_ids read stg_t, which is now a table: rebuilding it dropped that view; "
-            "create it again"
+            f"the view {mine}.tunnel_ids depended on stg_t, which is now a table: rebuilding stg_t dropped that "
+            "view; create it again"
         ]
         assert build_reports(wh.pipeline, "demo", transforms_dir=root).build_warnings == []
     finally:
