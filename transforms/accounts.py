@@ -87,6 +87,11 @@ def _union_sql(model: str, members: list[tuple[str, str, list[tuple[str, str]]]]
     return "\nunion all\n".join(selects)
 
 
+def accounts_dataset(source: str) -> str:
+    """Where the cross-account views of ``source`` live, on every destination."""
+    return f"{source}_accounts"
+
+
 def build_account_views(
     pipeline: Any,
     source: str,
@@ -106,7 +111,7 @@ def build_account_views(
     account's reports dataset first: no account rebuilds its reports while the views that
     read them are being replaced, and the other way round.
     """
-    target = target_dataset or f"{source}_accounts"
+    target = target_dataset or accounts_dataset(source)
     result = AccountViewsResult(source, target)
     if engine_name(pipeline) not in SQL_ENGINES:
         result.warnings.append(f"no cross-account views on destination {engine_name(pipeline)}")

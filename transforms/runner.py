@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from transforms.accounts import AccountViewsResult, build_account_views
+from transforms.accounts import AccountViewsResult, accounts_dataset, build_account_views
 from transforms.datatests import examples_sql, model_tests_sql
 from transforms.descriptions import comment_statements
 from transforms.engine import (
@@ -68,6 +68,7 @@ __all__ = [
     "DropResult",
     "TestResult",
     "TransformError",
+    "accounts_dataset",
     "build_account_views",
     "build_reports",
     "drop_reports",
@@ -298,7 +299,7 @@ def dropped_reader_warnings(model: Model, kind: str, gone: list[tuple[str, str]]
     return [
         f"the view {schema}.{view} depended on {model.name}, which {change}: rebuilding {model.name} "
         "dropped that view; create it again"
-        for schema, view in gone if schema != f"{source}_accounts"
+        for schema, view in gone if schema != accounts_dataset(source)
     ]
 
 

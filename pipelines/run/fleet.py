@@ -229,16 +229,18 @@ def build_account_views(source: str, accounts: Sequence[Account], destination: s
     """`<source>_accounts`: one view per report, the union over the accounts' reports."""
     from pipelines.run.lifecycle import bounded_lock_waits
     from pipelines.warehouse.account_pipeline import make_pipeline
+    from transforms.runner import accounts_dataset
     from transforms.runner import build_account_views as build_views
 
     pipeline = make_pipeline(accounts[0], destination)
+    target = accounts_dataset(source)
     if described(destination).shared_server:
         with pipeline.sql_client() as client:
-            check_postgres_grants(client, [f"{source}_accounts"], step="reports",
+            check_postgres_grants(client, [target], step="reports",
                                   consequence="The cross-account views were not rebuilt; each account's own "
                                               "reports are intact.", load=False)
     pairs = [(a.name or "default", f"{a.dataset}_reports") for a in accounts]
     built = bounded_lock_waits(pipeline, lambda: build_views(pipeline, source, pairs),
-                               schemas=[f"{source}_accounts"], what=f"rebuilding the {source} cross-account views",
+                               schemas=[target], what=f"rebuilding the {source} cross-account views",
                                step="reports")
     return len(built.views)

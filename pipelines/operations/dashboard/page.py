@@ -22,6 +22,7 @@ from pipelines.operations.dashboard.markup import content_security_policy, plain
 from pipelines.operations.dashboard.reading import AccountPage, ReportReader, account_for_dataset, discover_accounts
 from pipelines.operations.dashboard.sections import Block, Context, sections_for
 from pipelines.operations.status.times import UTC_ZONE
+from transforms.accounts import accounts_dataset
 
 FIGURES_ID = "chatfunnel-figures"
 SUMMARY_ID = "chatfunnel-summary"
@@ -249,7 +250,7 @@ def _cross_account(reader: ReportReader, results: Sequence[AccountResult]) -> li
     for spec in specs.values():
         if "tunnel_funnel" not in spec.dashboard_sections:
             continue
-        dataset = f"{spec.name}_accounts"
+        dataset = accounts_dataset(spec.name)
         rows = reader.table(dataset, "tunnel_funnel")
         key = f"accounts:{spec.name}.tunnel_funnel"
         heading = f"{spec.title}: accounts side by side"
