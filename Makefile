@@ -24,7 +24,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@echo "==> running the test suite (emulators over HTTP, DuckDB, PostgreSQL on 127.0.0.1:5432)"
 	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial" --durations=25
-	@echo "==> the timing-sensitive tests (stress, readers beside a run, the webhook under load), one at a time"
+	@echo "==> the timing-sensitive tests (readers beside a run, runs stuck on a silent server, the webhook under load), one at a time"
 	@$(BIN)/python -m pytest -m serial --durations=10
 
 test-quick: $(STAMP)

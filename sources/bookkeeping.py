@@ -157,7 +157,7 @@ def from_completed_loads(loads_table: str = "_dlt_loads") -> str:
 
 def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
     """The ledger of `resource` in the running pipeline's dataset; empty before the first load."""
-    if not _has_table(TABLE):
+    if readback.stored_columns(TABLE) is None:
         return {}
     literal = resource.replace("'", "''")
     epoch_literal = epoch.replace("'", "''")
@@ -204,15 +204,6 @@ def register_seeds(source: str, resource: str, *seeds: Seed) -> None:
     SEEDS[(source, resource)] = seeds
 
 
-def _has_table(table: str) -> bool:
-    pipeline = readback.current_pipeline()
-    return bool(pipeline.default_schema_name) and table in pipeline.default_schema.tables
-
-
-def _table_columns(table: str) -> set[str]:
-    return set(readback.current_pipeline().default_schema.tables[table].get("columns", {}))
-
-
 def seed_query(seed: Seed, columns: set[str], tables: set[str]) -> str:
     """The one query that reads `seed`'s live rows, given the table's columns and the
     dataset's tables: the newest completed version per id, not marked deleted on the row
@@ -236,11 +227,13 @@ def seed_query(seed: Seed, columns: set[str], tables: set[str]) -> str:
 
 def held_entries(seed: Seed) -> dict[str, Entry]:
     """What the warehouse holds of `seed.table`, as never-verified ledger entries."""
-    if not _has_table(seed.table) or "id" not in _table_columns(seed.table):
+    columns = readback.stored_columns(seed.table)
+    if columns is None or "id" not in columns:
         return {}
-    tables = set(readback.current_pipeline().default_schema.tables)
+    wanted = (DELETIONS_TABLE, *(needs for _, needs in seed.derived))
+    tables = {name for name in wanted if readback.stored_columns(name) is not None}
     found: dict[str, Entry] = {}
-    for row in readback.query(seed_query(seed, _table_columns(seed.table), tables)):
+    for row in readback.query(seed_query(seed, set(columns), tables)):
         built = seed.build(row)
         if built is not None:
             found[built[0]] = built[1]

@@ -36,6 +36,7 @@ class _Batch(threading.local):
     depth = 0
     stack: contextlib.ExitStack | None = None
     dataset: Any = None
+    columns: dict[str, frozenset[str]] | None = None
 
 
 _batch = _Batch()
@@ -82,7 +83,7 @@ def batch() -> Iterator[None]:
     finally:
         _batch.depth -= 1
         if _batch.depth == 0:
-            _batch.stack = _batch.dataset = None
+            _batch.stack = _batch.dataset = _batch.columns = None
 
 
 def _batch_dataset(stack: contextlib.ExitStack) -> Any:
@@ -91,6 +92,24 @@ def _batch_dataset(stack: contextlib.ExitStack) -> Any:
         dataset: Any = current_pipeline().dataset()  # a dlt dataset keeps its connection open as a context
         _batch.dataset = stack.enter_context(dataset)
     return _batch.dataset
+
+
+def _schema_columns() -> dict[str, frozenset[str]]:
+    pipeline = current_pipeline()
+    if not pipeline.default_schema_name:
+        return {}
+    return {name: frozenset(table.get("columns", {})) for name, table in pipeline.default_schema.tables.items()}
+
+
+def stored_columns(table: str) -> frozenset[str] | None:
+    """The columns the running pipeline's schema knows for `table`; None when it knows no
+    such table. dlt reads the schema file again on each access to a committed schema (ten
+    milliseconds), so a `batch` reads it once for all its reads."""
+    if _batch.stack is None:
+        return _schema_columns().get(table)
+    if _batch.columns is None:
+        _batch.columns = _schema_columns()
+    return _batch.columns.get(table)
 
 
 def _rows(dataset: Any, sql: str) -> list[tuple[Any, ...]]:

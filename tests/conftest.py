@@ -20,8 +20,7 @@ PG_DSN = os.environ.get(
 # timing-sensitive test in another file says so itself (`@pytest.mark.serial`). The kill
 # tests run in parallel with the rest: a kill lands once its point is seen, and a busier
 # machine only makes each step it waits for longer
-SERIAL_PATHS = ("tests/readers/test_postgres_readers.py", "tests/leeloo/test_stress.py",
-                "tests/webhook/test_webhook_load.py")
+SERIAL_PATHS = ("tests/readers/test_postgres_readers.py", "tests/webhook/test_webhook_load.py")
 
 
 # the longest files, slowest first (seconds on a quiet 2-core machine): 30 kills of a real run

@@ -54,7 +54,7 @@ from transforms.models import (
     Model,
     TransformError,
     load_models,
-    pad_missing,
+    model_body,
     render,
     render_text,
 )
@@ -305,15 +305,18 @@ def dropped_reader_warnings(model: Model, kind: str, gone: list[tuple[str, str]]
 
 def _describe(client: Any, models: list[Model], reports_dataset: str, engine: SqlEngine) -> None:
     """`comment on` every model and its described columns (the yml; `transforms.descriptions`)
-    where the comment is not already that text (a model rebuilt in place keeps its own)."""
+    where the comment is not already that text (a model rebuilt in place keeps its own), in
+    as few statements as dlt's `execute_many` sends: a DuckDB rebuild writes some 340."""
     built = catalog_columns(client, reports_dataset)
     current = current_comments(client, engine, reports_dataset)
+    statements: list[str] = []
     for model in models:
         present = built.get(model.name, set())
         columns = {c: text for c, text in model.columns.items() if text and c.lower() in present}
-        for statement in comment_statements(model.materialized, reports_dataset, model.name, model.description,
-                                            columns, current=current):
-            client.execute_sql(statement)
+        statements += comment_statements(model.materialized, reports_dataset, model.name, model.description,
+                                         columns, current=current)
+    if statements:
+        client.execute_many(statements)
 
 
 def _prepare(client: Any, models: list[Model], result: BuildResult, engine: SqlEngine) -> dict[str, set[str]]:
@@ -344,9 +347,9 @@ def _build_models(client: Any, models: list[Model], raw_columns: dict[str, set[s
     names = [m.name for m in models]
     existing = existing_objects(client, reports_dataset)
     for model in models:
-        tree = model.ast.copy()
-        pad_missing(model, tree, raw_dataset, raw_columns, result.padded)
-        body = render(tree, dialect_name, raw_dataset, reports_dataset, names, zone=zone, copy=False)
+        body, padded = model_body(model, dialect_name, raw_dataset, reports_dataset, names=names,
+                                   raw_columns=raw_columns, zone=zone)
+        result.padded += padded
         try:
             _build_model(
                 client, model, body, engine=engine, reports_dataset=reports_dataset,

@@ -100,6 +100,7 @@ def comment_raw(client: Any, engine: SqlEngine, source: str, raw_dataset: str,
     kinds = existing_objects(client, raw_dataset)  # the lake's raw relations are views
     current = current_comments(client, engine, raw_dataset)
     missing: list[str] = []
+    statements: list[str] = []
     for table in sorted(_commentable(client, engine, raw_dataset, set(raw_columns) - DLT_TABLES)):
         entry = described.tables.get(table)
         if entry is None:
@@ -113,7 +114,7 @@ def comment_raw(client: Any, engine: SqlEngine, source: str, raw_dataset: str,
             else:
                 missing.append(f"{table}.{column}")
         kind = kinds.get(table, "table")
-        for statement in comment_statements(kind, raw_dataset, table, entry.description, columns,
-                                            current=current):
-            client.execute_sql(statement)
+        statements += comment_statements(kind, raw_dataset, table, entry.description, columns, current=current)
+    if statements:
+        client.execute_many(statements)
     return missing

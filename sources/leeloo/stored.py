@@ -48,10 +48,8 @@ for _resource, _seed in {
 
 
 def _has_table(table: str, column: str | None = None) -> bool:
-    pipeline = readback.current_pipeline()
-    if not pipeline.default_schema_name or table not in pipeline.default_schema.tables:
-        return False
-    return column is None or column in pipeline.default_schema.tables[table].get("columns", {})
+    columns = readback.stored_columns(table)
+    return columns is not None and (column is None or column in columns)
 
 
 def _literal(value: str) -> str:
@@ -95,15 +93,19 @@ def channels_with_marked_messages() -> set[str]:
 
 def message_ids(channel_ids: Collection[str]) -> dict[str, set[str]]:
     """The loaded (and not deleted) message ids of these channels."""
+    with readback.batch():
+        return _message_ids(channel_ids)
+
+
+def _message_ids(channel_ids: Collection[str]) -> dict[str, set[str]]:
     if not channel_ids or not _has_table("chat_messages"):
         return {}
     live = " and deleted_at is null" if _has_table("chat_messages", "deleted_at") else ""
     found: dict[str, set[str]] = {channel: set() for channel in channel_ids}
     ordered = sorted(channel_ids)
-    with readback.batch():
-        for start in range(0, len(ordered), 500):
-            chunk = ", ".join(_literal(c) for c in ordered[start : start + 500])
-            sql = f"select distinct id, account_id from chat_messages where account_id in ({chunk}){live}"
-            for message_id, channel in readback.query(sql):
-                found.setdefault(str(channel), set()).add(str(message_id))
+    for start in range(0, len(ordered), 500):
+        chunk = ", ".join(_literal(c) for c in ordered[start : start + 500])
+        sql = f"select distinct id, account_id from chat_messages where account_id in ({chunk}){live}"
+        for message_id, channel in readback.query(sql):
+            found.setdefault(str(channel), set()).add(str(message_id))
     return found
