@@ -6,7 +6,7 @@ load step, dlt's load package folders (jobs new, started, completed; merge follo
 
 The run is a process of its own, killed with SIGKILL, but it is forked from a server that
 has imported chatfunnel once (multiprocessing's forkserver): importing dlt took 1.4 s of
-CPU per kill, a tenth of what the kill tests spent. The server imports and opens nothing
+CPU per kill, 31 times in the kill tests alone. The server imports and opens nothing
 else, so each run starts as a fresh `chatfunnel run` would: its own environment, working
 directory, connections and signal handlers.
 """
