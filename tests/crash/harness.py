@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -110,8 +109,7 @@ def _run_cli(args: list[str], environ: dict[str, str], cwd: str) -> None:
     os._exit(main(args))
 
 
-def run_and_kill(args: list[str], pipeline_name: str, point: str, *, delay: float, timeout: float = 120,
-                 rng: random.Random | None = None) -> Kill | None:
+def run_and_kill(args: list[str], pipeline_name: str, point: str, *, delay: float, timeout: float = 120) -> Kill | None:
     """Start `chatfunnel <args>`, SIGKILL it `delay` s after `point` is reached.
 
     Returns None when the run finished before the point was seen (then it completed)."""
