@@ -37,12 +37,13 @@ def test_killed_at_every_step_then_one_rerun_equals_the_truth(emulator, target, 
         if point == "normalize":  # an incremental normalize lasts a few tens of ms
             delay /= 25
         kill = run_and_kill(args + refresh, name, point, delay=delay)
+        landed = f"a kill at {point} ({kill.landed} step, {delay:.3f} s after it)" if kill else f"no kill at {point}"
         emu.simulate(active_people=0.02, new_people=20, new_orders=15)
         capsys.readouterr()
-        assert main(args) == 0, capsys.readouterr().err
+        assert main(args) == 0, f"after {landed}: {capsys.readouterr().err}"
         out = capsys.readouterr().out
         problems = mismatches(target.warehouse, emu.truth())
-        assert not problems, f"after a kill at {point}: {problems}"
+        assert not problems, f"after {landed}: {problems}"
         if kill is not None:
             kills.append(kill)
             assert f"was killed during its {kill.landed} step" in out, out
