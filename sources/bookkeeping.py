@@ -20,7 +20,7 @@ writing several tables declares each table's hints on its items and none on itse
 
 The ledger is derivable from the warehouse: after an upgrade from a version that kept no
 ledger, a restore from a backup, or a hand-dropped table, live rows of the raw tables
-have no entry. `read_entries` completes it from them (`Seed`, one query per raw table per
+have no entry. `read_ledger` completes it from them (`Seed`, one query per raw table per
 run): each such row becomes an entry never verified, so the sweep re-verifies it first and
 a complete listing without it proves it gone. Nothing the warehouse holds is ever outside
 what the source compares the API with.
@@ -35,7 +35,10 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 import dlt
+from dlt.common.configuration.container import Container
+from dlt.common.configuration.exceptions import ContextDefaultCannotBeCreated
 from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
+from dlt.extract.source import SourceInjectableContext
 
 from sources import readback
 from sources.deletions import Proof
@@ -101,10 +104,13 @@ class Ledger:
         self.epoch: str = state.setdefault("ledger_epoch", uuid.uuid4().hex)
         self.run: int = int(state.get("ledger_run", 0)) + 1
         state["ledger_run"] = self.run
-        with readback.batch():
-            self.entries: dict[str, Entry] = dict(known) if known is not None else read_entries(resource, self.epoch)
+        self.entries: dict[str, Entry] = dict(known) if known is not None else {}
+        self.seeded = 0
+        if known is None:
+            entries, held = read_ledger(resource, self.epoch)
+            self.entries = entries
             # entries the warehouse holds and the ledger lacks (an older layout, a restore)
-            self.seeded = complete_from_warehouse(resource, self.entries) if known is None else 0
+            self.seeded = complete(self.entries, held)
         self._pending: dict[str, Entry] = {}
 
     def __contains__(self, entity_id: object) -> bool:
@@ -155,22 +161,69 @@ def from_completed_loads(loads_table: str = "_dlt_loads") -> str:
     return f"_dlt_load_id in (select load_id from {loads_table} where status = 0)"
 
 
-def read_entries(resource: str, epoch: str) -> dict[str, Entry]:
-    """The ledger of `resource` in the running pipeline's dataset; empty before the first load."""
-    if readback.stored_columns(TABLE) is None:
-        return {}
-    literal = resource.replace("'", "''")
-    epoch_literal = epoch.replace("'", "''")
-    # Only rows of completed loads count (an entry missing here only means the entity is read
-    # again). The newest version per key, because the filesystem destination appends.
-    sql = (
-        "select entity_id, fingerprint, mark, verified_run, verified_at from ("
-        "select entity_id, fingerprint, mark, verified_run, verified_at, epoch, row_number() over "
-        f"(partition by entity_id order by _dlt_load_id desc) as version from {TABLE} "
-        f"where resource = '{literal}' and {from_completed_loads()}"
-        f") v where version = 1 and epoch = '{epoch_literal}'"
+def _entries_sql(resources: Iterable[str]) -> str:
+    """The ledger entries of `resources`: the newest version per key (the filesystem
+    destination appends) among rows of completed loads (an entry missing here only means
+    the entity is read again), with its epoch."""
+    names = ", ".join("'" + name.replace("'", "''") + "'" for name in sorted(resources))
+    return (
+        "select resource, entity_id, epoch, fingerprint, mark, verified_run, verified_at from ("
+        "select resource, entity_id, epoch, fingerprint, mark, verified_run, verified_at, row_number() over "
+        f"(partition by resource, entity_id order by _dlt_load_id desc) as version from {TABLE} "
+        f"where resource in ({names}) and {from_completed_loads()}) v where version = 1"
     )
-    return {str(r[0]): Entry(r[1], r[2], r[3], r[4]) for r in readback.query(sql)}
+
+
+class _Ledgers:
+    """The ledgers of several resources and the raw rows that complete them, read in one
+    turn at the warehouse; each resource takes its own once, and its copy is dropped."""
+
+    def __init__(self, source: str | None, resources: set[str]) -> None:
+        self.waiting = set(resources)
+        self.entries: dict[str, dict[str, tuple[str | None, Entry]]] = {name: {} for name in resources}
+        self.held: dict[str, dict[str, Entry]] = {}
+        with readback.batch():
+            if readback.stored_columns(TABLE) is not None:
+                for resource, entity_id, epoch, *values in readback.query(_entries_sql(resources)):
+                    self.entries[str(resource)][str(entity_id)] = (epoch, Entry(*values))
+            self.held = {name: held_by(source, name) for name in resources}
+
+    def take(self, resource: str, epoch: str) -> tuple[dict[str, Entry], dict[str, Entry]] | None:
+        """`resource`'s entries of `epoch` and what the warehouse holds of it; None when it
+        was not read here or was taken already."""
+        if resource not in self.waiting:
+            return None
+        self.waiting.remove(resource)
+        entries = {key: entry for key, (at, entry) in self.entries.pop(resource).items() if at == epoch}
+        return entries, self.held.pop(resource)
+
+
+def _extracting() -> set[str]:
+    """The resources selected in the extract under way; none outside one."""
+    try:
+        source = Container()[SourceInjectableContext].source
+    except ContextDefaultCannotBeCreated:
+        return set()
+    return set(source.selected_resources) if source is not None else set()
+
+
+def read_ledger(resource: str, epoch: str) -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """The ledger of `resource` in the running pipeline's dataset (empty before the first
+    load) and the raw rows it must hold as never-verified entries (`held_by`).
+
+    Under a read guard, the first ledger of an extract reads those of every selected
+    resource in the same turn (a turn at a DuckDB file costs more than a small read), and
+    each resource then takes its own; a ledger not named after a selected resource, or
+    read a second time, reads its own."""
+    source = readback.current_pipeline().default_schema_name
+    selected = _extracting() if readback.guarded() else set()
+    if resource in selected:
+        taken = readback.remembered(("ledgers", source), lambda: _Ledgers(source, selected)).take(resource, epoch)
+        if taken is not None:
+            return taken
+    taken = _Ledgers(source, {resource}).take(resource, epoch)
+    assert taken is not None
+    return taken
 
 
 Row = tuple[Any, ...]
@@ -249,21 +302,26 @@ def refreshing() -> bool:
         return False
 
 
-def complete_from_warehouse(resource: str, entries: dict[str, Entry]) -> int:
-    """Add to `entries` every live raw row of the resource's tables that it lacks; how many.
+def held_by(source: str | None, resource: str) -> dict[str, Entry]:
+    """What the warehouse holds of `resource`'s raw tables (`SEEDS`), as never-verified
+    entries; nothing during a full refresh, whose load drops those tables."""
+    if source is None or refreshing():
+        return {}
+    found: dict[str, Entry] = {}
+    for seed in SEEDS.get((source, resource), ()):
+        for key, entry in held_entries(seed).items():
+            found.setdefault(key, entry)
+    return found
+
+
+def complete(entries: dict[str, Entry], held: Mapping[str, Entry]) -> int:
+    """Add to `entries` every held entity it lacks; how many.
 
     The ledger is then never smaller than the warehouse: whatever an older version loaded
     without an entry, or a restore brought back, is re-verified like any known entity."""
-    pipeline = readback.current_pipeline()
-    if not pipeline.default_schema_name or refreshing():
-        return 0
-    added = 0
-    for seed in SEEDS.get((pipeline.default_schema_name, resource), ()):
-        for key, entry in held_entries(seed).items():
-            if key not in entries:
-                entries[key] = entry
-                added += 1
-    return added
+    missing = {key: entry for key, entry in held.items() if key not in entries}
+    entries.update(missing)
+    return len(missing)
 
 
 DELETIONS_TABLE = "_chatfunnel_deletions"

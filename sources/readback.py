@@ -7,19 +7,23 @@ its turn and installs that turn with `read_guard`; each read then holds it only 
 runs, so accounts extracting side by side take turns at the file for milliseconds, not for
 their whole extract. Without a guard (a plain `pipeline.run`), reads are unguarded.
 
-A few reads that belong together (a ledger and the raw rows that complete it, the deletion
-marks of every table) run inside `batch`: one turn and one connection for all of them, as
-opening a DuckDB file and resolving the destination's configuration cost more than a small
-read itself.
+A few reads that belong together (every ledger and the raw rows that complete them, the
+deletion marks of every table) run inside `batch`: one turn and one connection for all of
+them, as opening a DuckDB file costs more than a small read itself. Under a guard, every
+turn of a thread reuses one dlt dataset per pipeline (building one resolves the
+destination's configuration again, ~20 ms), opening its connection for the turn and
+closing it at the turn's end; `remembered` keeps what a turn read for later reads of the
+same extract.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import dlt
 from dlt.common.configuration.container import Container
@@ -27,7 +31,20 @@ from dlt.common.pipeline import PipelineContext
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 Guard = Callable[[], AbstractContextManager[Any]]
-_guards: list[Guard] = []  # the innermost installed guard is last
+T = TypeVar("T")
+
+
+@dataclass
+class _Scope:
+    """What one `read_guard` keeps across its turns, per thread and pipeline: the dataset
+    its turns query, and what `remembered` read."""
+
+    guard: Guard
+    datasets: dict[Hashable, Any] = field(default_factory=dict)
+    memo: dict[Hashable, Any] = field(default_factory=dict)
+
+
+_scopes: list[_Scope] = []  # the innermost installed guard is last
 
 
 class _Batch(threading.local):
@@ -45,11 +62,12 @@ _batch = _Batch()
 @contextlib.contextmanager
 def read_guard(guard: Guard) -> Iterator[None]:
     """Every `query` inside this block runs inside `guard()`."""
-    _guards.append(guard)
+    scope = _Scope(guard)
+    _scopes.append(scope)
     try:
         yield
     finally:
-        _guards.remove(guard)
+        _scopes.remove(scope)
 
 
 def current_pipeline() -> dlt.Pipeline:
@@ -62,8 +80,47 @@ def current_pipeline() -> dlt.Pipeline:
     return dlt.current.pipeline()
 
 
-def _guard() -> AbstractContextManager[Any]:
-    return _guards[-1]() if _guards else contextlib.nullcontext()
+def _key(pipeline: dlt.Pipeline) -> tuple[int, str, str]:
+    return threading.get_ident(), pipeline.pipeline_name, pipeline.dataset_name
+
+
+@contextlib.contextmanager
+def _turn() -> Iterator[Any]:
+    """One turn at the warehouse: the guard held and a connection open for the dataset it
+    yields. Unguarded, the dataset is a new one."""
+    pipeline = current_pipeline()
+    if not _scopes:
+        with pipeline.dataset() as dataset:  # a dlt dataset keeps its connection open as a context
+            yield dataset
+        return
+    scope = _scopes[-1]
+    with scope.guard():
+        key = _key(pipeline)
+        if key not in scope.datasets:
+            scope.datasets[key] = pipeline.dataset()
+        dataset = scope.datasets[key]
+        client = dataset.sql_client  # the dataset's shared client: its relations use an open connection
+        client.open_connection()
+        try:
+            yield dataset
+        finally:
+            client.close_connection()
+
+
+def guarded() -> bool:
+    """A guard is installed: reads take turns, and `remembered` keeps what they read."""
+    return bool(_scopes)
+
+
+def remembered(key: Hashable, read: Callable[[], T]) -> T:
+    """`read()`, kept under the innermost guard for this thread and pipeline: later calls
+    with `key` return it without reading. Unguarded, every call reads."""
+    if not _scopes:
+        return read()
+    memo, full = _scopes[-1].memo, (*_key(current_pipeline()), key)
+    if full not in memo:
+        memo[full] = read()
+    return memo[full]
 
 
 @contextlib.contextmanager
@@ -88,9 +145,7 @@ def batch() -> Iterator[None]:
 
 def _batch_dataset(stack: contextlib.ExitStack) -> Any:
     if _batch.dataset is None:
-        stack.enter_context(_guard())
-        dataset: Any = current_pipeline().dataset()  # a dlt dataset keeps its connection open as a context
-        _batch.dataset = stack.enter_context(dataset)
+        _batch.dataset = stack.enter_context(_turn())
     return _batch.dataset
 
 
@@ -125,6 +180,5 @@ def query(sql: str) -> list[tuple[Any, ...]]:
     """Rows of `sql` over the running pipeline's dataset; none while the table is not there."""
     if _batch.stack is not None:
         return _rows(_batch_dataset(_batch.stack), sql)
-    pipeline = current_pipeline()
-    with _guard():
-        return _rows(pipeline.dataset(), sql)
+    with _turn() as dataset:
+        return _rows(dataset, sql)
