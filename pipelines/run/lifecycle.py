@@ -299,8 +299,6 @@ class _Run:
         layout.record(pipeline)
 
     def reports(self, pipeline: dlt.Pipeline) -> None:
-        if not self.options.transform:
-            return
         self.at(Step.REPORTS)
         self.outcome.reports = build_reports(pipeline, self.spec, self.options.destination, self.zone,
                                              ahead=self.reports_ahead)
@@ -515,8 +513,9 @@ def _load_and_report(run: _Run, options: RunOptions, pipeline: dlt.Pipeline) -> 
     with warehouse_lock(options.destination):
         run.load(pipeline)
         run.finish_report()
-    with warehouse_lock(options.destination):
-        run.reports(pipeline)
+    if options.transform:  # without reports, no turn at the file
+        with warehouse_lock(options.destination):
+            run.reports(pipeline)
     ready = (datetime.now(timezone.utc) - run.outcome.started_at).total_seconds()
     took = ready - (run.windows[-1]["ready_after_seconds"] if run.windows else 0.0)  # from the last window's reports
     run.windows.append({"requests": run.built.report.requests, "seconds": round(took, 1),
