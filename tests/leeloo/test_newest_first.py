@@ -321,11 +321,11 @@ def test_a_window_that_cannot_end_before_max_runtime_is_left_to_the_next_run(emu
     from pipelines.run.stopping import STEP_MARGIN
 
     # bounded by work, not by the machine's speed: one request at a time, each answered after
-    # 200 ms, so the whole history (over 200 requests) cannot fit in the deadline, while the
+    # 100 ms, so the whole history (over 200 requests) cannot fit in the deadline, while the
     # first window (about 40) does
-    emulator(scale=60, latency_ms=200)
+    emulator(scale=60, latency_ms=100)
     monkeypatch.setenv("SOURCES__LEELOO__CONCURRENCY", "1")
-    deadline = 40
+    deadline = 20
     began = time.monotonic()
     assert run(duck_target, "leeloo", "--max-runtime", str(deadline)) == 0
     took = time.monotonic() - began
