@@ -22,8 +22,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 logger = logging.getLogger("chatfunnel.publish")
 
@@ -73,9 +75,8 @@ def publish_snapshot(working_path: str | os.PathLike[str], bi_path: str | os.Pat
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, working.open("rb") as src:
-            shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
-            out.flush()
+        with os.fdopen(fd, "wb") as out:
+            _copy_into(working, out)
             os.fsync(out.fileno())
         # the copy must open as a database before it replaces anything
         check = duckdb.connect(str(tmp), read_only=True)
@@ -96,5 +97,23 @@ def publish_snapshot(working_path: str | os.PathLike[str], bi_path: str | os.Pat
         raise
     logger.info("published %s -> %s", working, target)
     return target
+
+
+def _copy_into(source: Path, out: BinaryIO) -> None:
+    """Copy `source` into `out` without a descriptor of `source` in this process.
+
+    The run publishes while it holds the working file open, and DuckDB's lock on it is a
+    POSIX record lock: closing *any* descriptor of the file in the process that holds the
+    lock releases it. A copy read here would leave the database open with no lock, and a
+    BI tool or a `duckdb` shell could then open it read-write beside the run. A child
+    process's descriptors do not touch this process's locks."""
+    if os.name != "posix":  # Windows locks are per handle: a read here releases nothing
+        with source.open("rb") as src:
+            shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
+        return
+    out.flush()
+    done = subprocess.run(["cat", "--", str(source)], stdout=out, stderr=subprocess.PIPE, check=False)
+    if done.returncode != 0:
+        raise OSError(done.returncode, done.stderr.decode(errors="replace").strip() or "copy failed", str(source))
 
 

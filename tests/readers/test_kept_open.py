@@ -65,3 +65,29 @@ def test_a_configured_user_agent_is_the_kept_connection_s_too(warehouse: Path, m
         pipeline = dlt.pipeline(pipeline_name="kept_open_agent", destination="duckdb", dataset_name="kept",
                                 pipelines_dir=str(warehouse.parent / "pipelines"))
         pipeline.run([{"a": 1}], table_name="rows").raise_on_failed_jobs()
+
+
+def _opens_read_write(path: Path) -> bool:
+    """Whether another process can open `path` read-write now."""
+    import subprocess
+    import sys
+
+    probe = (f"import duckdb\ntry:\n    duckdb.connect({str(path)!r}).close()\n"
+             "except duckdb.Error:\n    raise SystemExit(3)")
+    return subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
+
+
+def test_publishing_the_snapshot_keeps_the_file_locked_against_other_processes(warehouse: Path) -> None:
+    """DuckDB's lock is a POSIX record lock, dropped when the process closes any descriptor
+    of the file: a copy read in the process that holds the file would let another process
+    open it read-write beside the run."""
+    from pipelines.warehouse.publish import publish_snapshot
+
+    _insert(warehouse)
+    with warehouse_lock("duckdb"):
+        assert not _opens_read_write(warehouse), "the held file is locked against other processes"
+        snapshot = publish_snapshot(warehouse)
+        assert not _opens_read_write(warehouse), "publishing dropped DuckDB's lock on the working file"
+    reader = duckdb.connect(str(snapshot), read_only=True)
+    assert reader.execute("select count(*) from t").fetchone() == (1,)
+    reader.close()
