@@ -71,6 +71,15 @@ def _dlt_logs_to_current_stderr() -> Iterator[None]:
 
 
 @pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests are retried as often as in production, without waiting seconds between tries
+    (for tests that count attempts or outcomes, not waits)."""
+    from sources.http import client as http_client
+
+    monkeypatch.setattr(http_client, "BACKOFF_FACTOR", 0.01)
+
+
+@pytest.fixture
 def dlt_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Each test gets its own dlt data dir and working dir, so state never leaks between tests."""
     data_dir = tmp_path / "dlt_data"

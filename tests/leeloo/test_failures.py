@@ -199,7 +199,7 @@ def hanging_up_api() -> Iterator[tuple[str, list[str]]]:
 
 
 def test_a_first_load_against_a_dead_api_pays_one_round_of_retries(duck_target: Target, capsys,
-                                                                   monkeypatch) -> None:
+                                                                   monkeypatch, quick_retries) -> None:
     """The count of the history a first load asks for first is no exception: an API that does
     not answer fails the run after the probe's retries, not after the listing's as well."""
     from sources.http.client import MAX_ATTEMPTS

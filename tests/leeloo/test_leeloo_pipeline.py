@@ -61,7 +61,7 @@ def test_incremental_run_reads_only_what_changed(emulator, target: Target, monke
     assert emu.request_counts()["total"] < 0.3 * full_requests
 
 
-def test_hostile_server_two_runs_equal_ground_truth(emulator, target: Target) -> None:
+def test_hostile_server_two_runs_equal_ground_truth(emulator, target: Target, quick_retries) -> None:
     """Capped and short pages, 5xx with HTML, 200s with status 0, random order, drifting
     shapes, and people writing while the run pages: two runs still equal the truth."""
     emu = emulator(scale=70, page_cap=7, short_pages=True, error_rate=0.04, bad_status_rate=0.02,

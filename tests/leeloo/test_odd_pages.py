@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from sources.http import client as http_client
 from tests.leeloo.conftest import Target, run_leeloo
 from tests.leeloo.test_deletions import marked, proofs
 from tests.leeloo.truth import assert_matches_truth
@@ -19,10 +18,7 @@ from tests.leeloo.truth import assert_matches_truth
 MESSAGES_OF = "/api/v2/communication-channels/{id}/chat-messages"
 
 
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A page that stays spoiled is retried six times; without waiting seconds between tries."""
-    monkeypatch.setattr(http_client, "BACKOFF_FACTOR", 0.01)
+pytestmark = pytest.mark.usefixtures("quick_retries")  # a spoiled answer is retried six times
 
 
 def busiest_channel(truth: dict[str, Any]) -> tuple[str, int]:

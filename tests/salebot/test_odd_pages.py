@@ -7,14 +7,9 @@ from __future__ import annotations
 import pytest
 
 from emulators.salebot import SalebotEmulator
-from sources.http import client as http_client
 from tests.salebot.conftest import Warehouse, assert_equals_truth
 
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A list that stays spoiled is retried six times; without waiting seconds between tries."""
-    monkeypatch.setattr(http_client, "BACKOFF_FACTOR", 0.01)
+pytestmark = pytest.mark.usefixtures("quick_retries")  # a spoiled answer is retried six times
 
 
 def test_a_client_list_answering_null_deletes_nothing_and_says_so(emu: SalebotEmulator,
