@@ -174,11 +174,21 @@ def _entries_sql(resources: Iterable[str]) -> str:
     )
 
 
+ALONGSIDE: dict[str, list[Callable[[], object]]] = {}
+
+
+def register_alongside(source: str, read: Callable[[], object]) -> None:
+    """A read every extract of `source` makes (one that keeps its result with
+    `readback.remembered`): it runs in the ledgers' turn instead of a turn of its own."""
+    ALONGSIDE.setdefault(source, []).append(read)
+
+
 class _Ledgers:
     """The ledgers of several resources and the raw rows that complete them, read in one
-    turn at the warehouse; each resource takes its own once, and its copy is dropped."""
+    turn at the warehouse, with the source's reads `ALONGSIDE` when `alongside`; each
+    resource takes its own once, and its copy is dropped."""
 
-    def __init__(self, source: str | None, resources: set[str]) -> None:
+    def __init__(self, source: str | None, resources: set[str], *, alongside: bool = False) -> None:
         self.waiting = set(resources)
         self.entries: dict[str, dict[str, tuple[str | None, Entry]]] = {name: {} for name in resources}
         self.held: dict[str, dict[str, Entry]] = {}
@@ -187,6 +197,8 @@ class _Ledgers:
                 for resource, entity_id, epoch, *values in readback.query(_entries_sql(resources)):
                     self.entries[str(resource)][str(entity_id)] = (epoch, Entry(*values))
             self.held = {name: held_by(source, name) for name in resources}
+            for read in ALONGSIDE.get(source or "", ()) if alongside else ():
+                read()
 
     def take(self, resource: str, epoch: str) -> tuple[dict[str, Entry], dict[str, Entry]] | None:
         """`resource`'s entries of `epoch` and what the warehouse holds of it; None when it
@@ -212,13 +224,14 @@ def read_ledger(resource: str, epoch: str) -> tuple[dict[str, Entry], dict[str, 
     load) and the raw rows it must hold as never-verified entries (`held_by`).
 
     Under a read guard, the first ledger of an extract reads those of every selected
-    resource in the same turn (a turn at a DuckDB file costs more than a small read), and
-    each resource then takes its own; a ledger not named after a selected resource, or
-    read a second time, reads its own."""
+    resource, and the reads registered `ALONGSIDE`, in the same turn (a turn at a DuckDB
+    file costs more than a small read), and each resource then takes its own; a ledger not
+    named after a selected resource, or read a second time, reads its own."""
     source = readback.current_pipeline().default_schema_name
     selected = _extracting() if readback.guarded() else set()
     if resource in selected:
-        taken = readback.remembered(("ledgers", source), lambda: _Ledgers(source, selected)).take(resource, epoch)
+        ledgers = readback.remembered(("ledgers", source), lambda: _Ledgers(source, selected, alongside=True))
+        taken = ledgers.take(resource, epoch)
         if taken is not None:
             return taken
     taken = _Ledgers(source, {resource}).take(resource, epoch)

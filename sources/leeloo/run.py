@@ -13,7 +13,7 @@ from typing import Any
 
 import dlt
 
-from sources.bookkeeping import Coverage, Entry, Ledger, coverage_rows
+from sources.bookkeeping import Coverage, Entry, Ledger, coverage_rows, register_alongside
 from sources.clocks import MAX_SKEW
 from sources.http import ApiClient, ApiError, BudgetExhausted, UnexpectedAnswer, fan_out
 from sources.http.client import ShapeCheck
@@ -29,6 +29,10 @@ from .times import api_time, next_cursor, to_utc, window_bounds
 NEWS = ("people", "communication_channels", "orders")  # resources whose new activity goes before any sweep
 DELETABLE = ("people", "communication_channels", "chat_messages", "orders", "tunnels", "leadgentools", "users",
              "tags", "connections", "template_categories", "templates")
+# every extract reads the deletion marks, and the sweep the channels holding marked messages:
+# both in the turn that reads the ledgers
+register_alongside(stored.SOURCE, lambda: stored.deleted_ids(DELETABLE))
+register_alongside(stored.SOURCE, stored.channels_with_marked_messages)
 
 
 def fingerprint(item: Any) -> str:

@@ -58,9 +58,15 @@ def _literal(value: str) -> str:
 
 def deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
     """Per table, the ids marked gone: by a deletion row that still stands, or by
-    `deleted_at` on the raw row (also set when a parent's deletion took the row with it)."""
-    with readback.batch():
-        return _deleted_ids(tables)
+    `deleted_at` on the raw row (also set when a parent's deletion took the row with it).
+    Read once per extract."""
+    names = tuple(tables)
+
+    def read() -> dict[str, set[str]]:
+        with readback.batch():
+            return _deleted_ids(names)
+
+    return readback.remembered(("deleted ids", names), read)
 
 
 def _deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
@@ -84,7 +90,12 @@ def _deleted_ids(tables: Iterable[str]) -> dict[str, set[str]]:
 def channels_with_marked_messages() -> set[str]:
     """Channels holding messages marked deleted. The sweep reads their chains whole: a mark
     must be checked against the API where it stands, however old the message, so a mark a
-    read that proved nothing once left is cleared (and a true one stands)."""
+    read that proved nothing once left is cleared (and a true one stands). Read once per
+    extract."""
+    return readback.remembered(("channels with marked messages",), _channels_with_marked_messages)
+
+
+def _channels_with_marked_messages() -> set[str]:
     if not _has_table("chat_messages", "deleted_at"):
         return set()
     sql = "select distinct account_id from chat_messages where deleted_at is not null"

@@ -11,12 +11,17 @@ from typing import Any
 import dlt
 
 from sources import readback
-from sources.bookkeeping import TABLE, Ledger, Seed, register_seeds, table_hints
+from sources.bookkeeping import ALONGSIDE, TABLE, Ledger, Seed, register_alongside, register_seeds, table_hints
 
 SOURCE = "prefetch_test"
 HINTS = {name: table_hints(name, {"id": {"data_type": "text"}, "v": {"data_type": "bigint"}})
          for name in ("apples", "pears")}
 register_seeds(SOURCE, "apples", Seed("apples"))
+
+
+def _apples_held() -> list[tuple[Any, ...]]:
+    """A read every extract of the stand makes, kept for the extract."""
+    return readback.remembered(("apples held",), lambda: readback.query("select count(*) from apples"))
 
 
 def _fruit(name: str, ledger_name: str | None, values: dict[str, int], seen: dict[str, Any]) -> Any:
@@ -104,3 +109,17 @@ def test_two_pipelines_extracting_under_one_guard_never_read_each_other_s_ledger
         two.extract(_source(seen_two, {}, {}))
     assert seen_one == {"apples": ({"a1": "1"}, 0)}
     assert seen_two == {"apples": ({"b1": "2"}, 0), "pears": ({"q1": "2"}, 0)}
+
+
+def test_a_read_registered_alongside_rides_the_ledgers_turn(dlt_env: Path, monkeypatch: Any) -> None:
+    monkeypatch.setitem(ALONGSIDE, SOURCE, [])
+    register_alongside(SOURCE, _apples_held)
+    pipeline = _pipeline(dlt_env, "stand")
+    pipeline.run(_source({}, {"a1": 1, "a2": 2}, {"p1": 5}))
+    seen: dict[str, Any] = {}
+    turns, guard = _counting()
+    with readback.read_guard(guard):
+        pipeline.extract(_source(seen, {"a1": 1}, {"p1": 5}))
+        seen["held"] = _apples_held()  # within the same guard: already read
+    assert seen["held"] == [(2,)]
+    assert len(turns) == 1, "the registered read went in the ledgers' turn and was not read again"
