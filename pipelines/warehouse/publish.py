@@ -113,7 +113,8 @@ def _copy_into(source: Path, out: BinaryIO) -> None:
         return
     out.flush()
     done = subprocess.run(["cat", "--", str(source)], stdout=out, stderr=subprocess.PIPE, check=False)
-    if done.returncode != 0:
-        raise OSError(done.returncode, done.stderr.decode(errors="replace").strip() or "copy failed", str(source))
+    if done.returncode != 0:  # cat's exit status is no errno: the message says what failed
+        detail = done.stderr.decode(errors="replace").strip() or f"cat exited with {done.returncode}"
+        raise OSError(f"could not copy {source}: {detail}")
 
 

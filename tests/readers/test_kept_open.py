@@ -91,3 +91,15 @@ def test_publishing_the_snapshot_keeps_the_file_locked_against_other_processes(w
     reader = duckdb.connect(str(snapshot), read_only=True)
     assert reader.execute("select count(*) from t").fetchone() == (1,)
     reader.close()
+
+
+def test_a_copy_that_fails_names_the_file_and_is_not_taken_for_a_refused_right(tmp_path: Path) -> None:
+    """The child's exit status is no errno: read as one, `cat`'s 1 would be EPERM, and the
+    run would blame a missing right on a file it can read."""
+    from pipelines.warehouse.permissions import denied
+    from pipelines.warehouse.publish import _copy_into
+
+    missing = tmp_path / "gone.duckdb"
+    with (tmp_path / "copy").open("wb") as out, pytest.raises(OSError) as raised:
+        _copy_into(missing, out)
+    assert str(missing) in str(raised.value) and not denied(raised.value)
