@@ -104,11 +104,11 @@ class Ledger:
         self.epoch: str = state.setdefault("ledger_epoch", uuid.uuid4().hex)
         self.run: int = int(state.get("ledger_run", 0)) + 1
         state["ledger_run"] = self.run
-        self.entries: dict[str, Entry] = dict(known) if known is not None else {}
-        self.seeded = 0
-        if known is None:
-            entries, held = read_ledger(resource, self.epoch)
-            self.entries = entries
+        self.entries: dict[str, Entry]
+        if known is not None:
+            self.entries, self.seeded = dict(known), 0
+        else:
+            self.entries, held = read_ledger(resource, self.epoch)
             # entries the warehouse holds and the ledger lacks (an older layout, a restore)
             self.seeded = complete(self.entries, held)
         self._pending: dict[str, Entry] = {}
@@ -189,7 +189,6 @@ class _Ledgers:
     resource takes its own once, and its copy is dropped."""
 
     def __init__(self, source: str | None, resources: set[str], *, alongside: bool = False) -> None:
-        self.waiting = set(resources)
         self.entries: dict[str, dict[str, tuple[str | None, Entry]]] = {name: {} for name in resources}
         self.held: dict[str, dict[str, Entry]] = {}
         with readback.batch():
@@ -203,9 +202,8 @@ class _Ledgers:
     def take(self, resource: str, epoch: str) -> tuple[dict[str, Entry], dict[str, Entry]] | None:
         """`resource`'s entries of `epoch` and what the warehouse holds of it; None when it
         was not read here or was taken already."""
-        if resource not in self.waiting:
+        if resource not in self.entries:
             return None
-        self.waiting.remove(resource)
         entries = {key: entry for key, (at, entry) in self.entries.pop(resource).items() if at == epoch}
         return entries, self.held.pop(resource)
 
