@@ -480,7 +480,7 @@ def _drive(run: _Run, options: RunOptions) -> None:
                     run.outcome.facts["migrated"] = migrated
             _load_and_report(run, options, pipeline)
             while run.more_history(options):  # newest history first: each window committed before the next
-                _publish(run, options)
+                _publish(run, options, window=True)
                 run.next_history_step(options)
                 _load_and_report(run, options, pipeline)
             with warehouse_lock(options.destination):
@@ -524,12 +524,27 @@ def _load_and_report(run: _Run, options: RunOptions, pipeline: dlt.Pipeline) -> 
         run.outcome.facts["history_windows"] = list(run.windows)
 
 
-def _publish(run: _Run, options: RunOptions) -> None:
-    """DuckDB: the BI snapshot of what is committed (and reported) so far."""
-    if run.publish and run.destination.publishes_snapshot:
-        run.at(Step.PUBLISH)
+def _publish(run: _Run, options: RunOptions, *, window: bool = False) -> None:
+    """DuckDB: the BI snapshot of what is committed (and reported) so far.
+
+    After a window of a newest-first load it is published even when the caller publishes
+    once at the end (`chatfunnel run` does, after every account): that snapshot is how a new
+    account's first reports reach BI tools while older history still loads. A window's
+    snapshot that fails is a warning, not the run's end: its data are committed, the load
+    goes on, and the snapshot at the end of the run is tried again and reported there."""
+    if not run.destination.publishes_snapshot or not (run.publish or window):
+        return
+    run.at(Step.PUBLISH)
+    try:
         with warehouse_lock(options.destination):
             run.outcome.published = publish.publish_snapshot(duckdb_file())
+    except Exception as exc:
+        if not window:
+            raise
+        said = (f"the BI snapshot after a window of history was not published ({short(exc, 300)}); "
+                "dashboards show the previous one until the end of the run")
+        if said not in run.outcome.warnings:
+            run.outcome.warnings.append(said)
 
 
 @contextlib.contextmanager
@@ -654,5 +669,5 @@ def publish_snapshot_or_raise() -> Path:
         if refused is not None:
             raise refused from exc
         raise PublishFailed(
-            f"The reports were rebuilt, but publishing the BI snapshot failed: {short(exc)}. Dashboards still "
-            "show the previous snapshot.", step=Step.PUBLISH) from exc
+            f"Publishing the BI snapshot failed: {short(exc)}. What was loaded and rebuilt is in the warehouse; "
+            "dashboards still show the previous snapshot.", step=Step.PUBLISH) from exc

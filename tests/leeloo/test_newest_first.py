@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from contextlib import redirect_stdout
@@ -16,15 +17,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
 
 from pipelines.cli import main
+from pipelines.operations.coverage import coverage_from_rows, first_whole_day
 from pipelines.operations.status import print_status
 from pipelines.warehouse.publish import bi_path_for
 from tests.leeloo.conftest import Target
 from tests.leeloo.truth import assert_matches_truth, expected_rows, loaded_rows
+from tests.transforms.truth import daily_activity
 from tests.warehouse import Warehouse
 
 WINDOWED = ("people", "communication_channels", "chat_messages")
@@ -239,6 +243,68 @@ def test_first_window_first_then_history_until_complete(emulator, duck_target: T
     for resource in (*WINDOWED, "orders", "order_status_changes"):
         since, _, history_since, estimate = coverage(wh)[resource]
         assert since <= history_since and estimate is None
+
+
+def _first_snapshot(bi: Path, done: threading.Event) -> dict[str, list[dict[str, Any]]]:
+    """The first BI snapshot a reader finds, read as a BI tool would: read-only, beside the run."""
+    while not done.is_set():
+        if bi.exists():
+            with duckdb.connect(str(bi), read_only=True) as con:
+                read = {}
+                for table in ("coverage", "daily_activity"):
+                    cursor = con.execute(f'select * from "leeloo_reports".{table}')
+                    names = [d[0] for d in cursor.description]
+                    read[table] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+                return read
+        time.sleep(0.002)
+    return {}
+
+
+def test_a_bi_tool_reads_the_first_window_s_reports_while_the_first_load_goes_on(emulator, duck_target: Target,
+                                                                                 monkeypatch) -> None:
+    """`chatfunnel run` publishes the BI snapshot after each window, not only once after every
+    account: the first snapshot a reader finds holds reports, says which span is complete
+    while older history still loads, and every day of that span equals the API's."""
+    emu = emulator(scale=60, latency_ms=5)  # windows long enough for a reader to look between them
+    truth = emu.truth()
+    bi = bi_path_for(duck_target.warehouse.duckdb_path)
+    done, seen = threading.Event(), {}
+    reader = threading.Thread(target=lambda: seen.update(_first_snapshot(bi, done)), daemon=True)
+    reader.start()
+    try:
+        assert run(duck_target, "leeloo") == 0
+    finally:
+        done.set()
+        reader.join(30)
+    assert seen, "no BI snapshot was published"
+    cover = coverage_from_rows(seen["coverage"])
+    assert cover is not None and not cover.complete, "the first snapshot was published after the whole load"
+    first = first_whole_day(cover, ZoneInfo("UTC"))
+    assert first is not None and first <= datetime.now(UTC).date()
+    expected = daily_activity(truth)
+    covered = [row for row in seen["daily_activity"] if row["date"] >= first]
+    assert covered and any(row["inbound_messages"] for row in covered), "the covered days hold activity"
+    for row in covered:
+        assert {k: v for k, v in row.items() if k != "date"} == expected[row["date"]], row["date"]
+    assert len(last_facts(duck_target.warehouse)["history_windows"]) > 2
+    assert_matches_truth(duck_target.warehouse, truth)
+
+
+def test_a_window_s_snapshot_that_cannot_be_written_does_not_stop_the_load(emulator, duck_target: Target,
+                                                                           monkeypatch, capsys,
+                                                                           tmp_path: Path) -> None:
+    """The BI file's folder is not a folder: every window's snapshot fails. The load goes on to
+    the end (its data are committed), each failure is a warning, and the snapshot at the end of
+    the run fails as a run's error, so the exit code says the dashboards are behind."""
+    emu = emulator(scale=60)
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("CHATFUNNEL__BI_PATH", str(tmp_path / "not-a-folder" / "bi.duckdb"))
+    assert run(duck_target, "leeloo", "--no-transform") != 0
+    said = capsys.readouterr()
+    assert said.out.count("the BI snapshot after a window of history was not published") == 1, "said once"
+    assert "Publishing the BI snapshot failed" in said.err
+    assert len(last_facts(duck_target.warehouse)["history_windows"]) > 2
+    assert_matches_truth(duck_target.warehouse, emu.truth())
 
 
 def entity_counts(wh: Warehouse) -> dict[str, tuple[Any, ...]]:
