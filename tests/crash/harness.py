@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -69,22 +70,26 @@ POINTS: dict[str, Callable[[str], bool]] = {
 }
 
 
-def after(first: str, then: str) -> Callable[[str], bool]:
-    """A point reached when the run's step is `then` after it was `first`: newest history
-    first, `after("reports", "extract")` is the start of the second window."""
-    seen: list[str] = []
+def in_order(*steps: str) -> Callable[[str], bool]:
+    """A point reached when the run's step has been each of `steps` in turn and is now the
+    last: newest history first, `in_order("reports", "extract")` is the start of the second
+    window (the run's first reports are the first window's)."""
+    passed: list[str] = []
 
     def reached(name: str) -> bool:
         step = lock_step(name)
-        if step == first:
-            seen.append(step)
-        return bool(seen) and step == then
+        if step is not None and len(passed) < len(steps) - 1 and step == steps[len(passed)]:
+            passed.append(step)
+        return len(passed) == len(steps) - 1 and step == steps[-1]
 
     return reached
 
 
 # points that need a fresh condition per run (they remember what they saw)
-BETWEEN_STEPS: dict[str, Callable[[], Callable[[str], bool]]] = {"next-window": lambda: after("reports", "extract")}
+BETWEEN_STEPS: dict[str, Callable[[], Callable[[str], bool]]] = {
+    "next-window": lambda: in_order("reports", "extract"),
+    "third-window": lambda: in_order("reports", "extract", "reports", "extract"),
+}
 
 
 @dataclass
@@ -92,6 +97,16 @@ class Kill:
     point: str
     landed: str  # where it really landed (the lock's step when the signal went)
     delay: float
+
+
+# where a kill lands in a newest-first first load: inside a window's steps, or as the next starts
+WINDOW_POINTS = ("extract", "normalize", "load-between-jobs", "reports", "next-window", "third-window")
+
+
+def kill_at_random(args: list[str], pipeline_name: str, rng: random.Random) -> Kill | None:
+    """`run_and_kill` at a point of `WINDOW_POINTS` and a delay after it, both drawn from `rng`."""
+    point = rng.choice(WINDOW_POINTS)
+    return run_and_kill(args, pipeline_name, point, delay=rng.uniform(0.0, 0.2))
 
 
 _FORKSERVER = multiprocessing.get_context("forkserver")
