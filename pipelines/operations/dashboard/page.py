@@ -160,7 +160,12 @@ def _account_tiles(result: AccountResult) -> str:
         note += " — data may be stale"
     if fresh.last_outcome and fresh.level == "bad" and fresh.last_success is not None:
         note += f" — the last run was {text(fresh.last_outcome)}"
-    tiles = [tables.tile("Last successful run", text(tables.freshness_text(fresh).split(" (")[0]), note, fresh.level)]
+    if not fresh.runs and result.covered.under_way:  # a first load's window is in; its run is recorded at its end
+        tiles = [tables.tile("Last successful run", "first load under way",
+                             "the newest history is in; the run is recorded when it ends")]
+    else:
+        tiles = [tables.tile("Last successful run", text(tables.freshness_text(fresh).split(" (")[0]), note,
+                             fresh.level)]
     if headline.people is not None:
         tiles.append(tables.tile(headline.people_word, tables.fmt_int(headline.people)))
     tiles.append(tables.tile("Paid revenue", tables.revenue_text(headline)))
