@@ -6,29 +6,51 @@ with the reports and the BI snapshot. For the newest-first load: when the first 
 reports were in the BI snapshot (the run's own `history_windows` facts), against the whole
 load's wall time, and the requests of the whole newest-first load against the forward one's
 (target <= 1.1x). The emulator and the client share one rate limit, so time is requests.
+
+`--first-week-only` is for sizes too big to load whole here (50,000 people: about an hour
+at 3,000/min): the newest-first load runs until a BI snapshot holds the last week whole and
+is then stopped as a user would stop it (SIGTERM); the first snapshot (the last day) is noted
+on the way. The whole load's time is taken as its
+floor, the fewest requests the data needs divided by the rate, so the share it prints is an
+upper bound. The same first window at Leeloo's real 300/min is its requests at that rate
+plus what the window cost beyond its requests here (extract, load, reports, snapshot).
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import psutil
 
 from bench.harness import Emulator, bench_env, run_cli, start_emulator
+from bench.loads import fewest_requests
 
 SCALE, RATE, LATENCY_MS, WINDOW_REQUESTS = 5000, 3000, 30, 3000
+REAL_RATE = 300  # Leeloo's own limit, requests a minute
+WEEK = timedelta(days=7)
+
+
+def _env(emu: Emulator, workdir: Path, newest_first: bool) -> dict[str, str]:
+    return bench_env(workdir, SOURCES__LEELOO__BASE_URL=emu.url, SOURCES__LEELOO__API_TOKEN=emu.token,
+                    SOURCES__LEELOO__REQUESTS_PER_MINUTE=str(RATE),
+                    SOURCES__LEELOO__BACKFILL_NEWEST_FIRST=str(newest_first).lower(),
+                    SOURCES__LEELOO__BACKFILL_WINDOW_REQUESTS=str(WINDOW_REQUESTS))
+
+
+RUN = ["run", "leeloo", "--progress", "none", "--concurrency", "16"]
 
 
 def _load(emu: Emulator, workdir: Path, newest_first: bool) -> dict[str, Any]:
     emu.admin("reset", {})
-    env = bench_env(workdir, SOURCES__LEELOO__BASE_URL=emu.url, SOURCES__LEELOO__API_TOKEN=emu.token,
-                    SOURCES__LEELOO__REQUESTS_PER_MINUTE=str(RATE),
-                    SOURCES__LEELOO__BACKFILL_NEWEST_FIRST=str(newest_first).lower(),
-                    SOURCES__LEELOO__BACKFILL_WINDOW_REQUESTS=str(WINDOW_REQUESTS))
-    run = run_cli(["run", "leeloo", "--progress", "none", "--concurrency", "16"], workdir, env, emulators=[emu])
+    run = run_cli(RUN, workdir, _env(emu, workdir, newest_first), emulators=[emu])
     with duckdb.connect(str(workdir / "bench.duckdb"), read_only=True) as con:
         facts = con.execute("select facts from leeloo._chatfunnel_runs order by started_at desc limit 1").fetchone()
     found = json.loads(facts[0]) if facts and isinstance(facts[0], str) else dict(facts[0]) if facts else {}
@@ -53,6 +75,72 @@ def run_scenario(scale: int = SCALE) -> list[dict[str, Any]]:
         return results
     finally:
         emu.stop()
+
+
+def _complete_since(bi_file: Path) -> datetime | None:
+    """The span the BI snapshot holds complete: from its coverage report's latest start."""
+    with duckdb.connect(str(bi_file), read_only=True) as con:
+        schema = con.execute("select table_schema from information_schema.tables where table_name = 'coverage' "
+                             "order by table_schema limit 1").fetchone()
+        if schema is None:
+            return None
+        found = con.execute(f'select max(complete_since) from "{schema[0]}".coverage').fetchone()
+    return found[0] if found else None
+
+
+def _watch_snapshots(workdir: Path, emu: Emulator, seen: dict[str, Any], started: float) -> None:
+    """Beside the run: each BI snapshot as it is published. Notes when the first one (the last
+    day) and the first holding the last week whole appeared, with the requests made by then,
+    then stops the run as a user would (SIGTERM)."""
+    snapshot, published, week_ago = workdir / "bench_bi.duckdb", 0.0, datetime.now(timezone.utc) - WEEK
+    while True:
+        if snapshot.exists() and snapshot.stat().st_mtime != published:
+            published = snapshot.stat().st_mtime
+            at, requests = round(time.monotonic() - started, 1), emu.admin("requests")["total"]
+            since = _complete_since(snapshot)
+            seen.setdefault("first_reports_s", at)
+            seen.setdefault("requests_at_first_reports", requests)
+            seen.setdefault("first_complete_since", str(since))
+            if since is not None and since <= week_ago:
+                seen.update(week_reports_s=at, requests_at_week_reports=requests, week_complete_since=str(since))
+                break
+        time.sleep(0.1)
+    for child in psutil.Process().children():
+        if "pipelines" in child.cmdline():
+            child.send_signal(signal.SIGTERM)
+
+
+def first_week(scale: int) -> dict[str, Any]:
+    """The newest-first load of a big account, only until a BI snapshot holds the last week."""
+    emu = start_emulator(scale, latency_ms=LATENCY_MS, rate_limit=RATE)
+    try:
+        floor_requests = fewest_requests(emu.admin("truth"), None)
+        emu.admin("reset", {})
+        with tempfile.TemporaryDirectory(prefix="chatfunnel-bench-") as tmp:
+            workdir = Path(tmp)
+            seen: dict[str, Any] = {}
+            started = time.monotonic()
+            threading.Thread(target=_watch_snapshots, args=(workdir, emu, seen, started), daemon=True).start()
+            run = run_cli(RUN, workdir, _env(emu, workdir, True), check=False, emulators=[emu])
+    finally:
+        emu.stop()
+    if "week_reports_s" not in seen:
+        raise RuntimeError(f"the run ended (exit {run.returncode}) before a BI snapshot held the last week whole "
+                           f"({seen}):\n{run.output[-4000:]}")
+    whole_s = floor_requests / RATE * 60
+    result: dict[str, Any] = {"scale": scale, "load_floor_requests": floor_requests, "load_floor_s": round(whole_s),
+                              **seen, "others_cores": run.others_cores}
+    for span in ("first", "week"):
+        at, requests = seen[f"{span}_reports_s"], seen[f"requests_at_{span}_reports"]
+        beyond_requests_s = max(0.0, at - requests / RATE * 60)  # extract, load, reports, snapshot
+        result[f"{span}_reports_share_at_most"] = round(at / whole_s, 3)
+        result[f"{span}_reports_at_300_per_min_s"] = round(requests / REAL_RATE * 60 + beyond_requests_s)
+    return result
+
+
+def print_first_week(result: dict[str, Any]) -> None:
+    for key, value in result.items():
+        print(f"  {key}: {value}")
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
