@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,6 +108,25 @@ def kill_at_random(args: list[str], pipeline_name: str, rng: random.Random) -> K
     """`run_and_kill` at a point of `WINDOW_POINTS` and a delay after it, both drawn from `rng`."""
     point = rng.choice(WINDOW_POINTS)
     return run_and_kill(args, pipeline_name, point, delay=rng.uniform(0.0, 0.2))
+
+
+def kill_a_first_load_again_and_again(args: list[str], pipeline_name: str, frontier: Callable[[], Any],
+                                      news: Callable[[], None], *, seed: int, kills: int = 6) -> None:
+    """Up to `kills` random kills of a newest-first first load, `news` arriving after each (a
+    run that finishes ends the series). Each rerun must carry on: the span held complete
+    (`frontier`, None before the first window committed) never shrinks, and the kills fall in
+    at least two windows."""
+    rng, landed, frontiers = random.Random(seed), [], []
+    for _ in range(kills):
+        kill = kill_at_random(args, pipeline_name, rng)
+        if kill is None:
+            break
+        landed.append(kill)
+        frontiers.append(frontier())
+        news()
+    known = [f for f in frontiers if f is not None]
+    assert known == sorted(known, reverse=True), f"the span held complete shrank: {frontiers} ({landed})"
+    assert len(landed) >= 4 and len(set(known)) >= 2, f"kills in fewer than two windows: {frontiers} ({landed})"
 
 
 _FORKSERVER = multiprocessing.get_context("forkserver")

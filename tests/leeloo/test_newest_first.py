@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -350,23 +349,14 @@ def test_a_first_load_killed_at_random_over_its_windows_ends_equal_to_the_truth(
     """Killed again and again at random points of a newest-first first load (news arriving
     between the kills), each rerun carries on: the span held complete never shrinks, the kills
     fall in several windows, and the run that finishes equals the API."""
-    from tests.crash.harness import kill_at_random
+    from tests.crash.harness import kill_a_first_load_again_and_again
 
     emu = emulator(scale=60, latency_ms=3)
     wh = target.warehouse
     name = "chatfunnel_leeloo" if target.destination == "duckdb" else f"chatfunnel_leeloo_postgres_{target.dataset}"
-    args = ["run", "leeloo", *target.cli_args(), "--progress", "none"]
-    rng, kills, frontiers = random.Random(17), [], []
-    for _ in range(6):
-        kill = kill_at_random(args, name, rng)
-        if kill is None:
-            break  # this run finished the history
-        kills.append(kill)
-        frontiers.append(frontier(wh))
-        emu.simulate(active_people=0.02, new_people=3, new_orders=2)
-    known = [f for f in frontiers if f is not None]
-    assert known == sorted(known, reverse=True), f"the span held complete shrank: {frontiers} ({kills})"
-    assert len(kills) >= 4 and len(set(known)) >= 2, f"kills in fewer than two windows: {frontiers} ({kills})"
+    kill_a_first_load_again_and_again(["run", "leeloo", *target.cli_args(), "--progress", "none"], name,
+                                      lambda: frontier(wh),
+                                      lambda: emu.simulate(active_people=0.02, new_people=3, new_orders=2), seed=17)
     assert run(target, target.dataset, "--no-transform") == 0
     assert_matches_truth(wh, emu.truth())
     assert all(row[0] <= row[2] for row in coverage_rows(wh).values()), "complete from the start of history"

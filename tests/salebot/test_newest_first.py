@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import random
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -212,7 +211,7 @@ def test_a_first_load_killed_at_random_over_its_windows_ends_equal_to_the_truth(
     """Killed again and again at random points of a newest-first first load (news arriving
     between the kills), each rerun carries on: the span held complete never shrinks, the kills
     fall in several windows, and the run that finishes equals the API."""
-    from tests.crash.harness import kill_at_random
+    from tests.crash.harness import kill_a_first_load_again_and_again
 
     if destination == "duckdb":
         wh = duck(duckdb_path, monkeypatch, "salebot")
@@ -221,18 +220,9 @@ def test_a_first_load_killed_at_random_over_its_windows_ends_equal_to_the_truth(
         monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", dsn)
         wh = Warehouse("postgres", dlt.destinations.postgres(dsn), dataset,
                        pipeline_name(Account("salebot"), "postgres", dataset))
-    args = ["run", "salebot", "--destination", wh.kind, "--dataset", wh.dataset, "--progress", "none"]
-    rng, kills, frontiers = random.Random(23), [], []
-    for _ in range(6):
-        kill = kill_at_random(args, wh.name, rng)
-        if kill is None:
-            break  # this run finished the history
-        kills.append(kill)
-        frontiers.append(frontier(wh))
-        served.simulate(active_clients=5, new_clients=2, new_orders=2)
-    known = [f for f in frontiers if f is not None]
-    assert known == sorted(known, reverse=True), f"the span held complete shrank: {frontiers} ({kills})"
-    assert len(kills) >= 4 and len(set(known)) >= 2, f"kills in fewer than two windows: {frontiers} ({kills})"
+    kill_a_first_load_again_and_again(
+        ["run", "salebot", "--destination", wh.kind, "--dataset", wh.dataset, "--progress", "none"], wh.name,
+        lambda: frontier(wh), lambda: served.simulate(active_clients=5, new_clients=2, new_orders=2), seed=23)
     assert run(wh, "--no-transform") == 0
     assert_equals_truth(wh, served)
     assert all(since <= history_since for since, _, history_since, _ in coverage(wh).values())
