@@ -126,7 +126,6 @@ def _add_run_command(sub: Any) -> None:
     add_run_options(run, "run")
     run.add_argument("--options-file", help=argparse.SUPPRESS)  # a child of a several-accounts run
     run.add_argument("--outcome-file", help=argparse.SUPPRESS)
-    run.add_argument("--no-publish", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_run)
 
 
@@ -290,7 +289,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         outcomes.extend(run_accounts(options_list[0], accounts, parallel, show))
         if any(o.exit_code == EXIT_INTERRUPTED for o in outcomes):
             break
-    after = after_all_accounts(planned[0].destination, outcomes, publish=not args.no_publish)
+    after = after_all_accounts(planned[0].destination, outcomes, publish=True)
     _print_after(after)
     return _exit_code([*(o.exit_code for o in outcomes), *(e.exit_code for e in after.failures)])
 
