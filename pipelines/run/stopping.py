@@ -7,10 +7,13 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import threading
 from typing import Any
 
 from pipelines.errors import Interrupted
+
+REDELIVER_SECONDS = 0.05  # a swallowed stop is sent again this long after: out of the finalizer by then
 
 
 class StopRequested(BaseException):
@@ -35,7 +38,10 @@ class StopGuard:
     after a second (`unblock`) and, should the run still not stop, writes the journal and
     exits the process after `grace` seconds: what a kill would leave, never worse. dlt's
     own signal interception (drain the job pool, ignore the first signal) is switched off
-    for our pipelines: a nightly job must stop when told.
+    for our pipelines: a nightly job must stop when told. A stop raised while the main thread
+    runs a finalizer (a connection pool's weakref callback closing a socket, say) is swallowed
+    by Python, which only reports it to `sys.unraisablehook`: the guard's hook sends it again,
+    so the run stops at the next line instead of running on to its end or the hard exit.
     """
 
     def __init__(self, deadline_seconds: float | None, grace: float, on_hard_exit: Any,
@@ -51,6 +57,7 @@ class StopGuard:
         self._main = threading.main_thread()
         self._wakeup: tuple[socket.socket, socket.socket] | None = None
         self._previous_wakeup = -1
+        self._previous_unraisable: Any = None
 
     def __enter__(self) -> StopGuard:
         if threading.current_thread() is self._main:
@@ -61,6 +68,7 @@ class StopGuard:
             self._wakeup = (reader, writer)
             self._previous_wakeup = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
             threading.Thread(target=self._watch, args=(reader,), name="chatfunnel-signals", daemon=True).start()
+            self._previous_unraisable, sys.unraisablehook = sys.unraisablehook, self._on_unraisable
         if self.deadline_seconds:
             self._start(self.deadline_seconds, self._on_deadline)
         return self
@@ -70,6 +78,8 @@ class StopGuard:
             timer.cancel()
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        if self._previous_unraisable is not None:
+            sys.unraisablehook = self._previous_unraisable
         if self._wakeup is not None:
             signal.set_wakeup_fd(self._previous_wakeup)
             for end in self._wakeup:
@@ -111,6 +121,17 @@ class StopGuard:
         if not self._raised:
             self._raised = True
             raise StopRequested(self.reason or "stopped")
+
+    def _on_unraisable(self, unraisable: Any) -> None:
+        """A stop swallowed in a finalizer is delivered again, through SIGUSR1 (the handler
+        `run_account` installs raises it), from a timer: sent from here it would be raised
+        inside this hook and swallowed too. Swallowed again, it comes back again. Any other
+        unraisable goes where it went before."""
+        if isinstance(unraisable.exc_value, StopRequested) and threading.current_thread() is self._main \
+                and signal.getsignal(signal.SIGUSR1) is raise_deadline:
+            self._start(REDELIVER_SECONDS, lambda: signal.pthread_kill(self._main.ident or 0, signal.SIGUSR1))
+            return
+        self._previous_unraisable(unraisable)
 
     def _on_deadline(self) -> None:
         self._stop(f"stopped at its deadline ({duration(self.deadline_seconds or 0)}, --max-runtime)")

@@ -116,6 +116,28 @@ def test_the_run_deadline_stops_cleanly_and_records_why(emulator, duck_target, c
     assert [r["outcome"] for r in runs] == ["success", "interrupted"] and "deadline" in runs[1]["error"]
 
 
+def test_a_stop_swallowed_in_a_finalizer_is_delivered_again() -> None:
+    """A deadline or a signal that lands while the main thread runs a finalizer (seen in CI: a
+    connection pool's weakref callback closing a socket) raises there, and Python swallows it:
+    the run went on to its end, exit 0 past --max-runtime. The guard sends it again."""
+    import signal
+
+    from pipelines.run.stopping import StopGuard, StopRequested, raise_deadline
+
+    class ClosedLate:
+        def __del__(self) -> None:
+            raise StopRequested("deadline")  # as the signal handler would, inside the finalizer
+
+    previous = signal.signal(signal.SIGUSR1, raise_deadline)
+    try:
+        with pytest.raises(StopRequested), StopGuard(None, 30, lambda reason: None):
+            ClosedLate()  # collected at once: its StopRequested is swallowed, then delivered again
+            for _ in range(100):
+                time.sleep(0.01)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
 @pytest.mark.postgres
 def test_two_hosts_loading_one_dataset_serialise_and_both_end_with_the_truth(emulator, dlt_env, pg_dsn,
                                                                               unique_dataset) -> None:
