@@ -10,10 +10,10 @@ load's wall time, and the requests of the whole newest-first load against the fo
 `--first-week-only` is for sizes too big to load whole here (50,000 people: about an hour
 at 3,000/min): the newest-first load runs until a BI snapshot holds the last week whole and
 is then stopped as a user would stop it (SIGTERM); the first snapshot (the last day) is noted
-on the way. The whole load's time is taken as its
-floor, the fewest requests the data needs divided by the rate, so the share it prints is an
-upper bound. The same first window at Leeloo's real 300/min is its requests at that rate
-plus what the window cost beyond its requests here (extract, load, reports, snapshot).
+on the way. The whole load's time is taken as its floor, the fewest requests the data needs
+divided by the rate, so the shares it prints are upper bounds. A snapshot at Leeloo's real
+300/min is its requests at that rate plus what it cost beyond its requests here (extract,
+load, reports, snapshot).
 """
 
 from __future__ import annotations
