@@ -757,10 +757,12 @@ class EmulatorServer:
         self._httpd: _ThreadingServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
+        self._stopped = False
 
     def start(self) -> str:
         if self._httpd is not None:
             return self.base_url  # type: ignore[return-value]
+        self._stopped = False
         httpd = _ThreadingServer((self.host, self.port), _Handler)
         httpd.app = self.app  # type: ignore[attr-defined]
         self._httpd = httpd
@@ -773,14 +775,16 @@ class EmulatorServer:
         return self.base_url
 
     def serve_forever(self) -> None:
-        """Run in the calling thread (CLI). ``stop()`` from a signal handler ends it."""
-        if self._httpd is None:
+        """Run in the calling thread (CLI). ``stop()`` from a signal handler ends it, also one
+        that came before this call (a SIGTERM right after the banner): it must not start the
+        server again and serve forever."""
+        if self._httpd is None and not self._stopped:
             self.start()
-        assert self._thread is not None
-        while self._thread.is_alive():
+        while self._thread is not None and self._thread.is_alive():
             self._thread.join(0.5)
 
     def stop(self) -> None:
+        self._stopped = True
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return

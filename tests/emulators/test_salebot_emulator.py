@@ -191,3 +191,20 @@ def test_the_banner_says_how_to_lift_the_client_rate_limit() -> None:
     banner = "".join(lines)
     assert "SOURCES__SALEBOT__BASE_URL=http://127.0.0.1:" in banner
     assert "SOURCES__SALEBOT__REQUESTS_PER_MINUTE=0" in banner
+
+
+def test_a_stop_before_serving_in_the_foreground_ends_it_at_once() -> None:
+    """SIGTERM between the banner and `serve_forever` (seen once in CI, under load: the test
+    above waited 10 s for an emulator that had started again and served on): the server is
+    not started a second time, and `serve_forever` returns."""
+    import threading
+
+    from emulators.base import EmulatorServer
+
+    server = EmulatorServer(SalebotEmulator(seed=1, scale=2, api_key="k"))
+    server.start()
+    server.stop()  # what the SIGTERM handler does
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    serving.join(5)
+    assert not serving.is_alive(), "serve_forever started the server again after its stop"
