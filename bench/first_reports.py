@@ -88,12 +88,13 @@ def _complete_since(bi_file: Path) -> datetime | None:
     return found[0] if found else None
 
 
-def _watch_snapshots(workdir: Path, emu: Emulator, seen: dict[str, Any], started: float) -> None:
+def _watch_snapshots(workdir: Path, emu: Emulator, seen: dict[str, Any], started: float,
+                     ended: threading.Event) -> None:
     """Beside the run: each BI snapshot as it is published. Notes when the first one (the last
     day) and the first holding the last week whole appeared, with the requests made by then,
-    then stops the run as a user would (SIGTERM)."""
+    then stops the run as a user would (SIGTERM). Ends with the run (`ended`) in any case."""
     snapshot, published, week_ago = workdir / "bench_bi.duckdb", 0.0, datetime.now(timezone.utc) - WEEK
-    while True:
+    while not ended.is_set():
         if snapshot.exists() and snapshot.stat().st_mtime != published:
             published = snapshot.stat().st_mtime
             at, requests = round(time.monotonic() - started, 1), emu.admin("requests")["total"]
@@ -105,6 +106,8 @@ def _watch_snapshots(workdir: Path, emu: Emulator, seen: dict[str, Any], started
                 seen.update(week_reports_s=at, requests_at_week_reports=requests, week_complete_since=str(since))
                 break
         time.sleep(0.1)
+    else:
+        return
     for child in psutil.Process().children():
         if "pipelines" in child.cmdline():
             child.send_signal(signal.SIGTERM)
@@ -119,9 +122,12 @@ def first_week(scale: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="chatfunnel-bench-") as tmp:
             workdir = Path(tmp)
             seen: dict[str, Any] = {}
-            started = time.monotonic()
-            threading.Thread(target=_watch_snapshots, args=(workdir, emu, seen, started), daemon=True).start()
+            started, ended = time.monotonic(), threading.Event()
+            watcher = threading.Thread(target=_watch_snapshots, args=(workdir, emu, seen, started, ended), daemon=True)
+            watcher.start()
             run = run_cli(RUN, workdir, _env(emu, workdir, True), check=False, emulators=[emu])
+            ended.set()
+            watcher.join()
     finally:
         emu.stop()
     if "week_reports_s" not in seen:

@@ -102,15 +102,16 @@ def test_the_banner_opens_the_account_page(warehouse: tuple[Path, date], rendere
 
 def test_a_first_load_under_way_is_not_shown_as_a_failed_account(rendered: tuple[str, dict]) -> None:
     """Salebot has no run recorded, and its coverage says history is loading: a snapshot
-    published between the windows of its first load. Its tile says so, in no alarm colour,
-    instead of "no successful run recorded"."""
+    published between the windows of its first load (or left by one that was stopped). Its
+    tile says the first load is not finished, in no alarm colour, instead of "no successful
+    run recorded"."""
     html, _ = rendered
     tiles = section(html, "account-salebot").split('class="tiles"', 1)[1]
     first_tile = tiles.split('<div class="tile', 2)[1]
-    assert "first load under way" in first_tile and 'bad"' not in first_tile.split(">", 1)[0]
+    assert "first load not finished" in first_tile and 'bad"' not in first_tile.split(">", 1)[0]
     assert "no successful run recorded" not in section(html, "account-salebot")
     leeloo = section(html, "account-leeloo")
-    assert "first load under way" not in leeloo, "an account with a recorded run shows its run"
+    assert "first load not finished" not in leeloo, "an account with a recorded run shows its run"
 
 
 def test_days_before_the_first_whole_one_are_hidden_and_shaded(warehouse: tuple[Path, date],

@@ -161,8 +161,8 @@ def _account_tiles(result: AccountResult) -> str:
     if fresh.last_outcome and fresh.level == "bad" and fresh.last_success is not None:
         note += f" — the last run was {text(fresh.last_outcome)}"
     if not fresh.runs and result.covered.under_way:  # a first load's window is in; its run is recorded at its end
-        tiles = [tables.tile("Last successful run", "first load under way",
-                             "the newest history is in; the run is recorded when it ends")]
+        tiles = [tables.tile("Last successful run", "first load not finished",
+                             "no run recorded yet: the newest history is in, older history is still to load")]
     else:
         tiles = [tables.tile("Last successful run", text(tables.freshness_text(fresh).split(" (")[0]), note,
                              fresh.level)]
