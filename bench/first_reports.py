@@ -7,13 +7,13 @@ reports were in the BI snapshot (the run's own `history_windows` facts), against
 load's wall time, and the requests of the whole newest-first load against the forward one's
 (target <= 1.1x). The emulator and the client share one rate limit, so time is requests.
 
-`--first-week-only` is for sizes too big to load whole here (50,000 people: about an hour
-at 3,000/min): the newest-first load runs until a BI snapshot holds the last week whole and
-is then stopped as a user would stop it (SIGTERM); the first snapshot (the last day) is noted
-on the way. The whole load's time is taken as its floor, the fewest requests the data needs
-divided by the rate, so the shares it prints are upper bounds. A snapshot at Leeloo's real
-300/min is its requests at that rate plus what it cost beyond its requests here (extract,
-load, reports, snapshot).
+`--newest-first-only` skips the forward load (50,000 people: about an hour each at
+3,000/min): the newest-first load alone, with when its BI snapshots held the last day and
+the last week whole, against its own whole time. `--first-week-only` stops it (SIGTERM, as a
+user would) once a snapshot holds the last week, and takes the whole load's time as its
+floor, the fewest requests the data needs divided by the rate: the shares it prints are
+upper bounds. A snapshot at Leeloo's real 300/min is its requests at that rate plus what it
+cost beyond its requests here (extract, load, reports, snapshot).
 """
 
 from __future__ import annotations
@@ -89,10 +89,11 @@ def _complete_since(bi_file: Path) -> datetime | None:
 
 
 def _watch_snapshots(workdir: Path, emu: Emulator, seen: dict[str, Any], started: float,
-                     ended: threading.Event) -> None:
+                     ended: threading.Event, *, stop_at_week: bool) -> None:
     """Beside the run: each BI snapshot as it is published. Notes when the first one (the last
     day) and the first holding the last week whole appeared, with the requests made by then,
-    then stops the run as a user would (SIGTERM). Ends with the run (`ended`) in any case."""
+    then (`stop_at_week`) stops the run as a user would (SIGTERM). Ends with the run (`ended`)
+    in any case."""
     snapshot, published, week_ago = workdir / "bench_bi.duckdb", 0.0, datetime.now(timezone.utc) - WEEK
     while not ended.is_set():
         if snapshot.exists() and snapshot.stat().st_mtime != published:
@@ -104,7 +105,10 @@ def _watch_snapshots(workdir: Path, emu: Emulator, seen: dict[str, Any], started
             seen.setdefault("first_complete_since", str(since))
             if since is not None and since <= week_ago:
                 seen.update(week_reports_s=at, requests_at_week_reports=requests, week_complete_since=str(since))
-                break
+                if stop_at_week:
+                    break
+                ended.wait()
+                return
         time.sleep(0.1)
     else:
         return
@@ -113,8 +117,9 @@ def _watch_snapshots(workdir: Path, emu: Emulator, seen: dict[str, Any], started
             child.send_signal(signal.SIGTERM)
 
 
-def first_week(scale: int) -> dict[str, Any]:
-    """The newest-first load of a big account, only until a BI snapshot holds the last week."""
+def first_week(scale: int, *, whole: bool = False) -> dict[str, Any]:
+    """The newest-first load of a big account, until a BI snapshot holds the last week, or
+    (`whole`) to its end."""
     emu = start_emulator(scale, latency_ms=LATENCY_MS, rate_limit=RATE)
     try:
         floor_requests = fewest_requests(emu.admin("truth"), None)
@@ -123,23 +128,31 @@ def first_week(scale: int) -> dict[str, Any]:
             workdir = Path(tmp)
             seen: dict[str, Any] = {}
             started, ended = time.monotonic(), threading.Event()
-            watcher = threading.Thread(target=_watch_snapshots, args=(workdir, emu, seen, started, ended), daemon=True)
+            watcher = threading.Thread(target=_watch_snapshots, args=(workdir, emu, seen, started, ended),
+                                       kwargs={"stop_at_week": not whole}, daemon=True)
             watcher.start()
             run = run_cli(RUN, workdir, _env(emu, workdir, True), check=False, emulators=[emu])
             ended.set()
             watcher.join()
+            emu_requests = emu.admin("requests")["total"]
     finally:
         emu.stop()
     if "week_reports_s" not in seen:
         raise RuntimeError(f"the run ended (exit {run.returncode}) before a BI snapshot held the last week whole "
                            f"({seen}):\n{run.output[-4000:]}")
-    whole_s = floor_requests / RATE * 60
-    result: dict[str, Any] = {"scale": scale, "load_floor_requests": floor_requests, "load_floor_s": round(whole_s),
-                              **seen, "others_cores": run.others_cores}
+    if whole and run.returncode != 0:
+        raise RuntimeError(f"the newest-first load failed (exit {run.returncode}):\n{run.output[-4000:]}")
+    whole_s = run.wall_s if whole else floor_requests / RATE * 60
+    result: dict[str, Any] = {"scale": scale, "load_floor_requests": floor_requests,
+                              "load_floor_s": round(floor_requests / RATE * 60), **seen,
+                              "others_cores": run.others_cores}
+    if whole:
+        result.update(load_s=round(run.wall_s, 1), load_requests=emu_requests)
+    share = "share" if whole else "share_at_most"
     for span in ("first", "week"):
         at, requests = seen[f"{span}_reports_s"], seen[f"requests_at_{span}_reports"]
         beyond_requests_s = max(0.0, at - requests / RATE * 60)  # extract, load, reports, snapshot
-        result[f"{span}_reports_share_at_most"] = round(at / whole_s, 3)
+        result[f"{span}_reports_{share}"] = round(at / whole_s, 3)
         result[f"{span}_reports_at_300_per_min_s"] = round(requests / REAL_RATE * 60 + beyond_requests_s)
     return result
 
