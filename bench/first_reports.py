@@ -23,7 +23,7 @@ import signal
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +91,10 @@ def _complete_since(bi_file: Path) -> datetime | None:
 def _watch_snapshots(workdir: Path, emu: Emulator, seen: dict[str, Any], started: float,
                      ended: threading.Event, *, stop_at_week: bool) -> None:
     """Beside the run: each BI snapshot as it is published. Notes when the first one (the last
-    day) and the first holding the last week whole appeared, with the requests made by then,
-    then (`stop_at_week`) stops the run as a user would (SIGTERM). Ends with the run (`ended`)
-    in any case."""
-    snapshot, published, week_ago = workdir / "bench_bi.duckdb", 0.0, datetime.now(timezone.utc) - WEEK
+    day) and the first holding the last week whole (the week before the first window ended)
+    appeared, with the requests made by then, then (`stop_at_week`) stops the run as a user
+    would (SIGTERM). Ends with the run (`ended`) in any case."""
+    snapshot, published, week_ago = workdir / "bench_bi.duckdb", 0.0, None
     while not ended.is_set():
         if snapshot.exists() and snapshot.stat().st_mtime != published:
             published = snapshot.stat().st_mtime
@@ -103,7 +103,9 @@ def _watch_snapshots(workdir: Path, emu: Emulator, seen: dict[str, Any], started
             seen.setdefault("first_reports_s", at)
             seen.setdefault("requests_at_first_reports", requests)
             seen.setdefault("first_complete_since", str(since))
-            if since is not None and since <= week_ago:
+            if week_ago is None and since is not None:  # the week before the first window (the last day) ended
+                week_ago = since + timedelta(days=1) - WEEK
+            if since is not None and week_ago is not None and since <= week_ago:
                 seen.update(week_reports_s=at, requests_at_week_reports=requests, week_complete_since=str(since))
                 if stop_at_week:
                     break

@@ -16,6 +16,11 @@ from datetime import datetime, timedelta
 from sources.http.errors import ApiError, ApiUnreachable, AuthError, BudgetExhausted, UnexpectedAnswer
 
 FIRST_WINDOW = timedelta(days=1)
+# The six days before the first window: with them the week before the first load began is
+# whole, the span analysts read after the last day. Sized by requests (x4 of a day), the
+# second window ended three days short and the week was whole only a window later. Counted
+# from the first window, not the clock: planned minutes or nights later, it reads the same days.
+SECOND_WINDOW = timedelta(days=6)
 MIN_GROWTH, MAX_GROWTH = 1.0, 4.0
 DAY = timedelta(days=1)
 
@@ -48,19 +53,21 @@ def next_window(now: datetime, history_since: datetime, frontier: datetime | Non
     """The next window `[start, end)` to read, newest first; None when history is complete.
 
     The first window (no frontier yet) is the last day: its reports are the ones a user who
-    just connected an account looks at first. Each later one ends at the frontier and is
-    sized so it costs about `target_requests`, judged from the previous window's requests
-    per day of history; the growth is clamped to x1..x4 of the previous span, so one quiet
-    stretch of history does not plan a window a busy one would make hours long. Unknown
-    cost (the first window's requests are mixed with the resources read whole) grows x4.
-    Never reaches before `history_since`."""
+    just connected an account looks at first. The second (`previous` None: the first's cost
+    is mixed with the resources read whole) is the rest of the last week (`SECOND_WINDOW`).
+    Each later one ends at the frontier and is sized so it costs about `target_requests`,
+    judged from the previous window's requests per day of history; the growth is clamped to
+    x1..x4 of the previous span, so one quiet stretch of history does not plan a window a
+    busy one would make hours long. Never reaches before `history_since`."""
     if frontier is None:
         return max(now - FIRST_WINDOW, history_since), now
     if frontier <= history_since:
         return None
-    span = previous.span if previous is not None and previous.span > timedelta(0) else FIRST_WINDOW
+    if previous is None:
+        return max(frontier - SECOND_WINDOW, history_since), frontier
+    span = previous.span if previous.span > timedelta(0) else FIRST_WINDOW
     growth = MAX_GROWTH
-    if previous is not None and previous.requests > 0:
+    if previous.requests > 0:
         per_day = previous.requests / (span / DAY)
         growth = min(MAX_GROWTH, max(MIN_GROWTH, (target_requests / per_day) / (span / DAY)))
     return max(frontier - span * growth, history_since), frontier

@@ -337,6 +337,31 @@ def test_a_kill_between_windows_loses_nothing(emulator, duck_target: Target, poi
     assert first_sightings(wh) == (len(emu.truth()["orders"]),) * 3
 
 
+def test_the_second_window_completes_the_last_week(emulator, duck_target: Target, monkeypatch) -> None:
+    """After the last day, the rest of the last week: killed as its third window starts, a
+    first load holds the whole week of every resource (orders' details too, though windows of
+    two requests would plan two orders' details), equal to the API."""
+    from tests.crash.harness import run_and_kill
+
+    emu = emulator(scale=60)
+    monkeypatch.setenv("SOURCES__LEELOO__BACKFILL_WINDOW_REQUESTS", "2")
+    truth = emu.truth()
+    args = ["run", "leeloo", "--destination", "duckdb", "--dataset", "leeloo", "--progress", "none"]
+    assert run_and_kill(args, "chatfunnel_leeloo", "third-window", delay=0.0) is not None, "ended before a third window"
+    wh = duck_target.warehouse
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    rows = coverage_rows(wh)
+    for resource in (*WINDOWED, "orders", "order_status_changes"):
+        since, _, history_since = rows[resource]
+        assert week_ago - timedelta(minutes=10) < since <= week_ago, (resource, since)  # the week, no more
+        assert history_since < since, (resource, "older history still to read")
+    part = expected_rows(active_since(truth, rows["people"][0]))
+    loaded = loaded_rows(wh)
+    for table in ("people", "people__tags", "communication_channels", "chat_messages"):
+        assert not part[table] - loaded[table], (table, "rows of the week missing or different")
+    assert loaded["orders"] == expected_rows({**truth, "orders": touched_since(truth, rows["orders"][0])})["orders"]
+
+
 def frontier(wh: Warehouse) -> datetime | None:
     """How far back people are complete; None before the first window committed."""
     try:

@@ -118,7 +118,7 @@ def test_the_frontier_moves_per_window_and_steps_read_only_older_clients() -> No
     nightly = newest.phase(state, clients, memory, now=NOW, newest_first=True, history_step=False, window_requests=20)
     assert not nightly.first and nightly.held_back == {1, 3}, "a nightly run leaves the older clients to the steps"
     step = newest.phase(state, clients, memory, now=NOW, newest_first=True, history_step=True, window_requests=20)
-    assert step.step and step.end == NOW - DAY and step.start == NOW - 5 * DAY  # no cost known yet: x4
+    assert step.step and step.end == NOW - DAY and step.start == NOW - 7 * DAY  # the rest of the last week
     assert newest.unread(clients, memory, step.start, step.end, NOW) == []
     newest.window_done(state, step, requests=0, now=NOW)
     while (step := newest.phase(state, clients, memory, now=NOW, newest_first=True, history_step=True,

@@ -36,8 +36,23 @@ def test_growth_is_clamped_to_one_to_four_times_the_last_span() -> None:
     assert quiet == (frontier - 8 * DAY, frontier)  # x4 at most, however cheap
     busy = next_window(NOW, SINCE, frontier, WindowCost(90000, 2 * DAY), 3000)
     assert busy == (frontier - 2 * DAY, frontier)  # never shrinks below the last span
-    unknown = next_window(NOW, SINCE, frontier, None, 3000)
-    assert unknown == (frontier - 4 * DAY, frontier)  # after the first window: x4 of a day
+    free = next_window(NOW, SINCE, frontier, WindowCost(0, 2 * DAY), 3000)
+    assert free == (frontier - 8 * DAY, frontier)  # a window that cost no request: x4
+
+
+def test_the_window_after_the_last_day_reads_the_rest_of_the_last_week() -> None:
+    start, end = next_window(NOW, SINCE, None, None, 3000)
+    assert (start, end) == (NOW - DAY, NOW)
+    # x4 of the day would end at 5 days: three short of the week, whole only a window later
+    assert next_window(NOW, SINCE, start, None, 3000) == (NOW - 7 * DAY, NOW - DAY)
+    # counted from the first window, not the clock: planned a few minutes or two nights later alike
+    assert next_window(NOW + timedelta(minutes=3), SINCE, start, None, 3000) == (NOW - 7 * DAY, NOW - DAY)
+    assert next_window(NOW + 2 * DAY, SINCE, start, None, 3000) == (NOW - 7 * DAY, NOW - DAY)
+    # once a window's cost is known, sized by requests alone
+    assert next_window(NOW, SINCE, NOW - 7 * DAY, WindowCost(90000, 6 * DAY), 3000) == (NOW - 13 * DAY, NOW - 7 * DAY)
+    assert next_window(NOW, SINCE, NOW - 7 * DAY, WindowCost(600, 6 * DAY), 3000) == (NOW - 31 * DAY, NOW - 7 * DAY)
+    recent = NOW - 3 * DAY  # a history shorter than the week ends at its start
+    assert next_window(NOW, recent, NOW - DAY, None, 3000) == (recent, NOW - DAY)
 
 
 def test_windows_stop_at_the_start_of_history_and_never_overlap() -> None:
@@ -71,10 +86,10 @@ def test_the_frontier_moves_with_each_window_and_a_forward_load_is_complete() ->
     assert history.frontier(state, SINCE) is None and not history.pending(state, SINCE)
     history.first_done(state, NOW - DAY)
     assert history.frontier(state, SINCE) == NOW - DAY and history.pending(state, SINCE)
-    assert history.step_window(state, SINCE, NOW, 3000) == (NOW - 5 * DAY, NOW - DAY)
-    history.step_done(state, NOW - 5 * DAY, requests=400)
-    assert history.last_cost(state) == WindowCost(400, 4 * DAY)
-    assert history.frontier(state, SINCE) == NOW - 5 * DAY
+    assert history.step_window(state, SINCE, NOW, 3000) == (NOW - 7 * DAY, NOW - DAY)  # the rest of the week
+    history.step_done(state, NOW - 7 * DAY, requests=400)
+    assert history.last_cost(state) == WindowCost(400, 6 * DAY)
+    assert history.frontier(state, SINCE) == NOW - 7 * DAY
     history.step_done(state, SINCE, requests=100)
     assert not history.pending(state, SINCE)
     assert history.coverage(state, SINCE, NOW, 300).estimated_complete_at is None
@@ -208,10 +223,24 @@ def test_the_next_order_window_holds_about_a_windows_worth_of_details() -> None:
     dates = [NOW - k * DAY for k in range(2, 12)]  # ten waiting orders, one a day
     assert next_start(dates, 3, SINCE) == NOW - 4 * DAY  # the third newest
     assert next_start(dates, 10, SINCE) == SINCE  # all fit: the rest of history
-    state: dict = {history.KEY: {"frontier": (NOW - DAY).isoformat()}}
+    state: dict = {history.KEY: {"frontier": (NOW - 8 * DAY).isoformat(), "last_requests": 10}}
     plan(state, dates, 4, SINCE)
-    assert step_start(state, SINCE) == NOW - 5 * DAY and history.frontier(state, SINCE) == NOW - DAY
+    assert step_start(state, SINCE) == NOW - 5 * DAY and history.frontier(state, SINCE) == NOW - 8 * DAY
     assert step_start({}, SINCE) == SINCE
+
+
+def test_the_order_window_after_the_last_day_reads_through_the_last_week() -> None:
+    from sources.leeloo.deferred import plan, step_start
+
+    state: dict = {}
+    history.first_done(state, NOW - DAY)
+    plan(state, [NOW - k * DAY for k in range(2, 12)], 2, SINCE)  # two details: the window would end at 3 days
+    assert step_start(state, SINCE) == NOW - 7 * DAY
+    plan(state, [NOW - k * DAY for k in range(2, 12)], 9, SINCE)  # nine: past the week already, as planned
+    assert step_start(state, SINCE) == NOW - 10 * DAY
+    history.step_done(state, NOW - 7 * DAY, requests=5)  # later steps as planned
+    plan(state, [NOW - k * DAY for k in range(8, 12)], 2, SINCE)
+    assert step_start(state, SINCE) == NOW - 9 * DAY
 
 
 class CountingClient:
