@@ -53,24 +53,30 @@ def next_window(now: datetime, history_since: datetime, frontier: datetime | Non
     """The next window `[start, end)` to read, newest first; None when history is complete.
 
     The first window (no frontier yet) is the last day: its reports are the ones a user who
-    just connected an account looks at first. The second (`previous` None: the first's cost
-    is mixed with the resources read whole) is the rest of the last week (`SECOND_WINDOW`).
-    Each later one ends at the frontier and is sized so it costs about `target_requests`,
-    judged from the previous window's requests per day of history; the growth is clamped to
-    x1..x4 of the previous span, so one quiet stretch of history does not plan a window a
-    busy one would make hours long. Never reaches before `history_since`."""
+    just connected an account looks at first. Each later one ends at the frontier and is
+    sized so it costs about `target_requests`, judged from the previous window's requests
+    per day of history; the growth is clamped to x1..x4 of the previous span, so one quiet
+    stretch of history does not plan a window a busy one would make hours long. Unknown
+    cost grows x4; the second window reads at least the rest of the last week
+    (`through_the_week`). Never reaches before `history_since`."""
     if frontier is None:
         return max(now - FIRST_WINDOW, history_since), now
     if frontier <= history_since:
         return None
-    if previous is None:
-        return max(frontier - SECOND_WINDOW, history_since), frontier
-    span = previous.span if previous.span > timedelta(0) else FIRST_WINDOW
+    span = previous.span if previous is not None and previous.span > timedelta(0) else FIRST_WINDOW
     growth = MAX_GROWTH
-    if previous.requests > 0:
+    if previous is not None and previous.requests > 0:
         per_day = previous.requests / (span / DAY)
         growth = min(MAX_GROWTH, max(MIN_GROWTH, (target_requests / per_day) / (span / DAY)))
-    return max(frontier - span * growth, history_since), frontier
+    return max(through_the_week(frontier - span * growth, frontier, previous), history_since), frontier
+
+
+def through_the_week(start: datetime, frontier: datetime, previous: WindowCost | None) -> datetime:
+    """Where a window older than `frontier` starts, given where its sizing would start it: the
+    window after the first (`previous` None: the first's cost is not recorded, being mixed with
+    the resources read whole) reaches at least `SECOND_WINDOW` before it. The one rule for
+    every windowed read, people's and channels' windows and orders' details alike."""
+    return min(start, frontier - SECOND_WINDOW) if previous is None else start
 
 
 def estimated_completion(now: datetime, history_since: datetime, frontier: datetime | None, *, requests: int,

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from sources.bookkeeping import Entry
-from sources.kit.backfill import SECOND_WINDOW
+from sources.kit.backfill import through_the_week
 
 from . import history
 from .times import to_utc
@@ -75,10 +75,8 @@ def plan(state: dict[str, Any], waiting: Sequence[datetime], per_window: int, hi
 
 def step_start(state: dict[str, Any], history_since: datetime) -> datetime:
     """The start of this history step's window, as the last run planned it (from the start of
-    history when none did); the step after the first window reaches at least `SECOND_WINDOW`
-    before it, as people's and channels' windows do, whatever the plan."""
+    history when none did), reaching as far as people's windows do after the first
+    (`through_the_week`), whatever the plan."""
     planned = to_utc((state.get(history.KEY) or {}).get(NEXT)) or history_since
     edge = history.frontier(state, history_since)
-    if edge is not None and history.last_cost(state) is None:
-        planned = min(planned, edge - SECOND_WINDOW)
-    return max(planned, history_since)
+    return planned if edge is None else through_the_week(planned, edge, history.last_cost(state))
