@@ -96,5 +96,48 @@ def test_our_csv_quotes_every_text_and_leaves_null_bare(tmp_path: Path) -> None:
     assert "FORCE" not in pgcopy.copy_statement('"s"."t"', ['"t"'])
 
 
+INSTANTS = [WHEN, None, dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
+            dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.timezone.utc)]  # Europe's clocks went forward that night
+
+
+def test_our_csv_writes_a_zoned_timestamp_as_its_utc_instant(tmp_path: Path) -> None:
+    """Arrow holds zoned timestamps as UTC instants: each zone and unit writes the same text, with
+    `+00`, and NULL stays a bare empty field."""
+    import pyarrow.parquet as pq
+
+    zones = {f"{zone}_{unit}": pa.array(INSTANTS, pa.timestamp("us", tz="UTC")).cast(pa.timestamp(unit, tz=zone))
+             for zone in ("UTC", "Asia/Tokyo", "America/Sao_Paulo") for unit in ("us", "ns")}
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table(zones), path)
+    with (tmp_path / "t.csv").open("wb") as out:
+        pgcopy.write_csv(str(path), out)
+    lines = (tmp_path / "t.csv").read_bytes().decode().splitlines()
+    assert lines[1] == ",,,,,"
+    assert set(lines[0].split(",")[::2]) == {'"2024-05-06 07:08:09.123456+00"'}
+    assert set(lines[0].split(",")[1::2]) == {'"2024-05-06 07:08:09.123456000+00"'}
+    assert set(lines[2].split(",")[::2]) == {'"1969-12-31 23:59:59.999999+00"'}
+
+
+@pytest.mark.postgres
+def test_postgres_reads_each_zoned_timestamp_as_the_same_instant_in_any_session_zone(
+    dlt_env: Path, pg_dsn: str, unique_dataset: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", pg_dsn)
+    monkeypatch.setenv("PGTZ", "America/Los_Angeles")  # the load's sessions read text in this zone
+    pipeline = make_pipeline(Account("leeloo", "formats"), "postgres", unique_dataset)
+    utc = pa.array(INSTANTS, pa.timestamp("us", tz="UTC"))
+    table = pa.table({"id": range(len(INSTANTS)), "utc": utc,
+                      "tokyo": utc.cast(pa.timestamp("ns", tz="Asia/Tokyo")),
+                      "plus_three": utc.cast(pa.timestamp("ms", tz="+03:00"), safe=False)})
+    pipeline.extract(dlt.resource(table, name="stamps"), loader_file_format=loader_file_format("postgres"))
+    pipeline.normalize()
+    pipeline.load().raise_on_failed_jobs()
+    with psycopg2.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute(f'select utc, tokyo, plus_three from "{unique_dataset}"."stamps" order by id')
+        rows = cur.fetchall()
+    assert rows == list(zip(INSTANTS, INSTANTS, table["plus_three"].to_pylist(), strict=True))
+    assert rows[0][2] == WHEN.replace(microsecond=123000)
+
+
 def test_duckdb_and_the_lake_load_parquet() -> None:
     assert {loader_file_format(d) for d in ("duckdb", "filesystem", "postgres")} == {"parquet"}

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from dlt.common.destination import DestinationCapabilitiesContext
@@ -40,13 +41,28 @@ def _bytea_hex(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.array([None if v is None else "\\x" + v.hex() for v in column.to_pylist()], pa.string())
 
 
+def _utc_text(column: pa.Array, unit: str) -> pa.Array:
+    """A time-zone-aware timestamp column as UTC text with an explicit `+00`. Arrow's CSV writer
+    looks the zone up for every value (~1.4 µs each: 0.75 s per column of 534,140 messages);
+    Arrow keeps such values as UTC instants, so dropping the zone and naming UTC is exact and
+    ten times faster. The offset makes Postgres read the instant whatever the session's zone."""
+    utc = column.cast(pa.timestamp(unit))
+    return pc.binary_join_element_wise(utc.cast(pa.string()), "+00", "")
+
+
 def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch with its binary columns as bytea text (Arrow writes raw bytes into CSV)."""
-    arrays = [
-        _bytea_hex(column) if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type) else column
-        for field, column in zip(batch.schema, batch.columns, strict=True)
-    ]
+    """The batch with its binary columns as bytea text (Arrow writes raw bytes into CSV) and its
+    zoned timestamps as UTC text (Arrow writes them slowly)."""
+    arrays = [_csv_column(field.type, column) for field, column in zip(batch.schema, batch.columns, strict=True)]
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _csv_column(kind: pa.DataType, column: pa.Array) -> pa.Array:
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return _bytea_hex(column)
+    if isinstance(kind, pa.TimestampType) and kind.tz is not None:
+        return _utc_text(column, kind.unit)
+    return column
 
 
 def write_csv(parquet_path: str, out: IO[bytes]) -> list[str]:
