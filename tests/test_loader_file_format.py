@@ -97,7 +97,7 @@ def test_our_csv_quotes_every_text_and_leaves_null_bare(tmp_path: Path) -> None:
 
 
 INSTANTS = [WHEN, None, dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
-            dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.timezone.utc)]  # Europe's clocks went forward that night
+            dt.datetime(2026, 3, 8, 10, 30, tzinfo=dt.timezone.utc)]  # Los Angeles' clocks had just gone forward
 
 
 def test_our_csv_writes_a_zoned_timestamp_as_its_utc_instant(tmp_path: Path) -> None:
