@@ -7,7 +7,9 @@ INSERT path creates."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,10 @@ import dlt
 import psycopg2
 import pyarrow as pa
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.config.accounts import Account
-from pipelines.warehouse import pgcopy
+from pipelines.warehouse import pgcopy, pgcopy_binary, pgcopy_csv
 from pipelines.warehouse.account_pipeline import loader_file_format, make_pipeline
 
 TEXTS = [
@@ -91,9 +94,9 @@ def test_our_csv_quotes_every_text_and_leaves_null_bare(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"t": ["", None, "NULL"], "n": [1, None, 3], "b": [b"\x00\xff", None, b""]}), path)
     with (tmp_path / "t.csv").open("wb") as out:
-        assert pgcopy.write_csv(str(path), out) == ["t", "n", "b"]
+        pgcopy_csv.write_csv(pq.ParquetFile(path).iter_batches(), out)
     assert (tmp_path / "t.csv").read_bytes() == b'"",1,"\\x00ff"\n,,\n"NULL",3,"\\x"\n'
-    assert "FORCE" not in pgcopy.copy_statement('"s"."t"', ['"t"'])
+    assert "FORCE" not in pgcopy_csv.copy_statement('"s"."t"', ['"t"'])
 
 
 INSTANTS = [WHEN, None, dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
@@ -110,7 +113,7 @@ def test_our_csv_writes_a_zoned_timestamp_as_its_utc_instant(tmp_path: Path) -> 
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table(zones), path)
     with (tmp_path / "t.csv").open("wb") as out:
-        pgcopy.write_csv(str(path), out)
+        pgcopy_csv.write_csv(pq.ParquetFile(path).iter_batches(), out)
     lines = (tmp_path / "t.csv").read_bytes().decode().splitlines()
     assert lines[1] == ",,,,,"
     assert set(lines[0].split(",")[::2]) == {'"2024-05-06 07:08:09.123456+00"'}
@@ -141,3 +144,177 @@ def test_postgres_reads_each_zoned_timestamp_as_the_same_instant_in_any_session_
 
 def test_duckdb_and_the_lake_load_parquet() -> None:
     assert {loader_file_format(d) for d in ("duckdb", "filesystem", "postgres")} == {"parquet"}
+
+
+BINARY_COLUMNS = {  # Arrow type of a Parquet column -> the Postgres column dlt makes for it
+    "text": (pa.string(), "character varying"),
+    "long_text": (pa.large_string(), "character varying"),
+    "count": (pa.int64(), "bigint"),
+    "small": (pa.int32(), "integer"),
+    "ratio": (pa.float64(), "double precision"),
+    "flag": (pa.bool_(), "boolean"),
+    "at": (pa.timestamp("us", tz="UTC"), "timestamp with time zone"),
+    "at_ms": (pa.timestamp("ms", tz="Asia/Tokyo"), "timestamp with time zone"),
+    "naive": (pa.timestamp("us"), "timestamp with time zone"),  # dlt takes a naive time as UTC
+    "day": (pa.date32(), "date"),
+    "money": (pa.decimal128(38, 9), "numeric"),
+    "raw": (pa.binary(), "bytea"),
+    "extra": (pa.string(), "jsonb"),
+}
+
+
+def test_binary_copy_only_where_every_column_reads_the_binary_form_as_is() -> None:
+    """Binary COPY converts nothing, so a file goes binary only when each column's type is
+    exactly the one pgpq writes (JSON text written as jsonb); any one mismatch sends the whole
+    file as CSV, which Postgres coerces as before."""
+    schema = pa.schema([(name, kind) for name, (kind, _) in BINARY_COLUMNS.items()])
+    types = {name: column for name, (_, column) in BINARY_COLUMNS.items()} | {"naive": "timestamp without time zone"}
+    encoder = pgcopy_binary.binary_encoder(schema, types)
+    assert encoder is not None
+    written = {c.name: c.data_type.ddl() for c in encoder.schema().columns}
+    assert written["extra"] == "JSONB" and written["text"] == written["long_text"] == "TEXT"
+    mismatches = {
+        "ratio": (pa.float32(), "double precision"),  # 4 bytes where 8 are read
+        "small": (pa.int32(), "bigint"),
+        "at": (pa.timestamp("ns", tz="UTC"), "timestamp with time zone"),  # pgpq refuses nanoseconds
+        "naive": (pa.timestamp("us"), "timestamp with time zone"),  # binary: as UTC; CSV: in the session's zone
+        "day": (pa.timestamp("us", tz="UTC"), "date"),
+        "count": (pa.uint64(), "bigint"),  # pgpq writes numeric
+        "text": (pa.string(), "json"),  # json's binary form is not jsonb's
+        "flag": (pa.bool_(), "smallint"),
+    }
+    for name, (kind, column) in mismatches.items():
+        other = schema.set(schema.get_field_index(name), pa.field(name, kind))
+        assert pgcopy_binary.binary_encoder(other, types | {name: column}) is None, name
+    assert pgcopy_binary.binary_encoder(schema, {k: v for k, v in types.items() if k != "raw"}) is None
+    load_id = pa.field("_dlt_load_id", pa.dictionary(pa.int8(), pa.string()))  # as dlt writes it
+    with_load_id = types | {"_dlt_load_id": "character varying"}
+    assert pgcopy_binary.binary_encoder(schema.append(load_id), with_load_id) is not None
+
+
+def test_the_copy_reader_ends_only_at_the_end_of_the_data() -> None:
+    """pgpq returns an empty chunk for a batch it buffers; an empty read tells psycopg2 the data
+    ended, and binary COPY would accept the rows so far without an error."""
+    reader = pgcopy_binary.ChunkReader(iter([b"head", b"", b"", b"rows", b"", b"end"]))
+    assert [reader.read(3) for _ in range(5)] == [b"hea", b"d", b"row", b"s", b"end"]
+    assert reader.read(3) == b""
+    assert pgcopy_binary.ChunkReader(iter([b"", b"all"])).read() == b"all"
+
+
+ODD = [
+    {"text": "", "long_text": "", "count": 0, "small": -2**31, "ratio": -0.0, "flag": False, "day": dt.date(1, 1, 1),
+     "at": dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
+     "at_ms": dt.datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=dt.timezone.utc), "money": Decimal("0"),
+     "naive": dt.datetime(2000, 1, 1), "raw": b"", "extra": '""'},
+    dict.fromkeys(BINARY_COLUMNS),
+    {"text": "Привет, \"мир\"\n\\N,", "long_text": "🎉" * 1000, "count": 2**63 - 1, "small": 2**31 - 1,
+     "ratio": 1e308, "flag": True, "day": dt.date(9999, 12, 31), "at": WHEN,
+     "at_ms": WHEN.replace(microsecond=123000),
+     "money": Decimal("-99999999999999999999999999999.999999999"), "naive": dt.datetime(2026, 3, 8, 2, 30),
+     "raw": b"\x00\xff\\", "extra": '{"k": ["", null, "\\u00e9"]}'},
+]
+
+
+@pytest.mark.postgres
+def test_a_binary_copy_loads_each_value_as_the_source_sent_it(
+    dlt_env: Path, pg_dsn: str, unique_dataset: str, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every column type our tables use, at its edges (empty, NULL, extremes, before 1970,
+    awkward text), through a real load that the log says went binary."""
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", pg_dsn)
+    monkeypatch.setenv("PGTZ", "America/Los_Angeles")
+    monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")  # as a run sets it
+    pipeline = make_pipeline(Account("leeloo", "formats"), "postgres", unique_dataset)
+    schema = pa.schema([(name, kind) for name, (kind, _) in BINARY_COLUMNS.items()])
+    table = pa.Table.from_pylist([dict(r, id=i) for i, r in enumerate(ODD)], schema.append(pa.field("id", pa.int64())))
+    columns: Any = {"extra": {"data_type": "json"}, "money": {"data_type": "decimal", "precision": 38, "scale": 9}}
+    with caplog.at_level(logging.DEBUG, logger="chatfunnel.copy"):
+        pipeline.extract(dlt.resource(table, name="odd", columns=columns),
+                         loader_file_format=loader_file_format("postgres"))
+        pipeline.normalize()
+        pipeline.load().raise_on_failed_jobs()
+    assert [r.getMessage() for r in caplog.records if '"odd"' in r.getMessage()] == [
+        f'COPY "{unique_dataset}"."odd": 3 rows as binary']
+    names = list(BINARY_COLUMNS)
+    with psycopg2.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute(f'select {", ".join(names)} from "{unique_dataset}"."odd" order by id')
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        cur.execute(f'select distinct _dlt_load_id from "{unique_dataset}"."odd"')
+        assert cur.fetchall() == [(pipeline.last_trace.last_load_info.loads_ids[0],)]
+        cur.execute("select column_name, data_type from information_schema.columns where table_schema = %s "
+                    "and table_name = 'odd'", (unique_dataset,))
+        types = dict(cur.fetchall())
+    assert {n: types[n] for n in names} == {n: c for n, (_, c) in BINARY_COLUMNS.items()}
+    for loaded, sent in zip(rows, ODD, strict=True):
+        expected = dict(sent, raw=None if sent["raw"] is None else memoryview(sent["raw"]),
+                        extra=None if sent["extra"] is None else json.loads(sent["extra"]),
+                        naive=sent["naive"] and sent["naive"].replace(tzinfo=dt.timezone.utc))
+        got = dict(loaded, raw=loaded["raw"] and memoryview(bytes(loaded["raw"])))
+        assert got == expected
+
+
+@pytest.mark.postgres
+def test_a_copy_that_takes_fewer_rows_than_its_file_keeps_none_and_the_next_load_takes_all(
+    dlt_env: Path, pg_dsn: str, unique_dataset: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The count COPY reports is checked against the file: a stream cut at a row boundary
+    (which binary COPY accepts silently) fails the job, rolls its rows back and leaves the
+    package pending, so the next load loads it whole."""
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", pg_dsn)
+    pipeline = make_pipeline(Account("leeloo", "formats"), "postgres", unique_dataset)
+    pipeline.extract(dlt.resource(pa.Table.from_pylist(ROWS), name="cut"),
+                     loader_file_format=loader_file_format("postgres"))
+    pipeline.normalize()
+    whole = pgcopy_binary.binary_chunks
+
+    def cut_after_the_header(batches: Any, encoder: Any) -> Any:
+        chunks = whole(batches, encoder)
+        yield next(chunks)  # the header
+        yield from (c[:0] for c in chunks)  # the rows cut away, the stream ends at a row boundary
+
+    monkeypatch.setattr(pgcopy_binary, "binary_chunks", cut_after_the_header)
+    with pytest.raises(PipelineStepFailed) as failed:
+        pipeline.load()
+    assert any(isinstance(c, pgcopy.CopiedRowsMismatch) and c.in_file == len(ROWS) and c.copied == 0
+               for c in _causes(failed.value))
+    with psycopg2.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from information_schema.tables where table_schema = %s and table_name = 'cut'",
+                    (unique_dataset,))
+        exists = cur.fetchone()[0]
+        if exists:
+            cur.execute(f'select count(*) from "{unique_dataset}"."cut"')
+            assert cur.fetchone()[0] == 0
+    monkeypatch.setattr(pgcopy_binary, "binary_chunks", whole)
+    pipeline.load().raise_on_failed_jobs()
+    with psycopg2.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute(f'select id, text, note, flag, at, amount from "{unique_dataset}"."cut" order by id')
+        assert cur.fetchall() == EXPECTED
+
+
+def _causes(exc: BaseException | None) -> list[BaseException]:
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__ or getattr(exc, "client_exception", None)
+    return chain
+
+
+@pytest.mark.postgres
+def test_a_binary_copy_reads_texts_as_utf8_whatever_the_client_encoding(
+    dlt_env: Path, pg_dsn: str, unique_dataset: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Binary COPY converts each text from the session's client encoding (CSV names UTF-8 in its
+    statement); a LATIN1 client would turn every UTF-8 byte into a letter of its own, silently."""
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", pg_dsn)
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    pipeline = make_pipeline(Account("leeloo", "formats"), "postgres", unique_dataset)
+    texts = ["Привет, мир 👋", "ümlaut", "", None]
+    table = pa.table({"id": range(len(texts)), "text": pa.array(texts, pa.string())})
+    pipeline.extract(dlt.resource(table, name="encoded"), loader_file_format=loader_file_format("postgres"))
+    pipeline.normalize()
+    pipeline.load().raise_on_failed_jobs()
+    monkeypatch.delenv("PGCLIENTENCODING")
+    with psycopg2.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute(f'select text from "{unique_dataset}"."encoded" order by id')
+        assert [row[0] for row in cur.fetchall()] == texts

@@ -3,23 +3,25 @@
 dlt's own fast Postgres paths do not fit: its CSV COPY names every nullable column in
 FORCE_NULL (and its CSV writer cannot tell a missing value from an empty text either), so an
 empty text arrives as NULL; its Parquet path needs an ADBC driver and creates JSON columns as
-`json` instead of `jsonb`. Parquet keeps NULL and "" apart, and Arrow's CSV writer quotes every
-text and leaves NULL unquoted: that is exactly what COPY's CSV format reads back as "" and NULL
-when no column is forced. So a Parquet file is streamed as such a CSV into one COPY.
+`json` instead of `jsonb`. Parquet keeps NULL and "" apart, and so do both COPY formats a job
+uses: binary (`pgcopy_binary`) when every column of the file lands in a table column of
+exactly the type it carries, which the job asks the catalog for, and CSV (`pgcopy_csv`)
+otherwise (a nanosecond timestamp, a column an older release typed differently, a type pgpq
+does not write).
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from dlt.common.destination import DestinationCapabilitiesContext
 from dlt.common.destination.client import HasFollowupJobs, LoadJob, PreparedTableSchema, RunnableLoadJob
+from dlt.common.destination.exceptions import DestinationTerminalException
 from dlt.common.schema import TColumnSchema
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
 from dlt.destinations import postgres as dlt_postgres
@@ -27,80 +29,68 @@ from dlt.destinations.impl.postgres.factory import PostgresTypeMapper
 from dlt.destinations.impl.postgres.postgres import PostgresClient
 from dlt.destinations.impl.postgres.postgres_adapter import GEOMETRY_HINT
 
+from pipelines.warehouse import pgcopy_binary, pgcopy_csv
+
+logger = logging.getLogger("chatfunnel.copy")
+
 BATCH_ROWS = 50_000
 SPOOL_BYTES = 64 * 1024 * 1024
+COPY_READ_BYTES = 1024 * 1024
+
+COLUMN_TYPES_SQL = (
+    "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
+    " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
+)
 
 
-def copy_statement(qualified_table: str, quoted_columns: list[str]) -> str:
-    """COPY in CSV format where only an unquoted empty field is NULL: no FORCE_NULL, no FORCE_NOT_NULL."""
-    return f"COPY {qualified_table} ({','.join(quoted_columns)}) FROM STDIN WITH (FORMAT CSV, NULL '', ENCODING 'UTF8')"
+class CopiedRowsMismatch(DestinationTerminalException):
+    """A COPY took a different number of rows than its file holds; its transaction is rolled
+    back, so the table keeps none of them and the package stays to be loaded again."""
 
-
-def _bytea_hex(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Binary values as Postgres reads bytea text (`\\x` and hex): Arrow's CSV writer would put raw bytes."""
-    return pa.array([None if v is None else "\\x" + v.hex() for v in column.to_pylist()], pa.string())
-
-
-def _utc_text(column: pa.Array, unit: str) -> pa.Array:
-    """A time-zone-aware timestamp column as UTC text with an explicit `+00`. Arrow's CSV writer
-    looks the zone up for every value (~1.4 µs each: 0.75 s per column of 534,140 messages);
-    Arrow keeps such values as UTC instants, so dropping the zone and naming UTC is exact and
-    ten times faster. The offset makes Postgres read the instant whatever the session's zone."""
-    utc = column.cast(pa.timestamp(unit))
-    return pc.binary_join_element_wise(utc.cast(pa.string()), "+00", "")
-
-
-def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch with its binary columns as bytea text (Arrow writes raw bytes into CSV) and its
-    zoned timestamps as UTC text (Arrow writes them slowly)."""
-    arrays = [_csv_column(field.type, column) for field, column in zip(batch.schema, batch.columns, strict=True)]
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-
-
-def _csv_column(kind: pa.DataType, column: pa.Array) -> pa.Array:
-    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-        return _bytea_hex(column)
-    if isinstance(kind, pa.TimestampType) and kind.tz is not None:
-        return _utc_text(column, kind.unit)
-    return column
-
-
-def write_csv(parquet_path: str, out: IO[bytes]) -> list[str]:
-    """Writes the Parquet file as headerless CSV into `out` (texts quoted, NULL an empty field)
-    and returns its column names, in the file's order."""
-    parquet = pq.ParquetFile(parquet_path)
-    names = parquet.schema_arrow.names
-    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
-    writer: pa_csv.CSVWriter | None = None
-    for batch in _batches(parquet):
-        ready = _csv_ready(batch)
-        if writer is None:
-            writer = pa_csv.CSVWriter(out, ready.schema, write_options=options)
-        writer.write_batch(ready)
-    if writer is not None:
-        writer.close()
-    return list(names)
-
-
-def _batches(parquet: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
-    yield from parquet.iter_batches(batch_size=BATCH_ROWS)
+    def __init__(self, table: str, in_file: int, copied: int) -> None:
+        self.table, self.in_file, self.copied = table, in_file, copied
+        super().__init__(f"COPY into {table} took {copied} rows of the {in_file} in its load file; none were kept")
 
 
 class ParquetCopyJob(RunnableLoadJob, HasFollowupJobs):
-    """Loads one Parquet file into its table in one COPY, inside one transaction (a replayed
-    job either loaded all of it before or nothing)."""
+    """Loads one Parquet file into its table in one COPY, binary where the table's column types
+    allow and CSV otherwise, inside one transaction (a replayed job either loaded all of it
+    before or nothing)."""
 
     _job_client: PostgresClient
 
     def run(self) -> None:
         sql_client = self._job_client.sql_client
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            names = write_csv(self._file_path, spool)
-            spool.seek(0)
-            columns = [sql_client.escape_column_name(name, quote=True) for name in names]
-            statement = copy_statement(sql_client.make_qualified_table_name(self.load_table_name), columns)
-            with sql_client.begin_transaction(), sql_client.native_connection.cursor() as cursor:
-                cursor.copy_expert(statement, spool, size=1024 * 1024)
+        table = sql_client.make_qualified_table_name(self.load_table_name)
+        parquet = pq.ParquetFile(self._file_path)
+        columns = [sql_client.escape_column_name(name, quote=True) for name in parquet.schema_arrow.names]
+        with sql_client.begin_transaction(), sql_client.native_connection.cursor() as cursor:
+            cursor.execute(COLUMN_TYPES_SQL, (table,))
+            column_types = dict(cursor.fetchall())
+            encoder = pgcopy_binary.binary_encoder(parquet.schema_arrow, column_types)
+            batches = parquet.iter_batches(batch_size=BATCH_ROWS)
+            if encoder is not None:
+                _copy_binary(cursor, table, columns, pgcopy_binary.binary_chunks(batches, encoder))
+            else:
+                _copy_csv(cursor, table, columns, batches)
+            if cursor.rowcount != parquet.metadata.num_rows:
+                raise CopiedRowsMismatch(table, parquet.metadata.num_rows, cursor.rowcount)
+        logger.debug("COPY %s: %d rows as %s", table, cursor.rowcount, "binary" if encoder else "CSV")
+        if encoder is None:
+            logger.debug("not binary: %s", pgcopy_binary.not_binary(parquet.schema_arrow, column_types))
+
+
+def _copy_binary(cursor: Any, table: str, columns: list[str], chunks: Iterator[bytes]) -> None:
+    cursor.execute("SET LOCAL client_encoding TO 'UTF8'")  # binary COPY reads texts in the client's encoding
+    reader = pgcopy_binary.ChunkReader(chunks)
+    cursor.copy_expert(pgcopy_binary.binary_copy_statement(table, columns), reader, size=COPY_READ_BYTES)
+
+
+def _copy_csv(cursor: Any, table: str, columns: list[str], batches: Iterable[pa.RecordBatch]) -> None:
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        pgcopy_csv.write_csv(batches, spool)
+        spool.seek(0)
+        cursor.copy_expert(pgcopy_csv.copy_statement(table, columns), spool, size=COPY_READ_BYTES)
 
 
 class CopyingPostgresClient(PostgresClient):
