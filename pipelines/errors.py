@@ -57,6 +57,17 @@ class InvalidConfiguration(UsageError):
     """A configured key that names no setting, or a secret where secrets are refused."""
 
 
+class DuckDBFileNamedLikeSchema(UsageError):
+    """The DuckDB file's name (up to its first dot, the catalog DuckDB names after it) equals a
+    schema the run writes: DuckDB cannot tell `<name>.<table>` the catalog from the schema, so
+    every load would fail after the whole extract."""
+
+    def __init__(self, message: str, *, path: str = "", schema: str = "", step: str | None = None,
+                 requests: int = 0) -> None:
+        super().__init__(message, step=step, requests=requests)
+        self.path, self.schema = path, schema
+
+
 class SourceRefused(ChatfunnelError):
     """The API refused the credentials."""
 

@@ -62,6 +62,7 @@ from pipelines.errors import (
     DeadlineExceeded,
     DestinationFull,
     DestinationUnreachable,
+    DuckDBFileNamedLikeSchema,
     Interrupted,
     RunLocked,
     UsageError,
@@ -87,7 +88,7 @@ from pipelines.warehouse.account_pipeline import (
     make_pipeline,
     pipeline_name,
 )
-from pipelines.warehouse.destinations import BY_NAME, destination_of
+from pipelines.warehouse.destinations import BY_NAME, check_duckdb_catalog, destination_of
 from pipelines.warehouse.destinations import destination as described
 from pipelines.warehouse.locks import destination_lock, run_lock, warehouse_lock
 from pipelines.warehouse.packages import prune_loaded, remove_normalize_remnants
@@ -164,6 +165,7 @@ class _Run:
                 client.initialize_storage()
         else:
             if self.destination.file_lock:
+                check_duckdb_catalog(duckdb_file(), permissions.dataset_schemas(pipeline.dataset_name))
                 permissions.check_duckdb_writable(duckdb_file())
             with pipeline.sql_client() as client:
                 client.execute_sql("select 1")
@@ -594,7 +596,8 @@ def _close(run: _Run, *, step: Step | None, alert: bool, publish: bool = False) 
     elif pipeline is not None and not isinstance(run.outcome.error, DestinationUnreachable | DestinationFull
                                                                      | WarehouseHeld | Interrupted | DeadlineExceeded
                                                                      | permissions.GrantMissing
-                                                                     | permissions.FileAccessDenied):
+                                                                     | permissions.FileAccessDenied
+                                                                     | DuckDBFileNamedLikeSchema):
         # a stopped run or an unreachable warehouse records locally (at once, never waiting on a
         # database); the next run that reaches the warehouse moves the record there
         with contextlib.suppress(Exception), warehouse_lock(run.options.destination, wait=30):

@@ -30,7 +30,7 @@ from dlt.common.configuration.specs import ConnectionStringCredentials
 from dlt.common.destination import TLoaderFileFormat
 
 from pipelines.config.settings import operations
-from pipelines.errors import UsageError
+from pipelines.errors import DuckDBFileNamedLikeSchema, UsageError
 
 DUCKDB_DESTINATION_NAME = "chatfunnel"
 DEFAULT_DUCKDB_FILE = f"{DUCKDB_DESTINATION_NAME}.duckdb"
@@ -103,6 +103,27 @@ def duckdb_connect_config() -> dict[str, Any]:
 def duckdb_file() -> Path:
     """The working DuckDB file, as dlt resolves it (relative paths from the working dir)."""
     return (Path.cwd() / (configured_duckdb_credentials() or DEFAULT_DUCKDB_FILE)).resolve()
+
+
+def duckdb_catalog(path: Path) -> str:
+    """The catalog DuckDB names after a file it opens: the file's name up to its first dot."""
+    return path.name.split(".", 1)[0]
+
+
+def check_duckdb_catalog(path: Path, schemas: list[str], *, step: str = "preflight") -> None:
+    """Raises when a schema the run writes has the DuckDB file's catalog name (DuckDB compares
+    names without case): dlt names tables `<schema>.<table>`, which DuckDB then cannot resolve,
+    and the first load would fail only after the whole extract, then again on every run."""
+    catalog = duckdb_catalog(path)
+    clash = next((schema for schema in schemas if schema.lower() == catalog.lower()), None)
+    if clash is None:
+        return
+    raise DuckDBFileNamedLikeSchema(
+        f"The DuckDB file {path} is named like the schema `{clash}` this run writes: DuckDB calls the "
+        f"file's catalog `{catalog}` and then cannot tell `{clash}.<table>` the catalog from the schema, "
+        f"so every load would fail. Rename the file (DESTINATION__DUCKDB__CREDENTIALS, e.g. "
+        f"{DEFAULT_DUCKDB_FILE}) or load into another dataset (--dataset). Nothing was run.",
+        path=str(path), schema=clash, step=step)
 
 
 def postgres_destination() -> Any:

@@ -1,6 +1,6 @@
 """What an operator meets first, through the real CLI: a reader that leaves the pipe early,
 a --dataset that is a file name, a report of a dataset that does not exist or of an empty
-warehouse, a status with nothing configured."""
+warehouse, a status with nothing configured, a DuckDB file named like the dataset."""
 
 from __future__ import annotations
 
@@ -88,3 +88,29 @@ def test_status_with_nothing_configured_says_how_and_creates_no_file(dlt_env: Pa
             "Set SOURCES__LEELOO__API_TOKEN and/or SOURCES__SALEBOT__API_KEY, or put them in .dlt/secrets.toml"
             ) in done.stderr
     assert not (dlt_env / "chatfunnel.duckdb").exists()
+
+
+@pytest.mark.parametrize(("file_name", "args", "schema"), [
+    ("leeloo.duckdb", [], "leeloo"),  # the default dataset
+    ("Shop.2026.db", ["--dataset", "shop"], "shop"),  # DuckDB names the catalog up to the first dot, any case
+    ("shop_reports.duckdb", ["--dataset", "shop"], "shop_reports"),
+])
+def test_a_duckdb_file_named_like_a_schema_of_the_run_stops_it_before_any_request(
+        emulator, dlt_env: Path, file_name: str, args: list[str], schema: str) -> None:
+    """DuckDB calls a file's catalog after its name, and `<schema>.<table>` is then ambiguous: the
+    load would fail after the whole extract, and again on every night."""
+    emu = emulator(scale=20)
+    path = dlt_env / file_name
+    done = subprocess.run([PYTHON, "-m", "pipelines", "run", "leeloo", "--progress", "none", *args], cwd=dlt_env,
+                          env=subprocess_env(DESTINATION__DUCKDB__CREDENTIALS=str(path)),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == EXIT_USAGE, done.stderr
+    assert f"The DuckDB file {path} is named like the schema `{schema}` this run writes" in done.stderr
+    assert "Rename the file (DESTINATION__DUCKDB__CREDENTIALS, e.g. chatfunnel.duckdb)" in done.stderr
+    assert "Traceback" not in done.stderr and "Binder Error" not in done.stderr
+    assert emu.request_counts()["total"] == 0
+    assert not path.exists()
+    fine = subprocess.run([PYTHON, "-m", "pipelines", "run", "leeloo", "--progress", "none", "--no-transform", *args],
+                          cwd=dlt_env, env=subprocess_env(DESTINATION__DUCKDB__CREDENTIALS=str(dlt_env / "x.duckdb")),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert fine.returncode == EXIT_OK, fine.stderr
