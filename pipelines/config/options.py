@@ -24,7 +24,7 @@ from pipelines.config.accounts import Account
 from pipelines.config.progress import PROGRESS_MODES
 from pipelines.errors import UsageError
 
-DATASET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+DATASET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,54}$")  # + `_reports` or `_staging`: Postgres' 63
 SELECTING = frozenset({"run", "transform", "status"})  # the commands that pick accounts
 RUNNING = frozenset({"run", "transform"})
 RUN = frozenset({"run"})
@@ -36,7 +36,7 @@ def dataset_name(value: str) -> str:
     if not DATASET_NAME.match(value):
         raise argparse.ArgumentTypeError(
             f"'{value}' is not a dataset name: use lower-case letters, digits and underscores, starting "
-            "with a letter, at most 63 characters (e.g. leeloo or leeloo_acme)")
+            "with a letter, at most 55 characters (e.g. leeloo or leeloo_acme)")
     return value
 
 

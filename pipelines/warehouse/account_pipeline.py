@@ -9,6 +9,7 @@ share state. The unnamed account keeps the names it always had (`chatfunnel_leel
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,24 @@ __all__ = ["DESTINATIONS", "destination_kind", "duckdb_file"]  # where callers h
 PIPELINE_PREFIX = "chatfunnel_"
 
 
+PIPELINE_NAME_MAX = 64  # dlt names the pipeline's default schema after it, and refuses longer schema names
+
+
 def pipeline_name(account: Account, destination: str = DUCKDB.name, dataset: str | None = None) -> str:
     name = PIPELINE_PREFIX + account.dataset + described(destination).pipeline_suffix
     if dataset and dataset != account.dataset:
         name += f"_{dataset}"
-    return name
+    return fitted_name(name)
+
+
+def fitted_name(name: str) -> str:
+    """`name` when dlt accepts its length; else its start and a hash of the whole, so that two
+    long names stay apart. Names that fit never change, so no pipeline's state moves: the
+    longer ones (a long account or dataset name on Postgres) could never run before."""
+    if len(name) <= PIPELINE_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:PIPELINE_NAME_MAX - len(digest) - 1]}_{digest}"
 
 
 def make_destination(name: str) -> Any:

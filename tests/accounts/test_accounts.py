@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from pipelines.cli import main
+from pipelines.config.accounts import Account
+from pipelines.warehouse.account_pipeline import pipeline_name
 from tests.leeloo.truth import assert_matches_truth
 from tests.warehouse import Warehouse
 
@@ -116,3 +118,29 @@ def test_a_failed_cross_account_step_is_an_error_and_the_loads_stand(agency, duc
     assert "BI snapshot published" in out, "the accounts' own reports are still published"
     for name, emu in emulators.items():
         assert_matches_truth(_warehouse(duck_target, f"leeloo_{name}"), emu.truth())
+
+
+LONGEST = "initech_" + "x" * 32  # an account name at its limit of 40 characters
+
+
+def test_an_account_with_the_longest_name_loads_on_every_destination(agency, accounts_target, capsys) -> None:
+    """dlt refuses a schema name over 64 characters, and a pipeline's default schema is named
+    after the pipeline: `chatfunnel_leeloo_<account>_postgres` passed it at 36 characters."""
+    target = accounts_target
+    emulators = agency({LONGEST: 20})
+    assert main(_args(target)) == 0, capsys.readouterr().err
+    assert_matches_truth(_warehouse(target, f"leeloo_{LONGEST}"), emulators[LONGEST].truth())
+    tested = _warehouse(target, f"leeloo_{LONGEST}_reports").query(
+        "select count(*) from {ds}.tunnel_funnel")
+    assert tested[0][0] > 0
+
+
+def test_a_pipeline_name_too_long_for_dlt_is_shortened_and_stays_apart() -> None:
+    """Names that fit are never changed (an upgrade finds its state); longer ones keep their
+    start and end in a hash of the whole."""
+    assert pipeline_name(Account("leeloo"), "postgres") == "chatfunnel_leeloo_postgres"
+    assert pipeline_name(Account("salebot", "acme"), "filesystem", "shop") == "chatfunnel_salebot_acme_filesystem_shop"
+    long_ones = {pipeline_name(Account(source, LONGEST[:-1] + last), destination, dataset)
+                 for source in ("leeloo", "salebot") for last in "xy" for destination in ("duckdb", "postgres")
+                 for dataset in (None, "d" * 55)}
+    assert len(long_ones) == 16 and all(len(name) <= 64 and name.isidentifier() for name in long_ones)

@@ -12,7 +12,7 @@ import pytest
 from pipelines.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tests.ops.conftest import PYTHON, subprocess_env
 
-DATASET_RULE = "use lower-case letters, digits and underscores, starting with a letter, at most 63 characters"
+DATASET_RULE = "use lower-case letters, digits and underscores, starting with a letter, at most 55 characters"
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -114,3 +114,15 @@ def test_a_duckdb_file_named_like_a_schema_of_the_run_stops_it_before_any_reques
                           cwd=dlt_env, env=subprocess_env(DESTINATION__DUCKDB__CREDENTIALS=str(dlt_env / "x.duckdb")),
                           capture_output=True, text=True, timeout=300, check=False)
     assert fine.returncode == EXIT_OK, fine.stderr
+
+
+def test_a_dataset_name_leaves_room_for_the_schemas_beside_it() -> None:
+    """Postgres cuts names at 63 characters: `<dataset>_reports` must not be cut back to the
+    dataset's own name (the reports would be built among the raw tables)."""
+    import argparse
+
+    from pipelines.config.options import dataset_name
+
+    assert dataset_name("d" * 55) == "d" * 55
+    with pytest.raises(argparse.ArgumentTypeError, match=DATASET_RULE):
+        dataset_name("d" * 56)
