@@ -259,9 +259,15 @@ def _destination_error(
 
 
 def _root(exc: BaseException) -> BaseException:
-    """The innermost cause: dlt wraps driver errors in two or three layers of its own."""
+    """The innermost cause: dlt wraps driver errors in two or three layers of its own, and a
+    failed load job's own exception is kept beside them (`client_exception`), its text after
+    dlt's copy of the job's traceback."""
     chain = list(causes(exc))
-    return chain[-1] if chain else exc
+    root = chain[-1] if chain else exc
+    job_error = getattr(root, "client_exception", None)
+    if isinstance(job_error, BaseException) and job_error not in chain:
+        return _root(job_error)
+    return root
 
 
 def _disk_full(step: str, where: Path | None, disks: list[Path]) -> DestinationFull:

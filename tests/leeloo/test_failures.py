@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -212,3 +213,31 @@ def test_a_first_load_against_a_dead_api_pays_one_round_of_retries(duck_target: 
     err = capsys.readouterr().err
     assert code != 0 and "could not be reached" in err and "Traceback" not in err
     assert len(taken) == one_round and all("limit=1&" in line for line in taken), taken
+
+
+def test_a_copy_short_of_its_file_fails_the_run_and_the_next_run_loads_all(emulator, pg_target: Target, capsys,
+                                                                            monkeypatch) -> None:
+    """Binary COPY accepts a stream that ends at a row boundary without an error: each COPY's
+    row count is checked against its file. A short one fails the run with that said, keeps none
+    of the package's rows, and the next run reads that data again and equals the API."""
+    from pipelines.warehouse import pgcopy_binary
+
+    emu = emulator(scale=30)
+    whole = pgcopy_binary.binary_chunks
+
+    def cut_after_the_header(batches, encoder):  # type: ignore[no-untyped-def]
+        chunks = whole(batches, encoder)
+        yield next(chunks)
+        yield from (c[:0] for c in chunks)  # the stream ends at a row boundary, every row cut away
+
+    monkeypatch.setattr(pgcopy_binary, "binary_chunks", cut_after_the_header)
+    assert run_leeloo(pg_target) == 1
+    err = capsys.readouterr().err
+    assert "The postgres destination refused the data: COPY into " in err, err
+    assert re.search(r" took 0 rows of the [1-9]\d* in its load file; none were kept\.", err), err
+    assert "Traceback" not in err, err
+    assert "restored the state it started from, so the next run reads that data again" in err, err
+    assert pg_target.warehouse.query("select count(*) from {ds}.people")[0][0] == 0
+    monkeypatch.setattr(pgcopy_binary, "binary_chunks", whole)
+    assert run_leeloo(pg_target) == 0, capsys.readouterr().err
+    assert_matches_truth(pg_target.warehouse, emu.truth())
