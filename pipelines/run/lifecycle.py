@@ -165,8 +165,9 @@ class _Run:
                 client.initialize_storage()
         else:
             if self.destination.file_lock:
-                check_duckdb_catalog(duckdb_file(), permissions.dataset_schemas(pipeline.dataset_name))
-                permissions.check_duckdb_writable(duckdb_file())
+                path = duckdb_file()
+                check_duckdb_catalog(path, permissions.dataset_schemas(pipeline.dataset_name))
+                permissions.check_duckdb_writable(path)
             with pipeline.sql_client() as client:
                 client.execute_sql("select 1")
                 if self.destination.shared_server:  # every right the run needs, before any data moves

@@ -44,8 +44,9 @@ COLUMN_TYPES_SQL = (
 
 
 class CopiedRowsMismatch(DestinationTerminalException):
-    """A COPY took a different number of rows than its file holds; its transaction is rolled
-    back, so the table keeps none of them and the package stays to be loaded again."""
+    """A COPY took a different number of rows than its file holds. Its transaction is rolled
+    back, so the table keeps none of them; the job fails terminally, so a run (which sets
+    dlt's `auto_abort_on_terminal_error`) abandons the load and reads that data again."""
 
     def __init__(self, table: str, in_file: int, copied: int) -> None:
         self.table, self.in_file, self.copied = table, in_file, copied

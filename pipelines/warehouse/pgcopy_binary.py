@@ -45,12 +45,9 @@ def binary_encoder(schema: pa.Schema, column_types: Mapping[str, str]) -> ArrowT
     precision` column fails, and a naive timestamp sent to a zoned column would be read as UTC
     rather than as the session's zone."""
     plain = plain_schema(schema)
-    builders: dict[str, EncoderBuilder] = {}
-    for field in plain:
-        builder = _binary_builder(field, column_types.get(field.name))
-        if builder is None:
-            return None
-        builders[field.name] = builder
+    builders = {name: builder for name, builder in _builders(plain, column_types).items() if builder is not None}
+    if len(builders) < len(plain):
+        return None
     return ArrowToPostgresBinaryEncoder.new_with_encoders(plain, builders)
 
 
@@ -68,8 +65,14 @@ def plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 def not_binary(schema: pa.Schema, column_types: Mapping[str, str]) -> list[str]:
     """Each field that keeps a file from binary COPY, with its Arrow type and its column's."""
-    return [f"{field.name} ({field.type} into {column_types.get(field.name, 'no column')})"
-            for field in plain_schema(schema) if _binary_builder(field, column_types.get(field.name)) is None]
+    plain = plain_schema(schema)
+    refused = [name for name, builder in _builders(plain, column_types).items() if builder is None]
+    return [f"{name} ({plain.field(name).type} into {column_types.get(name, 'no column')})" for name in refused]
+
+
+def _builders(plain: pa.Schema, column_types: Mapping[str, str]) -> dict[str, EncoderBuilder | None]:
+    """Each field's pgpq encoder for its column, None where the column does not read it as is."""
+    return {field.name: _binary_builder(field, column_types.get(field.name)) for field in plain}
 
 
 def _binary_builder(field: pa.Field, column_type: str | None) -> EncoderBuilder | None:
