@@ -271,7 +271,11 @@ def _root(exc: BaseException) -> BaseException:
 
 
 def _disk_full(step: str, where: Path | None, disks: list[Path]) -> DestinationFull:
-    place = where or (full_disk(disks) or (disks[0] if disks else Path(".")))
+    """The error's file names the disk only when that disk is the full one: dlt writes a
+    merge's SQL to the temp folder and moves it into the package, and a move onto a full
+    disk fails naming the temp file, on a disk with room."""
+    named = [where] if where is not None else []
+    place = full_disk([*named, *disks]) or next(iter([*named, *disks]), Path("."))
     try:
         free = shutil.disk_usage(place if place.exists() else place.parent).free // (1024 * 1024)
         room = f" ({free} MB free)"

@@ -168,6 +168,33 @@ def _tmpfs(path: Path, size: str) -> None:
         pytest.skip(message)
 
 
+def test_a_full_disk_is_named_even_when_the_failed_write_names_a_file_elsewhere(tmp_path: Path) -> None:
+    """dlt writes a merge's SQL to the temp folder and moves it into the package: on a full
+    package disk the move fails naming the temp file, whose disk has room. The message names
+    the disk that is full, not the temp folder's."""
+    import errno
+
+    from pipelines.config.accounts import Account
+    from pipelines.operations.diagnosis import explain
+
+    disk = tmp_path / f"small_{uuid.uuid4().hex[:6]}"
+    _tmpfs(disk, "1m")
+    try:
+        (disk / "filler").write_bytes(b"\0" * 1024 * 1000)
+        roomy = tmp_path / "people.a6cde95fc7.0.sql"
+        error = OSError(errno.ENOSPC, "No space left on device", str(roomy))
+        said = str(explain(error, step="load", account=Account("leeloo"), secret_env="X", destination="duckdb",
+                           disks=[tmp_path / "elsewhere", disk / "dlt"]))
+        assert f"The disk holding {disk / 'dlt'} is full" in said, said
+        assert str(roomy) not in said
+        alone = str(explain(error, step="load", account=Account("leeloo"), secret_env="X", destination="duckdb",
+                            disks=[tmp_path]))
+        assert f"The disk holding {roomy}" in alone, "no full disk among the run's: the error's own file"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+        shutil.rmtree(disk, ignore_errors=True)
+
+
 def test_a_full_disk_says_so_claims_nothing_untrue_and_the_next_run_recovers(emulator, tmp_path, monkeypatch,
                                                                             capsys) -> None:
     disk = tmp_path / f"small_{uuid.uuid4().hex[:6]}"
