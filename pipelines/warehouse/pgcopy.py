@@ -30,6 +30,7 @@ from dlt.destinations.impl.postgres.postgres import PostgresClient
 from dlt.destinations.impl.postgres.postgres_adapter import GEOMETRY_HINT
 
 from pipelines.warehouse import pgcopy_binary, pgcopy_csv
+from pipelines.warehouse.proven_merge import ProvenMergeMixin
 
 logger = logging.getLogger("chatfunnel.copy")
 
@@ -94,8 +95,9 @@ def _copy_csv(cursor: Any, table: str, columns: list[str], batches: Iterable[pa.
         cursor.copy_expert(pgcopy_csv.copy_statement(table, columns), spool, size=COPY_READ_BYTES)
 
 
-class CopyingPostgresClient(PostgresClient):
-    """dlt's Postgres client, with Parquet files loaded by `ParquetCopyJob`."""
+class CopyingPostgresClient(ProvenMergeMixin, PostgresClient):
+    """dlt's Postgres client, with Parquet files loaded by `ParquetCopyJob`, and its merge
+    without the deduplication sort where the staged rows are proven unique (`proven_merge`)."""
 
     def create_load_job(
         self, table: PreparedTableSchema, file_path: str, load_id: str, restore: bool = False
