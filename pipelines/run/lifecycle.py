@@ -290,6 +290,8 @@ class _Run:
         info = pipeline.load(workers=load_workers(self.options.destination))
         if info is not None and info.loads_ids:
             self.outcome.load_id = info.loads_ids[-1]
+        if self.destination.sql and _retried_jobs(info):
+            self._remove_twins(pipeline)
         prune_loaded(pipeline)
         self._restore_history(pipeline)
         self.at(Step.RECONCILE)
@@ -300,6 +302,14 @@ class _Run:
         if self.spec.after_load is not None and self.built is not None:
             self.spec.after_load(pipeline, self.built.settings)
         layout.record(pipeline)
+
+    def _remove_twins(self, pipeline: dlt.Pipeline) -> None:
+        """dlt ran a job again within this load (a transient error, e.g. a connection lost
+        after the job's commit reached the server): rows it wrote twice are removed, as after
+        finishing an interrupted load (`reconcile.remove_replayed_rows`)."""
+        removed = self.outcome.facts.setdefault("replayed_rows_removed", {})
+        for table, rows in reconcile.remove_replayed_rows(pipeline).items():  # each window of history adds its own
+            removed[table] = removed.get(table, 0) + rows
 
     def reports(self, pipeline: dlt.Pipeline) -> None:
         self.at(Step.REPORTS)
@@ -373,6 +383,12 @@ def refresh_refusal(options: RunOptions, keeps_history: bool) -> str | None:
                 "snapshots of earlier days, order status changes): run `--full-refresh --drop-history` to drop "
                 "it knowingly, or load into duckdb or postgres.")
     return None
+
+
+def _retried_jobs(info: Any) -> bool:
+    """Whether a job of the load completed on a retry (dlt counts them in the file name)."""
+    return info is not None and any(job.job_file_info.retry_count > 0 for package in info.load_packages
+                                    for job in package.jobs.get("completed_jobs", []))
 
 
 def _aborted(pipeline: dlt.Pipeline, load_ids: list[str]) -> bool:

@@ -27,6 +27,10 @@ def format_outcome(outcome: RunOutcome) -> str:
     lines.append(f"  rows: {rows}")
     for table, columns in sorted(outcome.new_columns.items()):
         lines.append(f"  new columns the API started to send: {table}: {', '.join(columns)}")
+    twins = outcome.facts.get("replayed_rows_removed")
+    if twins:
+        lines.append(f"  a load job ran again after a transient error; removed {sum(twins.values())} rows it had "
+                     "written twice (" + ", ".join(f"{t}={n}" for t, n in sorted(twins.items())) + ")")
     for warning in outcome.warnings:
         lines.append(f"  warning: {scrub(warning)}")
     for note in outcome.reported.expected:

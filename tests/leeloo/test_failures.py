@@ -241,3 +241,32 @@ def test_a_copy_short_of_its_file_fails_the_run_and_the_next_run_loads_all(emula
     monkeypatch.setattr(pgcopy_binary, "binary_chunks", whole)
     assert run_leeloo(pg_target) == 0, capsys.readouterr().err
     assert_matches_truth(pg_target.warehouse, emu.truth())
+
+
+def test_a_copy_run_again_after_its_commit_leaves_no_row_twice(emulator, pg_target: Target, capsys,
+                                                               monkeypatch) -> None:
+    """A COPY whose commit reached the server while its answer did not (the connection lost)
+    fails as a transient error, and dlt runs the job again in the same load: its rows are
+    staged twice. The merge then deduplicates (the staged count exceeds the file's), but dlt's
+    merge of a table with nested tables keeps both copies of a root row (they share their
+    `_dlt_id`): the run removes them and says so."""
+    from dlt.destinations.exceptions import DatabaseTransientException
+
+    from pipelines.warehouse import pgcopy
+
+    emu = emulator(scale=30)
+    copy = pgcopy.ParquetCopyJob.run
+    lost: list[str] = []
+
+    def commit_then_lose_the_answer(self):  # type: ignore[no-untyped-def]
+        copy(self)
+        if self.load_table_name == "people" and not lost:
+            lost.append(self.file_name())
+            raise DatabaseTransientException(OSError("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(pgcopy.ParquetCopyJob, "run", commit_then_lose_the_answer)
+    assert run_leeloo(pg_target) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert lost, "the fault was injected"
+    assert "a load job ran again after a transient error; removed 30 rows it had written twice (people=30)" in out, out
+    assert_matches_truth(pg_target.warehouse, emu.truth())
