@@ -307,9 +307,11 @@ class _Run:
         """dlt ran a job again within this load (a transient error, e.g. a connection lost
         after the job's commit reached the server): rows it wrote twice are removed, as after
         finishing an interrupted load (`reconcile.remove_replayed_rows`)."""
-        removed = self.outcome.facts.setdefault("replayed_rows_removed", {})
-        for table, rows in reconcile.remove_replayed_rows(pipeline).items():  # each window of history adds its own
-            removed[table] = removed.get(table, 0) + rows
+        removed = reconcile.remove_replayed_rows(pipeline)
+        if removed:  # each window of history adds its own
+            before = self.outcome.facts.get("replayed_rows_removed", {})
+            self.outcome.facts["replayed_rows_removed"] = {t: before.get(t, 0) + removed.get(t, 0)
+                                                          for t in before.keys() | removed.keys()}
 
     def reports(self, pipeline: dlt.Pipeline) -> None:
         self.at(Step.REPORTS)
